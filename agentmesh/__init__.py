@@ -1,0 +1,3 @@
+"""agentmesh: a multi-tenant agent platform built MCP-first."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,58 @@
+"""structlog set up once per process: JSON lines carrying tenant, session and trace ids."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Literal
+
+import structlog
+from opentelemetry import trace
+
+from agentmesh.settings import Settings
+
+_SECRET_KEYS = frozenset({"authorization", "api_key", "token", "password", "secret", "access_token"})
+
+
+def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        event.setdefault("trace_id", format(span.trace_id, "032x"))
+        event.setdefault("span_id", format(span.span_id, "016x"))
+    return event
+
+
+def _drop_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key in list(event):
+        if key.lower() in _SECRET_KEYS:
+            event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(settings: Settings, *, stream: Literal["stdout", "stderr"] = "stderr") -> None:
+    """Route structlog and the standard library to one stream, as JSON unless told otherwise.
+
+    Servers on stdio must log to stderr: stdout carries the protocol.
+    """
+    output = sys.stderr if stream == "stderr" else sys.stdout
+    level = logging.getLevelName(settings.log_level.upper())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_trace_ids,
+            _drop_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=output),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(stream=output, level=level, format="%(levelname)s %(name)s %(message)s", force=True)
+    for noisy in ("httpx", "httpx2", "httpcore", "mcp", "uvicorn.access", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

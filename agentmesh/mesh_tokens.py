@@ -1,0 +1,159 @@
+"""Audience-bound tokens from the host to one MCP server.
+
+For every tool call the host mints a token that names one server as its audience, carries the
+tenant, the end user and the tools that user may call on that server, and expires within a
+minute. Servers accept nothing else: an end-user token (other issuer, other audience, other key)
+or a token minted for another server is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+from pydantic import BaseModel, Field
+
+from agentmesh.keys import SigningKey
+
+MESH_ALGORITHMS = ["ES256"]
+
+
+def server_audience(server: str) -> str:
+    """The `aud` value that binds a token to one server."""
+    return f"mcp:{server}"
+
+
+class MeshClaims(BaseModel):
+    """What a server learns about the caller from a verified mesh token."""
+
+    iss: str
+    aud: str
+    sub: str = Field(description="the end user on whose behalf the call is made")
+    tenant_id: str
+    scope: str = Field(default="", description="space-separated tool names the caller may call here")
+    roles: list[str] = Field(default_factory=list)
+    session_id: str | None = None
+    exp: int
+    iat: int
+    jti: str
+
+    @property
+    def tools(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
+
+    @property
+    def server(self) -> str:
+        return self.aud.removeprefix("mcp:")
+
+
+def mint_server_token(
+    key: SigningKey,
+    *,
+    issuer: str,
+    server: str,
+    tenant_id: str,
+    subject: str,
+    tools: list[str] | frozenset[str],
+    roles: list[str] | None = None,
+    session_id: str | None = None,
+    ttl_seconds: int = 60,
+) -> str:
+    """Sign a token for `server` only, valid for at most `ttl_seconds` (capped at 60)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": server_audience(server),
+        "sub": subject,
+        "tenant_id": tenant_id,
+        "scope": " ".join(sorted(tools)),
+        "roles": list(roles or []),
+        "iat": now,
+        "nbf": now,
+        "exp": now + min(ttl_seconds, 60),
+        "jti": uuid.uuid4().hex,
+    }
+    if session_id:
+        claims["session_id"] = session_id
+    return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})
+
+
+class MeshTokenError(Exception):
+    """A token a server must refuse; the message says why without echoing the token."""
+
+
+class MeshJwks:
+    """The mesh's public keys, from a JWKS file in the data directory or a JWKS URL.
+
+    Keys are cached by `kid`; an unknown `kid` triggers one reload, at most every 30 seconds,
+    so a rotated key is picked up without letting a flood of bad tokens hammer the source.
+    """
+
+    _min_reload_interval = 30.0
+
+    def __init__(self, *, file: Path | None = None, url: str | None = None) -> None:
+        if not file and not url:
+            raise ValueError("MeshJwks needs a JWKS file or URL")
+        self._file = file
+        self._url = url
+        self._keys: dict[str, Any] = {}
+        self._loaded_at = 0.0
+
+    def _fetch(self) -> dict[str, Any]:
+        if self._url:
+            import httpx
+
+            response = httpx.get(self._url, timeout=5.0)
+            response.raise_for_status()
+            return dict(response.json())
+        assert self._file is not None
+        return dict(json.loads(self._file.read_text()))
+
+    def _reload(self) -> None:
+        jwk_set = jwt.PyJWKSet.from_dict(self._fetch())
+        self._keys = {k.key_id: k for k in jwk_set.keys if k.key_id}
+        self._loaded_at = time.monotonic()
+
+    def key_for(self, kid: str) -> Any:
+        stale = not self._loaded_at or time.monotonic() - self._loaded_at >= self._min_reload_interval
+        if kid not in self._keys and stale:
+            self._reload()
+        found = self._keys.get(kid)
+        if found is None:
+            raise MeshTokenError("token signed by an unknown key")
+        return found.key
+
+
+def verify_server_token(token: str, *, jwks: MeshJwks, issuer: str, server: str) -> MeshClaims:
+    """Verify a mesh token for `server`; raise `MeshTokenError` with a reason otherwise."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise MeshTokenError("malformed token") from exc
+    if header.get("alg") not in MESH_ALGORITHMS:
+        raise MeshTokenError("token algorithm not accepted")
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise MeshTokenError("token has no key id")
+    try:
+        payload = jwt.decode(
+            token,
+            jwks.key_for(kid),
+            algorithms=MESH_ALGORITHMS,
+            audience=server_audience(server),
+            issuer=issuer,
+            leeway=5,
+            options={"require": ["exp", "iat", "aud", "iss", "sub", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise MeshTokenError("token expired") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise MeshTokenError("token is for another server") from exc
+    except jwt.PyJWTError as exc:
+        raise MeshTokenError(f"token rejected: {exc}") from exc
+    if payload["exp"] - payload["iat"] > 65:
+        raise MeshTokenError("token lifetime exceeds 60 seconds")
+    return MeshClaims.model_validate(payload)

@@ -1,0 +1,88 @@
+"""One typed settings object, read once at start and passed down.
+
+Every value has an embedded default, so a fresh machine runs with no configuration at all:
+SQLite, Qdrant on disk and in-process limits, all under the data directory. Setting a URL
+moves a concern to a real backend without changing the code path.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Platform configuration. Environment variables win over the defaults below."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=Path(".agentmesh"), alias="AGENTMESH_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    qdrant_url: str | None = Field(default=None, alias="QDRANT_URL")
+
+    # End-user tokens accepted by the gateway.
+    jwt_issuer: str = Field(default="agentmesh-dev", alias="AGENTMESH_JWT_ISSUER")
+    jwt_audience: str = Field(default="agentmesh", alias="AGENTMESH_JWT_AUDIENCE")
+    jwt_public_key_file: Path | None = Field(default=None, alias="AGENTMESH_JWT_PUBLIC_KEY_FILE")
+    jwt_jwks_url: str | None = Field(default=None, alias="AGENTMESH_JWT_JWKS_URL")
+    jwt_leeway_seconds: int = Field(default=30, alias="AGENTMESH_JWT_LEEWAY")
+
+    # Mesh tokens minted by the host for one server and one call.
+    mesh_issuer: str = Field(default="agentmesh-host", alias="AGENTMESH_MESH_ISSUER")
+    mesh_jwks_url: str | None = Field(default=None, alias="AGENTMESH_MESH_JWKS_URL")
+    mesh_token_ttl_seconds: int = Field(default=60, ge=5, le=60, alias="AGENTMESH_MESH_TOKEN_TTL")
+
+    # Gateway limits (in-process unless REDIS_URL is set).
+    rate_limit_requests_per_minute: int = Field(default=100, ge=1, alias="AGENTMESH_RATE_LIMIT_RPM")
+    session_window_messages: int = Field(default=10, ge=2, alias="AGENTMESH_SESSION_WINDOW")
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, alias="AGENTMESH_MAX_BODY_BYTES")
+
+    # Where the tool servers live; `agentmesh up` fills these for the children it starts.
+    erp_url: str | None = Field(default=None, alias="AGENTMESH_ERP_URL")
+    rag_url: str | None = Field(default=None, alias="AGENTMESH_RAG_URL")
+    ocr_url: str | None = Field(default=None, alias="AGENTMESH_OCR_URL")
+    search_url: str | None = Field(default=None, alias="AGENTMESH_SEARCH_URL")
+    erp_api_url: str | None = Field(default=None, alias="AGENTMESH_ERP_API_URL")
+
+    # Files the OCR server may read by path (base64 input is always accepted).
+    ocr_allowed_dir: Path | None = Field(default=None, alias="AGENTMESH_OCR_ALLOWED_DIR")
+
+    secret_key: str | None = Field(default=None, alias="AGENTMESH_SECRET_KEY")
+
+    log_level: str = Field(default="INFO", alias="AGENTMESH_LOG_LEVEL")
+    log_json: bool = Field(default=True, alias="AGENTMESH_LOG_JSON")
+    otlp_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        """The data directory as an absolute path, created on first use."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def resolved_database_url(self) -> str:
+        """`DATABASE_URL`, or SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'agentmesh.db'}"
+
+    @property
+    def keys_dir(self) -> Path:
+        path = self.resolved_data_dir / "keys"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def server_urls(self) -> dict[str, str]:
+        """The configured MCP server URLs by server name."""
+        urls = {"erp": self.erp_url, "rag": self.rag_url, "ocr": self.ocr_url, "search": self.search_url}
+        return {name: url for name, url in urls.items() if url}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

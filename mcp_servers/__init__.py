@@ -1,0 +1,1 @@
+"""The domain MCP servers of agentmesh, one package each, each runnable alone."""

@@ -1,0 +1,82 @@
+"""Creating and running a domain server the same way for all four domains.
+
+Over HTTP (Streamable HTTP at `/mcp`, health at `/healthz`) every request must carry a mesh
+token for this server; over stdio the server is a local process for one tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from agentmesh.logging import configure_logging
+from agentmesh.settings import Settings
+from mcp_servers.common.auth import server_auth
+from mcp_servers.common.scope import ToolScopeMiddleware
+from mcp_servers.common.tenant import TenantResolver
+
+Transport = Literal["stdio", "http"]
+
+DEFAULT_LOCAL_TENANT = "acme"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How one server process runs, from `agentmesh serve DOMAIN ...`."""
+
+    transport: Transport = "http"
+    host: str = "127.0.0.1"
+    port: int = 0
+    local_tenant: str = DEFAULT_LOCAL_TENANT
+
+
+def new_server(
+    name: str,
+    settings: Settings,
+    options: ServeOptions,
+    *,
+    instructions: str,
+    **kwargs: Any,
+) -> tuple[MCPServer, TenantResolver]:
+    """An `MCPServer` wired for the chosen transport, and the resolver its tools ask for the tenant."""
+    auth = server_auth(settings, name) if options.transport == "http" else {}
+    server: MCPServer = MCPServer(
+        name,
+        instructions=instructions,
+        version="0.1.0",
+        middleware=[ToolScopeMiddleware()],
+        **auth,
+        **kwargs,
+    )
+
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "server": name})
+
+    local_tenant = options.local_tenant if options.transport == "stdio" else None
+    return server, TenantResolver(local_tenant=local_tenant)
+
+
+def run(server: MCPServer, settings: Settings, options: ServeOptions) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM end the process cleanly)."""
+    configure_logging(settings, stream="stderr")
+    if options.transport == "stdio":
+        anyio.run(server.run_stdio_async)
+        return
+    app = server.streamable_http_app(streamable_http_path="/mcp", host=options.host)
+    config = uvicorn.Config(
+        app,
+        host=options.host,
+        port=options.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run()

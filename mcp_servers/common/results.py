@@ -1,0 +1,44 @@
+"""Tool results with both a readable text and `structuredContent`, plus renderer hints.
+
+A data tool is declared as `-> Annotated[CallToolResult, SomeModel]`: the SDK publishes
+`SomeModel`'s JSON Schema as the tool's `outputSchema`, and `structured_result` fills both the
+text a person reads and the structure a program (or the host's planner) uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+OutputFormat = Literal["structured_json", "markdown_table", "chart_data", "summary_text"]
+
+RENDER_META_KEY = "io.agentmesh/render"
+"""Tool `_meta` key holding renderer hints: how the answer is best shown to a user."""
+
+TENANT_META_KEY = "io.agentmesh/tenant"
+"""Tool `_meta` key naming the one tenant a tenant-specific tool belongs to."""
+
+
+def render_meta(
+    output_format: OutputFormat,
+    *,
+    fields: list[str] | None = None,
+    sortable: list[str] | None = None,
+    filterable: list[str] | None = None,
+    priority: int = 0,
+    rows: str | None = None,
+) -> dict[str, Any]:
+    """Tool `_meta` with renderer hints. `rows` names the list field a table is built from."""
+    hints: dict[str, Any] = {"format": output_format, "priority": priority}
+    for key, value in (("fields", fields), ("sortable", sortable), ("filterable", filterable), ("rows", rows)):
+        if value:
+            hints[key] = value
+    return {RENDER_META_KEY: hints}
+
+
+def structured_result(data: BaseModel | dict[str, Any], text: str) -> CallToolResult:
+    """A successful result carrying `data` as `structuredContent` and `text` for people."""
+    structured = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
