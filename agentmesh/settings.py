@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # Files the OCR server may read by path (base64 input is always accepted).
     ocr_allowed_dir: Path | None = Field(default=None, alias="AGENTMESH_OCR_ALLOWED_DIR")
 
+    # Web search server: per-tenant network rules and providers (YAML files), and fetch caps.
+    search_network_rules_file: Path | None = Field(default=None, alias="AGENTMESH_SEARCH_NETWORK_RULES_FILE")
+    search_providers_file: Path | None = Field(default=None, alias="AGENTMESH_SEARCH_PROVIDERS_FILE")
+    search_fetch_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, alias="AGENTMESH_SEARCH_FETCH_MAX_BYTES"
+    )
+    search_fetch_timeout_seconds: float = Field(default=15.0, gt=0, alias="AGENTMESH_SEARCH_FETCH_TIMEOUT")
+    search_fetch_max_redirects: int = Field(
+        default=5, ge=0, le=20, alias="AGENTMESH_SEARCH_FETCH_MAX_REDIRECTS"
+    )
+
     secret_key: str | None = Field(default=None, alias="AGENTMESH_SECRET_KEY")
 
     log_level: str = Field(default="INFO", alias="AGENTMESH_LOG_LEVEL")
