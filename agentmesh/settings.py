@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     session_window_messages: int = Field(default=10, ge=2, alias="AGENTMESH_SESSION_WINDOW")
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, alias="AGENTMESH_MAX_BODY_BYTES")
 
+    gateway_url: str = Field(default="http://127.0.0.1:8000", alias="AGENTMESH_URL")
+
     # Where the tool servers live; `agentmesh up` fills these for the children it starts.
     erp_url: str | None = Field(default=None, alias="AGENTMESH_ERP_URL")
     rag_url: str | None = Field(default=None, alias="AGENTMESH_RAG_URL")

@@ -1,5 +1,5 @@
 """Each module registers one `agentmesh` subcommand with `register(subparsers)`."""
 
-from agentmesh.commands import serve, token
+from agentmesh.commands import chat, serve, token, up
 
-COMMANDS = [serve, token]
+COMMANDS = [chat, serve, token, up]

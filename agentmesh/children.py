@@ -1,0 +1,84 @@
+"""Child processes started by `agentmesh up`: each MCP server on its own loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Child:
+    """One child process and where it answers."""
+
+    name: str
+    argv: list[str]
+    port: int
+    health_path: str = "/healthz"
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class ChildProcesses:
+    """Starts children, waits until each answers its health check, and stops them all."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self._data_dir = data_dir
+        self._env = {**os.environ, **(env or {}), "AGENTMESH_DATA_DIR": str(data_dir)}
+        self.children: list[Child] = []
+
+    def start(self, name: str, args: list[str], *, extra_env: dict[str, str] | None = None) -> Child:
+        port = free_port()
+        argv = [sys.executable, "-m", "agentmesh.cli", *args, "--port", str(port)]
+        child = Child(name=name, argv=argv, port=port)
+        child.process = subprocess.Popen(argv, env={**self._env, **(extra_env or {})}, start_new_session=True)
+        self.children.append(child)
+        return child
+
+    def wait_healthy(self, child: Child, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = child.base_url + child.health_path
+        while time.monotonic() < deadline:
+            assert child.process is not None
+            if child.process.poll() is not None:
+                raise RuntimeError(
+                    f"{child.name} exited with status {child.process.returncode} while starting"
+                )
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"{child.name} did not become healthy within {timeout:.0f} s")
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """SIGTERM every child, then SIGKILL whatever has not exited within `timeout`."""
+        for child in self.children:
+            if child.process is not None and child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()

@@ -1,0 +1,111 @@
+"""`agentmesh up`: the whole mesh on this machine, on embedded defaults.
+
+Starts the demo ERP API and the four MCP servers as child processes on free loopback ports,
+then the gateway (with the agent host inside) in this process; seeds the demo tenants; prints
+the URL and ready tokens; stops every child on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import anyio
+import uvicorn
+
+from agentmesh.children import ChildProcesses
+from agentmesh.commands._settings import settings_from_args
+from agentmesh.dev_tokens import issue_dev_token
+from agentmesh.keys import dev_user_key, mesh_key
+from agentmesh.logging import configure_logging
+from agentmesh.secrets import secret_box
+from agentmesh.settings import Settings
+
+DOMAINS = ("erp", "rag", "ocr", "search")
+
+
+def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subcommands.add_parser("up", help="start the whole mesh (servers, host, gateway)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.set_defaults(handler=handle)
+
+
+def _banner(settings: Settings, url: str, servers: dict[str, str]) -> str:
+    acme = issue_dev_token(settings, tenant_id="acme", user="alice")
+    acme_admin = issue_dev_token(settings, tenant_id="acme", user="ada", roles=["tenant_admin"])
+    globex = issue_dev_token(settings, tenant_id="globex", user="bob")
+    lines = [
+        "",
+        f"agentmesh is up at {url}",
+        "MCP servers: " + ", ".join(f"{name}={server}" for name, server in servers.items()),
+        f"Data directory: {settings.resolved_data_dir}",
+        "",
+        "Ready tokens (12 h):",
+        f"  acme user   export ACME_TOKEN={acme}",
+        f"  acme admin  export ACME_ADMIN_TOKEN={acme_admin}",
+        f"  globex user export GLOBEX_TOKEN={globex}",
+        "",
+        "Try:",
+        '  agentmesh chat --tenant acme "What is the debt for customer MST 0101234560?"',
+        f'  curl -s {url}/api/acme/chat -H "Authorization: Bearer $ACME_TOKEN" '
+        "-H 'Content-Type: application/json' -d '{\"message\": \"What is our return policy?\"}'",
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    configure_logging(settings, stream="stderr")
+    # Keys exist before any child starts, so no two processes race to create them.
+    mesh_key(settings.keys_dir)
+    dev_user_key(settings.keys_dir)
+    secret_box(settings)
+
+    children = ChildProcesses(settings.resolved_data_dir)
+    try:
+        erp_api = children.start("demo-erp", ["demo-erp"])
+        children.wait_healthy(erp_api)
+        servers: dict[str, str] = {}
+        started = [
+            children.start(
+                domain,
+                ["serve", domain, "--transport", "http"],
+                extra_env={"AGENTMESH_ERP_API_URL": erp_api.base_url},
+            )
+            for domain in DOMAINS
+        ]
+        for child in started:
+            children.wait_healthy(child)
+            servers[child.name] = f"{child.base_url}/mcp"
+        anyio.run(_serve_gateway, settings, servers, args.host, args.port)
+    finally:
+        children.stop_all()
+    return 0
+
+
+async def _serve_gateway(settings: Settings, servers: dict[str, str], host: str, port: int) -> None:
+    from gateway.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, servers),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await anyio.sleep(0.1)
+        print(_banner(settings, f"http://{host}:{port}", servers), flush=True)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(announce)
+        await server.serve()
+        tg.cancel_scope.cancel()
