@@ -57,6 +57,6 @@ def handle(args: argparse.Namespace) -> int:
         print(f"error {response.status_code} {error.get('code')}: {error.get('message')}", file=sys.stderr)
         return 1
     print(payload["answer"])
-    summary = f"agent: {payload['agent'] or '-'} | outcome: {payload['outcome']} | session: {payload['session_id']}"
-    print(f"\n[{summary}]", file=sys.stderr)
+    agent, outcome, session = payload["agent"] or "-", payload["outcome"], payload["session_id"]
+    print(f"\n[agent: {agent} | outcome: {outcome} | session: {session}]", file=sys.stderr)
     return 0
