@@ -1,0 +1,1 @@
+"""The gateway: authentication, tenants, rate limits, session memory and the chat API."""

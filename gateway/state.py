@@ -1,0 +1,28 @@
+"""What the gateway's routes share, built once in the application's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agentmesh.settings import Settings
+from gateway.auth import UserTokenVerifier
+from gateway.ratelimit import InProcessRateLimiter
+from gateway.sessions import SessionStore
+from gateway.tenants import TenantDirectory
+from gateway.turns import ChatTurn
+from host.agent_host import AgentHost
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    tenants: TenantDirectory
+    sessions: SessionStore
+    limiter: InProcessRateLimiter
+    host: AgentHost
+    chat: ChatTurn
+    token_verifier: UserTokenVerifier

@@ -1,0 +1,1 @@
+"""The multi-tenant agent host: agents, supervisor, ReAct loop, models, MCP client pool and tool catalog."""

@@ -1,0 +1,238 @@
+"""Long-lived MCP clients, one per server, shared by every tenant and every turn.
+
+Each server gets one `mcp.Client` over Streamable HTTP, owned by a background task that
+connects, reconnects with backoff when the server is away, and closes it on shutdown. Calls
+from any turn go through that one client; the per-call mesh token rides in a context variable
+that the HTTP auth hook reads, so one connection serves all tenants while every request carries
+its own caller's audience-bound token.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
+import structlog
+from anyio.abc import TaskGroup
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult, Tool
+
+log = structlog.get_logger(__name__)
+
+_call_bearer: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcp_call_bearer", default=None)
+
+
+class ServerUnavailable(Exception):
+    """The server cannot be reached now; the message names it."""
+
+    code = "server_unavailable"
+
+
+class _BearerFromContext(httpx2.Auth):
+    """Puts the current call's mesh token (or the host's listing token) on each request."""
+
+    def __init__(self, fallback: Callable[[], str]) -> None:
+        self._fallback = fallback
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers["Authorization"] = f"Bearer {_call_bearer.get() or self._fallback()}"
+        yield request
+
+
+@dataclass
+class ConnectionState:
+    """What the pool reports about one server (for health and metrics)."""
+
+    name: str
+    url: str
+    connected: bool
+    last_error: str | None
+    connected_at: float | None
+
+
+class ServerConnection:
+    """One long-lived client to one server, kept connected by its own task."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        listing_token: Callable[[], str],
+        on_message: Callable[[str, Any], Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self._listing_token = listing_token
+        self._on_message = on_message
+        self._client: Client | None = None
+        self._ready = anyio.Event()
+        self._reconnect = anyio.Event()
+        self._stop = anyio.Event()
+        self._last_error: str | None = None
+        self._connected_at: float | None = None
+
+    @property
+    def state(self) -> ConnectionState:
+        return ConnectionState(
+            self.name, self.url, self._client is not None, self._last_error, self._connected_at
+        )
+
+    def close(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Connect, stay connected until closed or asked to reconnect, and retry with backoff."""
+        stop = self._stop
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                await self._connected_until(stop)
+                delay = 0.2
+            except Exception as exc:  # any failure to connect means: wait, then try again
+                self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.info("mcp_connect_failed", server=self.name, error=self._last_error)
+            finally:
+                self._client = None
+            with anyio.move_on_after(delay):
+                await stop.wait()
+            delay = min(delay * 2, 5.0)
+
+    async def _connected_until(self, stop: anyio.Event) -> None:
+        async def message_handler(message: Any) -> None:
+            if self._on_message is not None:
+                await self._on_message(self.name, message)
+
+        auth = _BearerFromContext(self._listing_token)
+        timeout = httpx2.Timeout(30.0, connect=5.0)
+        async with (
+            httpx2.AsyncClient(auth=auth, timeout=timeout) as http,
+            Client(
+                streamable_http_client(self.url, http_client=http), message_handler=message_handler
+            ) as client,
+        ):
+            self._client = client
+            self._last_error = None
+            self._connected_at = time.time()
+            self._reconnect = anyio.Event()
+            self._ready.set()
+            log.info("mcp_connected", server=self.name, protocol=client.protocol_version)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._cancel_on, stop, tg)
+                tg.start_soon(self._cancel_on, self._reconnect, tg)
+
+    @staticmethod
+    async def _cancel_on(event: anyio.Event, tg: TaskGroup) -> None:
+        await event.wait()
+        tg.cancel_scope.cancel()
+
+    def request_reconnect(self) -> None:
+        self._reconnect.set()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        with anyio.move_on_after(timeout):
+            await self._ready.wait()
+        return self._client is not None
+
+    def _require_client(self) -> Client:
+        if self._client is None:
+            raise ServerUnavailable(f"the '{self.name}' server is not reachable right now")
+        return self._client
+
+    async def list_tools(self) -> list[Tool]:
+        client = self._require_client()
+        tools: list[Tool] = []
+        cursor: str | None = None
+        while True:
+            page = await client.list_tools(cursor=cursor, cache_mode="refresh")
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if not cursor:
+                return tools
+
+    async def call_tool(
+        self, tool: str, arguments: Mapping[str, Any], *, token: str, timeout: float
+    ) -> CallToolResult:
+        client = self._require_client()
+        reset = _call_bearer.set(token)
+        try:
+            with anyio.fail_after(timeout):
+                return await client.call_tool(tool, dict(arguments), read_timeout_seconds=timeout)
+        except TimeoutError:
+            raise
+        except (httpx2.TransportError, anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
+            self.request_reconnect()
+            raise ServerUnavailable(f"the '{self.name}' server did not answer: {type(exc).__name__}") from exc
+        finally:
+            _call_bearer.reset(reset)
+
+
+class McpPool:
+    """The host's clients, by server name, started in the application's task group."""
+
+    def __init__(
+        self,
+        servers: Mapping[str, str],
+        *,
+        listing_token: Callable[[str], str],
+        on_message: Callable[[str, Any], Any] | None = None,
+    ) -> None:
+        self._listing_token = listing_token
+        self._on_message = on_message
+        self._connections: dict[str, ServerConnection] = {}
+        self._task_group: TaskGroup | None = None
+        for name, url in servers.items():
+            self._connections[name] = self._new_connection(name, url)
+
+    def _new_connection(self, name: str, url: str) -> ServerConnection:
+        return ServerConnection(
+            name, url, listing_token=lambda: self._listing_token(name), on_message=self._on_message
+        )
+
+    async def start(self, task_group: TaskGroup) -> None:
+        """Start one connection task per server in `task_group` (the application's lifespan)."""
+        self._task_group = task_group
+        for connection in self._connections.values():
+            task_group.start_soon(connection.run)
+
+    def stop(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+
+    def add_server(self, name: str, url: str) -> None:
+        """Register (or re-point) a server at run time; it connects in the background."""
+        existing = self._connections.get(name)
+        if existing is not None and existing.url == url:
+            return
+        if existing is not None:
+            existing.close()
+        connection = self._new_connection(name, url)
+        self._connections[name] = connection
+        if self._task_group is not None:
+            self._task_group.start_soon(connection.run)
+
+    def servers(self) -> list[str]:
+        return sorted(self._connections)
+
+    def connection(self, server: str) -> ServerConnection:
+        try:
+            return self._connections[server]
+        except KeyError:
+            raise ServerUnavailable(f"no MCP server named '{server}' is registered") from None
+
+    def states(self) -> list[ConnectionState]:
+        return [connection.state for connection in self._connections.values()]
+
+    async def wait_ready(self, timeout: float) -> dict[str, bool]:
+        """Wait up to `timeout` seconds in all for every server; report which connected."""
+        deadline = time.monotonic() + timeout
+        results: dict[str, bool] = {}
+        for name, connection in self._connections.items():
+            results[name] = await connection.wait_ready(max(0.0, deadline - time.monotonic()))
+        return results

@@ -1,0 +1,1 @@
+"""Model providers behind one interface: `local` (the deterministic planner) and remote LLMs."""

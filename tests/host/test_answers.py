@@ -1,0 +1,45 @@
+"""Answers are composed from structured results according to the tool's output format."""
+
+from __future__ import annotations
+
+from host.answers import compose_answer, markdown_table
+
+
+def test_summary_lists_scalar_fields_in_hint_order() -> None:
+    data = {"customer": "Công ty ABC", "outstanding": 12500000, "overdue": 3000000.5, "currency": "VND"}
+    answer = compose_answer(data, {"format": "summary_text", "fields": ["outstanding", "overdue"]}, "")
+    assert answer.text.startswith("Outstanding: 12,500,000; Overdue: 3,000,000.5;")
+    assert "Customer: Công ty ABC" in answer.text
+
+
+def test_markdown_table_uses_the_rows_and_fields_hints() -> None:
+    data = {
+        "mst": "0312345678",
+        "payments": [{"date": "2024-01-02", "amount": 100, "ref": "A|1"}, {"date": "2024-02-02", "amount": 50}],
+    }
+    answer = compose_answer(data, {"format": "markdown_table", "fields": ["date", "amount"], "rows": "payments"}, "")
+    assert "| Date | Amount |" in answer.text
+    assert "| 2024-01-02 | 100 |" in answer.text
+    assert "ref" not in answer.text.lower().split("payments")[1]
+
+
+def test_markdown_table_caps_rows_visibly() -> None:
+    table = markdown_table([{"n": i} for i in range(25)])
+    assert table.count("\n| ") == 21  # separator + 20 rows after the header
+    assert "5 more rows not shown" in table
+
+
+def test_passages_become_a_cited_answer() -> None:
+    data = {
+        "results": [
+            {"title": "Return policy", "snippet": "Goods may be returned within 30 days.", "document_id": "d1"},
+            {"title": "Shipping policy", "snippet": "We ship in 3 days.", "document_id": "d2"},
+        ]
+    }
+    answer = compose_answer(data, {"format": "summary_text"}, "")
+    assert 'According to "Return policy": Goods may be returned within 30 days. [1]' in answer.text
+    assert [c["document_id"] for c in answer.citations] == ["d1", "d2"]
+
+
+def test_empty_structure_falls_back_to_the_tool_text() -> None:
+    assert compose_answer({}, {}, "plain text").text == "plain text"
