@@ -57,7 +57,9 @@ def mesh_jwks(settings: Settings) -> MeshJwks:
 def server_auth(settings: Settings, server: str) -> dict[str, Any]:
     """Keyword arguments for `MCPServer` that require a mesh token on every HTTP request."""
     return {
-        "token_verifier": MeshTokenVerifier(server=server, jwks=mesh_jwks(settings), issuer=settings.mesh_issuer),
+        "token_verifier": MeshTokenVerifier(
+            server=server, jwks=mesh_jwks(settings), issuer=settings.mesh_issuer
+        ),
         "auth": AuthSettings(
             issuer_url=settings.mesh_jwks_url or "http://agentmesh.local",  # type: ignore[arg-type]
             resource_server_url=None,

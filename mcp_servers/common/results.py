@@ -32,7 +32,12 @@ def render_meta(
 ) -> dict[str, Any]:
     """Tool `_meta` with renderer hints. `rows` names the list field a table is built from."""
     hints: dict[str, Any] = {"format": output_format, "priority": priority}
-    for key, value in (("fields", fields), ("sortable", sortable), ("filterable", filterable), ("rows", rows)):
+    for key, value in (
+        ("fields", fields),
+        ("sortable", sortable),
+        ("filterable", filterable),
+        ("rows", rows),
+    ):
         if value:
             hints[key] = value
     return {RENDER_META_KEY: hints}

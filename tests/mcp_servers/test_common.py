@@ -82,8 +82,13 @@ async def test_tool_outside_token_scope_is_refused(settings: Settings) -> None:
         pytest.param(
             lambda s: jwt.encode(
                 {
-                    "iss": s.mesh_issuer, "aud": "mcp:probe", "sub": "alice", "tenant_id": "acme",
-                    "iat": int(time.time()) - 120, "exp": int(time.time()) - 60, "jti": "x",
+                    "iss": s.mesh_issuer,
+                    "aud": "mcp:probe",
+                    "sub": "alice",
+                    "tenant_id": "acme",
+                    "iat": int(time.time()) - 120,
+                    "exp": int(time.time()) - 60,
+                    "jti": "x",
                 },
                 mesh_key(s.keys_dir).private_key,
                 algorithm="ES256",
