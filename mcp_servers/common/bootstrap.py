@@ -42,11 +42,16 @@ def new_server(
     options: ServeOptions,
     *,
     instructions: str,
+    server_class: type[MCPServer] = MCPServer,
     **kwargs: Any,
 ) -> tuple[MCPServer, TenantResolver]:
-    """An `MCPServer` wired for the chosen transport, and the resolver its tools ask for the tenant."""
+    """An `MCPServer` wired for the chosen transport, and the resolver its tools ask for the tenant.
+
+    `server_class` lets a domain serve tools that are not Python functions (the ERP server's
+    configured HTTP tools) by subclassing `MCPServer`; everything else is wired the same.
+    """
     auth = server_auth(settings, name) if options.transport == "http" else {}
-    server: MCPServer = MCPServer(
+    server: MCPServer = server_class(
         name,
         instructions=instructions,
         version="0.1.0",
