@@ -1,0 +1,38 @@
+"""`agentmesh demo-erp [--port P] [--as-of YYYY-MM-DD]`: run the demo company ERP REST API alone."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from agentmesh.commands._settings import settings_from_args
+from agentmesh.logging import configure_logging
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
+
+
+def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subcommands.add_parser("demo-erp", help="run the demo ERP REST API (what the erp tools call)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument(
+        "--as-of",
+        type=_day,
+        default=None,
+        help="the ERP's 'today' for debt and overdue figures (default: the data set's fixed date)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from mcp_servers.erp.demo_runtime import run_demo_api
+
+    settings = settings_from_args(args)
+    configure_logging(settings, stream="stderr")
+    run_demo_api(settings, host=args.host, port=args.port, as_of=args.as_of)
+    return 0

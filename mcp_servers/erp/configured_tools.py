@@ -1,0 +1,157 @@
+"""Configured ERP tools as MCP tools: how each is listed, and what one call does.
+
+A call resolves the tenant from the verified mesh token, refuses another tenant's tool,
+validates the arguments against the input schema, opens the tenant's service credential for
+just this request, makes the HTTP call and checks the answer against the output schema. The
+result carries `structuredContent` and a readable text; a failure is an `isError` result whose
+`_meta["io.agentmesh/error"]` holds its `code` and whether it is `retryable`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from jsonschema import Draft202012Validator
+from mcp_types import CallToolResult, TextContent, Tool, ToolAnnotations
+
+from mcp_servers.common.results import TENANT_META_KEY, render_meta
+from mcp_servers.common.tenant import TenantResolver
+from mcp_servers.erp.arguments import check_arguments
+from mcp_servers.erp.catalog import CatalogEntry, ToolCatalog
+from mcp_servers.erp.credentials import ServiceCredentialStore
+from mcp_servers.erp.errors import BadUpstreamResponse, CredentialMissing, ErpToolError, ToolNotAvailable
+from mcp_servers.erp.rendering import render_text
+from mcp_servers.erp.upstream import Caller, ErpHttp, prepare
+
+log = structlog.get_logger(__name__)
+
+ERROR_META_KEY = "io.agentmesh/error"
+"""Result `_meta` key of a failed call: `{"code", "retryable", "details"?}`."""
+
+
+def mcp_tool(entry: CatalogEntry) -> Tool:
+    """How a configured tool is listed in `tools/list`."""
+    config = entry.config
+    hints = config.output.hints
+    meta = render_meta(
+        config.output.format,
+        fields=hints.fields,
+        sortable=hints.sortable,
+        filterable=hints.filterable,
+        priority=hints.priority,
+        rows=hints.rows,
+    )
+    if entry.tenant_id is not None:
+        meta[TENANT_META_KEY] = entry.tenant_id
+    return Tool(
+        name=config.name,
+        title=config.title,
+        description=config.description,
+        input_schema=config.input_schema,
+        output_schema=config.output_schema,
+        annotations=ToolAnnotations(
+            title=config.title,
+            read_only_hint=config.read_only,
+            destructive_hint=config.destructive,
+            idempotent_hint=config.read_only,
+            open_world_hint=True,
+        ),
+        _meta=meta,
+    )
+
+
+def error_result(error: ErpToolError) -> CallToolResult:
+    text = error.message
+    if error.retryable:
+        text += " This is a temporary failure (retryable): trying again later may succeed."
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], is_error=True, _meta={ERROR_META_KEY: error.meta()}
+    )
+
+
+def _check_output(config_name: str, schema: dict[str, Any], data: dict[str, Any]) -> None:
+    errors = sorted(
+        Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
+    )
+    if errors:
+        listed = "; ".join(
+            f"{'.'.join(map(str, e.absolute_path)) or 'answer'}: {e.message[:120]}" for e in errors[:5]
+        )
+        raise BadUpstreamResponse(
+            f"the ERP's answer does not match the output schema of {config_name}: {listed}",
+            details={"problems": len(errors)},
+        )
+
+
+class ConfiguredTools:
+    """The configured tools of one server, callable for the tenant of the current request."""
+
+    def __init__(
+        self,
+        catalog: ToolCatalog,
+        http: ErpHttp,
+        credentials: ServiceCredentialStore,
+        tenants: TenantResolver,
+        *,
+        base_url: Callable[[], str | None],
+    ) -> None:
+        self._catalog = catalog
+        self._http = http
+        self._credentials = credentials
+        self._tenants = tenants
+        self._base_url = base_url
+
+    def listed(self) -> list[Tool]:
+        return [mcp_tool(entry) for entry in self._catalog.entries()]
+
+    def __contains__(self, name: str) -> bool:
+        return self._catalog.get(name) is not None
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
+        """Run tool `name` for the current tenant; every expected failure is an error result."""
+        caller = self._tenants.current()
+        started = time.perf_counter()
+        try:
+            result = await self._call(name, arguments, Caller(caller.tenant_id, caller.subject))
+        except ErpToolError as error:
+            log.info(
+                "erp_tool_failed",
+                tool=name,
+                tenant_id=caller.tenant_id,
+                code=error.code,
+                retryable=error.retryable,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            return error_result(error)
+        log.info(
+            "erp_tool_called",
+            tool=name,
+            tenant_id=caller.tenant_id,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return result
+
+    async def _call(self, name: str, arguments: dict[str, Any], caller: Caller) -> CallToolResult:
+        entry = self._catalog.get(name)
+        if entry is None or (entry.tenant_id is not None and entry.tenant_id != caller.tenant_id):
+            raise ToolNotAvailable(f"tool '{name}' is not available to tenant '{caller.tenant_id}'")
+        config = entry.config
+        check_arguments(name, config.input_schema, arguments)
+        credential = None
+        if config.auth.mode == "service" and config.auth.credential:
+            credential = await self._credentials.reveal(caller.tenant_id, config.auth.credential)
+            if credential is None:
+                raise CredentialMissing(
+                    f"tenant '{caller.tenant_id}' has no service credential '{config.auth.credential}' "
+                    "for its ERP; an administrator must add it"
+                )
+        request = prepare(config, arguments, base_url=self._base_url(), caller=caller, credential=credential)
+        data = await self._http.call(config, request)
+        if config.output_schema is not None:
+            _check_output(name, config.output_schema, data)
+        return CallToolResult(
+            content=[TextContent(type="text", text=render_text(config.output, data))], structured_content=data
+        )

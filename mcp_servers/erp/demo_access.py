@@ -1,0 +1,69 @@
+"""API keys of the demo ERP: one per tenant, provisioned on first start.
+
+The demo ERP keeps only the SHA-256 digest of each key in its own database; the platform keeps
+the key itself, encrypted, as the tenant's `demo-erp` service credential. Provisioning makes the
+two agree: a tenant missing either half (or holding halves that do not match) gets a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mcp_servers.erp.credentials import ServiceCredentialStore
+from mcp_servers.erp.demo_schema import api_keys
+
+log = structlog.get_logger(__name__)
+
+DEMO_CREDENTIAL = "demo-erp"
+"""Name of the service credential the demo tools use."""
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class DemoApiKeys:
+    """Resolves a presented API key to its tenant, and provisions keys for the demo tenants."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def tenant_for(self, key: str) -> str | None:
+        """The tenant whose key this is, or None."""
+        async with self._engine.connect() as conn:
+            return await conn.scalar(
+                sa.select(api_keys.c.tenant_id).where(api_keys.c.key_sha256 == key_digest(key))
+            )
+
+    async def _digest(self, tenant_id: str) -> str | None:
+        async with self._engine.connect() as conn:
+            return await conn.scalar(
+                sa.select(api_keys.c.key_sha256).where(api_keys.c.tenant_id == tenant_id)
+            )
+
+    async def provision(self, tenants: list[str], credentials: ServiceCredentialStore) -> list[str]:
+        """Give every tenant a working key pair; returns the tenants that got a new key."""
+        rekeyed = []
+        for tenant_id in tenants:
+            stored = await credentials.reveal(tenant_id, DEMO_CREDENTIAL)
+            digest = await self._digest(tenant_id)
+            if (
+                stored is not None
+                and digest is not None
+                and secrets.compare_digest(key_digest(stored), digest)
+            ):
+                continue
+            key = secrets.token_urlsafe(32)
+            async with self._engine.begin() as conn:
+                await conn.execute(sa.delete(api_keys).where(api_keys.c.tenant_id == tenant_id))
+                await conn.execute(api_keys.insert().values(tenant_id=tenant_id, key_sha256=key_digest(key)))
+            await credentials.put(tenant_id, DEMO_CREDENTIAL, key)
+            rekeyed.append(tenant_id)
+        if rekeyed:
+            log.info("demo_erp_keys_provisioned", tenants=rekeyed)
+        return rekeyed

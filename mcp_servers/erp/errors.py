@@ -1,0 +1,114 @@
+"""Failures of an ERP tool call, each with a stable `code` the MCP layer maps to an error result.
+
+The domain raises these; `configured_tools` turns them into `isError` results whose text a
+person can act on and whose `_meta["io.agentmesh/error"]` a program can branch on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ErpToolError(Exception):
+    """A tool call that could not produce a result. `retryable` says whether trying again may help."""
+
+    code = "erp_error"
+    retryable = False
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def meta(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "retryable": self.retryable}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+@dataclass(frozen=True)
+class ArgumentProblem:
+    """One way the arguments break the tool's input schema, named by field path."""
+
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+class InvalidArguments(ErpToolError):
+    """The arguments do not satisfy the tool's input schema; every problem is listed."""
+
+    code = "invalid_arguments"
+
+    def __init__(self, tool: str, problems: list[ArgumentProblem]) -> None:
+        self.tool = tool
+        self.problems = problems
+        lines = "\n".join(f"- {problem}" for problem in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(
+            f"Invalid arguments for {tool} ({len(problems)} {noun}):\n{lines}",
+            details={"problems": [{"field": p.field, "problem": p.problem} for p in problems]},
+        )
+
+
+class ToolNotAvailable(ErpToolError):
+    """The tool does not exist for the calling tenant."""
+
+    code = "tool_not_available"
+
+
+class CredentialMissing(ErpToolError):
+    """The tool needs a service credential the tenant has not configured."""
+
+    code = "credential_missing"
+
+
+class PayloadTooLarge(ErpToolError):
+    """A request or response exceeds the size cap."""
+
+    code = "payload_too_large"
+
+
+class NotFound(ErpToolError):
+    """The ERP has no such record for this tenant (HTTP 404)."""
+
+    code = "not_found"
+
+
+class UpstreamRejected(ErpToolError):
+    """The ERP refused the request as invalid (HTTP 4xx other than 404/401/403)."""
+
+    code = "upstream_rejected"
+
+
+class UpstreamUnauthorized(ErpToolError):
+    """The ERP refused the credentials (HTTP 401/403)."""
+
+    code = "upstream_unauthorized"
+
+
+class UpstreamUnavailable(ErpToolError):
+    """The ERP failed (HTTP 5xx) or could not be reached; trying again later may work."""
+
+    code = "upstream_unavailable"
+    retryable = True
+
+
+class UpstreamTimeout(ErpToolError):
+    """The ERP did not answer in time. Retryable only for read-only tools: a write may have happened."""
+
+    code = "upstream_timeout"
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class BadUpstreamResponse(ErpToolError):
+    """The ERP answered with something that is not the JSON the tool declares."""
+
+    code = "bad_upstream_response"

@@ -1,0 +1,125 @@
+"""The ERP MCP server: its tools are HTTP tool configurations, not code.
+
+The tools come from `demo_tools.yaml` and from the platform database (`tool_store`); a tool
+added or changed in the database appears in `tools/list` within a second, and clients listening
+on `subscriptions/listen` receive `notifications/tools/list_changed`. The ERP they call is
+`AGENTMESH_ERP_API_URL`, or, when that is unset, the demo ERP API started inside this process on
+a free loopback port, so `agentmesh serve erp --transport stdio` works entirely alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import structlog
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
+from mcp_types import CallToolResult, InputRequiredResult, TextContent, Tool
+
+from agentmesh.db import create_engine, session_factory
+from agentmesh.secrets import secret_box
+from agentmesh.settings import Settings
+from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.erp.catalog import ToolCatalog
+from mcp_servers.erp.configured_tools import ConfiguredTools
+from mcp_servers.erp.credentials import ServiceCredentialStore
+from mcp_servers.erp.demo_runtime import embedded_demo_api
+from mcp_servers.erp.tables import create_erp_tables
+from mcp_servers.erp.tool_config import builtin_tools
+from mcp_servers.erp.tool_store import ToolConfigStore
+from mcp_servers.erp.upstream import ErpHttp
+
+log = structlog.get_logger(__name__)
+
+INSTRUCTIONS = (
+    "Tools over the company's ERP: customer debt (outstanding and overdue, by MST tax code), payment "
+    "history, overdue customers, shipment tracking and events, stock levels by SKU, and order creation. "
+    "An MST is 10 digits, optionally with a -NNN branch suffix. create_order changes data."
+)
+
+
+class ErpServer(MCPServer):
+    """An `MCPServer` that also lists and calls the configured tools attached to it."""
+
+    configured: ConfiguredTools | None = None
+
+    async def list_tools(self) -> list[Tool]:
+        tools = await super().list_tools()
+        return tools if self.configured is None else [*tools, *self.configured.listed()]
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        if self.configured is None or name not in self.configured:
+            return await super().call_tool(name, arguments, context)
+        try:
+            return await self.configured.call(name, arguments)
+        except Exception:
+            # Expected failures are already error results; this is a bug, and its text stays here.
+            log.exception("erp_tool_crashed", tool=name)
+            return CallToolResult(
+                content=[
+                    TextContent(
+                        type="text", text=f"tool '{name}' failed unexpectedly; see the ERP server log"
+                    )
+                ],
+                is_error=True,
+            )
+
+
+@dataclass
+class ErpEndpoint:
+    """Where the tenant's ERP answers: the configured URL, or the embedded demo API once it runs."""
+
+    url: str | None
+
+
+def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
+    """The ERP server, its configured tools and the background work that keeps them current."""
+    bus = InMemorySubscriptionBus()
+    engine = create_engine(settings.resolved_database_url)
+    sessions = session_factory(engine)
+    catalog = ToolCatalog(builtin_tools(), ToolConfigStore(sessions))
+    http = ErpHttp()
+    endpoint = ErpEndpoint(settings.erp_api_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
+        try:
+            await create_erp_tables(engine)
+            await catalog.refresh()
+            async with contextlib.AsyncExitStack() as stack:
+                if settings.erp_api_url is None:
+                    endpoint.url = await stack.enter_async_context(embedded_demo_api(settings))
+                await stack.enter_async_context(http)
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(catalog.watch, lambda: bus.publish(ToolsListChanged()))
+                    try:
+                        yield {}
+                    finally:
+                        tasks.cancel_scope.cancel()
+        finally:
+            await engine.dispose()
+
+    server, tenants = new_server(
+        "erp",
+        settings,
+        options,
+        instructions=INSTRUCTIONS,
+        server_class=ErpServer,
+        subscriptions=bus,
+        lifespan=lifespan,
+    )
+    assert isinstance(server, ErpServer)
+    server.configured = ConfiguredTools(
+        catalog,
+        http,
+        ServiceCredentialStore(sessions, secret_box(settings)),
+        tenants,
+        base_url=lambda: endpoint.url,
+    )
+    return server
