@@ -1,0 +1,103 @@
+"""What can go wrong in the search domain, each with a stable `code` the MCP layer reports."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class SearchError(Exception):
+    """Base of every search-domain error; the message is safe to show to the caller."""
+
+    code: ClassVar[str] = "search_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidUrl(SearchError):
+    """The URL is not an absolute http(s) URL we can fetch."""
+
+    code = "invalid_url"
+
+
+class BlockedDestination(SearchError):
+    """The URL leads somewhere the tenant may not reach (private network, metadata, denied host)."""
+
+    code = "blocked_destination"
+
+
+class UnresolvableHost(SearchError):
+    """The host name does not resolve to any address."""
+
+    code = "unresolvable_host"
+
+
+class FetchTimeout(SearchError):
+    """The fetch did not finish within the time cap."""
+
+    code = "timeout"
+
+
+class ResponseTooLarge(SearchError):
+    """The response body is larger than the size cap."""
+
+    code = "too_large"
+
+
+class TooManyRedirects(SearchError):
+    """The redirect chain is longer than the redirect cap."""
+
+    code = "too_many_redirects"
+
+
+class UpstreamStatus(SearchError):
+    """The site answered with an HTTP error status."""
+
+    code = "upstream_status"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UpstreamUnreachable(SearchError):
+    """The connection to the site failed (refused, reset, TLS error)."""
+
+    code = "unreachable"
+
+
+class UnsupportedContent(SearchError):
+    """The response is not HTML, PDF or text, or holds no readable text."""
+
+    code = "unsupported_content"
+
+
+class DisallowedByRobots(SearchError):
+    """The site's robots.txt does not let us crawl the start page."""
+
+    code = "disallowed_by_robots"
+
+
+class InvalidQuery(SearchError):
+    """The search query holds nothing searchable."""
+
+    code = "invalid_query"
+
+
+class NetworkRulesUnavailable(SearchError):
+    """The network rules file is missing or invalid; fetching fails closed."""
+
+    code = "network_rules_unavailable"
+
+
+class ProviderFailure(SearchError):
+    """A web search provider refused the request or answered something we cannot read."""
+
+    code = "provider_failure"
+
+
+class InvalidProviderConfig(SearchError):
+    """A provider configuration is incomplete or inconsistent."""
+
+    code = "invalid_provider_config"

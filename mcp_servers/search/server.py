@@ -1,0 +1,197 @@
+"""The web search MCP server: read pages safely, crawl a site, search the local index or the web.
+
+Every tool acts for the tenant of the verified mesh token: its network rules decide what may be
+fetched, its own index holds what it fetched, and its own provider answers its web searches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated
+
+import httpx
+import structlog
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from agentmesh.db import create_engine
+from agentmesh.secrets import secret_box
+from agentmesh.settings import Settings
+from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.results import render_meta, structured_result
+from mcp_servers.search import pages
+from mcp_servers.search.crawl import CrawlReport, crawl_site
+from mcp_servers.search.errors import SearchError
+from mcp_servers.search.fetcher import FetchLimits, PageFetcher
+from mcp_servers.search.index import IndexSearch, PageIndex
+from mcp_servers.search.network_rules import NetworkRulesFile, NetworkRulesSource
+from mcp_servers.search.pages import FetchedPage
+from mcp_servers.search.provider_configs import ProviderConfigStore
+from mcp_servers.search.ssrf import Resolver
+from mcp_servers.search.web_search import WebSearch, WebSearchResult
+
+log = structlog.get_logger(__name__)
+
+PROVIDER_TIMEOUT_SECONDS = 15.0
+
+INSTRUCTIONS = (
+    "Web access for agents. fetch_page(url) reads one page (HTML, PDF or text) and returns its text "
+    "with a citation; crawl(url, depth, max_pages) indexes pages of one site; search(query) searches "
+    "the pages this tenant fetched or crawled; web_search(query) asks the tenant's web search "
+    "provider. Only public addresses are fetched unless the tenant's network rules allow a host."
+)
+
+URL = Annotated[str, Field(min_length=1, max_length=2048, description="an absolute http:// or https:// URL")]
+Query = Annotated[str, Field(min_length=1, max_length=400, description="words to search for")]
+TopK = Annotated[int, Field(ge=1, le=20, description="how many results to return (1-20)")]
+Depth = Annotated[int, Field(ge=0, le=3, description="how many links away from the start page to go (0-3)")]
+MaxPages = Annotated[int, Field(ge=1, le=100, description="the most pages to index (1-100)")]
+
+_WEB = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+_LOCAL = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+# Fetching and crawling add pages to the tenant's index: a write, but a repeatable one.
+_INDEXING = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+
+@contextlib.contextmanager
+def tool_errors(tool: str, tenant_id: str) -> Iterator[None]:
+    """Report a search-domain error to the caller as a tool error with its message and code."""
+    try:
+        yield
+    except SearchError as exc:
+        log.info("search_tool_refused", tool=tool, tenant_id=tenant_id, code=exc.code)
+        raise ToolError(f"{exc.message} [{exc.code}]") from exc
+
+
+def build_server(
+    settings: Settings,
+    options: ServeOptions,
+    *,
+    resolver: Resolver | None = None,
+    network_rules: NetworkRulesSource | None = None,
+) -> MCPServer:
+    """The search server. `resolver` and `network_rules` replace the system resolver and the
+    rules file (the policy package will pass its rules here)."""
+    server, tenants = new_server("search", settings, options, instructions=INSTRUCTIONS)
+    rules = network_rules or NetworkRulesFile(settings.search_network_rules_file)
+    fetcher = PageFetcher(FetchLimits.from_settings(settings), resolver)
+    index = PageIndex(settings.resolved_data_dir / "search" / "index")
+    configs = ProviderConfigStore(
+        create_engine(settings.resolved_database_url),
+        secret_box(settings),
+        seed_file=settings.search_providers_file,
+    )
+    web = WebSearch(configs, index, httpx.AsyncClient(timeout=PROVIDER_TIMEOUT_SECONDS))
+
+    @server.tool(annotations=_INDEXING, meta=render_meta("summary_text", fields=["citation", "text"]))
+    async def fetch_page(url: URL) -> Annotated[CallToolResult, FetchedPage]:
+        """Fetch one web page (HTML, PDF or plain text) and return its readable text with a citation
+        (URL, final URL after redirects, title, fetched-at). The page is added to this tenant's local
+        index. Private and internal addresses are refused unless the tenant's network rules allow the host."""
+        tenant_id = tenants.current().tenant_id
+        with tool_errors("fetch_page", tenant_id):
+            page = await pages.fetch_page(fetcher, url, rules.network_rules_for(tenant_id))
+            await index.add(tenant_id, page)
+        result = FetchedPage.of(page, indexed=True)
+        log.info("page_fetched", tenant_id=tenant_id, host=httpx.URL(page.final_url).host, kind=page.kind)
+        return structured_result(result, _page_text(result))
+
+    @server.tool(
+        annotations=_LOCAL,
+        meta=render_meta("markdown_table", rows="hits", fields=["title", "url", "snippet", "score"]),
+    )
+    async def search(query: Query, top_k: TopK = 5) -> Annotated[CallToolResult, IndexSearch]:
+        """Search the pages this tenant has fetched or crawled (full-text, BM25 ranking; accents
+        optional, so "chinh sach doi tra" finds "chính sách đổi trả"). Each hit has URL, title,
+        snippet and score."""
+        tenant_id = tenants.current().tenant_id
+        with tool_errors("search", tenant_id):
+            found = await index.search(tenant_id, query, top_k)
+        return structured_result(found, _index_text(found))
+
+    @server.tool(
+        annotations=_INDEXING,
+        meta=render_meta("markdown_table", rows="pages", fields=["url", "title", "depth"]),
+    )
+    async def crawl(
+        url: URL, depth: Depth = 1, max_pages: MaxPages = 20
+    ) -> Annotated[CallToolResult, CrawlReport]:
+        """Crawl one site from `url` into this tenant's local index: same host only, following links
+        up to `depth` away, at most `max_pages` pages, honouring robots.txt. Then use `search`."""
+        tenant_id = tenants.current().tenant_id
+        with tool_errors("crawl", tenant_id):
+            report = await crawl_site(
+                fetcher=fetcher,
+                index=index,
+                tenant_id=tenant_id,
+                rules=rules.network_rules_for(tenant_id),
+                start_url=url,
+                depth=depth,
+                max_pages=max_pages,
+            )
+        log.info("site_crawled", tenant_id=tenant_id, site=report.site, pages=len(report.pages))
+        return structured_result(report, _crawl_text(report))
+
+    @server.tool(
+        annotations=_WEB,
+        meta=render_meta("markdown_table", rows="hits", fields=["title", "url", "snippet"]),
+    )
+    async def web_search(query: Query, top_k: TopK = 5) -> Annotated[CallToolResult, WebSearchResult]:
+        """Search the web with this tenant's configured provider (SearXNG, Brave, Tavily or
+        Firecrawl). Without a provider, searches the tenant's local index instead and says so."""
+        tenant_id = tenants.current().tenant_id
+        with tool_errors("web_search", tenant_id):
+            result = await web.search(tenant_id, query, top_k)
+        return structured_result(result, _web_text(result))
+
+    return server
+
+
+def _page_text(page: FetchedPage) -> str:
+    citation = page.citation
+    lines = [
+        citation.title,
+        f"{citation.final_url} (fetched {citation.fetched_at:%Y-%m-%d %H:%M} UTC)",
+        "",
+        page.text,
+    ]
+    if page.truncated:
+        lines += ["", f"[text cut at {len(page.text):,} of {page.characters:,} characters]"]
+    return "\n".join(lines)
+
+
+def _index_text(found: IndexSearch) -> str:
+    if not found.hits:
+        return f"No indexed page matches '{found.query}' ({found.indexed_pages} pages indexed)."
+    header = f"{len(found.hits)} indexed pages match '{found.query}'"
+    if found.match == "any_terms":
+        header += " (no page has every word; these have some)"
+    lines = [header + ":"]
+    for rank, hit in enumerate(found.hits, 1):
+        lines += [f"{rank}. {hit.title} — {hit.url} (score {hit.score:.3f})", f"   {hit.snippet}"]
+    return "\n".join(lines)
+
+
+def _crawl_text(report: CrawlReport) -> str:
+    lines = [
+        f"Indexed {len(report.pages)} pages of {report.site} ({report.robots}); "
+        f"{report.skipped_total} skipped; {report.indexed_pages} pages in the index."
+    ]
+    lines += [f"- {page.title} — {page.url}" for page in report.pages]
+    lines += [f"- skipped {skipped.url}: {skipped.reason}" for skipped in report.skipped[:10]]
+    return "\n".join(lines)
+
+
+def _web_text(result: WebSearchResult) -> str:
+    source = f"from {result.provider}" if result.provider else "from the local index"
+    lines = [f"{len(result.hits)} results {source} for '{result.query}':"]
+    if result.note:
+        lines.insert(0, result.note)
+    for rank, hit in enumerate(result.hits, 1):
+        lines += [f"{rank}. {hit.title} — {hit.url}", f"   {hit.snippet}"]
+    return "\n".join(lines)
