@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
 
     # Files the OCR server may read by path (base64 input is always accepted).
     ocr_allowed_dir: Path | None = Field(default=None, alias="AGENTMESH_OCR_ALLOWED_DIR")
+    # OCR engine when a call names none, Tesseract languages, and caps on what one call may read.
+    ocr_engine: Literal["rapidocr", "tesseract"] = Field(default="rapidocr", alias="AGENTMESH_OCR_ENGINE")
+    ocr_tesseract_languages: str = Field(default="eng+vie", alias="AGENTMESH_OCR_TESSERACT_LANGUAGES")
+    ocr_max_input_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, alias="AGENTMESH_OCR_MAX_BYTES")
+    ocr_max_pixels: int = Field(default=40_000_000, ge=10_000, alias="AGENTMESH_OCR_MAX_PIXELS")
+    ocr_max_pages: int = Field(default=20, ge=1, alias="AGENTMESH_OCR_MAX_PAGES")
 
     # Web search server: per-tenant network rules and providers (YAML files), and fetch caps.
     search_network_rules_file: Path | None = Field(default=None, alias="AGENTMESH_SEARCH_NETWORK_RULES_FILE")
