@@ -40,19 +40,42 @@ async def call(provider: str, http: httpx.AsyncClient, request: httpx.Request) -
         raise ProviderFailure(f"{provider} did not answer in time") from exc
     except httpx.HTTPError as exc:
         raise ProviderFailure(f"{provider} could not be reached: {exc or type(exc).__name__}") from exc
-    if response.status_code in (401, 403):
-        raise ProviderFailure(
-            f"{provider} refused the request (HTTP {response.status_code}); "
-            "check the tenant's API key or the provider's access settings"
-        )
-    if response.status_code == 429:
-        raise ProviderFailure(f"{provider} is rate limiting this tenant (HTTP 429); try again later")
     if response.status_code >= 400:
-        raise ProviderFailure(f"{provider} answered HTTP {response.status_code}")
+        raise ProviderFailure(_status_message(provider, response))
     try:
         return response.json()
     except ValueError as exc:
         raise ProviderFailure(f"{provider} answered with something that is not JSON") from exc
+
+
+def _status_message(provider: str, response: httpx.Response) -> str:
+    status = response.status_code
+    detail = _error_detail(response)
+    said = f": {detail}" if detail else ""
+    if status in (401, 403):
+        return f"{provider} refused the request (HTTP {status}{said}); check the tenant's API key"
+    if status == 429:
+        return f"{provider} is rate limiting this tenant (HTTP 429); try again later"
+    if status >= 500:
+        return f"{provider} failed (HTTP {status}{said}); try again later"
+    return f"{provider} answered HTTP {status}{said}"
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The short reason an API gives in its JSON error body, if it gives one.
+
+    Providers nest it differently (`{"error": "..."}`, `{"detail": {"error": "..."}}`,
+    `{"error": {"detail": "..."}}`), so the usual keys are followed a few levels down.
+    """
+    try:
+        found: Any = response.json()
+    except ValueError:
+        return ""
+    for _level in range(3):
+        if not isinstance(found, dict):
+            break
+        found = next((found[key] for key in ("error", "detail", "message", "code") if found.get(key)), None)
+    return " ".join(found.split())[:200] if isinstance(found, str) else ""
 
 
 def parse(provider: str, model: type[Response], body: Any) -> Response:
