@@ -49,23 +49,41 @@ def _problems(error: ValidationError) -> list[ArgumentProblem]:
         allowed = set(schema.get("properties", {}))
         extra = sorted(name for name in error.instance if name not in allowed)
         return [ArgumentProblem(_field([*path, name]), "is not an accepted argument") for name in extra]
-    value = error.instance
-    messages = {
-        "type": f"must be of type {expected}, got {_shown(value)}",
-        "pattern": f"{_shown(value)} is not in the expected format"
-        + (f": {hint}" if hint else f" (pattern {expected})"),
-        "format": f"{_shown(value)} is not a valid {expected}" + (f": {hint}" if hint else ""),
-        "enum": f"must be one of {', '.join(map(repr, expected or []))}, got {_shown(value)}",
-        "minimum": f"must be at least {expected}, got {_shown(value)}",
-        "maximum": f"must be at most {expected}, got {_shown(value)}",
-        "exclusiveMinimum": f"must be greater than {expected}, got {_shown(value)}",
-        "exclusiveMaximum": f"must be less than {expected}, got {_shown(value)}",
-        "minLength": f"must have at least {expected} characters",
-        "maxLength": f"must have at most {expected} characters",
-        "minItems": f"must have at least {expected} items",
-        "maxItems": f"must have at most {expected} items",
-    }
-    return [ArgumentProblem(_field(path), messages.get(str(keyword), error.message))]
+    return [ArgumentProblem(_field(path), _describe(error, hint))]
+
+
+def _describe(error: ValidationError, hint: str | None) -> str:
+    """One readable sentence for a violated keyword; jsonschema's own message for the rare ones."""
+    expected = error.validator_value
+    value = _shown(error.instance)
+    match error.validator:
+        case "type":
+            return f"must be of type {expected}, got {value}"
+        case "pattern":
+            return f"{value} is not in the expected format" + (
+                f": {hint}" if hint else f" (pattern {expected})"
+            )
+        case "format":
+            return f"{value} is not a valid {expected}" + (f": {hint}" if hint else "")
+        case "enum":
+            return f"must be one of {', '.join(map(repr, expected))}, got {value}"
+        case "minimum":
+            return f"must be at least {expected}, got {value}"
+        case "maximum":
+            return f"must be at most {expected}, got {value}"
+        case "exclusiveMinimum":
+            return f"must be greater than {expected}, got {value}"
+        case "exclusiveMaximum":
+            return f"must be less than {expected}, got {value}"
+        case "minLength":
+            return f"must have at least {expected} characters"
+        case "maxLength":
+            return f"must have at most {expected} characters"
+        case "minItems":
+            return f"must have at least {expected} items"
+        case "maxItems":
+            return f"must have at most {expected} items"
+    return error.message
 
 
 def check_arguments(tool: str, schema: dict[str, Any], arguments: dict[str, Any]) -> None:

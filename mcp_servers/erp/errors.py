@@ -92,10 +92,19 @@ class UpstreamUnauthorized(ErpToolError):
 
 
 class UpstreamUnavailable(ErpToolError):
-    """The ERP failed (HTTP 5xx) or could not be reached; trying again later may work."""
+    """The ERP failed (HTTP 5xx) or could not be reached; trying again later may work.
+
+    Retryable unless the call changes data and may have reached the ERP: a write that failed
+    half-way must be checked before it is sent again.
+    """
 
     code = "upstream_unavailable"
-    retryable = True
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retryable = retryable
 
 
 class UpstreamTimeout(ErpToolError):

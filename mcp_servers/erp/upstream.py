@@ -3,7 +3,8 @@
 Payloads are capped at 100 KB each way; redirects are not followed; every failure becomes an
 `ErpToolError` a person can act on: 404 is "not found", 5xx and unreachable are retryable,
 a timeout says how long we waited. Read-only tools are retried on retryable failures, with a
-short backoff; a destructive tool is sent exactly once.
+short backoff; a destructive tool is sent exactly once, and a failure that may have reached the
+ERP is not marked retryable for it (the write may have happened: check before sending it again).
 """
 
 from __future__ import annotations
@@ -148,7 +149,12 @@ def _as_object(payload: Any) -> dict[str, Any]:
     return {"value": payload}
 
 
-def interpret(status: int, body: bytes, *, tool: str) -> dict[str, Any]:
+_CHECK_BEFORE_RETRY = (
+    " {tool} changes data and was not retried: check whether it took effect before trying again."
+)
+
+
+def interpret(status: int, body: bytes, *, config: HttpToolConfig) -> dict[str, Any]:
     """The JSON answer of a successful call, or the `ErpToolError` its status means."""
     if 200 <= status < 300:
         if not body.strip():
@@ -158,6 +164,7 @@ def interpret(status: int, body: bytes, *, tool: str) -> dict[str, Any]:
         except ValueError as exc:
             raise BadUpstreamResponse(f"the ERP answered {status} but not with JSON") from exc
     message, details = _upstream_message(body)
+    message = message.rstrip(".")
     info = {"status": status, **({"upstream": details} if details else {})}
     if status == 404:
         raise NotFound(f"Not found: {message}", details=info)
@@ -167,10 +174,13 @@ def interpret(status: int, body: bytes, *, tool: str) -> dict[str, Any]:
         )
     if 300 <= status < 400:
         raise UpstreamRejected(
-            f"The ERP answered with a redirect (HTTP {status}), which {tool} does not follow"
+            f"The ERP answered with a redirect (HTTP {status}), which {config.name} does not follow"
         )
     if status >= 500:
-        raise UpstreamUnavailable(f"The ERP failed (HTTP {status}): {message}", details=info)
+        caution = "" if config.read_only else _CHECK_BEFORE_RETRY.format(tool=config.name)
+        raise UpstreamUnavailable(
+            f"The ERP failed (HTTP {status}): {message}.{caution}", retryable=config.read_only, details=info
+        )
     raise UpstreamRejected(f"The ERP rejected the request (HTTP {status}): {message}", details=info)
 
 
@@ -222,18 +232,21 @@ class ErpHttp:
                 ) as response:
                     body = await self._read_capped(response)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            outcome = (
-                ""
-                if config.read_only
-                else " The change may or may not have been made: check before trying again."
-            )
+            caution = "" if config.read_only else _CHECK_BEFORE_RETRY.format(tool=config.name)
             raise UpstreamTimeout(
-                f"The ERP did not answer within {config.timeout_seconds:g} s.{outcome}",
+                f"The ERP did not answer within {config.timeout_seconds:g} s.{caution}",
                 retryable=config.read_only,
             ) from exc
-        except httpx.TransportError as exc:
+        except httpx.ConnectError as exc:
+            # No connection, so nothing was sent: safe to try again even for a write.
             raise UpstreamUnavailable(f"The ERP could not be reached ({type(exc).__name__})") from exc
-        return interpret(response.status_code, body, tool=config.name)
+        except httpx.TransportError as exc:
+            caution = "" if config.read_only else _CHECK_BEFORE_RETRY.format(tool=config.name)
+            raise UpstreamUnavailable(
+                f"The connection to the ERP failed ({type(exc).__name__}).{caution}",
+                retryable=config.read_only,
+            ) from exc
+        return interpret(response.status_code, body, config=config)
 
     async def call(self, config: HttpToolConfig, request: PreparedRequest) -> dict[str, Any]:
         """Send `request`; retry a read-only tool on a 5xx or unreachable ERP, never a destructive one."""

@@ -1,0 +1,240 @@
+"""Configured tools against a scripted ERP on loopback: requests, auth modes, caps and error mapping.
+
+The ERP server runs in-process (the SDK client connects to it directly, as a local tenant would
+over stdio); the ERP it calls is a real HTTP server on a loopback port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+from mcp_types import CallToolResult
+
+from agentmesh.db import create_engine, session_factory
+from agentmesh.secrets import secret_box
+from mcp_servers.common.bootstrap import ServeOptions
+from mcp_servers.common.results import TENANT_META_KEY
+from mcp_servers.erp.configured_tools import ERROR_META_KEY
+from mcp_servers.erp.credentials import ServiceCredentialStore
+from mcp_servers.erp.demo_runtime import serve_on_loopback
+from mcp_servers.erp.server import build_server
+from mcp_servers.erp.tables import create_erp_tables
+from mcp_servers.erp.tool_store import ToolConfigStore
+from tests.mcp_servers.erp.conftest import ScriptedUpstream, settings_for
+
+ANY_ARGUMENTS = {"type": "object", "properties": {}}
+
+
+def tool(name: str, url: str, **changes: Any) -> dict[str, Any]:
+    return {"name": name, "description": f"test tool {name}", "method": "GET", "url": url} | {
+        "input_schema": ANY_ARGUMENTS,
+        **changes,
+    }
+
+
+@contextlib.asynccontextmanager
+async def erp_with(
+    data_dir: Path,
+    tools: list[dict[str, Any]],
+    *,
+    tenant_tools: dict[str, list[dict[str, Any]]] | None = None,
+    credentials: dict[tuple[str, str], str] | None = None,
+) -> AsyncIterator[tuple[Client, ScriptedUpstream]]:
+    """The ERP server for tenant acme, with `tools` stored, calling a scripted upstream."""
+    upstream = ScriptedUpstream()
+    async with serve_on_loopback(upstream.app()) as upstream_url:
+        settings = settings_for(data_dir, AGENTMESH_ERP_API_URL=upstream_url)
+        engine = create_engine(settings.resolved_database_url)
+        await create_erp_tables(engine)
+        store = ToolConfigStore(session_factory(engine))
+        for config in tools:
+            await store.create(None, config)
+        for owner, configs in (tenant_tools or {}).items():
+            for config in configs:
+                await store.create(owner, config)
+        secrets = ServiceCredentialStore(session_factory(engine), secret_box(settings))
+        for (owner, name), value in (credentials or {}).items():
+            await secrets.put(owner, name, value)
+        await engine.dispose()
+        server = build_server(settings, ServeOptions(transport="stdio", local_tenant="acme"))
+        async with Client(server) as client:
+            yield client, upstream
+
+
+def error_of(result: CallToolResult) -> dict[str, Any]:
+    assert result.is_error, result.content
+    assert result.meta is not None
+    return dict(result.meta[ERROR_META_KEY])
+
+
+def text_of(result: CallToolResult) -> str:
+    return str(result.content[0].text)  # type: ignore[union-attr]
+
+
+async def test_arguments_go_to_the_path_query_or_json_body(tmp_path: Path) -> None:
+    item = {"type": "object", "required": ["item"], "properties": {"item": {"type": "string"}}}
+    tools = [
+        tool(
+            "lookup",
+            "/ok/{item}",
+            input_schema=item | {"properties": {**item["properties"], "n": {"type": "integer"}}},
+        ),
+        tool("submit", "/ok", method="POST", destructive=True),
+    ]
+    async with erp_with(tmp_path, tools) as (client, _):
+        looked_up = await client.call_tool("lookup", {"item": "a b", "n": 3})
+        submitted = await client.call_tool("submit", {"lines": [{"sku": "X", "quantity": 1}]})
+        traversal = await client.call_tool("lookup", {"item": ".."})
+    assert looked_up.structured_content is not None
+    assert looked_up.structured_content["path"] == "/ok/a b"
+    assert looked_up.structured_content["query"] == {"n": "3"}
+    assert submitted.structured_content is not None
+    assert submitted.structured_content["body"] == {"lines": [{"sku": "X", "quantity": 1}]}
+    assert error_of(traversal)["code"] == "invalid_arguments"
+
+
+async def test_each_auth_mode_sends_what_it_promises(tmp_path: Path) -> None:
+    tools = [
+        tool("anonymous", "/ok"),
+        tool("as_service", "/ok", auth={"mode": "service", "credential": "erp"}),
+        tool(
+            "as_bearer",
+            "/ok",
+            auth={"mode": "service", "credential": "erp", "header": "Authorization", "scheme": "Bearer"},
+        ),
+        tool("as_user", "/ok", auth={"mode": "user"}),
+        tool("missing_credential", "/ok", auth={"mode": "service", "credential": "other"}),
+    ]
+    credentials = {("acme", "erp"): "acme-secret", ("globex", "other"): "globex-secret"}
+    async with erp_with(tmp_path, tools, credentials=credentials) as (client, upstream):
+        await client.call_tool("anonymous", {})
+        anonymous = {k.lower() for k in upstream.last_headers}
+        await client.call_tool("as_service", {})
+        service = dict(upstream.last_headers)
+        await client.call_tool("as_bearer", {})
+        bearer = dict(upstream.last_headers)
+        await client.call_tool("as_user", {})
+        user = dict(upstream.last_headers)
+        missing = await client.call_tool("missing_credential", {})
+    assert not anonymous & {"x-api-key", "authorization", "x-agentmesh-user", "x-agentmesh-tenant"}
+    assert service["x-api-key"] == "acme-secret"
+    assert bearer["authorization"] == "Bearer acme-secret"
+    assert (user["x-agentmesh-user"], user["x-agentmesh-tenant"]) == ("local", "acme")
+    assert "x-api-key" not in user
+    assert error_of(missing)["code"] == "credential_missing", "globex's credential is never used for acme"
+    assert "tenant 'acme' has no service credential 'other'" in text_of(missing)
+
+
+async def test_upstream_404_is_a_clear_not_found(tmp_path: Path) -> None:
+    number = {"type": "object", "required": ["number"], "properties": {"number": {"type": "string"}}}
+    async with erp_with(tmp_path, [tool("get_invoice", "/invoices/{number}", input_schema=number)]) as (
+        client,
+        up,
+    ):
+        result = await client.call_tool("get_invoice", {"number": "INV-9"})
+    assert text_of(result) == "Not found: no invoice INV-9"
+    assert error_of(result) == {"code": "not_found", "retryable": False, "details": {"status": 404}}
+    assert up.hits["missing"] == 1, "a 404 is an answer, not a failure to retry"
+
+
+async def test_upstream_5xx_is_retryable_and_a_read_only_tool_is_retried(tmp_path: Path) -> None:
+    async with erp_with(tmp_path, [tool("flaky_read", "/broken", max_retries=2)]) as (client, upstream):
+        result = await client.call_tool("flaky_read", {})
+    assert "The ERP failed (HTTP 503): database is down" in text_of(result)
+    assert "retryable" in text_of(result)
+    assert error_of(result)["retryable"] is True
+    assert error_of(result)["code"] == "upstream_unavailable"
+    assert upstream.hits["broken"] == 3, "the first attempt and two retries"
+
+
+async def test_a_destructive_tool_is_sent_once_and_its_failure_says_to_check(tmp_path: Path) -> None:
+    write = tool("flaky_write", "/broken", method="POST", destructive=True)
+    async with erp_with(tmp_path, [write]) as (client, upstream):
+        result = await client.call_tool("flaky_write", {"note": "once"})
+    assert upstream.hits["broken"] == 1
+    assert error_of(result)["retryable"] is False
+    assert "flaky_write changes data and was not retried" in text_of(result)
+
+
+async def test_a_timeout_is_a_clear_error(tmp_path: Path) -> None:
+    tools = [
+        tool("slow_read", "/slow", timeout_seconds=0.3, max_retries=0),
+        tool("slow_write", "/slow", method="POST", destructive=True, timeout_seconds=0.3),
+    ]
+    async with erp_with(tmp_path, tools) as (client, _):
+        read = await client.call_tool("slow_read", {})
+        write = await client.call_tool("slow_write", {})
+    assert text_of(read) == (
+        "The ERP did not answer within 0.3 s."
+        " This is a temporary failure (retryable): trying again later may succeed."
+    )
+    assert error_of(read) == {"code": "upstream_timeout", "retryable": True}
+    assert error_of(write)["retryable"] is False
+    assert "check whether it took effect" in text_of(write)
+
+
+async def test_payloads_are_capped_at_100_kb_each_way(tmp_path: Path) -> None:
+    tools = [tool("big_answer", "/big"), tool("big_request", "/ok", method="POST", destructive=True)]
+    async with erp_with(tmp_path, tools) as (client, upstream):
+        answer = await client.call_tool("big_answer", {})
+        request = await client.call_tool("big_request", {"note": "x" * (101 * 1024)})
+        small = await client.call_tool("big_request", {"note": "x" * (90 * 1024)})
+    assert error_of(answer)["code"] == "payload_too_large"
+    assert "the limit is 100.0 KB" in text_of(answer)
+    assert error_of(request)["code"] == "payload_too_large"
+    assert "the request to the ERP would be" in text_of(request)
+    assert not small.is_error
+    assert upstream.hits["ok"] == 1, "the oversized request was never sent"
+
+
+async def test_answers_that_are_not_what_the_tool_declares_are_refused(tmp_path: Path) -> None:
+    declared = {"type": "object", "required": ["total"], "properties": {"total": {"type": "integer"}}}
+    tools = [
+        tool("html", "/not-json"),
+        tool("shape", "/wrong-shape", output_schema=declared),
+        tool("rejected", "/rejects", method="POST", destructive=True),
+        tool("denied", "/denied"),
+    ]
+    async with erp_with(tmp_path, tools) as (client, _):
+        html = await client.call_tool("html", {})
+        shape = await client.call_tool("shape", {})
+        rejected = await client.call_tool("rejected", {})
+        denied = await client.call_tool("denied", {})
+    assert error_of(html)["code"] == "bad_upstream_response"
+    assert error_of(shape)["code"] == "bad_upstream_response"
+    assert "total: 'a lot' is not of type 'integer'" in text_of(shape)
+    assert text_of(rejected) == "The ERP rejected the request (HTTP 422): quantity must be positive"
+    assert error_of(denied)["code"] == "upstream_unauthorized"
+
+
+async def test_another_tenants_tool_is_listed_with_its_owner_and_refused(tmp_path: Path) -> None:
+    tenant_tools = {"globex": [tool("globex_report", "/ok")], "acme": [tool("acme_report", "/ok")]}
+    async with erp_with(tmp_path, [], tenant_tools=tenant_tools) as (client, upstream):
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        refused = await client.call_tool("globex_report", {})
+        allowed = await client.call_tool("acme_report", {})
+    assert listed["globex_report"].meta is not None
+    assert listed["globex_report"].meta[TENANT_META_KEY] == "globex"
+    assert TENANT_META_KEY not in (listed["get_customer_debt"].meta or {})
+    assert text_of(refused) == "tool 'globex_report' is not available to tenant 'acme'"
+    assert error_of(refused)["code"] == "tool_not_available"
+    assert not allowed.is_error
+    assert upstream.hits["ok"] == 1
+
+
+async def test_tools_list_carries_annotations_schemas_and_render_hints(tmp_path: Path) -> None:
+    async with erp_with(tmp_path, []) as (client, _):
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    debt, order = tools["get_customer_debt"], tools["create_order"]
+    assert debt.annotations is not None and order.annotations is not None
+    assert debt.annotations.read_only_hint is True and debt.annotations.destructive_hint is False
+    assert order.annotations.read_only_hint is False and order.annotations.destructive_hint is True
+    assert debt.output_schema is not None and "outstanding" in debt.output_schema["properties"]
+    assert debt.input_schema["required"] == ["mst"]
+    assert debt.meta is not None
+    assert debt.meta["io.agentmesh/render"]["format"] == "summary_text"
+    assert tools["get_payment_history"].meta["io.agentmesh/render"]["rows"] == "payments"  # type: ignore[index]
