@@ -85,7 +85,8 @@ def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
     sessions = session_factory(engine)
     catalog = ToolCatalog(builtin_tools(), ToolConfigStore(sessions))
     http = ErpHttp()
-    endpoint = ErpEndpoint(settings.erp_api_url)
+    configured_url = settings.erp_api_url or None
+    endpoint = ErpEndpoint(configured_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
@@ -93,8 +94,9 @@ def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
             await create_erp_tables(engine)
             await catalog.refresh()
             async with contextlib.AsyncExitStack() as stack:
-                if settings.erp_api_url is None:
+                if configured_url is None:
                     endpoint.url = await stack.enter_async_context(embedded_demo_api(settings))
+                    stack.callback(setattr, endpoint, "url", None)
                 await stack.enter_async_context(http)
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(catalog.watch, lambda: bus.publish(ToolsListChanged()))
