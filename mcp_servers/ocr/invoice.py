@@ -1,0 +1,284 @@
+"""Invoice and receipt fields from the lines read off a document.
+
+General rules, not templates: a field is found by keywords on the same visual row (or the row
+below a label), by the format of its value, and by where it sits on the page. Each field keeps
+the row it came from and a confidence: the OCR confidence of that row scaled by how strong the
+rule that found it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from mcp_servers.ocr import layout
+from mcp_servers.ocr.amounts import find_amounts
+from mcp_servers.ocr.dates import find_dates
+from mcp_servers.ocr.document import Document, TextLine
+
+
+class InvoiceField(BaseModel):
+    """One field: its normalised value, the text it was read from, and where."""
+
+    value: str | float | None = Field(description="normalised: ISO date, number for amounts, text otherwise")
+    text: str | None = Field(default=None, description="the characters the value was read from")
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    source_line: str | None = Field(default=None, description="the row of the document holding the value")
+    page: int | None = None
+
+    @classmethod
+    def missing(cls) -> InvoiceField:
+        return cls(value=None)
+
+
+class InvoiceFields(BaseModel):
+    """The fields of one invoice or receipt; a field not found has value null and confidence 0."""
+
+    company: InvoiceField
+    date: InvoiceField
+    total: InvoiceField
+    tax_code: InvoiceField = Field(description="tax code: Vietnamese MST, GST/SST/VAT registration number")
+    invoice_number: InvoiceField
+    pages_read: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """One visual row of a page: its lines left to right and their joined text."""
+
+    page: int
+    index: int
+    lines: tuple[TextLine, ...]
+    text: str
+    confidence: float
+    top: float
+    height: float
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    value: str | float
+    text: str
+    score: float
+    row: Row
+
+    def field(self) -> InvoiceField:
+        return InvoiceField(
+            value=self.value,
+            text=self.text,
+            confidence=round(min(1.0, self.score) * self.row.confidence, 3),
+            source_line=self.row.text,
+            page=self.row.page,
+        )
+
+
+def extract_invoice_fields(document: Document) -> InvoiceFields:
+    """The company, date, total, tax code and invoice number of `document`."""
+    rows = list(_rows(document))
+    return InvoiceFields(
+        company=_best(_company_candidates(rows)),
+        date=_best(_date_candidates(rows)),
+        total=_best(_total_candidates(rows)),
+        tax_code=_best(_tax_code_candidates(rows)),
+        invoice_number=_best(_invoice_number_candidates(rows)),
+        pages_read=len(document.pages),
+    )
+
+
+def _rows(document: Document) -> Iterator[Row]:
+    for page in document.pages:
+        for index, lines in enumerate(layout.rows(page.lines)):
+            text = layout.row_text(lines)
+            if not text:
+                continue
+            yield Row(
+                page=page.number,
+                index=index,
+                lines=tuple(lines),
+                text=text,
+                confidence=min(line.confidence for line in lines),
+                top=min(line.top for line in lines),
+                height=max(line.height for line in lines),
+            )
+
+
+def _best(candidates: Iterator[Candidate]) -> InvoiceField:
+    # Highest score wins; on a tie the earliest in the document (max keeps the first maximum).
+    best = max(candidates, key=lambda candidate: candidate.score, default=None)
+    return best.field() if best is not None else InvoiceField.missing()
+
+
+# --- date ---------------------------------------------------------------------------------
+
+_DATE_LABEL = re.compile(r"\b(DATE|DATED|TARIKH|NG[ÀA]Y|INVOICE DATE|BILL DATE)\b")
+_NOT_ISSUE_DATE = re.compile(r"\b(DUE|EXPIR\w*|EXP|VALID|BEST BEFORE|H[SẠA]N|BIRTH|DOB)\b")
+_TIME = re.compile(r"\d{1,2}:\d{2}")
+
+
+def _date_candidates(rows: list[Row]) -> Iterator[Candidate]:
+    for position, row in enumerate(rows):
+        previous = rows[position - 1].upper if position else ""
+        for found in find_dates(row.text):
+            score = 0.6
+            before = row.upper[: found.start]
+            if _DATE_LABEL.search(before) or (_DATE_LABEL.search(previous) and not find_dates(previous)):
+                score += 0.35
+            if _TIME.search(row.text[found.start + len(found.raw) :]):
+                score += 0.2  # a transaction timestamp
+            if _NOT_ISSUE_DATE.search(row.upper):
+                score -= 0.5
+            yield Candidate(found.value.isoformat(), found.raw, score, row)
+
+
+# --- total --------------------------------------------------------------------------------
+
+_TOTAL_STRONG = re.compile(
+    r"ROUND\w*\s*\w?\s*TOTAL|TOTAL\s*ROUND\w*|GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(AMOUNT\s*)?(DUE|PAYABLE)"
+    r"|AMOUNT\s*DUE|TOTAL\s*(SALES\s*)?\(?\s*INCL\w*|TOTAL\s*AMOUNT|T[ỔO]NG\s*C[ỘO]NG|T[ỔO]NG\s*TI[ỀE]N"
+    r"|T[ỔO]NG\s*THANH\s*TO[ÁA]N|JUMLAH"
+)
+_TOTAL_PLAIN = re.compile(r"TOTAL|T[ỔO]NG")
+_NOT_TOTAL = re.compile(
+    r"SUB\s*-?\s*TOTAL|TOTAL\s*(QTY|QUANTITY|ITEMS?|DISC\w*|SAVING\w*|TAX|GST|SST|VAT|EXCL\w*|WEIGHT|POINTS?)"
+    r"|(SALES\s*)?\(?\s*EXCL\w*|CHANGE|TENDER\w*|T[ỔO]NG\s*S[ỐO]\s*L[ƯU][ỢO]NG|\bQTY\b"
+)
+
+
+def _total_candidates(rows: list[Row]) -> Iterator[Candidate]:
+    for position, row in enumerate(rows):
+        upper = row.upper
+        if _NOT_TOTAL.search(upper):
+            continue
+        if _TOTAL_STRONG.search(upper):
+            score = 0.95 if "ROUND" in upper else 0.9
+        elif _TOTAL_PLAIN.search(upper):
+            score = 0.75
+        else:
+            continue
+        keyword_end = max(m.end() for m in _TOTAL_PLAIN.finditer(upper)) if _TOTAL_PLAIN.search(upper) else 0
+        amounts = [a for a in find_amounts(row.text) if a.start >= keyword_end and a.value > 0]
+        source = row
+        if not amounts and position + 1 < len(rows):
+            # The value printed under its label.
+            source = rows[position + 1]
+            amounts = [a for a in find_amounts(source.text) if a.value > 0]
+            score -= 0.1
+        money = [a for a in amounts if a.has_decimals] or amounts
+        if money:
+            amount = money[-1]
+            yield Candidate(amount.value, amount.raw, score + _money_bonus(amount.has_decimals), source)
+
+
+def _money_bonus(has_decimals: bool) -> float:
+    # A value with cents is more likely money than a count.
+    return 0.02 if has_decimals else 0.0
+
+
+# --- company ------------------------------------------------------------------------------
+
+_LEGAL_FORM = re.compile(
+    r"\b(SDN\.?\s*BHD|BHD|BERHAD|PLT|ENTERPRISES?|TRADING|CO\.?|COMPANY|CORP\w*|LTD|LIMITED|LLC|INC|GMBH|PTE"
+    r"|PERNIAGAAN|KEDAI|RESTORAN|RESTAURANT|C[ÔO]NG\s*TY|CTY|TNHH|C[ỔO]\s*PH[ẦA]N|JSC)\b\.?"
+)
+_NOT_COMPANY = re.compile(
+    r"\b(TAX\s*INVOICE|INVOICE|RECEIPT|CASH\s*BILL|WELCOME|TEL|FAX|PHONE|EMAIL|GST|SST|REG|NO\s*[:.]|JALAN|JLN"
+    r"|TAMAN|LOT|ROAD|STREET|ST\.|AVENUE|FLOOR|LEVEL|BLOCK|ĐƯỜNG|PHƯỜNG|QUẬN|HÓA\s*ĐƠN|ĐỊA\s*CHỈ|MST)\b"
+)
+# A company registration number printed after the name, such as "(801580-T)".
+_REGISTRATION = re.compile(
+    r"[(\[\uff08]?\s*(CO\.?\s*)?(REG\.?\s*)?(NO\.?\s*)?[:.]?\s*\d{3,}[-\s]?[A-Z]?\s*[)\]\uff09]?\s*$"
+)
+_TOP_ROWS = 10
+
+
+def _company_candidates(rows: list[Row]) -> Iterator[Candidate]:
+    first_page = [row for row in rows if row.page == rows[0].page][:_TOP_ROWS] if rows else []
+    tallest = max((row.height for row in first_page), default=0.0)
+    for position, row in enumerate(first_page):
+        name = _REGISTRATION.sub("", row.text).strip(" ,.-:")
+        letters = sum(char.isalpha() for char in name)
+        if letters < 3 or letters < 0.5 * len(name.replace(" ", "")):
+            continue
+        has_form = bool(_LEGAL_FORM.search(name.upper()))
+        if _NOT_COMPANY.search(name.upper()) and not has_form:
+            continue
+        score = 0.5 - 0.03 * position
+        if has_form:
+            score += 0.4
+        if name.upper() == name:
+            score += 0.1  # printed company names are set in capitals; handwriting and notes are not
+        if tallest and row.height >= 0.9 * tallest:
+            score += 0.05
+        follower = first_page[position + 1] if position + 1 < len(first_page) else None
+        if not has_form and follower is not None and _continues_name(follower.text):
+            name = f"{name} {_REGISTRATION.sub('', follower.text).strip(' ,.-:')}"
+            score += 0.35
+        yield Candidate(name, row.text, score, row)
+
+
+def _continues_name(text: str) -> bool:
+    """A row that only finishes the name above it, such as "(SETIA ALAM) SDN BHD"."""
+    upper = text.upper()
+    form = _LEGAL_FORM.search(upper)
+    return form is not None and len(upper) <= 40 and not _NOT_COMPANY.search(upper)
+
+
+# --- tax code -----------------------------------------------------------------------------
+
+_TAX_LABEL = re.compile(
+    r"(M[ÃA]\s*S[ỐO]\s*THU[ẾE]|\bMST|TAX\s*(CODE|ID|NO|REG\w*(\s*NO)?)|GST\s*(REG\w*\s*)?(NO|ID|#)?"
+    r"|SST\s*(REG\w*\s*)?(NO|ID)?|VAT\s*(REG\w*\s*)?(NO|ID)|\bTIN)\s*\.?\s*[:#]?\s*"
+)
+_TAX_VALUE = re.compile(r"([A-Z0-9][A-Z0-9\-./ ]{4,24}[A-Z0-9])")
+_MST = re.compile(r"^(\d{10})(?:-?(\d{3}))?$")
+
+
+def _tax_code_candidates(rows: list[Row]) -> Iterator[Candidate]:
+    for row in rows:
+        upper = row.upper
+        for label in _TAX_LABEL.finditer(upper):
+            value = _TAX_VALUE.match(upper, label.end())
+            if value is None:
+                continue
+            code = re.sub(r"[\s.]", "", value.group(1)).strip("-")
+            if sum(char.isdigit() for char in code) < 6:
+                continue
+            mst = _MST.match(code)
+            if mst:
+                code = mst[1] + (f"-{mst[2]}" if mst[2] else "")
+            yield Candidate(code, row.text[value.start() : value.end()].strip(), 0.95 if mst else 0.8, row)
+
+
+# --- invoice number -----------------------------------------------------------------------
+
+_NUMBER_LABELS = (
+    (
+        re.compile(r"(INVOICE|INV|S[ỐO]\s*H[ÓO]A\s*[ĐD][ƠO]N|S[ỐO]\s*H[ĐD])\s*(NO|NUMBER|NUM|#)?\.?\s*[:#]?\s*"),
+        0.95,
+    ),
+    (re.compile(r"(RECEIPT|RCPT|BILL|CHECK|CHK)\s*(NO|NUMBER|NUM|#)\.?\s*[:#]?\s*"), 0.85),
+    (re.compile(r"(DOCUMENT|DOC|TRANS\w*|TRX|ORDER|SLIP|REF)\s*(NO|NUMBER|NUM|#|ID)\.?\s*[:#]?\s*"), 0.75),
+    (re.compile(r"(?:^|\s)(S[ỐO]|NO)\s*[:.]\s*"), 0.6),
+)
+_NUMBER_VALUE = re.compile(r"([A-Z0-9][A-Z0-9\-/]{1,29})")
+
+
+def _invoice_number_candidates(rows: list[Row]) -> Iterator[Candidate]:
+    for row in rows:
+        upper = row.upper
+        for label, score in _NUMBER_LABELS:
+            for found in label.finditer(upper):
+                value = _NUMBER_VALUE.match(upper, found.end())
+                if value is None or not any(char.isdigit() for char in value.group(1)):
+                    continue
+                if find_dates(value.group(1)):
+                    continue
+                text = row.text[value.start() : value.end()]
+                yield Candidate(text.upper(), text, score, row)

@@ -1,0 +1,46 @@
+"""Reading a document: bytes in, pages of lines with boxes and confidence out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mcp_servers.ocr import formats, layout
+from mcp_servers.ocr.document import Document, Page
+from mcp_servers.ocr.engines import Engines
+from mcp_servers.ocr.images import ImageFile
+from mcp_servers.ocr.pdf import PdfFile
+from mcp_servers.ocr.sources import InputLimits
+
+
+class DocumentReader:
+    """Reads images and PDFs with the server's engines, within its input caps. Blocking: call it
+    from a worker thread."""
+
+    def __init__(self, engines: Engines, limits: InputLimits) -> None:
+        self._engines = engines
+        self._limits = limits
+
+    def read(self, data: bytes, *, engine: str | None = None, pages: Sequence[int] | None = None) -> Document:
+        """Every selected page of `data` (all pages when `pages` is None)."""
+        chosen = self._engines.get(engine)
+        kind = formats.sniff(data)
+        if kind == "pdf":
+            pdf = PdfFile(data, self._limits)
+            return Document.of(kind, pdf.page_count, list(pdf.pages(pages, chosen)))
+        image = ImageFile(data, self._limits)
+        read: list[Page] = []
+        for number, picture in image.pages(pages):
+            lines = layout.in_reading_order(chosen.recognise(picture))
+            read.append(
+                Page(
+                    number=number,
+                    source="ocr",
+                    engine=chosen.name,
+                    width=picture.width,
+                    height=picture.height,
+                    unit="px",
+                    text=layout.page_text(lines),
+                    lines=lines,
+                )
+            )
+        return Document.of(kind, image.page_count, read)

@@ -1,0 +1,107 @@
+"""Where a document's bytes come from: base64 in the call, or a file in the tenant's folder.
+
+Files are read only under `<ocr_allowed_dir>/<tenant_id>/`, after resolving every symlink, so a
+caller can reach neither another tenant's folder nor anything outside through `..` or a link.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentmesh.settings import Settings
+from mcp_servers.ocr.errors import FileNotFound, InputTooLarge, InvalidInput, PathRefused
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
+_TENANT_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_PATH_CHARS = 1024
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """Caps on what one call may read."""
+
+    max_bytes: int
+    max_pixels: int
+    max_pages: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> InputLimits:
+        return cls(
+            max_bytes=settings.ocr_max_input_bytes,
+            max_pixels=settings.ocr_max_pixels,
+            max_pages=settings.ocr_max_pages,
+        )
+
+
+class DocumentSource:
+    """Turns a tool's `image`/`document` argument into bytes for one tenant."""
+
+    def __init__(self, allowed_dir: Path | None, limits: InputLimits) -> None:
+        self._allowed_dir = allowed_dir
+        self._limits = limits
+
+    def read(self, value: str, tenant_id: str) -> bytes:
+        """The bytes of `value`: a data URL, plain base64, or a path in the tenant's folder.
+
+        A string that is valid base64 is taken as base64; anything else (a path always has a
+        `.` or a length base64 cannot have) is taken as a path.
+        """
+        value = value.strip()
+        if not value:
+            raise InvalidInput("the input is empty: send base64 bytes or a path in your folder")
+        match = _DATA_URL.match(value)
+        if match:
+            return self._decode(value[match.end() :])
+        compact = "".join(value.split())
+        try:
+            return self._decode(compact, strict=True)
+        except binascii.Error:
+            return self._read_path(value, tenant_id)
+
+    def _decode(self, text: str, *, strict: bool = False) -> bytes:
+        compact = "".join(text.split())
+        if len(compact) * 3 // 4 > self._limits.max_bytes + 2:
+            size, limit = len(compact) * 3 // 4, self._limits.max_bytes
+            raise InputTooLarge(f"the input is about {size:,} bytes; the limit is {limit:,} bytes")
+        try:
+            data = base64.b64decode(compact, validate=True)
+        except binascii.Error as exc:
+            if strict:
+                raise
+            raise InvalidInput(f"the data URL does not hold valid base64: {exc}") from exc
+        self._check_size(len(data))
+        return data
+
+    def _read_path(self, value: str, tenant_id: str) -> bytes:
+        if len(value) > MAX_PATH_CHARS or "\x00" in value or "\n" in value:
+            raise InvalidInput("the input is neither valid base64 nor a file path")
+        if self._allowed_dir is None:
+            raise PathRefused(
+                "this server does not read files by path (AGENTMESH_OCR_ALLOWED_DIR is not set): send base64"
+            )
+        if not _TENANT_SEGMENT.match(tenant_id):
+            raise PathRefused("this tenant has no folder on this server: send base64")
+        folder = (self._allowed_dir / tenant_id).resolve()
+        requested = Path(value)
+        candidate = requested if requested.is_absolute() else folder / requested
+        resolved = candidate.resolve()
+        if not resolved.is_relative_to(folder):
+            raise PathRefused(
+                f"'{value}' is outside your folder: give a path inside it, such as 'scans/receipt.png'"
+            )
+        if not resolved.is_file():
+            raise FileNotFound(f"no file '{value}' in your folder")
+        self._check_size(resolved.stat().st_size)
+        data = resolved.read_bytes()
+        self._check_size(len(data))
+        return data
+
+    def _check_size(self, size: int) -> None:
+        if size > self._limits.max_bytes:
+            raise InputTooLarge(f"the input is {size:,} bytes; the limit is {self._limits.max_bytes:,} bytes")
+        if size == 0:
+            raise InvalidInput("the input holds no bytes")
