@@ -37,7 +37,7 @@ def _shown(value: Any) -> str:
 def _problems(error: ValidationError) -> list[ArgumentProblem]:
     path = list(error.absolute_path)
     keyword = error.validator
-    expected = error.validator_value
+    expected: Any = error.validator_value
     schema = error.schema if isinstance(error.schema, dict) else {}
     hint = schema.get("description")
     if keyword == "required":
@@ -54,7 +54,7 @@ def _problems(error: ValidationError) -> list[ArgumentProblem]:
 
 def _describe(error: ValidationError, hint: str | None) -> str:
     """One readable sentence for a violated keyword; jsonschema's own message for the rare ones."""
-    expected = error.validator_value
+    expected: Any = error.validator_value
     value = _shown(error.instance)
     match error.validator:
         case "type":

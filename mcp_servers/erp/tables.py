@@ -50,7 +50,10 @@ class ErpServiceCredentialRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-ERP_TABLES = [ErpToolConfigRow.__table__, ErpCatalogVersionRow.__table__, ErpServiceCredentialRow.__table__]
+ERP_TABLES = [
+    Base.metadata.tables[row.__tablename__]
+    for row in (ErpToolConfigRow, ErpCatalogVersionRow, ErpServiceCredentialRow)
+]
 
 CATALOG_VERSION_ID = 1
 

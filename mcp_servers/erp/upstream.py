@@ -58,7 +58,7 @@ class PreparedRequest:
     method: str
     url: str
     headers: dict[str, str]
-    params: list[tuple[str, str]]
+    params: tuple[tuple[str, str], ...]
     body: bytes | None
 
 
@@ -119,7 +119,7 @@ def prepare(
     elif config.auth.mode == "user":
         headers[USER_HEADER] = caller.subject
         headers[TENANT_HEADER] = caller.tenant_id
-    return PreparedRequest(config.method, target, headers, params, body)
+    return PreparedRequest(config.method, target, headers, tuple(params), body)
 
 
 def _upstream_message(body: bytes) -> tuple[str, dict[str, Any]]:

@@ -76,7 +76,11 @@ def text_of(result: CallToolResult) -> str:
 
 
 async def test_arguments_go_to_the_path_query_or_json_body(tmp_path: Path) -> None:
-    item = {"type": "object", "required": ["item"], "properties": {"item": {"type": "string"}}}
+    item: dict[str, Any] = {
+        "type": "object",
+        "required": ["item"],
+        "properties": {"item": {"type": "string"}},
+    }
     tools = [
         tool(
             "lookup",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp_servers.erp.rendering import fill, markdown_table, render_text
 from mcp_servers.erp.tool_config import RendererHints, ToolOutput
 
-DEBT = {
+DEBT: dict[str, Any] = {
     "customer": {"mst": "0312345678", "name": "Công ty TNHH Minh Phát"},
     "outstanding": 12_500_000,
     "currency": "VND",

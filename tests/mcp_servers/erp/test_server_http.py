@@ -154,7 +154,7 @@ async def test_create_order_places_an_order_for_the_calling_tenant(
     assert error_code(await call(erp, "acme", "get_order", {"order_id": order["order_id"]})) == "not_found"
 
 
-async def test_a_tool_added_through_the_store_is_announced_and_callable_without_restart(
+async def test_tools_added_changed_and_removed_in_the_store_are_announced_without_restart(
     erp: ErpProcess, demo_data: dict[str, Any]
 ) -> None:
     profile = {
@@ -189,6 +189,12 @@ async def test_a_tool_added_through_the_store_is_announced_and_callable_without_
                 result = await client.call_tool("customer_profile", {"mst": customer["mst"]})
                 terms = customer["payment_terms_days"]
                 assert text(result) == f"{customer['name']}: {customer['email']}, pays within {terms} days"
+
+                await store.update(None, profile | {"description": "Contact details of a customer."})
+                with anyio.fail_after(10):
+                    await anext(aiter(changes))
+                listed = {t.name: t for t in (await client.list_tools()).tools}
+                assert listed["customer_profile"].description == "Contact details of a customer."
 
                 await store.create("acme", profile | {"name": "acme_only_profile"})
                 with anyio.fail_after(10):
