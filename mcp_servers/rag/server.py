@@ -1,0 +1,379 @@
+"""The knowledge-base MCP server: ingest documents, search them with citations, manage them.
+
+Every tool and resource acts on the knowledge base of the tenant in the verified mesh token;
+no argument can name another tenant. Documents are also readable as resources at
+`kb://documents/{document_id}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import functools
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any, Literal, TypeVar
+
+import anyio.to_thread
+import structlog
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from agentmesh.embeddings import sentence_encoder
+from agentmesh.settings import Settings
+from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.results import render_meta, structured_result
+from mcp_servers.rag.demo import seed_demo_knowledge
+from mcp_servers.rag.errors import DocumentNotFound, DocumentTooLarge, InvalidDocument, KnowledgeError
+from mcp_servers.rag.formats import source_type_of
+from mcp_servers.rag.jobs import IngestJob, IngestJobs
+from mcp_servers.rag.knowledge_base import (
+    DOCUMENT_URI,
+    DocumentInput,
+    DocumentSummary,
+    IngestReport,
+    KnowledgeBase,
+    SearchHit,
+)
+
+log = structlog.get_logger(__name__)
+
+INSTRUCTIONS = (
+    "The tenant's knowledge base. search(query, top_k, filters) finds passages by meaning and by "
+    "keywords (hybrid retrieval) and cites document, title, heading, chunk position and score. "
+    "ingest_text and ingest_document (text, Markdown, HTML or PDF as base64) add or update documents; "
+    "large documents return a job id to poll with ingest_status. list_documents and delete_document "
+    "manage them; each document is also the resource kb://documents/{document_id}."
+)
+
+T = TypeVar("T")
+
+Title = Annotated[str, Field(min_length=1, max_length=300, description="the document's title")]
+Query = Annotated[str, Field(min_length=1, max_length=1000, description="what to look for, in any words")]
+TopK = Annotated[int, Field(ge=1, le=50, description="how many passages to return (1-50)")]
+DocumentId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        description="a document id: letters, digits, '.', '_' or '-'; reuse one to replace that document",
+    ),
+]
+Metadata = Annotated[
+    dict[str, Any] | None,
+    Field(description='fields to filter on later, e.g. {"lang": "vi", "team": "sales"}'),
+]
+Filters = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description="exact matches on metadata fields (or document_id, source_type); "
+        "a list value matches any of its items"
+    ),
+]
+
+_READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+_WRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+_DELETE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
+
+
+class IngestOutcome(BaseModel):
+    """The answer to an ingest call: the finished report, or the job to poll."""
+
+    status: Literal["created", "updated", "unchanged", "queued"]
+    document_id: str | None = Field(default=None, description="the document's id (known now unless queued)")
+    report: IngestReport | None = None
+    job: IngestJob | None = Field(
+        default=None, description="for a queued ingestion: poll ingest_status(job_id)"
+    )
+
+
+class SearchResults(BaseModel):
+    """The passages that best match a query, best first."""
+
+    query: str
+    results: list[SearchHit]
+
+
+class DocumentList(BaseModel):
+    """The documents in the tenant's knowledge base."""
+
+    documents: list[DocumentSummary]
+    total: int
+
+
+class DeletedDocument(BaseModel):
+    """The document that was deleted, with all its chunks."""
+
+    deleted: DocumentSummary
+
+
+class _Runtime:
+    """What the lifespan opens and the tools use: the knowledge base and the job runner."""
+
+    def __init__(self) -> None:
+        self._knowledge: KnowledgeBase | None = None
+        self._jobs: IngestJobs | None = None
+
+    def start(self, knowledge: KnowledgeBase) -> None:
+        self._knowledge = knowledge
+        self._jobs = IngestJobs(knowledge.ingest)
+
+    def stop(self) -> None:
+        if self._jobs is not None:
+            self._jobs.shutdown()
+        if self._knowledge is not None:
+            self._knowledge.close()
+        self._knowledge = self._jobs = None
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        if self._knowledge is None:
+            raise ToolError("the knowledge base is not open yet; try again in a moment")
+        return self._knowledge
+
+    @property
+    def jobs(self) -> IngestJobs:
+        if self._jobs is None:
+            raise ToolError("the knowledge base is not open yet; try again in a moment")
+        return self._jobs
+
+
+@contextlib.contextmanager
+def tool_errors(tool: str, tenant_id: str) -> Iterator[None]:
+    """Report a knowledge-base error to the caller as a tool error with its message and code."""
+    try:
+        yield
+    except KnowledgeError as exc:
+        log.info("rag_tool_refused", tool=tool, tenant_id=tenant_id, code=exc.code)
+        raise ToolError(f"{exc.message} [{exc.code}]") from exc
+
+
+async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking work (embedding, Qdrant local mode) off the event loop."""
+    return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
+
+
+def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
+    """The RAG server; the knowledge base opens (and the demo documents are seeded) at startup."""
+    runtime = _Runtime()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
+        runtime.start(await _off_loop(KnowledgeBase.open, settings))
+        try:
+            # Load the encoder now, so the first search is not the one that waits for it.
+            await _off_loop(sentence_encoder)
+            if settings.rag_demo_kb:
+                await _off_loop(seed_demo_knowledge, runtime.knowledge)
+            yield {}
+        finally:
+            await _off_loop(runtime.stop)
+
+    server, tenants = new_server("rag", settings, options, instructions=INSTRUCTIONS, lifespan=lifespan)
+
+    async def ingest(tool: str, upload: DocumentInput) -> CallToolResult:
+        tenant_id = tenants.current().tenant_id
+        with tool_errors(tool, tenant_id):
+            _check_size(len(upload.data), settings.rag_max_upload_bytes)
+            if len(upload.data) > settings.rag_job_threshold_bytes:
+                job = runtime.jobs.submit(tenant_id, upload)
+                outcome = IngestOutcome(status="queued", document_id=upload.document_id, job=job)
+                return structured_result(outcome, _queued_text(job))
+            report = await _off_loop(runtime.knowledge.ingest, tenant_id, upload)
+        outcome = IngestOutcome(status=report.status, document_id=report.document.document_id, report=report)
+        return structured_result(outcome, _report_text(report))
+
+    @server.tool(annotations=_WRITE, meta=render_meta("summary_text"))
+    async def ingest_text(
+        title: Title,
+        text: Annotated[str, Field(min_length=1, description="the document's text (plain or Markdown)")],
+        metadata: Metadata = None,
+        document_id: DocumentId | None = None,
+    ) -> Annotated[CallToolResult, IngestOutcome]:
+        """Add a text or Markdown document to the knowledge base (Markdown headings become sections).
+        Give `document_id` to replace that document's content; sending unchanged content stores
+        nothing. Large texts are ingested as a job: poll ingest_status(job_id)."""
+        upload = DocumentInput(
+            data=text.encode("utf-8"),
+            title=title,
+            source_type="markdown",
+            metadata=metadata or {},
+            document_id=document_id,
+        )
+        return await ingest("ingest_text", upload)
+
+    @server.tool(annotations=_WRITE, meta=render_meta("summary_text"))
+    async def ingest_document(
+        filename: Annotated[
+            str,
+            Field(
+                min_length=1, max_length=255, description="file name with extension: .txt, .md, .html or .pdf"
+            ),
+        ],
+        content_base64: Annotated[str, Field(min_length=1, description="the file's bytes, base64-encoded")],
+        title: Title | None = None,
+        metadata: Metadata = None,
+        document_id: DocumentId | None = None,
+        mime_type: Annotated[
+            str | None, Field(max_length=100, description="the file's MIME type, if known")
+        ] = None,
+    ) -> Annotated[CallToolResult, IngestOutcome]:
+        """Add a file to the knowledge base: plain text, Markdown, HTML or PDF (with a text layer;
+        scans need OCR first). The title defaults to the file's own (HTML <title>, PDF metadata,
+        first Markdown heading). Large files are ingested as a job: poll ingest_status(job_id)."""
+        tenant_id = tenants.current().tenant_id
+        with tool_errors("ingest_document", tenant_id):
+            data, sent_mime = _decode_base64(content_base64, settings.rag_max_upload_bytes)
+            upload = DocumentInput(
+                data=data,
+                title=title,
+                filename=filename,
+                source_type=source_type_of(filename, mime_type or sent_mime, data),
+                metadata=metadata or {},
+                document_id=document_id,
+            )
+        return await ingest("ingest_document", upload)
+
+    @server.tool(annotations=_READ, meta=render_meta("summary_text"))
+    async def ingest_status(
+        job_id: Annotated[
+            str, Field(min_length=1, max_length=64, description="the id ingest_document returned")
+        ],
+    ) -> Annotated[CallToolResult, IngestJob]:
+        """Where an ingestion job stands: state, phase, progress from 0 to 1, and the result or error."""
+        tenant_id = tenants.current().tenant_id
+        with tool_errors("ingest_status", tenant_id):
+            job = runtime.jobs.status(tenant_id, job_id)
+        return structured_result(job, _job_text(job))
+
+    @server.tool(
+        annotations=_READ,
+        meta=render_meta("summary_text", rows="results", fields=["title", "heading", "snippet", "score"]),
+    )
+    async def search(
+        query: Query, top_k: TopK = 5, filters: Filters = None
+    ) -> Annotated[CallToolResult, SearchResults]:
+        """Search the knowledge base by meaning and keywords (hybrid: dense embeddings + BM25,
+        fused by reciprocal rank). Each result cites its document id, title, heading, chunk
+        position and score, with a snippet and the passage text. Works in English and Vietnamese."""
+        tenant_id = tenants.current().tenant_id
+        with tool_errors("search", tenant_id):
+            hits = await _off_loop(runtime.knowledge.search, tenant_id, query, top_k=top_k, filters=filters)
+        found = SearchResults(query=query, results=hits)
+        return structured_result(found, _search_text(found))
+
+    @server.tool(
+        annotations=_READ,
+        meta=render_meta(
+            "markdown_table", rows="documents", fields=["document_id", "title", "source_type", "chunk_count"]
+        ),
+    )
+    async def list_documents() -> Annotated[CallToolResult, DocumentList]:
+        """The documents in this tenant's knowledge base: id, title, kind, chunk count, dates."""
+        tenant_id = tenants.current().tenant_id
+        documents = await _off_loop(runtime.knowledge.documents, tenant_id)
+        listing = DocumentList(documents=documents, total=len(documents))
+        return structured_result(listing, _list_text(listing))
+
+    @server.tool(annotations=_DELETE, meta=render_meta("summary_text"))
+    async def delete_document(document_id: DocumentId) -> Annotated[CallToolResult, DeletedDocument]:
+        """Delete a document and all its passages from this tenant's knowledge base."""
+        tenant_id = tenants.current().tenant_id
+        with tool_errors("delete_document", tenant_id):
+            deleted = await _off_loop(runtime.knowledge.delete, tenant_id, document_id)
+        return structured_result(
+            DeletedDocument(deleted=deleted),
+            f"Deleted '{deleted.title}' ({deleted.document_id}, {deleted.chunk_count} chunks).",
+        )
+
+    @server.resource(DOCUMENT_URI, name="document", mime_type="text/markdown")
+    async def document_resource(document_id: str) -> str:
+        """A document of this tenant's knowledge base: its title and full extracted text."""
+        tenant_id = tenants.current().tenant_id
+        try:
+            document = await _off_loop(runtime.knowledge.document, tenant_id, document_id)
+        except DocumentNotFound as exc:
+            raise ResourceNotFoundError(exc.message) from exc
+        return f"# {document.title}\n\n{document.text}"
+
+    return server
+
+
+def _decode_base64(value: str, max_bytes: int) -> tuple[bytes, str | None]:
+    """The bytes of a base64 string or data URL, and the data URL's MIME type if it had one."""
+    mime = None
+    data_url = _DATA_URL.match(value)
+    if data_url:
+        mime = data_url.group("mime")
+        value = value[data_url.end() :]
+    compact = "".join(value.split())
+    _check_size(len(compact) * 3 // 4, max_bytes)
+    try:
+        return base64.b64decode(compact, validate=True), mime
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidDocument(f"content_base64 is not valid base64: {exc}") from exc
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise DocumentTooLarge(f"the document is {size:,} bytes; at most {max_bytes:,} bytes can be ingested")
+
+
+def _report_text(report: IngestReport) -> str:
+    document = report.document
+    if report.status == "unchanged":
+        return f"'{document.title}' is already in the knowledge base unchanged as {document.document_id}."
+    verb = "Added" if report.status == "created" else "Updated"
+    return (
+        f"{verb} '{document.title}' as {document.document_id} ({document.uri}): "
+        f"{document.chunk_count} chunks, {report.chunks_embedded} embedded, {report.chunks_reused} reused, "
+        f"{report.duplicates_skipped} duplicate chunks skipped."
+    )
+
+
+def _queued_text(job: IngestJob) -> str:
+    return (
+        f"The document is large; ingestion runs as job {job.job_id}. Poll ingest_status(job_id) for progress."
+    )
+
+
+def _job_text(job: IngestJob) -> str:
+    if job.state == "succeeded" and job.result is not None:
+        return f"Job {job.job_id} finished. " + _report_text(job.result)
+    if job.state == "failed":
+        return f"Job {job.job_id} failed: {job.error}"
+    return f"Job {job.job_id} is {job.state} ({job.phase} {job.done}/{job.total}), {job.progress:.0%} done."
+
+
+def _search_text(found: SearchResults) -> str:
+    if not found.results:
+        return f"No passage in the knowledge base matches '{found.query}'."
+    lines = [f"{len(found.results)} passages for '{found.query}':"]
+    for rank, hit in enumerate(found.results, 1):
+        where = f" > {hit.heading}" if hit.heading else ""
+        page = f", page {hit.page}" if hit.page else ""
+        lines.append(
+            f"[{rank}] {hit.title}{where} ({hit.document_id}, "
+            f"chunk {hit.chunk_index + 1}/{hit.chunk_count}{page}, score {hit.score:.4f})"
+        )
+        lines.append(f"    {hit.snippet}")
+    return "\n".join(lines)
+
+
+def _list_text(listing: DocumentList) -> str:
+    if not listing.documents:
+        return "The knowledge base is empty."
+    lines = [f"{listing.total} documents:"]
+    lines += [
+        f"- {doc.title} ({doc.document_id}, {doc.source_type}, {doc.chunk_count} chunks)"
+        for doc in listing.documents
+    ]
+    return "\n".join(lines)
