@@ -8,8 +8,9 @@ characters of recognised lines that fall in no box) / annotated characters. Text
 in capitals with runs of whitespace collapsed (the annotations are in capitals); a second CER
 ignores spaces altogether. Field accuracy is exact match after normalisation: dates as ISO dates
 (the annotations' dd/mm/yy, dd-mm-yyyy, mm/dd/yyyy ... read with the server's date rules), totals
-as numbers (equal to the cent), company names in capitals with everything but letters and digits
-removed ("S.H.H. MOTOR (SUNGAI RENGIT) SDN. BHD." == "SHH MOTOR (SUNGAI RENGIT) SDN BHD").
+as numbers equal to the cent (currency signs such as "$8.20" dropped; an empty annotation counts
+as a miss), company names in capitals with everything but letters and digits removed
+("S.H.H. MOTOR (SUNGAI RENGIT) SDN. BHD." == "SHH MOTOR (SUNGAI RENGIT) SDN BHD").
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agentmesh.settings import load_settings  # noqa: E402
+from mcp_servers.ocr.amounts import find_amounts  # noqa: E402
 from mcp_servers.ocr.dates import parse_date  # noqa: E402
 from mcp_servers.ocr.document import Document, TextLine  # noqa: E402
 from mcp_servers.ocr.engines import Engines  # noqa: E402
@@ -135,10 +137,8 @@ def score_fields(tally: Tally, name: str, key: dict[str, str], fields: InvoiceFi
 
 
 def _number(text: str | None) -> float | None:
-    try:
-        return float((text or "").replace(",", ""))
-    except ValueError:
-        return None
+    amounts = find_amounts(text or "")  # "$8.20", "RM 9.00", "1,250.00"
+    return amounts[-1].value if amounts else None
 
 
 def _text(value: str | float | None) -> str | None:

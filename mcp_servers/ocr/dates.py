@@ -29,7 +29,10 @@ MONTHS = {
 
 # A year may run straight into a time when the printer's space was lost ("25/12/20188:13").
 _YEAR_END = r"(?=\D|$|\d{1,2}:\d{2})"
-_NUMERIC = re.compile(r"(?<!\d)(\d{1,2})\s?([/\-.])\s?(\d{1,2})\s?\2\s?(\d{4}|\d{2})" + _YEAR_END)
+# OCR sometimes splits a year in two ("20 18"); a split year is never followed by a time.
+_NUMERIC = re.compile(
+    r"(?<!\d)(\d{1,2})\s?([/\-.])\s?(\d{1,2})\s?\2\s?(\d{4}|\d{2} \d{2}(?=[^\d:]|$)|\d{2})" + _YEAR_END
+)
 _ISO = re.compile(r"(?<!\d)(\d{4})([/\-.])(\d{1,2})\2(\d{1,2})(?!\d)")
 _DAY_MONTH_NAME = re.compile(
     r"(?<!\d)(\d{1,2})\s*[-/.\s]?\s*([A-Z]{3,9})\.?\s*[-/.,\s]?\s*(\d{4}|\d{2})" + _YEAR_END
@@ -54,7 +57,7 @@ def find_dates(text: str) -> list[DateMatch]:
     for pattern, build in (
         (_VIETNAMESE, lambda m: _date(m[3], m[2], m[1])),
         (_ISO, lambda m: _date(m[1], m[3], m[4])),
-        (_NUMERIC, lambda m: _day_first(m[1], m[3], m[4])),
+        (_NUMERIC, lambda m: _day_first(m[1], m[3], m[4].replace(" ", ""))),
         (_DAY_MONTH_NAME, lambda m: _date(m[3], MONTHS.get(m[2]), m[1])),
         (_MONTH_NAME_DAY, lambda m: _date(m[3], MONTHS.get(m[1]), m[2])),
     ):

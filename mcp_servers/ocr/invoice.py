@@ -141,10 +141,15 @@ def _date_candidates(rows: list[Row]) -> Iterator[Candidate]:
 
 _TOTAL_STRONG = re.compile(
     r"ROUND\w*\s*\w?\s*TOTAL|TOTAL\s*ROUND\w*|GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(AMOUNT\s*)?(DUE|PAYABLE)"
-    r"|AMOUNT\s*DUE|TOTAL\s*(SALES\s*)?\(?\s*INCL\w*|TOTAL\s*AMOUNT|T[ỔO]NG\s*C[ỘO]NG|T[ỔO]NG\s*TI[ỀE]N"
-    r"|T[ỔO]NG\s*THANH\s*TO[ÁA]N|JUMLAH"
+    r"|AMOUNT\s*DUE|TOTAL\s*(SALES\s*)?\(?\s*INCL\w*|SALES\s*\(?\s*[IL1]NCL\w*|TOTAL\s*AMOUNT"
+    r"|T[ỔO]NG\s*C[ỘO]NG|T[ỔO]NG\s*TI[ỀE]N|T[ỔO]NG\s*THANH\s*TO[ÁA]N|JUMLAH"
 )
 _TOTAL_PLAIN = re.compile(r"TOTAL|T[ỔO]NG")
+_LABEL_WORDS = re.compile(r"TOTAL|T[ỔO]NG|AMOUNT|DUE|PAYABLE|INCL\w*|JUMLAH|GST|\)")
+_TENDERED = re.compile(r"\bCASH\b|TENDER\w*|\bPAID\b|TI[ỀE]N\s*KH[ÁA]CH\s*(Đ[ƯU]A|TR[ẢA])")
+_NOT_TENDERED = re.compile(r"CASH\s*(BILL|IER|SALE)|CHANGE")
+_CHANGE = re.compile(r"CHANGE|\bBAL(ANCE)?\b|TI[ỀE]N\s*(TH[ỪU]A|TR[ẢA]\s*L[ẠA]I)")
+_ROUNDING = re.compile(r"ROUND\w*\s*(ADJ\w*|OFF)|ROUNDING|L[ÀA]M\s*TR[ÒO]N")
 _NOT_TOTAL = re.compile(
     r"SUB\s*-?\s*TOTAL|TOTAL\s*(QTY|QUANTITY|ITEMS?|DISC\w*|SAVING\w*|TAX|GST|SST|VAT|EXCL\w*|WEIGHT|POINTS?)"
     r"|(SALES\s*)?\(?\s*EXCL\w*|CHANGE|TENDER\w*|T[ỔO]NG\s*S[ỐO]\s*L[ƯU][ỢO]NG|\bQTY\b"
@@ -152,17 +157,37 @@ _NOT_TOTAL = re.compile(
 
 
 def _total_candidates(rows: list[Row]) -> Iterator[Candidate]:
+    candidates = list(_labelled_totals(rows))
+    paid = _tendered_minus_change(rows)
+    if paid is None:
+        yield from candidates
+        return
+    amount, row = paid
+    confirmed = False
+    for candidate in candidates:
+        if isinstance(candidate.value, float) and abs(candidate.value - amount) < 0.005:
+            confirmed = True
+            yield Candidate(candidate.value, candidate.text, candidate.score + 0.1, candidate.row)
+        else:
+            yield candidate
+    if not confirmed:
+        yield Candidate(amount, f"{amount:.2f}", 0.85, row)
+
+
+def _labelled_totals(rows: list[Row]) -> Iterator[Candidate]:
+    last_total: Candidate | None = None
     for position, row in enumerate(rows):
         upper = row.upper
-        if _NOT_TOTAL.search(upper):
+        if _ROUNDING.search(upper) and not _TOTAL_PLAIN.search(upper):
+            if last_total is not None:
+                yield from _rounded_total(rows, position, last_total)
             continue
+        if _NOT_TOTAL.search(upper) or not (_TOTAL_PLAIN.search(upper) or _TOTAL_STRONG.search(upper)):
+            continue
+        score = 0.75
         if _TOTAL_STRONG.search(upper):
             score = 0.95 if "ROUND" in upper else 0.9
-        elif _TOTAL_PLAIN.search(upper):
-            score = 0.75
-        else:
-            continue
-        keyword_end = max(m.end() for m in _TOTAL_PLAIN.finditer(upper)) if _TOTAL_PLAIN.search(upper) else 0
+        keyword_end = max(match.end() for match in _LABEL_WORDS.finditer(upper))
         amounts = [a for a in find_amounts(row.text) if a.start >= keyword_end and a.value > 0]
         source = row
         if not amounts and position + 1 < len(rows):
@@ -173,7 +198,38 @@ def _total_candidates(rows: list[Row]) -> Iterator[Candidate]:
         money = [a for a in amounts if a.has_decimals] or amounts
         if money:
             amount = money[-1]
-            yield Candidate(amount.value, amount.raw, score + _money_bonus(amount.has_decimals), source)
+            score += _money_bonus(amount.has_decimals)
+            last_total = Candidate(amount.value, amount.raw, score, source)
+            yield last_total
+
+
+def _tendered_minus_change(rows: list[Row]) -> tuple[float, Row] | None:
+    """What was paid, when the document shows the money tendered and the change given back."""
+    for position, row in enumerate(rows):
+        if not _TENDERED.search(row.upper) or _NOT_TENDERED.search(row.upper):
+            continue
+        tendered = [a.value for a in find_amounts(row.text) if a.value > 0]
+        for following in rows[position + 1 : position + 4]:
+            if _CHANGE.search(following.upper):
+                change = [a.value for a in find_amounts(following.text) if a.value >= 0]
+                if tendered and change and tendered[-1] >= change[-1]:
+                    return round(tendered[-1] - change[-1], 2), following
+                break
+    return None
+
+
+def _rounded_total(rows: list[Row], position: int, total: Candidate) -> Iterator[Candidate]:
+    """A rounding adjustment after a total: what is paid is the total plus the adjustment."""
+    adjustments = find_amounts(rows[position].text)
+    if not adjustments or not isinstance(total.value, float):
+        return
+    paid = round(total.value + adjustments[-1].value, 2)
+    for following in rows[position + 1 : position + 3]:
+        for amount in find_amounts(following.text):
+            if abs(amount.value - paid) < 0.005:
+                yield Candidate(paid, amount.raw, 0.93, following)
+                return
+    yield Candidate(paid, adjustments[-1].raw, 0.8, rows[position])
 
 
 def _money_bonus(has_decimals: bool) -> float:
@@ -196,38 +252,52 @@ _REGISTRATION = re.compile(
     r"[(\[\uff08]?\s*(CO\.?\s*)?(REG\.?\s*)?(NO\.?\s*)?[:.]?\s*\d{3,}[-\s]?[A-Z]?\s*[)\]\uff09]?\s*$"
 )
 _TOP_ROWS = 10
+FORM_BONUS = 0.4
 
 
 def _company_candidates(rows: list[Row]) -> Iterator[Candidate]:
     first_page = [row for row in rows if row.page == rows[0].page][:_TOP_ROWS] if rows else []
     tallest = max((row.height for row in first_page), default=0.0)
     for position, row in enumerate(first_page):
-        name = _REGISTRATION.sub("", row.text).strip(" ,.-:")
+        name = _name_part(row.text)
         letters = sum(char.isalpha() for char in name)
-        if letters < 3 or letters < 0.5 * len(name.replace(" ", "")):
-            continue
+        if letters < 3 or letters < 0.5 * len(name.replace(" ", "")) or ":" in name:
+            continue  # numbers, or a "label: value" row
         has_form = bool(_LEGAL_FORM.search(name.upper()))
         if _NOT_COMPANY.search(name.upper()) and not has_form:
             continue
         score = 0.5 - 0.03 * position
         if has_form:
-            score += 0.4
+            score += FORM_BONUS
         if name.upper() == name:
             score += 0.1  # printed company names are set in capitals; handwriting and notes are not
         if tallest and row.height >= 0.9 * tallest:
             score += 0.05
-        follower = first_page[position + 1] if position + 1 < len(first_page) else None
-        if not has_form and follower is not None and _continues_name(follower.text):
-            name = f"{name} {_REGISTRATION.sub('', follower.text).strip(' ,.-:')}"
-            score += 0.35
+        for follower in first_page[position + 1 : position + 3]:
+            # A name continues in the same type size; a date stamp or logo above it does not.
+            same_size = abs(follower.height - row.height) <= 0.3 * max(follower.height, row.height)
+            if not same_size or not _continued(name, has_form, follower.text):
+                break
+            name = f"{name} {_name_part(follower.text)}"
+            if not has_form and _LEGAL_FORM.search(follower.upper):
+                has_form = True
+                score += FORM_BONUS
         yield Candidate(name, row.text, score, row)
 
 
-def _continues_name(text: str) -> bool:
-    """A row that only finishes the name above it, such as "(SETIA ALAM) SDN BHD"."""
-    upper = text.upper()
-    form = _LEGAL_FORM.search(upper)
-    return form is not None and len(upper) <= 40 and not _NOT_COMPANY.search(upper)
+def _name_part(text: str) -> str:
+    return _REGISTRATION.sub("", text).strip(" ,.-:")
+
+
+def _continued(name: str, has_form: bool, following: str) -> bool:
+    """Whether the row after a name finishes it: the name is cut ("HARDWARE &", "(SETIA") or
+    the row adds the legal form ("(SETIA ALAM) SDN BHD")."""
+    upper = following.upper()
+    if len(upper) > 40 or ":" in upper or (_NOT_COMPANY.search(upper) and not _LEGAL_FORM.search(upper)):
+        return False
+    if name.endswith(("&", "-", ",")) or name.count("(") > name.count(")"):
+        return True
+    return not has_form and _LEGAL_FORM.search(upper) is not None
 
 
 # --- tax code -----------------------------------------------------------------------------
@@ -260,7 +330,9 @@ def _tax_code_candidates(rows: list[Row]) -> Iterator[Candidate]:
 
 _NUMBER_LABELS = (
     (
-        re.compile(r"(INVOICE|INV|S[ỐO]\s*H[ÓO]A\s*[ĐD][ƠO]N|S[ỐO]\s*H[ĐD])\s*(NO|NUMBER|NUM|#)?\.?\s*[:#]?\s*"),
+        re.compile(
+            r"(INVOICE|INV|S[ỐO]\s*H[ÓO]A\s*[ĐD][ƠO]N|S[ỐO]\s*H[ĐD])\s*(NO|NUMBER|NUM|#)?\.?\s*[:#]?\s*"
+        ),
         0.95,
     ),
     (re.compile(r"(RECEIPT|RCPT|BILL|CHECK|CHK)\s*(NO|NUMBER|NUM|#)\.?\s*[:#]?\s*"), 0.85),

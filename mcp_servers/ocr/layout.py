@@ -10,8 +10,11 @@ from collections.abc import Sequence
 
 from mcp_servers.ocr.document import TextLine
 
-# Two boxes share a row when their vertical overlap is at least this share of the shorter box.
+# Two boxes share a row when their vertical overlap is at least this share of the shorter box,
 ROW_OVERLAP = 0.5
+# unless they overlap horizontally by more than this share of the narrower one: on a skewed
+# photo, lines stacked one above the other have tall boxes that overlap vertically.
+STACKED_OVERLAP = 0.3
 
 
 def rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
@@ -51,6 +54,15 @@ def _row_for(grouped: list[list[TextLine]], line: TextLine) -> list[TextLine] | 
         bottom = sum(item.bottom for item in row) / len(row)
         overlap = min(bottom, line.bottom) - max(top, line.top)
         shorter = min(bottom - top, line.height)
-        if shorter > 0 and overlap >= ROW_OVERLAP * shorter:
+        if shorter > 0 and overlap >= ROW_OVERLAP * shorter and not _stacked(row, line):
             return row
     return None
+
+
+def _stacked(row: list[TextLine], line: TextLine) -> bool:
+    for other in row:
+        overlap = min(other.right, line.right) - max(other.left, line.left)
+        narrower = min(other.right - other.left, line.right - line.left)
+        if narrower > 0 and overlap > STACKED_OVERLAP * narrower:
+            return True
+    return False

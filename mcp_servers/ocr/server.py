@@ -128,6 +128,7 @@ def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
         read_document = await read("extract_invoice_fields", document, engine)
         fields = extract_invoice_fields(read_document)
         return structured_result(fields, _fields_text(fields))
+
     return server
 
 

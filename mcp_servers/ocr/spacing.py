@@ -22,6 +22,7 @@ from mcp_servers.ocr.document import Point
 MIN_BLANK_RUN = 0.2
 MIN_BOX_GAP = 0.15
 MIN_EXCESS_OVER_LETTER_GAP = 0.1
+MIN_DIGIT_BLANK_RUN = 0.45
 
 
 def restore_spaces(
@@ -49,15 +50,29 @@ def restore_spaces(
     out = [chars[0]]
     for index in range(1, len(chars)):
         blank = blanks[index - 1]
+        # Digits are monospaced on receipts and a narrow "1" leaves a wide blank beside it;
+        # between two digits only a much wider blank is a space ("1 12.45" is one number).
+        needed = (
+            MIN_DIGIT_BLANK_RUN if chars[index - 1].isdigit() and chars[index].isdigit() else MIN_BLANK_RUN
+        )
         if (
             spans[index][0] - spans[index - 1][1] > MIN_BOX_GAP * height
-            and blank > MIN_BLANK_RUN * height
+            and blank > needed * height
             and blank - letter_gap > MIN_EXCESS_OVER_LETTER_GAP * height
             and not (_is_cjk(chars[index - 1]) and _is_cjk(chars[index]))
+            and not _inside_number(chars, index)
         ):
             out.append(" ")
         out.append(chars[index])
     return "".join(out)
+
+
+def _inside_number(chars: Sequence[str], index: int) -> bool:
+    """Whether `index` falls inside a number such as 66.04: printers leave room around the point."""
+    before, after = chars[index - 1], chars[index]
+    if before.isdigit() and after in ".,":
+        return True
+    return before in ".," and after.isdigit() and index >= 2 and chars[index - 2].isdigit()
 
 
 def _is_cjk(char: str) -> bool:
