@@ -99,11 +99,14 @@ class ToolConfigStore:
 
     @staticmethod
     async def _bump(session: AsyncSession) -> None:
-        await session.execute(
+        result = await session.execute(
             sa.update(ErpCatalogVersionRow)
             .where(ErpCatalogVersionRow.id == CATALOG_VERSION_ID)
             .values(version=ErpCatalogVersionRow.version + 1)
         )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            # Tables created without `create_erp_tables`: start the counter rather than lose the change.
+            session.add(ErpCatalogVersionRow(id=CATALOG_VERSION_ID, version=1))
 
     async def create(
         self, tenant_id: str | None, config: dict[str, Any] | HttpToolConfig
