@@ -132,7 +132,7 @@ def _read_pdf(download: Download) -> ReadablePage:
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnsupportedContent(f"{download.final_url} is a password-protected PDF")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
     except (PdfReadError, ValueError, KeyError) as exc:
         raise UnsupportedContent(f"{download.final_url} is not a readable PDF ({exc})") from exc
     text = clean_text("\n\n".join(pages))

@@ -90,7 +90,8 @@ class PageFetcher:
     ) -> None:
         self._limits = limits
         self._resolver = resolver or SystemResolver()
-        self._verify = verify
+        # Building a TLS context loads the CA bundle (tens of milliseconds): once, not per hop.
+        self._verify: ssl.SSLContext | bool = httpx.create_ssl_context() if verify is True else verify
 
     @property
     def limits(self) -> FetchLimits:

@@ -77,6 +77,7 @@ class IndexHit(BaseModel):
     title: str
     snippet: str = Field(description="the best passage, matches marked **like this**")
     score: float = Field(description="BM25 relevance, higher is better")
+    all_terms: bool = Field(description="whether the page has every word of the query")
     fetched_at: datetime
 
 
@@ -84,7 +85,7 @@ class IndexSearch(BaseModel):
     """The result of `search` over the tenant's local index."""
 
     query: str
-    match: Match = Field(description="all_terms, any_terms (when no page has every term) or none")
+    match: Match = Field(description="all_terms when the best hit has every word, any_terms when none does")
     hits: list[IndexHit]
     indexed_pages: int = Field(description="pages in this tenant's index")
 
@@ -139,17 +140,20 @@ class PageIndex:
             await db.commit()
 
     async def search(self, tenant_id: str, query: str, top_k: int) -> IndexSearch:
-        """Pages of `tenant_id` best matching `query`: every term if possible, else any term."""
+        """Pages of `tenant_id` best matching `query`: those with every word first (by BM25),
+        then, if there are fewer than `top_k` of them, pages with some of the words."""
         terms = query_terms(query)
         if not terms:
             raise InvalidQuery("the query has no words to search for")
         async with self._connect(tenant_id) as db:
             total = await self._count(db, tenant_id)
-            for match, expression in (("all_terms", " AND ".join(terms)), ("any_terms", " OR ".join(terms))):
-                hits = await self._hits(db, tenant_id, expression, top_k)
-                if hits:
-                    return IndexSearch(query=query, match=match, hits=hits, indexed_pages=total)
-        return IndexSearch(query=query, match="none", hits=[], indexed_pages=total)
+            hits = await self._hits(db, tenant_id, " AND ".join(terms), top_k, all_terms=True)
+            if len(hits) < top_k and len(terms) > 1:
+                seen = {hit.url for hit in hits}
+                more = await self._hits(db, tenant_id, " OR ".join(terms), top_k, all_terms=False)
+                hits += [hit for hit in more if hit.url not in seen][: top_k - len(hits)]
+        match: Match = "none" if not hits else "all_terms" if hits[0].all_terms else "any_terms"
+        return IndexSearch(query=query, match=match, hits=hits, indexed_pages=total)
 
     async def count(self, tenant_id: str) -> int:
         """How many pages `tenant_id` has indexed."""
@@ -162,7 +166,7 @@ class PageIndex:
         return int(row[0]) if row else 0
 
     async def _hits(
-        self, db: aiosqlite.Connection, tenant_id: str, expression: str, top_k: int
+        self, db: aiosqlite.Connection, tenant_id: str, expression: str, top_k: int, *, all_terms: bool
     ) -> list[IndexHit]:
         cursor = await db.execute(_SEARCH, {"match": expression, "tenant": tenant_id, "limit": top_k})
         return [
@@ -170,7 +174,8 @@ class PageIndex:
                 url=url,
                 title=title,
                 snippet=restore_snippet(excerpt, body),
-                score=round(-rank, 4),
+                score=round(-rank, 6),
+                all_terms=all_terms,
                 fetched_at=datetime.fromisoformat(fetched_at),
             )
             for url, title, body, fetched_at, rank, excerpt in await cursor.fetchall()
@@ -184,6 +189,9 @@ class PageIndex:
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             await db.execute("PRAGMA busy_timeout = 5000")
+            # In WAL mode NORMAL still never corrupts the file; a power cut may lose the last
+            # pages added, which a re-fetch restores. FULL would fsync every page of a crawl.
+            await db.execute("PRAGMA synchronous = NORMAL")
             if path not in self._ready:
                 await db.execute("PRAGMA journal_mode = WAL")
                 for statement in _SCHEMA:

@@ -26,6 +26,8 @@ from mcp_servers.search.errors import InvalidProviderConfig
 from mcp_servers.search.providers import KEYED_PROVIDERS, ProviderName
 from mcp_servers.search.tables import SearchProviderConfig
 
+TABLE = SearchProviderConfig.__tablename__
+
 
 class ProviderSettings(BaseModel):
     """A provider configuration as an admin sets it."""
@@ -161,7 +163,7 @@ class ProviderConfigStore:
 
     async def _create_table(self) -> None:
         async with self._engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all, tables=[SearchProviderConfig.__table__])
+            await connection.run_sync(Base.metadata.create_all, tables=[Base.metadata.tables[TABLE]])
 
 
 def _summary(row: SearchProviderConfig) -> ProviderSummary:

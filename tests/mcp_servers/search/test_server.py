@@ -6,21 +6,28 @@ has no web search provider; globex has no network rules and uses a SearXNG insta
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+import uvicorn
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from agentmesh.settings import Settings, load_settings
+from mcp_servers.common.bootstrap import ServeOptions
+from mcp_servers.search.network_rules import NetworkRules
+from mcp_servers.search.server import build_server
 from tests.mcp_servers.search.company_site import company_site
+from tests.mcp_servers.search.conftest import StaticResolver
 from tests.mcp_servers.search.provider_apis import ProviderApis
 from tests.mcp_servers.search.sites import serve
 from tests.support.mcp import http_client, mesh_token
-from tests.support.processes import running_server
+from tests.support.processes import free_port, running_server
 
 TOOLS = ["fetch_page", "search", "crawl", "web_search"]
 
@@ -217,3 +224,42 @@ async def test_the_server_runs_over_stdio_for_one_tenant(tmp_path: Path) -> None
         result = await client.call_tool("search", {"query": "anything"})
     assert names == set(TOOLS)
     assert result.structured_content == {"query": "anything", "match": "none", "hits": [], "indexed_pages": 0}
+
+
+class PolicyRules:
+    """Network rules as the policy package will supply them: computed, not read from a file."""
+
+    def network_rules_for(self, tenant_id: str) -> NetworkRules:
+        return NetworkRules(allowed_hosts=("intranet.acme.test",)) if tenant_id == "acme" else NetworkRules()
+
+
+@contextlib.asynccontextmanager
+async def in_process_server(settings: Settings, resolver: StaticResolver) -> AsyncIterator[str]:
+    port = free_port()
+    server = build_server(settings, ServeOptions(port=port), resolver=resolver, network_rules=PolicyRules())
+    app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    async with anyio.create_task_group() as group:
+        group.start_soon(uv.serve)
+        while not uv.started:
+            await anyio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+        uv.should_exit = True
+
+
+async def test_network_rules_and_resolver_can_be_supplied_by_the_caller(
+    settings: Settings, company: str
+) -> None:
+    port = company.rsplit(":", 1)[1]
+    resolver = StaticResolver({"intranet.acme.test": ["127.0.0.1"]})
+    async with in_process_server(settings, resolver) as url:
+        allowed = await call(
+            settings, url, "acme", "fetch_page", {"url": f"http://intranet.acme.test:{port}/"}
+        )
+        refused = await call(
+            settings, url, "globex", "fetch_page", {"url": f"http://intranet.acme.test:{port}/"}
+        )
+    assert not allowed.is_error, allowed.content[0].text
+    assert allowed.structured_content["citation"]["title"] == "Công ty Nước Sạch Miền Nam"
+    assert refused.is_error
+    assert "intranet.acme.test (resolves to 127.0.0.1) is not a public address" in refused.content[0].text
