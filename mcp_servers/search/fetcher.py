@@ -21,7 +21,7 @@ from mcp_servers.search.errors import (
     UpstreamUnreachable,
 )
 from mcp_servers.search.network_rules import NetworkRules
-from mcp_servers.search.ssrf import Destination, DestinationGuard, Resolver, SystemResolver
+from mcp_servers.search.ssrf import Destination, DestinationGuard, IPAddress, Resolver, SystemResolver
 
 USER_AGENT = "agentmesh-search/0.1 (+https://github.com/agentmesh; fetch_page)"
 ACCEPT = "text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,*/*;q=0.5"
@@ -125,9 +125,21 @@ class PageFetcher:
             redirects.append(current)
 
     async def _get(self, destination: Destination) -> Download | _Redirect:
+        """GET one hop from the first checked address that accepts a connection."""
+        for position, address in enumerate(destination.addresses):
+            try:
+                return await self._get_from(destination, address)
+            except httpx.ConnectError as exc:
+                # A host may publish an address family this machine cannot reach (IPv6 in
+                # most containers): the next checked address is as safe to try.
+                if position == len(destination.addresses) - 1:
+                    raise UpstreamUnreachable(f"could not connect to {destination.url.host}: {exc}") from exc
+        raise UpstreamUnreachable(f"{destination.url.host} has no address to connect to")
+
+    async def _get_from(self, destination: Destination, address: IPAddress) -> Download | _Redirect:
         # A fresh client per hop: a pooled connection must never carry a request for another
         # host that happens to share the address.
-        request_url = destination.url.copy_with(host=str(destination.address))
+        request_url = destination.url.copy_with(host=str(address))
         headers = {"Host": destination.url.netloc.decode("ascii"), "User-Agent": USER_AGENT, "Accept": ACCEPT}
         extensions = {"sni_hostname": destination.connect_host} if destination.url.scheme == "https" else {}
         try:
@@ -136,6 +148,8 @@ class PageFetcher:
                 client.stream("GET", request_url, headers=headers, extensions=extensions) as response,
             ):
                 return await self._read(destination, response)
+        except httpx.ConnectError:
+            raise  # `_get` tries the next checked address
         except httpx.TimeoutException as exc:
             raise FetchTimeout(f"{destination.url} timed out") from exc
         except httpx.HTTPError as exc:

@@ -44,10 +44,10 @@ _ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 @dataclass(frozen=True)
 class Destination:
-    """A URL that passed the guard, with the one address the fetch must connect to."""
+    """A URL that passed the guard, with the checked addresses the fetch may connect to."""
 
     url: httpx.URL
-    address: IPAddress
+    addresses: tuple[IPAddress, ...]
     allowed_by: str | None = None
     """The tenant rule that let a non-public address through, if one did."""
 
@@ -216,7 +216,7 @@ class DestinationGuard:
                 f"{where} is not a public address ({reason}); only public addresses are fetched "
                 "unless this tenant's network rules allow the host"
             )
-        return Destination(url=url, address=addresses[0], allowed_by=allowed)
+        return Destination(url=url, addresses=tuple(addresses), allowed_by=allowed)
 
 
 def _rule_names(url: httpx.URL, literal: IPAddress | None) -> tuple[str, ...]:

@@ -131,7 +131,7 @@ async def test_a_public_name_passes_with_the_address_to_connect_to() -> None:
     resolver = StaticResolver({"www.example.com": ["93.184.216.34"]})
     destination = await DestinationGuard(NO_RULES, resolver).check("HTTPS://WWW.Example.com./a?b=1#frag")
     assert str(destination.url) == "https://www.example.com/a?b=1"
-    assert destination.address == ipaddress.ip_address("93.184.216.34")
+    assert destination.addresses == (ipaddress.ip_address("93.184.216.34"),)
     assert destination.allowed_by is None
     assert resolver.lookups == ["www.example.com"]
 
@@ -140,7 +140,7 @@ async def test_an_allowed_host_may_be_private_for_that_tenant_only() -> None:
     resolver = StaticResolver({"wiki.acme.internal": ["10.0.0.5"]})
     acme = NetworkRules(allowed_hosts=("*.acme.internal",))
     destination = await DestinationGuard(acme, resolver).check("http://wiki.acme.internal/")
-    assert destination.address == ipaddress.ip_address("10.0.0.5")
+    assert destination.addresses == (ipaddress.ip_address("10.0.0.5"),)
     assert destination.allowed_by == "*.acme.internal"
     with pytest.raises(BlockedDestination):
         await DestinationGuard(NO_RULES, resolver).check("http://wiki.acme.internal/")
