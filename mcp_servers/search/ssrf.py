@@ -141,6 +141,14 @@ def blocked_reason(address: IPAddress) -> str | None:
     return next((reason for failed, reason in checks if failed), None)
 
 
+def is_cloud_metadata(address: IPAddress) -> bool:
+    """Whether `address` reaches a cloud metadata service, directly or as IPv4 inside IPv6."""
+    if address in CLOUD_METADATA_ADDRESSES:
+        return True
+    embedded = _embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
+    return embedded is not None and embedded in CLOUD_METADATA_ADDRESSES
+
+
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4), which is what gets reached."""
     if address.ipv4_mapped is not None:
@@ -209,7 +217,7 @@ class DestinationGuard:
             raise UnresolvableHost(f"host '{url.host}' does not resolve")
         for address in addresses:
             reason = blocked_reason(address)
-            if reason is None or (allowed and address not in CLOUD_METADATA_ADDRESSES):
+            if reason is None or (allowed and not is_cloud_metadata(address)):
                 continue
             where = _describe(raw_url, url, literal, address)
             raise BlockedDestination(

@@ -158,10 +158,20 @@ async def test_deny_wins_over_allow_and_applies_to_public_hosts() -> None:
         await guard.check("http://hr.acme.internal/")
 
 
-async def test_an_allow_rule_never_opens_cloud_metadata() -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[fd00:ec2::254]/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+    ],
+)
+async def test_an_allow_rule_never_opens_cloud_metadata(url: str) -> None:
     rules = NetworkRules(allowed_hosts=("*",))
     with pytest.raises(BlockedDestination, match="cloud metadata"):
-        await DestinationGuard(rules, StaticResolver({})).check("http://169.254.169.254/latest/meta-data/")
+        await DestinationGuard(rules, StaticResolver({})).check(url)
 
 
 @pytest.mark.parametrize(
