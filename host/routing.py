@@ -1,0 +1,529 @@
+"""Supervisor routing: which agent should handle a message, or which question to ask back.
+
+Each agent is scored on three signals, blended by `RouterSettings` weights:
+
+- **examples**: all-MiniLM-L6-v2 cosine similarity of the message to the agent's nearest example
+  requests (a weighted mean of the best three, so one lucky neighbour does not decide alone);
+- **description**: cosine similarity to the agent's description;
+- **lexical**: the share of the message's IDF mass that the agent's description, examples and
+  keywords explain, over diacritics-folded words and bigrams. The encoder is English-centred, so
+  this is what carries Vietnamese, accented or not.
+
+The blend goes through a logistic curve fitted on labelled data (`calibrate`), giving scores in
+0..1 that compare across agents. Below `threshold`, or with the runner-up within `margin`, the
+router asks a clarifying question naming the candidates instead of guessing; a message whose parts
+(split on "and", "và", ";", "?", ...) confidently belong to different agents is also sent back.
+
+A `Router` embeds its agents once at construction; `route` costs one encoder call plus vector
+math. Build a new `Router` when agent configurations change.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentmesh.embeddings import embed
+from host.text import is_function_term, looks_vietnamese, terms, words
+
+Encoder = Callable[[Sequence[str]], np.ndarray]
+RouteReason = Literal["confident", "low_confidence", "ambiguous", "multiple_intents", "empty"]
+
+# Where a message may turn to a second request: sentence punctuation, and the conjunctions that
+# join requests in English and Vietnamese (with and without accents).
+_INTENT_BOUNDARY = re.compile(
+    r"[.;?!]+(?=\s|$)|\b(?:and|also|then|plus|as well as|và|va|với|voi|rồi|roi|cũng như|cung nhu)\b",
+    re.IGNORECASE,
+)
+_MAX_PARTS = 4
+_MIN_PART_WORDS = 2
+
+
+class AgentProfile(BaseModel):
+    """What the router knows of one agent."""
+
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    examples: list[str] = []
+    keywords: list[str] = []
+
+
+class RouteCandidate(BaseModel):
+    """One agent the message may be meant for, with its calibrated score (0..1)."""
+
+    agent: str
+    score: float
+
+
+class RouteDecision(BaseModel):
+    """The router's answer: an agent, or a clarifying question naming the candidates."""
+
+    agent: str | None
+    candidates: list[RouteCandidate]
+    clarify: bool
+    reason: RouteReason
+    question: str | None
+
+
+class RouterSettings(BaseModel):
+    """Weights, calibration curve and decision thresholds.
+
+    The defaults were calibrated by `bench/routing.py` on the CLINC150 training split (see
+    bench/README.md); `calibrate` refits `semantic_background`, `score_slope`, `score_offset`,
+    `threshold` and `margin` for another set of agents.
+
+    - `threshold`: the calibrated score (0..1) below which the router asks instead of routing.
+    - `margin`: when the runner-up is within this of the best, the router asks which one was
+      meant. Measured on the uncalibrated blend, because the curve saturates near 1.
+    - `neighbour_weights`: how the nearest examples of an agent are averaged, nearest first.
+    - `examples_per_neighbour`: an agent's score averages one nearest example per this many
+      examples (at most `len(neighbour_weights)`): an agent with a handful of examples has about
+      one per kind of request, so only the nearest one is relevant.
+    - `vietnamese_lexical_weight`: the lexical share of the blend for Vietnamese messages, whose
+      encoder similarities say little (the other weights set the English blend).
+    - `lexical_alone_weight`: a strong lexical match suffices on its own; an agent's score is at
+      least this fraction of its lexical evidence, so keywords can carry an agent whose examples
+      the encoder does not relate to the message.
+    - `semantic_background`: the similarity an English message typically has to agents it is not
+      for. The encoder inflates every similarity of a Vietnamese message (it matches the language,
+      not the meaning), so those are re-based: an agent keeps only its lead over the other agents'
+      average, on top of this background.
+    - `part_lexical_evidence`: a message split into parts routed confidently to different agents
+      is a multiple-intent message only if each part's lexical evidence for its agent reaches this
+      and the whole message also scores each of those agents above `threshold` (so "my card was
+      declined and I don't know why" stays one request).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    example_weight: float = Field(default=0.75, ge=0)
+    description_weight: float = Field(default=0.05, ge=0)
+    lexical_weight: float = Field(default=0.2, ge=0)
+    neighbour_weights: tuple[float, ...] = Field(default=(0.5, 0.3, 0.2), min_length=1)
+    examples_per_neighbour: int = Field(default=10, ge=1)
+    vietnamese_lexical_weight: float = Field(default=0.5, ge=0, le=1)
+    lexical_alone_weight: float = Field(default=0.55, ge=0, le=1)
+    semantic_background: float = Field(default=0.2777, ge=-1, le=1)
+    part_lexical_evidence: float = Field(default=0.5, ge=0, le=1)
+    score_slope: float = Field(default=13.358, gt=0)
+    score_offset: float = 0.2817
+    threshold: float = Field(default=0.6354, ge=0, le=1)
+    margin: float = Field(default=0.0, ge=0, le=1)
+    max_candidates: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _weights_present(self) -> RouterSettings:
+        if self.example_weight + self.description_weight + self.lexical_weight <= 0:
+            raise ValueError("at least one of example_weight, description_weight, lexical_weight must be > 0")
+        if any(weight < 0 for weight in self.neighbour_weights) or sum(self.neighbour_weights) <= 0:
+            raise ValueError("neighbour_weights must be non-negative with a positive sum")
+        return self
+
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Map blended similarities to 0..1 scores along the fitted logistic curve."""
+        return 1.0 / (1.0 + np.exp(-self.score_slope * (raw - self.score_offset)))
+
+
+class LexicalIndex:
+    """Folded-term evidence for each agent, in 0..1.
+
+    An agent's score for a message is the IDF-weighted share of the message's terms that point to
+    it; a term used by several agents splits its weight by how often each uses it. Unknown words
+    count against every agent (they are evidence the message is about something else); unknown
+    bigrams are ignored, since most bigrams of a new phrasing are unseen. Function words are
+    taken to occur in at least a quarter of all documents, so a tiny corpus cannot make them rare.
+    """
+
+    FUNCTION_TERM_SHARE = 0.25
+
+    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
+        self._agents = len(documents)
+        document_frequency: Counter[str] = Counter()
+        per_agent: list[Counter[str]] = []
+        for agent_documents in documents:
+            counts: Counter[str] = Counter()
+            for document in agent_documents:
+                counts.update(set(terms(document)))
+            per_agent.append(counts)
+            document_frequency.update(counts)
+        self._total = sum(len(agent_documents) for agent_documents in documents)
+        self._unknown_idf = self._inverse_frequency(0.0)
+        self._function_idf = self._inverse_frequency(self.FUNCTION_TERM_SHARE * self._total)
+        self._idf = {
+            term: min(self._inverse_frequency(n), self._function_idf)
+            if is_function_term(term)
+            else self._inverse_frequency(n)
+            for term, n in document_frequency.items()
+        }
+        sizes = np.array([max(len(agent_documents), 1) for agent_documents in documents], dtype=np.float64)
+        self._share: dict[str, np.ndarray] = {}
+        for term in document_frequency:
+            rates = np.array([counts[term] for counts in per_agent], dtype=np.float64) / sizes
+            self._share[term] = rates / rates.sum()
+
+    def _inverse_frequency(self, count: float) -> float:
+        return math.log(1 + (self._total - count + 0.5) / (count + 0.5))
+
+    def score(self, text: str) -> np.ndarray:
+        """Per-agent lexical evidence for `text`, each in 0..1."""
+        message_terms = set(terms(text))
+        evidence = np.zeros(self._agents)
+        mass = 0.0
+        for term in message_terms:
+            idf = self._idf.get(term)
+            if idf is not None:
+                evidence += idf * self._share[term]
+                mass += idf
+            elif " " not in term:
+                mass += self._function_idf if is_function_term(term) else self._unknown_idf
+        return evidence / mass if mass > 0 else evidence
+
+
+def split_intents(message: str) -> list[str]:
+    """The parts of `message` that could each be a request of their own (at most four).
+
+    Fragments of fewer than two words ("thanks", "and") are dropped; a message with one part left
+    is a single request.
+    """
+    parts = [part.strip() for part in _INTENT_BOUNDARY.split(message)]
+    return [part for part in parts if len(words(part)) >= _MIN_PART_WORDS][:_MAX_PARTS]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Per-agent scores of some texts (one row each), before calibration."""
+
+    raw: np.ndarray
+    lexical: np.ndarray
+    neighbours: np.ndarray
+
+    def rows(self, start: int, end: int) -> Evidence:
+        return Evidence(
+            raw=self.raw[start:end], lexical=self.lexical[start:end], neighbours=self.neighbours[start:end]
+        )
+
+
+def _texts_to_score(message: str) -> list[str]:
+    """The message, followed by its parts when it has more than one."""
+    parts = split_intents(message)
+    return [message, *parts] if len(parts) > 1 else [message]
+
+
+class Router:
+    """Routes messages to agents; built once per set of agent configurations."""
+
+    def __init__(
+        self,
+        agents: Sequence[AgentProfile],
+        *,
+        settings: RouterSettings | None = None,
+        encoder: Encoder = embed,
+    ) -> None:
+        if not agents:
+            raise ValueError("a router needs at least one agent")
+        duplicates = sorted(name for name, n in Counter(agent.name for agent in agents).items() if n > 1)
+        if duplicates:
+            raise ValueError(f"agent names must be unique; repeated: {', '.join(duplicates)}")
+        self.agents: tuple[AgentProfile, ...] = tuple(agents)
+        self.settings = settings or RouterSettings()
+        self._encoder = encoder
+        # An agent without examples is matched on its description in the examples slot too.
+        example_texts = [agent.examples or [agent.description] for agent in self.agents]
+        vectors = _unit_rows(encoder([agent.description for agent in self.agents] + _flatten(example_texts)))
+        self._descriptions = vectors[: len(self.agents)]
+        self._examples = vectors[len(self.agents) :]
+        bounds = np.cumsum([0] + [len(texts) for texts in example_texts])
+        self._example_slices = [slice(int(start), int(end)) for start, end in itertools.pairwise(bounds)]
+        self._example_vietnamese = np.array([looks_vietnamese(text) for text in _flatten(example_texts)])
+        self._lexical = LexicalIndex(
+            [[agent.description, *agent.examples, *agent.keywords] for agent in self.agents]
+        )
+
+    @property
+    def names(self) -> list[str]:
+        """Agent names, in construction order (the column order of score matrices)."""
+        return [agent.name for agent in self.agents]
+
+    def with_settings(self, settings: RouterSettings) -> Router:
+        """A router over the same agents and embeddings with other settings (no re-encoding)."""
+        clone = object.__new__(Router)
+        clone.__dict__.update(self.__dict__)
+        clone.settings = settings
+        return clone
+
+    def route(self, message: str) -> RouteDecision:
+        """Decide which agent handles `message`, or which clarifying question to ask."""
+        if not words(message):
+            return self._empty(message)
+        return self._decide(message, self._evidence(_texts_to_score(message)))
+
+    def route_many(self, messages: Sequence[str]) -> list[RouteDecision]:
+        """`route` for many messages with one encoder call (for evaluation and calibration)."""
+        decisions: list[RouteDecision] = []
+        texts: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for message in messages:
+            own = _texts_to_score(message) if words(message) else []
+            spans.append((len(texts), len(texts) + len(own)))
+            texts.extend(own)
+        evidence = self._evidence(texts) if texts else None
+        for message, (start, end) in zip(messages, spans, strict=True):
+            if evidence is None or start == end:
+                decisions.append(self._empty(message))
+            else:
+                decisions.append(self._decide(message, evidence.rows(start, end)))
+        return decisions
+
+    def blended(self, messages: Sequence[str]) -> np.ndarray:
+        """Uncalibrated scores, shape `(len(messages), len(agents))` (for calibration)."""
+        return self._evidence(messages).raw
+
+    def _evidence(self, texts: Sequence[str]) -> Evidence:
+        settings = self.settings
+        vectors = _unit_rows(self._encoder(texts))
+        vietnamese = np.array([looks_vietnamese(text) for text in texts])
+        neighbours = self._neighbours(vectors, vietnamese)
+        description = vectors @ self._descriptions.T
+        lexical = np.stack([self._lexical.score(text) for text in texts])
+        semantic_total = settings.example_weight + settings.description_weight
+        semantic = (settings.example_weight * neighbours + settings.description_weight * description) / max(
+            semantic_total, 1e-12
+        )
+        lexical_share = np.where(
+            vietnamese,
+            settings.vietnamese_lexical_weight,
+            settings.lexical_weight / (semantic_total + settings.lexical_weight),
+        )[:, None]
+        blend = (1 - lexical_share) * semantic + lexical_share * lexical
+        raw = np.maximum(blend, settings.lexical_alone_weight * lexical)
+        return Evidence(raw=raw, lexical=lexical, neighbours=neighbours)
+
+    def _neighbours(self, vectors: np.ndarray, vietnamese: np.ndarray) -> np.ndarray:
+        """Per-agent similarity to the nearest examples, re-based for Vietnamese messages.
+
+        A message is compared with an agent's examples in its own language when the agent has
+        some: the encoder relates languages poorly, so the other language's examples only dilute.
+        """
+        settings = self.settings
+        weights = np.asarray(settings.neighbour_weights, dtype=np.float64)
+        similarity = vectors @ self._examples.T
+        neighbours = np.zeros((len(vectors), len(self.agents)))
+        for column, span in enumerate(self._example_slices):
+            languages = self._example_vietnamese[span]
+            for language in (False, True):
+                rows = vietnamese == language
+                if not rows.any():
+                    continue
+                pool = languages == language
+                if not pool.any():
+                    pool = np.ones_like(languages)
+                k = min(len(weights), max(1, int(pool.sum()) // settings.examples_per_neighbour))
+                columns = span.start + np.flatnonzero(pool)
+                nearest = -np.sort(-similarity[np.ix_(rows, columns)], axis=1)[:, :k]
+                neighbours[rows, column] = nearest @ (weights[:k] / weights[:k].sum())
+        if len(self.agents) > 1 and vietnamese.any():
+            others = (neighbours.sum(axis=1, keepdims=True) - neighbours) / (len(self.agents) - 1)
+            rebased = neighbours - others + settings.semantic_background
+            neighbours = np.where(vietnamese[:, None], rebased, neighbours)
+        return neighbours
+
+    def _decide(self, message: str, evidence: Evidence) -> RouteDecision:
+        """Turn evidence (row 0: the whole message; rows 1..: its parts) into a decision."""
+        settings = self.settings
+        scores = settings.calibrated(evidence.raw)
+        order = np.argsort(-scores[0])
+        ranked = [
+            RouteCandidate(agent=self.agents[i].name, score=round(float(scores[0, i]), 4)) for i in order
+        ]
+        candidates = ranked[: settings.max_candidates]
+        vietnamese = looks_vietnamese(message)
+
+        part_agents = self._confident_part_agents(evidence)
+        if len(part_agents) > 1:
+            named = sorted(part_agents.items(), key=lambda item: -item[1])[: settings.max_candidates]
+            chosen = [RouteCandidate(agent=name, score=round(score, 4)) for name, score in named]
+            return _clarification(chosen, "multiple_intents", vietnamese)
+        best = ranked[0]
+        if best.score < settings.threshold:
+            return _clarification(candidates, "low_confidence", vietnamese)
+        # The curve saturates near 1, so closeness is judged on the uncalibrated scores.
+        whole = evidence.raw[0]
+        close = [
+            candidate
+            for candidate, index in zip(candidates, order, strict=False)
+            if whole[order[0]] - whole[index] < settings.margin
+        ]
+        if len(close) > 1:
+            return _clarification(close, "ambiguous", vietnamese)
+        return RouteDecision(
+            agent=best.agent, candidates=candidates, clarify=False, reason="confident", question=None
+        )
+
+    def _confident_part_agents(self, evidence: Evidence) -> dict[str, float]:
+        """The agents that parts of the message clearly ask for, with each one's best score.
+
+        A part counts when it is routed confidently, its words point to that agent, and the whole
+        message is confidently in that agent's scope too: a generic part ("and I don't know why")
+        can match some agent on its own while the message is plainly about one thing.
+        """
+        settings = self.settings
+        supported = settings.calibrated(evidence.raw[0]) >= settings.threshold
+        found: dict[str, float] = {}
+        for raw, lexical in zip(evidence.raw[1:], evidence.lexical[1:], strict=True):
+            order = np.argsort(-raw)
+            agent = int(order[0])
+            best = float(settings.calibrated(raw[agent]))
+            runner_up = float(raw[order[1]]) if len(order) > 1 else -np.inf
+            if (
+                best >= settings.threshold
+                and raw[agent] - runner_up >= settings.margin
+                and lexical[agent] >= settings.part_lexical_evidence
+                and supported[agent]
+            ):
+                name = self.agents[agent].name
+                found[name] = max(best, found.get(name, 0.0))
+        return found
+
+    def _empty(self, message: str) -> RouteDecision:
+        names = [agent.name for agent in self.agents]
+        if looks_vietnamese(message):
+            question = f"Bạn cần giúp gì? Tôi có thể hỗ trợ về: {_join(names, 'hoặc')}."
+        else:
+            question = f"What would you like to do? I can help with {_join(names, 'or')}."
+        return RouteDecision(agent=None, candidates=[], clarify=True, reason="empty", question=question)
+
+
+def calibrate(
+    router: Router,
+    in_scope: Sequence[tuple[str, str]],
+    out_of_scope: Sequence[str],
+    *,
+    target_oos_recall: float = 0.75,
+    margins: Sequence[float] = (0.0, 0.005, 0.01, 0.02),
+) -> RouterSettings:
+    """Fit the score curve, threshold and margin of `router` on labelled messages.
+
+    `in_scope` pairs a message with the agent that should handle it; `out_of_scope` messages should
+    be clarified. The logistic curve is fitted to "the best-scoring agent is right"; then, among the
+    margins given, the threshold and margin chosen are those with the highest in-scope accuracy
+    (clarifications count as misses) that still clarify at least `target_oos_recall` of the
+    out-of-scope messages. Use messages the agents were not configured with. Whole messages only:
+    the multiple-intent check reuses the threshold and margin.
+    """
+    if not in_scope or not out_of_scope:
+        raise ValueError("calibration needs both in-scope and out-of-scope messages")
+    if not 0.0 < target_oos_recall <= 1.0:
+        raise ValueError(f"target_oos_recall must be in (0, 1], got {target_oos_recall}")
+    names = router.names
+    unknown = sorted({agent for _, agent in in_scope} - set(names))
+    if unknown:
+        raise ValueError(f"in-scope labels name unknown agents: {', '.join(unknown)}")
+
+    evidence = router._evidence([message for message, _ in in_scope] + list(out_of_scope))
+    raw = evidence.raw
+    top = raw.max(axis=1)
+    expected = np.array([names.index(agent) for _, agent in in_scope])
+    background = router.settings.semantic_background
+    english = np.array([not looks_vietnamese(message) for message, _ in in_scope])
+    if len(names) > 1 and english.any():
+        # What an English message scores, on average, with the agents it is not for.
+        neighbours = evidence.neighbours[: len(in_scope)]
+        own = neighbours[np.arange(len(in_scope)), expected]
+        others = (neighbours.sum(axis=1) - own) / (len(names) - 1)
+        background = float(np.median(others[english]))
+    correct = np.zeros(len(raw), dtype=bool)
+    correct[: len(in_scope)] = raw[: len(in_scope)].argmax(axis=1) == expected
+    slope, offset = _fit_logistic(top, correct)
+    curve = router.settings.model_copy(
+        update={"score_slope": slope, "score_offset": offset, "semantic_background": round(background, 4)}
+    )
+
+    ordered = np.sort(raw, axis=1)
+    best = curve.calibrated(ordered[:, -1])
+    gap = ordered[:, -1] - ordered[:, -2] if raw.shape[1] > 1 else np.full(len(raw), np.inf)
+    is_oos = np.arange(len(raw)) >= len(in_scope)
+    chosen: tuple[float, float, float] | None = None  # (accuracy, threshold, margin)
+    for margin in margins:
+        thresholds = np.unique(np.concatenate([[0.0], best[is_oos] + 1e-9]))
+        for threshold in thresholds:
+            clarified = (best < threshold) | (gap < margin)
+            if clarified[is_oos].mean() < target_oos_recall:
+                continue
+            accuracy = float((correct & ~clarified)[~is_oos].mean())
+            if chosen is None or accuracy > chosen[0]:
+                chosen = (accuracy, float(threshold), float(margin))
+            break  # higher thresholds only clarify more in-scope messages
+    if chosen is None:
+        raise ValueError(f"no threshold reaches an out-of-scope recall of {target_oos_recall}")
+    # Rounded up, so the rounding never lets through an out-of-scope message the threshold caught.
+    return curve.model_copy(update={"threshold": math.ceil(chosen[1] * 1e4) / 1e4, "margin": chosen[2]})
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """Platt scaling: `slope`, `offset` of P(y) = 1 / (1 + exp(-slope * (x - offset))), by Newton's method."""
+    if y.all() or not y.any():
+        raise ValueError("calibration needs both correctly and wrongly routed messages")
+    features = np.column_stack([x, np.ones_like(x)])
+    theta = np.zeros(2)
+    ridge = 1e-6 * np.eye(2)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-features @ theta))
+        gradient = features.T @ (p - y)
+        hessian = features.T @ (features * (p * (1 - p))[:, None]) + ridge
+        step = np.linalg.solve(hessian, gradient)
+        theta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    slope, intercept = float(theta[0]), float(theta[1])
+    if slope <= 0:
+        raise ValueError("calibration data shows no link between score and correct routing")
+    return round(slope, 4), round(-intercept / slope, 4)
+
+
+def _clarification(candidates: list[RouteCandidate], reason: RouteReason, vietnamese: bool) -> RouteDecision:
+    names = [candidate.agent for candidate in candidates]
+    if vietnamese:
+        questions = {
+            "low_confidence": f"Tôi chưa chắc yêu cầu này thuộc về ai. Bạn muốn hỏi {_join(names, 'hay')}?",
+            "ambiguous": f"Yêu cầu này có thể dành cho {_join(names, 'hoặc')}. Bạn muốn hỏi bên nào?",
+            "multiple_intents": (
+                f"Tin nhắn của bạn có nhiều yêu cầu: {_join(names, 'và')}. "
+                "Bạn muốn xử lý yêu cầu nào trước? Vui lòng hỏi từng việc một."
+            ),
+        }
+    else:
+        questions = {
+            "low_confidence": f"I'm not sure who should handle that. Did you mean {_join(names, 'or')}?",
+            "ambiguous": f"That could be for {_join(names, 'or')}. Which one did you mean?",
+            "multiple_intents": (
+                f"Your message asks for several things: {_join(names, 'and')}. "
+                "Which should I handle first? Please ask one at a time."
+            ),
+        }
+    return RouteDecision(
+        agent=None, candidates=candidates, clarify=True, reason=reason, question=questions[reason]
+    )
+
+
+def _join(names: Sequence[str], conjunction: str) -> str:
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
+def _flatten(groups: Sequence[Sequence[str]]) -> list[str]:
+    return [text for group in groups for text in group]
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)

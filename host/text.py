@@ -1,0 +1,109 @@
+"""Text normalisation for matching: case- and diacritics-insensitive, English and Vietnamese alike.
+
+Vietnamese is written with stacked diacritics that users often omit ("Công nợ" typed as "cong no"),
+so everything lexical is compared on the folded form: lowercased, NFKD-decomposed with the
+combining marks removed, and the one letter NFKD cannot decompose, `đ`/`Đ`, mapped to `d`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+
+# `đ` is a distinct letter (a stroke, not a combining mark), so NFKD leaves it alone.
+_UNDECOMPOSABLE = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe"})
+_WORD = re.compile(r"[a-z0-9]+")
+_DIGIT = re.compile(r"[0-9]")
+# Marks no other major Latin-script language uses: horn (ơ, ư), hook above (ả), dot below (ạ),
+# breve (ă); a circumflex carrying a second tone mark (ấ, ể) is Vietnamese too.
+_VIETNAMESE_MARKS = frozenset("\u031b\u0309\u0323\u0306")
+_CIRCUMFLEX = "\u0302"
+
+# Frequent Vietnamese syllables, folded, that are not English words: two of them mark a message as
+# Vietnamese typed without accents.
+_VIETNAMESE_SYLLABLES = frozenset(
+    """
+    khong cua duoc nhieu dau roi chua giup toi tren duoi khach nguoi nhung trong minh chung nao voi thi
+    nhu xin ngay tien hoa gia mua viec cong giao kiem hom thang biet muon lam nhan duong thanh toan chinh
+    sach tra doi xuat nhap kho hang bao mot cho nay gi chuyen cuoi ngon uong thoi tiet tuan sang chieu
+    phai cung nhat rat qua dung tai vao hoac neu vay sau truoc ngoai giua thuoc lieu khoan
+    """.split()  # noqa: SIM905 - a word list reads better as prose than as quoted strings
+)
+
+# English and (folded) Vietnamese function words. A handful of examples per agent would give even
+# "me" or "cua" a high IDF; lexical scoring treats these as common whatever the examples say.
+FUNCTION_WORDS = frozenset(
+    """
+    a an the and or but if then so of to in on at by for with from about into over as is are was were
+    be been being am do does did have has had i me my mine we us our you your he him his she her it its
+    they them their this that these those what which who whom how when why can could would should will
+    shall may might must please tell show give want need know let get there here just also too very some
+    any all much many more most such than up out off
+    la cua co khong cho toi ban minh chung nay do gi nao va voi roi da dang se duoc mot nhung cac trong
+    tren duoi ve thi ma nhu de hay hoac giup xin vui long ha nhe vay oi bao nhieu the lam sao
+    """.split()  # noqa: SIM905 - a word list reads better as prose than as 150 quoted strings
+)
+
+
+def fold(text: str) -> str:
+    """Lowercase `text` and strip its diacritics: `"Đơn hàng ĐÃ giao"` -> `"don hang da giao"`."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSABLE).casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def words(text: str) -> list[str]:
+    """The folded words of `text`: runs of ASCII letters and digits, punctuation dropped."""
+    return _WORD.findall(fold(text))
+
+
+def shape(word: str) -> str:
+    """Digits replaced by `9`, so codes match by form: "0123456789" and "0312345678" are both
+    ten-digit tax codes, "1042" and "2077" both four-digit shipment numbers."""
+    return _DIGIT.sub("9", word)
+
+
+def stem(word: str) -> str:
+    """A light English plural/possessive stem, so "shipments" matches "shipment".
+
+    Deliberately minimal: words of four letters or fewer (most Vietnamese syllables, codes like
+    "mst") are left alone, as are "-ss" and "-us" endings ("address", "status").
+    """
+    if len(word) <= 4 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 5:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "uses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Lexical matching terms: stemmed words plus adjacent-word bigrams.
+
+    Bigrams carry Vietnamese, whose words are often two syllables ("cong no" = debt, "don hang" =
+    order) whose single syllables are ambiguous on their own; they also sharpen English phrases.
+    """
+    stems = [shape(stem(word)) for word in words(text)]
+    return stems + [f"{left} {right}" for left, right in itertools.pairwise(stems)]
+
+
+def is_function_term(term: str) -> bool:
+    """Whether every word of a term (word or bigram) is a function word ("me", "cua", "of the")."""
+    return all(word in FUNCTION_WORDS for word in term.split(" "))
+
+
+def looks_vietnamese(text: str) -> bool:
+    """Whether `text` is Vietnamese: written with its diacritics, or without them but using at
+    least two common Vietnamese syllables that are not English words ("lo hang giao toi dau roi")."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    if "đ" in decomposed or any(char in _VIETNAMESE_MARKS for char in decomposed):
+        return True
+    if any(
+        char == _CIRCUMFLEX and unicodedata.combining(following)
+        for char, following in itertools.pairwise(decomposed)
+    ):
+        return True
+    return sum(1 for word in words(text) if word in _VIETNAMESE_SYLLABLES) >= 2
