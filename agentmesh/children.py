@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -12,6 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the parent dies, even by SIGKILL (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        return  # not Linux: the parent's `stop_all` remains the only way children are stopped
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -47,7 +58,12 @@ class ChildProcesses:
         port = free_port()
         argv = [sys.executable, "-m", "agentmesh.cli", *args, "--port", str(port)]
         child = Child(name=name, argv=argv, port=port)
-        child.process = subprocess.Popen(argv, env={**self._env, **(extra_env or {})}, start_new_session=True)
+        child.process = subprocess.Popen(
+            argv,
+            env={**self._env, **(extra_env or {})},
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         self.children.append(child)
         return child
 

@@ -82,6 +82,7 @@ class SessionStore:
                     id=key.session_id, tenant_id=key.tenant_id, user_id=key.user_id, memory={}
                 )
                 db.add(row)
+                await db.flush()  # the session row must exist before its messages reference it
             elif row.tenant_id != key.tenant_id or row.user_id != key.user_id:
                 raise ApiError(404, "session_not_found", "no such session for this user")
             row.memory = {**(row.memory or {}), **memory}

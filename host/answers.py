@@ -70,17 +70,25 @@ def _is_passage_list(rows: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def _passages_answer(rows: Sequence[Mapping[str, Any]]) -> ComposedAnswer:
-    citations = []
-    for number, row in enumerate(rows[:3], start=1):
+    """Quote the best passage; cite each distinct source once, in rank order."""
+    citations: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+    for row in rows:
+        source = row.get("document_id") or row.get("url") or row.get("title")
+        if source in seen:
+            continue
+        seen.add(source)
         citations.append(
             {
-                "index": number,
+                "index": len(citations) + 1,
                 "title": row.get("title"),
-                "document_id": row.get("document_id") or row.get("url"),
+                "document_id": source,
                 "score": row.get("score"),
                 "snippet": row.get("snippet") or row.get("text"),
             }
         )
+        if len(citations) == 3:
+            break
     best = citations[0]
     text = f'According to "{best["title"]}": {str(best["snippet"]).strip()} [1]'
     sources = "\n".join(f"[{c['index']}] {c['title']}" for c in citations)

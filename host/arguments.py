@@ -26,7 +26,7 @@ _DATE_PATTERNS = (
     (re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b"), ("d", "m", "y")),
 )
 _NUMBER = re.compile(r"(?<![\w.-])(\d+(?:[.,]\d+)?)(?![\w-])")
-_FREE_TEXT_NAMES = frozenset({"query", "question", "text", "q", "prompt", "message", "search", "keywords"})
+FREE_TEXT_NAMES = frozenset({"query", "question", "text", "q", "prompt", "message", "search", "keywords"})
 _CONTENT_NAMES = frozenset({"image", "document", "file", "content", "content_base64", "data"})
 
 
@@ -175,7 +175,7 @@ def _extract(
         return attachments[0].content_base64 if attachments else None
     if kind in {"integer", "number"}:
         return _find_number(name, prop, message, taken)
-    if kind == "string" and (name.lower() in _FREE_TEXT_NAMES or required_field):
+    if kind == "string" and (name.lower() in FREE_TEXT_NAMES or required_field):
         return message.strip() or None
     return None
 

@@ -8,6 +8,8 @@ the URL and ready tokens; stops every child on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import signal
+from types import FrameType
 
 import anyio
 import uvicorn
@@ -31,9 +33,12 @@ def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 
 def _banner(settings: Settings, url: str, servers: dict[str, str]) -> str:
-    acme = issue_dev_token(settings, tenant_id="acme", user="alice")
-    acme_admin = issue_dev_token(settings, tenant_id="acme", user="ada", roles=["tenant_admin"])
-    globex = issue_dev_token(settings, tenant_id="globex", user="bob")
+    ttl = 12 * 3600
+    acme = issue_dev_token(settings, tenant_id="acme", user="alice", ttl_seconds=ttl)
+    acme_admin = issue_dev_token(
+        settings, tenant_id="acme", user="ada", roles=["tenant_admin"], ttl_seconds=ttl
+    )
+    globex = issue_dev_token(settings, tenant_id="globex", user="bob", ttl_seconds=ttl)
     lines = [
         "",
         f"agentmesh is up at {url}",
@@ -46,7 +51,7 @@ def _banner(settings: Settings, url: str, servers: dict[str, str]) -> str:
         f"  globex user export GLOBEX_TOKEN={globex}",
         "",
         "Try:",
-        '  agentmesh chat --tenant acme "What is the debt for customer MST 0101234560?"',
+        '  agentmesh chat --tenant acme "What is the debt for customer MST 3428557611?"',
         f'  curl -s {url}/api/acme/chat -H "Authorization: Bearer $ACME_TOKEN" '
         "-H 'Content-Type: application/json' -d '{\"message\": \"What is our return policy?\"}'",
         "",
@@ -55,7 +60,26 @@ def _banner(settings: Settings, url: str, servers: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+class _Shutdown:
+    """SIGTERM and SIGINT (Ctrl-C) handling around uvicorn.
+
+    Before the gateway serves, a signal ends start-up (the `finally` stops the children). While
+    it serves, uvicorn owns the signal and re-raises it after its graceful shutdown; then this
+    handler only notes it, so control returns normally to the `finally`.
+    """
+
+    def __init__(self) -> None:
+        self.serving = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if not self.serving:
+            raise SystemExit(0)
+
+
 def handle(args: argparse.Namespace) -> int:
+    shutdown = _Shutdown()
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
     settings = settings_from_args(args)
     configure_logging(settings, stream="stderr")
     # Keys exist before any child starts, so no two processes race to create them.
@@ -79,6 +103,7 @@ def handle(args: argparse.Namespace) -> int:
         for child in started:
             children.wait_healthy(child)
             servers[child.name] = f"{child.base_url}/mcp"
+        shutdown.serving = True
         anyio.run(_serve_gateway, settings, servers, args.host, args.port)
     finally:
         children.stop_all()

@@ -17,16 +17,33 @@ import numpy as np
 
 from agentmesh.embeddings import embed
 from host.answers import compose_answer
-from host.arguments import fill_arguments
+from host.arguments import FREE_TEXT_NAMES, fill_arguments
 from host.catalog import ToolSpec
 from host.models.base import Message, ModelRequest, ModelResponse, ToolCall
 from host.text import terms
 
 PLANNER_NAME = "local-planner"
+_FREE_TEXT_BONUS = 0.25
 
 
 def _tool_text(tool: ToolSpec) -> str:
     return f"{tool.name.replace('_', ' ')}. {tool.description}"
+
+
+def _takes_the_message(tool: ToolSpec) -> bool:
+    """Whether the tool's required input is free text, so the whole message becomes its argument.
+
+    Such tools (search a knowledge base, ask a question) fit any message of their agent, even
+    when their description shares no words with it.
+    """
+    properties = tool.input_schema.get("properties", {})
+    for name in tool.input_schema.get("required", []):
+        prop = properties.get(name, {})
+        if prop.get("type") == "string" and not (
+            {"pattern", "enum", "format", "contentEncoding"} & prop.keys()
+        ):
+            return name.lower() in FREE_TEXT_NAMES
+    return False
 
 
 def _current_turn(messages: Sequence[Message]) -> tuple[Message | None, list[Message]]:
@@ -65,7 +82,8 @@ class LocalPlanner:
             dense = float(np.dot(query, self._vector(tool)))
             tool_words = set(terms(_tool_text(tool)))
             lexical = len(words & tool_words) / (len(tool_words) ** 0.5 or 1.0)
-            ranked.append((dense + 0.15 * lexical, tool))
+            bonus = _FREE_TEXT_BONUS if _takes_the_message(tool) else 0.0
+            ranked.append((dense + 0.15 * lexical + bonus, tool))
         ranked.sort(key=lambda item: item[0], reverse=True)
         return ranked
 

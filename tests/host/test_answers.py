@@ -43,3 +43,16 @@ def test_passages_become_a_cited_answer() -> None:
 
 def test_empty_structure_falls_back_to_the_tool_text() -> None:
     assert compose_answer({}, {}, "plain text").text == "plain text"
+
+
+def test_each_source_is_cited_once() -> None:
+    data = {
+        "results": [
+            {"title": "Return policy", "snippet": "30 days.", "document_id": "d1"},
+            {"title": "Return policy", "snippet": "Refunds in 5 days.", "document_id": "d1"},
+            {"title": "Shipping policy", "snippet": "3 days.", "document_id": "d2"},
+        ]
+    }
+    answer = compose_answer(data, {"format": "summary_text"}, "")
+    assert [c["document_id"] for c in answer.citations] == ["d1", "d2"]
+    assert answer.text.endswith("[1] Return policy\n[2] Shipping policy")
