@@ -20,7 +20,11 @@ def test_nothing_matched_denies() -> None:
 
 def test_deny_wins_over_allow() -> None:
     decision = decide(
-        ALICE, "call_tool", "erp:create_order", None, policies=policies(allow=["erp:*"], deny=["erp:create_*"])
+        ALICE,
+        "call_tool",
+        "erp:create_order",
+        None,
+        policies=policies(allow=["erp:*"], deny=["erp:create_*"]),
     )
     assert decision.effect == "deny"
     assert decision.rule == "acme:tools.deny[erp:create_*]"
@@ -28,7 +32,11 @@ def test_deny_wins_over_allow() -> None:
 
 def test_approve_wins_over_allow() -> None:
     decision = decide(
-        ALICE, "call_tool", "erp:create_order", None, policies=policies(allow=["erp:*"], approve=["erp:create_order"])
+        ALICE,
+        "call_tool",
+        "erp:create_order",
+        None,
+        policies=policies(allow=["erp:*"], approve=["erp:create_order"]),
     )
     assert decision.effect == "approve"
 

@@ -1,0 +1,78 @@
+"""The audit log: every policy decision, tool call and admin change, appended with its rule.
+
+Arguments are never stored, only a hash of their canonical JSON, so the log proves what was
+asked without keeping the data itself. Reads are always scoped to one tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from policies.tables import AuditEventRow
+
+
+def arguments_hash(arguments: Mapping[str, Any] | None) -> str | None:
+    """SHA-256 of the canonical JSON of `arguments` (None when there are none)."""
+    if arguments is None:
+        return None
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditEvent(BaseModel):
+    """What happened, who did it, to what, with which outcome and under which rule."""
+
+    tenant_id: str
+    principal: str
+    action: str = Field(description="e.g. policy.decision, tool.call, admin.agent.update, tool.pin.changed")
+    resource: str = Field(description="e.g. erp:get_customer_debt, agent:debt")
+    effect: str = Field(description="allow, deny, approve, ok, error, ...")
+    rule: str = ""
+    arguments_hash: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    id: int | None = None
+
+
+class AuditLog:
+    """Appends to and reads from the audit table."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def append(self, *events: AuditEvent) -> None:
+        async with self._sessions() as db, db.begin():
+            db.add_all(AuditEventRow(**event.model_dump(exclude={"id"})) for event in events)
+
+    async def for_tenant(
+        self, tenant_id: str, *, limit: int = 100, before_id: int | None = None
+    ) -> list[AuditEvent]:
+        """The tenant's most recent events, newest first (page with `before_id`)."""
+        query = select(AuditEventRow).where(AuditEventRow.tenant_id == tenant_id)
+        if before_id is not None:
+            query = query.where(AuditEventRow.id < before_id)
+        async with self._sessions() as db:
+            rows = (await db.execute(query.order_by(AuditEventRow.id.desc()).limit(limit))).scalars()
+            return [
+                AuditEvent(
+                    id=row.id,
+                    at=row.at,
+                    tenant_id=row.tenant_id,
+                    principal=row.principal,
+                    action=row.action,
+                    resource=row.resource,
+                    effect=row.effect,
+                    rule=row.rule,
+                    arguments_hash=row.arguments_hash,
+                    detail=row.detail or {},
+                )
+                for row in rows
+            ]
