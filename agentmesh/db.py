@@ -51,3 +51,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def import_all_tables() -> None:
+    """Import every module that declares tables, so `Base.metadata` is complete.
+
+    Migrations and `create_all` need every table known; a package that adds a tables module
+    adds its import here.
+    """
+    import gateway.tables  # noqa: F401
+    import mcp_servers.erp.tables
+    import mcp_servers.search.tables  # noqa: F401
+    import policies.tables  # noqa: F401

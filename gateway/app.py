@@ -9,9 +9,8 @@ import anyio
 import structlog
 from starlette.applications import Starlette
 
-from agentmesh.db import Base, create_engine, session_factory
+from agentmesh.db import Base, create_engine, import_all_tables, session_factory
 from agentmesh.settings import Settings
-from gateway import tables  # noqa: F401  (registers the gateway's tables on Base)
 from gateway.auth import UserTokenVerifier
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.ratelimit import InProcessRateLimiter
@@ -36,6 +35,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
+        import_all_tables()
         async with engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
         db = session_factory(engine)
