@@ -14,7 +14,7 @@ from agentmesh.settings import Settings
 from gateway.auth import UserTokenVerifier
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.ratelimit import InProcessRateLimiter
-from gateway.routes import chat, health
+from gateway.routes import chat, health, jwks
 from gateway.sessions import SessionStore
 from gateway.state import GatewayState
 from gateway.tenants import DEMO_TENANTS, TenantDirectory
@@ -69,7 +69,7 @@ def create_app(
         await engine.dispose()
 
     return Starlette(
-        routes=[*health.routes, *chat.routes],
+        routes=[*health.routes, *chat.routes, *jwks.routes],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

@@ -150,3 +150,11 @@ def test_healthz(client: TestClient) -> None:
 
 def test_unknown_route_is_json_404(client: TestClient) -> None:
     assert_error(client.get("/nope"), 404, "not_found")
+
+
+def test_mesh_jwks_is_published_for_the_servers(client: TestClient, gateway_settings: Settings) -> None:
+    from agentmesh.keys import mesh_key
+
+    keys = client.get("/.well-known/mesh-jwks.json").json()["keys"]
+    assert [key["kid"] for key in keys] == [mesh_key(gateway_settings.keys_dir).kid]
+    assert all("d" not in key for key in keys), "private key material must never be published"
