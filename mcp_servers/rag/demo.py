@@ -24,16 +24,17 @@ def seed_demo_knowledge(
     """Ingest every demo document; returns the reports by tenant."""
     reports: dict[str, list[IngestReport]] = {}
     for tenant_dir in sorted(path for path in directory.iterdir() if path.is_dir()):
-        tenant_id = tenant_dir.name
-        for path in sorted(tenant_dir.glob("*.md")):
-            upload = DocumentInput(
+        uploads = [
+            DocumentInput(
                 data=path.read_bytes(),
                 filename=path.name,
                 source_type="markdown",
                 metadata={"source": "demo"},
                 document_id=path.stem,
             )
-            reports.setdefault(tenant_id, []).append(knowledge.ingest(tenant_id, upload))
+            for path in sorted(tenant_dir.glob("*.md"))
+        ]
+        reports[tenant_dir.name] = knowledge.ingest_many(tenant_dir.name, uploads)
     changed = sum(report.status != "unchanged" for found in reports.values() for report in found)
     log.info("demo_knowledge_seeded", tenants=sorted(reports), documents_changed=changed)
     return reports

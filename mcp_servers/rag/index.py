@@ -128,9 +128,8 @@ class KnowledgeIndex:
 
     def document(self, tenant_id: str, document_id: str, *, with_text: bool = True) -> dict[str, Any] | None:
         """The record of one of the tenant's documents, or None."""
-        selector: models.PayloadSelector | bool = (
-            True if with_text else models.PayloadSelectorExclude(exclude=["text"])
-        )
+        hidden = ["chunk_ids"] if with_text else ["chunk_ids", "text"]
+        selector = models.PayloadSelectorExclude(exclude=hidden)
         with self._lock:
             found = self._client.retrieve(
                 DOCUMENTS, [document_point_id(tenant_id, document_id)], with_payload=selector
@@ -143,7 +142,7 @@ class KnowledgeIndex:
 
     def documents(self, tenant_id: str) -> list[dict[str, Any]]:
         """Every document record of the tenant, without the full text."""
-        return [record for record in self._scroll(DOCUMENTS, _tenant_filter(tenant_id), exclude=["text"])]
+        return list(self._scroll(DOCUMENTS, _tenant_filter(tenant_id), exclude=["text", "chunk_ids"]))
 
     def document_with_content(self, tenant_id: str, content_hash: str) -> dict[str, Any] | None:
         """A document of the tenant whose extracted text hashes to `content_hash`, if any."""
@@ -187,33 +186,28 @@ class KnowledgeIndex:
         New chunks and the record are written first, then the chunks no longer part of the
         document are removed. If writing fails, what was written is undone: the points that did
         not exist before are deleted and the previous record and chunk payloads are put back.
+        The record lists its chunk ids, so stale chunks are deleted by id (no scan of the tenant).
         """
         document_id = str(record["document_id"])
         new_ids = [point.point_id for point in points]
         record_id = document_point_id(tenant_id, document_id)
-        document_filter = _tenant_filter(tenant_id, _match("document_id", document_id))
         with self._lock:
             previous_record = self._client.retrieve(DOCUMENTS, [record_id], with_payload=True)
             previous_points = self._client.retrieve(CHUNKS, new_ids, with_payload=True, with_vectors=True)
             try:
                 for batch in _batches([_to_point(tenant_id, point) for point in points], 128):
                     self._client.upsert(CHUNKS, batch, wait=True)
+                payload = {**record, "chunk_ids": new_ids, TENANT_FIELD: tenant_id}
                 self._client.upsert(
-                    DOCUMENTS,
-                    [
-                        models.PointStruct(
-                            id=record_id, vector={}, payload={**record, TENANT_FIELD: tenant_id}
-                        )
-                    ],
-                    wait=True,
+                    DOCUMENTS, [models.PointStruct(id=record_id, vector={}, payload=payload)], wait=True
                 )
             except Exception:
                 self._undo_replace(record_id, previous_record, previous_points, new_ids)
                 raise
-            stale = models.Filter(
-                must=document_filter.must, must_not=[models.HasIdCondition(has_id=list(new_ids))]
-            )
-            self._client.delete(CHUNKS, models.FilterSelector(filter=stale), wait=True)
+            old_ids = (previous_record[0].payload or {}).get("chunk_ids", []) if previous_record else []
+            stale = sorted(set(old_ids) - set(new_ids))
+            if stale:
+                self._client.delete(CHUNKS, models.PointIdsList(points=stale), wait=True)
 
     def _undo_replace(
         self,

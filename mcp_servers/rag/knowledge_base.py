@@ -33,7 +33,7 @@ log = structlog.get_logger(__name__)
 
 DOCUMENT_URI = "kb://documents/{document_id}"
 _DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_EMBED_BATCH = 32
+_EMBED_BATCH = 64
 MAX_QUERY_CHARS = 1000
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
@@ -109,6 +109,27 @@ class SearchHit(BaseModel):
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
 
 
+@dataclass
+class _PlannedChunk:
+    """A chunk about to be written; `dense` is filled from the store or by embedding."""
+
+    point_id: str
+    indexed: str
+    payload: dict[str, Any]
+    dense: list[float] | None = None
+    embedded: bool = False
+
+
+@dataclass
+class _Plan:
+    """What ingesting one upload will write; no `record` means the content is unchanged."""
+
+    previous: dict[str, Any] | None
+    record: dict[str, Any] | None = None
+    points: list[_PlannedChunk] = field(default_factory=list)
+    duplicates_skipped: int = 0
+
+
 class KnowledgeBase:
     """Documents and retrieval for every tenant, each call scoped to the tenant it names."""
 
@@ -144,8 +165,34 @@ class KnowledgeBase:
 
     def ingest(self, tenant_id: str, upload: DocumentInput, progress: Progress | None = None) -> IngestReport:
         """Add a document, or replace the one with the same id; unchanged content writes nothing."""
+        return self.ingest_many(tenant_id, [upload], progress)[0]
+
+    def ingest_many(
+        self, tenant_id: str, uploads: Sequence[DocumentInput], progress: Progress | None = None
+    ) -> list[IngestReport]:
+        """Ingest several documents, embedding their chunks together in full batches.
+
+        Every upload is read and checked before anything is embedded or written, so a bad one
+        fails the call before any document is stored.
+        """
         report = progress or _no_progress
-        report("parsing", 0, 1)
+        plans: list[_Plan] = []
+        for number, upload in enumerate(uploads):
+            report("parsing", number, len(uploads))
+            plans.append(self._plan(tenant_id, upload))
+        self._embed_missing([plan for plan in plans if plan.record is not None], report)
+        results = []
+        total = sum(len(plan.points) for plan in plans)
+        report("writing", 0, total)
+        written = 0
+        for plan in plans:
+            results.append(self._write(tenant_id, plan))
+            written += len(plan.points)
+            report("writing", written, total)
+        report("done", total, total)
+        return results
+
+    def _plan(self, tenant_id: str, upload: DocumentInput) -> _Plan:
         metadata = validate_metadata(upload.metadata)
         if upload.document_id is not None and not _DOCUMENT_ID.match(upload.document_id):
             raise InvalidDocument(
@@ -158,19 +205,15 @@ class KnowledgeBase:
         content_hash = hashlib.sha256(parsed.text.encode("utf-8")).hexdigest()
 
         previous = self._previous(tenant_id, upload.document_id, content_hash)
-        document_id = upload.document_id or (previous["document_id"] if previous else _new_document_id(title))
         if previous and _same(previous, title=title, content_hash=content_hash, metadata=metadata):
-            report("done", 1, 1)
-            return IngestReport(
-                status="unchanged",
-                document=DocumentSummary.of(previous),
-                chunks_embedded=0,
-                chunks_reused=int(previous["chunk_count"]),
-                duplicates_skipped=0,
-            )
-
+            return _Plan(previous=previous)
+        document_id = upload.document_id or (previous["document_id"] if previous else _new_document_id(title))
         chunks, skipped = self._unique_chunks(parsed)
-        points, embedded = self._points(tenant_id, document_id, title, parsed, chunks, metadata, report)
+        indexed = [indexed_text(title, chunk) for chunk in chunks]
+        ids = [
+            chunk_point_id(tenant_id, document_id, hashlib.sha256(text.encode("utf-8")).hexdigest())
+            for text in indexed
+        ]
         now = datetime.now(UTC).isoformat(timespec="seconds")
         record = {
             "document_id": document_id,
@@ -180,30 +223,82 @@ class KnowledgeBase:
             "filename": upload.filename,
             "metadata": metadata,
             "content_hash": content_hash,
-            "chunk_count": len(points),
+            "chunk_count": len(chunks),
             "characters": len(parsed.text),
             "created_at": previous["created_at"] if previous else now,
             "updated_at": now,
             "text": parsed.text,
         }
-        report("writing", 0, len(points))
-        self.index.replace_document(tenant_id, record, points)
-        report("done", len(points), len(points))
-        status: Literal["created", "updated"] = "updated" if previous else "created"
+        points = [
+            _PlannedChunk(
+                point_id=ids[i],
+                indexed=indexed[i],
+                payload={
+                    "document_id": document_id,
+                    "title": title,
+                    "source_type": parsed.source_type,
+                    "chunk_index": chunk.position,
+                    "chunk_count": len(chunks),
+                    "heading": chunk.heading,
+                    "page": chunk.page,
+                    "text": chunk.text,
+                    "content_hash": chunk.content_hash,
+                    "metadata": metadata,
+                },
+            )
+            for i, chunk in enumerate(chunks)
+        ]
+        reused = self.index.stored_dense_vectors(tenant_id, ids)
+        for point in points:
+            point.dense = reused.get(point.point_id)
+        return _Plan(previous=previous, record=record, points=points, duplicates_skipped=skipped)
+
+    def _embed_missing(self, plans: list[_Plan], report: Progress) -> None:
+        missing = [point for plan in plans for point in plan.points if point.dense is None]
+        report("embedding", 0, len(missing))
+        for start in range(0, len(missing), _EMBED_BATCH):
+            batch = missing[start : start + _EMBED_BATCH]
+            for point, vector in zip(batch, self._embed([point.indexed for point in batch]), strict=True):
+                point.dense = vector.tolist()
+                point.embedded = True
+            report("embedding", start + len(batch), len(missing))
+
+    def _write(self, tenant_id: str, plan: _Plan) -> IngestReport:
+        if plan.record is None:
+            assert plan.previous is not None
+            return IngestReport(
+                status="unchanged",
+                document=DocumentSummary.of(plan.previous),
+                chunks_embedded=0,
+                chunks_reused=int(plan.previous["chunk_count"]),
+                duplicates_skipped=0,
+            )
+        points = [
+            ChunkPoint(
+                point_id=point.point_id,
+                payload=point.payload,
+                dense=point.dense or [],
+                sparse=self._encoder.document(point.indexed),
+            )
+            for point in plan.points
+        ]
+        self.index.replace_document(tenant_id, plan.record, points)
+        embedded = sum(point.embedded for point in plan.points)
+        status: Literal["created", "updated"] = "updated" if plan.previous else "created"
         log.info(
             "document_ingested",
             tenant_id=tenant_id,
-            document_id=document_id,
+            document_id=plan.record["document_id"],
             status=status,
             chunks=len(points),
             embedded=embedded,
         )
         return IngestReport(
             status=status,
-            document=DocumentSummary.of(record),
+            document=DocumentSummary.of(plan.record),
             chunks_embedded=embedded,
             chunks_reused=len(points) - embedded,
-            duplicates_skipped=skipped,
+            duplicates_skipped=plan.duplicates_skipped,
         )
 
     def _previous(self, tenant_id: str, document_id: str | None, content_hash: str) -> dict[str, Any] | None:
@@ -221,52 +316,6 @@ class KnowledgeBase:
                 seen.add(chunk.content_hash)
                 unique.append(Chunk(len(unique), chunk.text, chunk.headings, chunk.page))
         return unique, len(chunks) - len(unique)
-
-    def _points(
-        self,
-        tenant_id: str,
-        document_id: str,
-        title: str,
-        parsed: ParsedDocument,
-        chunks: list[Chunk],
-        metadata: dict[str, MetadataValue],
-        report: Progress,
-    ) -> tuple[list[ChunkPoint], int]:
-        indexed = [indexed_text(title, chunk) for chunk in chunks]
-        ids = [
-            chunk_point_id(tenant_id, document_id, hashlib.sha256(text.encode("utf-8")).hexdigest())
-            for text in indexed
-        ]
-        reused = self.index.stored_dense_vectors(tenant_id, ids)
-        missing = [i for i, point_id in enumerate(ids) if point_id not in reused]
-        vectors: dict[str, Sequence[float]] = dict(reused)
-        report("embedding", 0, len(missing))
-        for start in range(0, len(missing), _EMBED_BATCH):
-            batch = missing[start : start + _EMBED_BATCH]
-            for i, vector in zip(batch, self._embed([indexed[i] for i in batch]), strict=True):
-                vectors[ids[i]] = vector.tolist()
-            report("embedding", start + len(batch), len(missing))
-        points = [
-            ChunkPoint(
-                point_id=ids[i],
-                payload={
-                    "document_id": document_id,
-                    "title": title,
-                    "source_type": parsed.source_type,
-                    "chunk_index": chunk.position,
-                    "chunk_count": len(chunks),
-                    "heading": chunk.heading,
-                    "page": chunk.page,
-                    "text": chunk.text,
-                    "content_hash": chunk.content_hash,
-                    "metadata": metadata,
-                },
-                dense=vectors[ids[i]],
-                sparse=self._encoder.document(indexed[i]),
-            )
-            for i, chunk in enumerate(chunks)
-        ]
-        return points, len(missing)
 
     # Reading ---------------------------------------------------------------------------------
 
