@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     rate_limit_requests_per_minute: int = Field(default=100, ge=1, alias="AGENTMESH_RATE_LIMIT_RPM")
     session_window_messages: int = Field(default=10, ge=2, alias="AGENTMESH_SESSION_WINDOW")
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, alias="AGENTMESH_MAX_BODY_BYTES")
+    # Defaults under the tenant policy's `limits` (which win when set), and per-user limits.
+    rate_limit_tokens_per_minute: int = Field(default=200_000, ge=1, alias="AGENTMESH_RATE_LIMIT_TPM")
+    max_concurrent_turns: int = Field(default=50, ge=1, alias="AGENTMESH_MAX_CONCURRENT_TURNS")
+    user_requests_per_minute: int = Field(default=60, ge=1, alias="AGENTMESH_USER_RATE_LIMIT_RPM")
+    user_tokens_per_minute: int = Field(default=100_000, ge=1, alias="AGENTMESH_USER_RATE_LIMIT_TPM")
+    # A turn slot held longer than this is presumed lost with its replica and is reclaimed.
+    turn_lease_seconds: int = Field(default=600, ge=10, alias="AGENTMESH_TURN_LEASE_SECONDS")
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, alias="AGENTMESH_SESSION_TTL")
+    redis_key_prefix: str = Field(default="agentmesh", min_length=1, alias="AGENTMESH_REDIS_PREFIX")
+    jwks_cache_seconds: int = Field(default=600, ge=1, alias="AGENTMESH_JWKS_CACHE_SECONDS")
+    # An unknown `kid` refetches the JWKS at most once per this interval (stops key-id floods).
+    jwks_min_refetch_seconds: float = Field(default=30.0, ge=0, alias="AGENTMESH_JWKS_MIN_REFETCH_SECONDS")
 
     gateway_url: str = Field(default="http://127.0.0.1:8000", alias="AGENTMESH_URL")
 
