@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -90,6 +90,26 @@ class Settings(BaseSettings):
     rag_demo_kb: bool = Field(default=True, alias="AGENTMESH_RAG_DEMO_KB")
 
     secret_key: str | None = Field(default=None, alias="AGENTMESH_SECRET_KEY")
+
+    # Agent host: remote model providers. A tenant's stored LLM configuration wins; these keys are
+    # the platform's fallback. Retries (429/5xx, with backoff) and timeouts apply to every provider.
+    anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    gemini_api_key: SecretStr | None = Field(default=None, alias="GEMINI_API_KEY")
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, alias="AGENTMESH_LLM_TIMEOUT")
+    llm_max_retries: int = Field(default=3, ge=0, le=10, alias="AGENTMESH_LLM_MAX_RETRIES")
+    llm_retry_base_seconds: float = Field(default=0.5, ge=0, alias="AGENTMESH_LLM_RETRY_BASE")
+    llm_prices_file: Path | None = Field(default=None, alias="AGENTMESH_LLM_PRICES_FILE")
+
+    # Agent host: tool calls, the tool catalog, the per-server circuit breaker, episode recording.
+    host_call_timeout_seconds: float = Field(default=30.0, gt=0, alias="AGENTMESH_TOOL_CALL_TIMEOUT")
+    host_max_result_chars: int = Field(default=20_000, ge=256, alias="AGENTMESH_TOOL_RESULT_MAX_CHARS")
+    host_catalog_ttl_seconds: float = Field(default=300.0, gt=0, alias="AGENTMESH_CATALOG_TTL")
+    host_llm_tool_limit: int = Field(default=5, ge=1, alias="AGENTMESH_LLM_TOOL_LIMIT")
+    host_breaker_failures: int = Field(default=5, ge=1, alias="AGENTMESH_BREAKER_FAILURES")
+    host_breaker_reset_seconds: float = Field(default=15.0, gt=0, alias="AGENTMESH_BREAKER_RESET")
+    host_record_episodes: bool = Field(default=False, alias="AGENTMESH_RECORD_EPISODES")
 
     log_level: str = Field(default="INFO", alias="AGENTMESH_LOG_LEVEL")
     log_json: bool = Field(default=True, alias="AGENTMESH_LOG_JSON")
