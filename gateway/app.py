@@ -10,16 +10,20 @@ import structlog
 from starlette.applications import Starlette
 
 from agentmesh.db import Base, create_engine, import_all_tables, session_factory
+from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from gateway.auth import UserTokenVerifier
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.openapi import openapi_route, public_operations
 from gateway.ratelimit import InProcessRateLimiter
-from gateway.routes import chat, health, jwks
+from gateway.routes import admin, chat, health, jwks
+from gateway.routes.admin.stores import AdminStores
 from gateway.sessions import SessionStore
 from gateway.state import GatewayState
 from gateway.tenants import DEMO_TENANTS, TenantDirectory
 from gateway.turns import ChatTurn
 from host.agent_host import build_agent_host
+from policies.audit import AuditLog
 
 log = structlog.get_logger(__name__)
 
@@ -54,9 +58,14 @@ def create_app(
             host=host,
             chat=ChatTurn(host, sessions),
             token_verifier=UserTokenVerifier(settings),
+            audit=AuditLog(db),
+            admin=AdminStores.build(
+                db=db, engine=engine, secrets=secret_box(settings), pool=host.pool, startup_servers=server_urls
+            ),
         )
         app.state.gateway = state
         app.state.token_verifier = state.token_verifier
+        await state.admin.servers.connect_registered()
         async with anyio.create_task_group() as task_group:
             await host.pool.start(task_group)
             ready = await host.pool.wait_ready(SERVER_CONNECT_TIMEOUT_SECONDS if server_urls else 0)
@@ -69,7 +78,13 @@ def create_app(
         await engine.dispose()
 
     return Starlette(
-        routes=[*health.routes, *chat.routes, *jwks.routes],
+        routes=[
+            *health.routes,
+            *chat.routes,
+            *jwks.routes,
+            *admin.routes,
+            openapi_route([*public_operations(), *admin.operations]),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

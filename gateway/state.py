@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,6 +14,11 @@ from gateway.sessions import SessionStore
 from gateway.tenants import TenantDirectory
 from gateway.turns import ChatTurn
 from host.agent_host import AgentHost
+from policies.audit import AuditLog
+
+if TYPE_CHECKING:
+    # Only a type here: the admin routes package imports this module.
+    from gateway.routes.admin.stores import AdminStores
 
 
 @dataclass
@@ -26,3 +32,5 @@ class GatewayState:
     host: AgentHost
     chat: ChatTurn
     token_verifier: UserTokenVerifier
+    audit: AuditLog
+    admin: AdminStores

@@ -1,0 +1,275 @@
+"""The gateway's HTTP API described once, as `Operation`s, and rendered as OpenAPI 3.1.
+
+An `Operation` is both the documentation of an endpoint and the means to serve it: its route,
+the pydantic model its body is read into, the model of its query string and the model it
+replies with. Reading and replying through the operation keeps the served API and
+`/openapi.json` from drifting apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.bodies import read_model
+from gateway.errors import ApiError, validation_details
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+BodyT = TypeVar("BodyT", bound=BaseModel)
+QueryT = TypeVar("QueryT", bound=BaseModel)
+
+OPENAPI_VERSION = "3.1.0"
+SCHEMA_REF = "#/components/schemas/{model}"
+BEARER_SCHEME = "bearer"
+
+_PATH_PARAMETER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?}")
+
+ERROR_DESCRIPTIONS = {
+    400: "The request is malformed or does not match the schema; `details` lists each problem.",
+    401: "The bearer token is missing or invalid.",
+    403: "The caller may not do this (role, tenant or policy).",
+    404: "No such resource for this caller.",
+    409: "The resource exists already or conflicts with another.",
+    413: "The request body is too large.",
+    429: "Rate limited; retry after the `Retry-After` header's seconds.",
+    502: "A tool server answered with an error the gateway cannot turn into a result.",
+    503: "A tool server needed for this request is unavailable.",
+}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a readable message and, for validation, each problem."""
+
+    code: str = Field(description="stable, machine-readable error code")
+    message: str = Field(description="a sentence for people")
+    details: Any = Field(default=None, description="problems by field, limits, or other specifics")
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer of the gateway's JSON APIs."""
+
+    error: ErrorDetail
+
+
+@dataclass(frozen=True)
+class Operation(Generic[BodyT, QueryT]):
+    """One documented endpoint. `response=None` means it answers 204 with no body."""
+
+    method: Method
+    path: str
+    operation_id: str
+    summary: str
+    tag: str
+    response: type[BaseModel] | None
+    body: type[BodyT] | None = None
+    query: type[QueryT] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = (400, 401, 403, 404)
+    description: str = ""
+    authenticated: bool = True
+    streams: bool = False
+    path_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def route(self, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
+        """The Starlette route serving this operation with `endpoint`."""
+        return Route(self.path, endpoint, methods=[self.method], name=self.operation_id)
+
+    async def read_body(self, request: Request, max_bytes: int) -> BodyT:
+        """The request body as this operation's body model (400/413 with details when not)."""
+        assert self.body is not None, f"{self.operation_id} declares no body"
+        return await read_model(request, self.body, max_bytes)
+
+    def read_query(self, request: Request) -> QueryT:
+        """The query string as this operation's query model (400 naming each bad parameter)."""
+        assert self.query is not None, f"{self.operation_id} declares no query"
+        try:
+            return self.query.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            raise ApiError(
+                400,
+                "invalid_query",
+                "query parameters do not match the schema",
+                details=validation_details(exc),
+            ) from exc
+
+    def reply(self, model: BaseModel | None = None, *, headers: Mapping[str, str] | None = None) -> Response:
+        """The response this operation documents: `model` as JSON with `status`, or 204."""
+        if self.response is None:
+            assert model is None, f"{self.operation_id} documents no response body"
+            return Response(status_code=204, headers=dict(headers or {}))
+        assert isinstance(model, self.response), f"{self.operation_id} replies with {self.response.__name__}"
+        return JSONResponse(
+            model.model_dump(mode="json"), status_code=self.status, headers=dict(headers or {})
+        )
+
+    def path_parameters(self) -> list[str]:
+        return _PATH_PARAMETER.findall(self.path)
+
+    @property
+    def openapi_path(self) -> str:
+        """The path with Starlette converters (`{path:path}`) written as OpenAPI templates."""
+        return _PATH_PARAMETER.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+
+class OpenApiInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    title: str = "agentmesh gateway"
+    version: str = "0.1.0"
+    description: str = (
+        "Chat, sessions, the OpenAI-compatible API and the admin API of the agentmesh gateway. "
+        "Every call needs a bearer JWT carrying `tenant_id` and `roles`; errors are "
+        '`{"error": {"code", "message", "details"}}`.'
+    )
+
+
+def _model_schemas(
+    operations: Iterable[Operation[Any, Any]],
+) -> tuple[dict[tuple[type[BaseModel], JsonSchemaMode], Any], dict[str, Any]]:
+    wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(ErrorResponse, "serialization"): None}
+    for operation in operations:
+        if operation.body is not None:
+            wanted[(operation.body, "validation")] = None
+        if operation.response is not None:
+            wanted[(operation.response, "serialization")] = None
+    refs, document = models_json_schema(list(wanted), ref_template=SCHEMA_REF)
+    return refs, document.get("$defs", {})
+
+
+def _query_parameters(query: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = query.model_json_schema(ref_template=SCHEMA_REF)
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, property_schema in schema.get("properties", {}).items():
+        property_schema = dict(property_schema)
+        description = property_schema.pop("description", None)
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": property_schema,
+        }
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
+def _operation_object(
+    operation: Operation[Any, Any], refs: Mapping[tuple[type[BaseModel], JsonSchemaMode], Any]
+) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": dict(operation.path_schemas.get(name, {"type": "string", "minLength": 1})),
+        }
+        for name in operation.path_parameters()
+    ]
+    if operation.query is not None:
+        parameters.extend(_query_parameters(operation.query))
+
+    responses: dict[str, Any] = {}
+    if operation.response is None:
+        responses[str(operation.status if operation.status != 200 else 204)] = {"description": "Done."}
+    else:
+        content: dict[str, Any] = {
+            "application/json": {"schema": refs[(operation.response, "serialization")]}
+        }
+        if operation.streams:
+            content["text/event-stream"] = {
+                "schema": {"type": "string", "description": "server-sent events, one per turn event"}
+            }
+        responses[str(operation.status)] = {
+            "description": operation.response.__doc__ or "OK",
+            "content": content,
+        }
+    error_schema = {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}}
+    errors = set(operation.errors)
+    if operation.authenticated:
+        errors.add(401)
+    for status in sorted(errors):
+        responses[str(status)] = {
+            "description": ERROR_DESCRIPTIONS.get(status, "Error."),
+            "content": error_schema,
+        }
+
+    document: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "summary": operation.summary,
+        "tags": [operation.tag],
+        "responses": responses,
+    }
+    if operation.description:
+        document["description"] = operation.description
+    if parameters:
+        document["parameters"] = parameters
+    if operation.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(operation.body, "validation")]}},
+        }
+    document["security"] = [{BEARER_SCHEME: []}] if operation.authenticated else []
+    return document
+
+
+def build_openapi(
+    operations: Iterable[Operation[Any, Any]], info: OpenApiInfo | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `operations`, with schemas generated from their models."""
+    operations = list(operations)
+    refs, schemas = _model_schemas(operations)
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in operations:
+        paths.setdefault(operation.openapi_path, {})[operation.method.lower()] = _operation_object(
+            operation, refs
+        )
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": (info or OpenApiInfo()).model_dump(),
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def openapi_route(operations: Iterable[Operation[Any, Any]]) -> Route:
+    """`GET /openapi.json`, rendered once and served as is."""
+    document = build_openapi(operations)
+
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    return Route("/openapi.json", openapi_json, methods=["GET"], name="openapi")
+
+
+def public_operations() -> list[Operation[Any, Any]]:
+    """The chat-facing API (served by `gateway.routes.chat` and its siblings), described here."""
+    from gateway.schemas import ChatRequest, ChatResponse
+
+    tenant_path = {"tenant_id": {"type": "string", "minLength": 1, "maxLength": 64}}
+    return [
+        Operation(
+            "POST",
+            "/api/{tenant_id}/chat",
+            "chat",
+            "One chat turn: JSON, or server-sent events with `Accept: text/event-stream` or `stream: true`",
+            "chat",
+            ChatResponse,
+            body=ChatRequest,
+            errors=(400, 403, 404, 413, 429),
+            streams=True,
+            path_schemas=tenant_path,
+        ),
+    ]

@@ -1,0 +1,15 @@
+"""The admin API under `/api/admin/`, one module per resource.
+
+Every endpoint authorises through `gateway.admin_auth` (platform admins any tenant, tenant
+admins their own, users nothing), reads and answers through its documented `Operation`, and
+appends every change to the audit log.
+"""
+
+from __future__ import annotations
+
+from gateway.routes.admin import audit, erp_tools, search_provider, servers, tenants, usage
+
+_MODULES = [tenants, servers, erp_tools, search_provider, usage, audit]
+
+routes = [route for module in _MODULES for route in module.routes]
+operations = [operation for module in _MODULES for operation in module.operations]

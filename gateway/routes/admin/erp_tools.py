@@ -1,0 +1,354 @@
+"""`/api/admin/.../erp/tools` and `.../erp/credentials`: ERP tools as configuration, no code or restart.
+
+A tenant admin manages the tenant's own tools (listed and callable for that tenant only) and
+the encrypted service credentials they authenticate with; a platform admin manages the tools of
+every tenant under `/api/admin/erp/tools`. A write returns once the ERP server lists the change
+(`live: true`), so an agent's next turn can call the tool; `live: false` means the ERP server
+has not shown it yet (it is unreachable, or slower than the wait).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import anyio
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.admin_auth import TENANT_PATH, AdminAccess, platform_admin, tenant_admin
+from gateway.errors import ApiError
+from gateway.openapi import Operation
+from host.agent_host import AgentHost
+from host.catalog import ToolSpec
+from host.mcp_pool import ServerUnavailable
+from mcp_servers.erp.tool_config import TOOL_NAME_PATTERN, HttpToolConfig
+from mcp_servers.erp.tool_store import (
+    InvalidToolConfig,
+    StoredToolConfig,
+    ToolConfigNotFound,
+    ToolNameTaken,
+    ToolStoreError,
+)
+
+ERP_SERVER = "erp"
+LIVE_WAIT_SECONDS = 5.0
+CREDENTIAL_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+_STATUS = {ToolNameTaken: 409, ToolConfigNotFound: 404, InvalidToolConfig: 400}
+
+
+class ErpToolView(BaseModel):
+    """A stored ERP tool configuration."""
+
+    name: str
+    tenant_id: str | None = Field(description="the owning tenant; null: every tenant")
+    config: HttpToolConfig
+    updated_at: datetime
+    live: bool | None = Field(
+        default=None, description="after a write: whether the ERP server lists the change already"
+    )
+
+    @classmethod
+    def of(cls, stored: StoredToolConfig, live: bool | None = None) -> ErpToolView:
+        return cls(
+            name=stored.config.name,
+            tenant_id=stored.tenant_id,
+            config=stored.config,
+            updated_at=stored.updated_at,
+            live=live,
+        )
+
+
+class ErpToolList(BaseModel):
+    """Stored ERP tools, by name (the built-in demo tools are not listed)."""
+
+    items: list[ErpToolView]
+
+
+class ErpToolDeleted(BaseModel):
+    """A removed tool."""
+
+    name: str
+    live: bool
+
+
+class CredentialIn(BaseModel):
+    """A service credential's secret (an API key or token); stored encrypted, never returned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret: SecretStr = Field(min_length=1, max_length=4096)
+
+
+class CredentialList(BaseModel):
+    """The names of the tenant's service credentials (never their values)."""
+
+    names: list[str]
+
+
+TOOL_PATH = {"name": {"type": "string", "pattern": TOOL_NAME_PATTERN}}
+CREDENTIAL_PATH = {"name": {"type": "string", "pattern": CREDENTIAL_PATTERN}}
+TENANT_TOOL_PATH = {**TENANT_PATH, **TOOL_PATH}
+TENANT_CREDENTIAL_PATH = {**TENANT_PATH, **CREDENTIAL_PATH}
+
+
+def _tool_operations(
+    prefix: str, scope: str, path_schemas: dict[str, dict[str, object]]
+) -> dict[str, Operation]:
+    one = {**path_schemas, **TOOL_PATH}
+    return {
+        "list": Operation(
+            "GET",
+            f"{prefix}",
+            f"list{scope}ErpTools",
+            f"List {scope.lower()} ERP tools",
+            "erp",
+            ErpToolList,
+            errors=(403, 404),
+            path_schemas=path_schemas,
+        ),
+        "create": Operation(
+            "POST",
+            f"{prefix}",
+            f"create{scope}ErpTool",
+            f"Add a {scope.lower()} ERP tool",
+            "erp",
+            ErpToolView,
+            body=HttpToolConfig,
+            status=201,
+            errors=(400, 403, 404, 409, 413),
+            path_schemas=path_schemas,
+        ),
+        "get": Operation(
+            "GET",
+            f"{prefix}/{{name}}",
+            f"get{scope}ErpTool",
+            f"Read a {scope.lower()} ERP tool",
+            "erp",
+            ErpToolView,
+            errors=(403, 404),
+            path_schemas=one,
+        ),
+        "update": Operation(
+            "PUT",
+            f"{prefix}/{{name}}",
+            f"update{scope}ErpTool",
+            f"Replace a {scope.lower()} ERP tool",
+            "erp",
+            ErpToolView,
+            body=HttpToolConfig,
+            errors=(400, 403, 404, 413),
+            path_schemas=one,
+        ),
+        "delete": Operation(
+            "DELETE",
+            f"{prefix}/{{name}}",
+            f"delete{scope}ErpTool",
+            f"Remove a {scope.lower()} ERP tool",
+            "erp",
+            ErpToolDeleted,
+            errors=(403, 404),
+            path_schemas=one,
+        ),
+    }
+
+
+TENANT_TOOLS = _tool_operations("/api/admin/tenants/{tenant_id}/erp/tools", "Tenant", TENANT_PATH)
+PLATFORM_TOOLS = _tool_operations("/api/admin/erp/tools", "Platform", {})
+
+LIST_CREDENTIALS = Operation(
+    "GET",
+    "/api/admin/tenants/{tenant_id}/erp/credentials",
+    "listErpCredentials",
+    "List the names of the tenant's ERP service credentials",
+    "erp",
+    CredentialList,
+    errors=(403, 404),
+    path_schemas=TENANT_PATH,
+)
+PUT_CREDENTIAL = Operation(
+    "PUT",
+    "/api/admin/tenants/{tenant_id}/erp/credentials/{name}",
+    "putErpCredential",
+    "Set a service credential (encrypted at rest, never returned)",
+    "erp",
+    None,
+    body=CredentialIn,
+    status=204,
+    errors=(400, 403, 404, 413),
+    path_schemas=TENANT_CREDENTIAL_PATH,
+)
+DELETE_CREDENTIAL = Operation(
+    "DELETE",
+    "/api/admin/tenants/{tenant_id}/erp/credentials/{name}",
+    "deleteErpCredential",
+    "Remove a service credential",
+    "erp",
+    None,
+    status=204,
+    errors=(403, 404),
+    path_schemas=TENANT_CREDENTIAL_PATH,
+)
+
+
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except ToolStoreError as exc:
+        status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 400)
+        raise ApiError(status, exc.code, exc.message, details=exc.details or None) from exc
+
+
+def _shows(spec: ToolSpec | None, expected: HttpToolConfig | None) -> bool:
+    if expected is None:
+        return spec is None
+    return (
+        spec is not None
+        and spec.description == expected.description
+        and spec.input_schema == expected.input_schema
+    )
+
+
+async def until_listed(host: AgentHost, name: str, expected: HttpToolConfig | None) -> bool:
+    """Refresh the host's view of the ERP server until tool `name` is `expected` (None: gone).
+
+    Gives up after a few seconds, or at once when the ERP server cannot be reached.
+    """
+    deadline = time.monotonic() + LIVE_WAIT_SECONDS
+    while True:
+        try:
+            await host.catalog.refresh(ERP_SERVER)
+        except (ServerUnavailable, MCPError):
+            return False
+        if _shows(host.catalog.find(ERP_SERVER, name), expected):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await anyio.sleep(0.2)
+
+
+async def _access(request: Request, platform: bool) -> AdminAccess:
+    return platform_admin(request) if platform else await tenant_admin(request)
+
+
+def _handlers(operations: dict[str, Operation], platform: bool) -> list[Route]:  # type: ignore[type-arg]
+    async def list_tools(request: Request) -> Response:
+        access = await _access(request, platform)
+        stored = await access.state.admin.erp_tools.for_tenant(access.tenant_id)
+        return operations["list"].reply(ErpToolList(items=[ErpToolView.of(s) for s in stored]))
+
+    async def create_tool(request: Request) -> Response:
+        access = await _access(request, platform)
+        config: HttpToolConfig = await operations["create"].read_body(
+            request, access.state.settings.max_body_bytes
+        )
+        with _store_errors():
+            stored = await access.state.admin.erp_tools.create(access.tenant_id, config)
+        await access.record("erp_tool.create", f"erp:{config.name}", arguments=config.model_dump(mode="json"))
+        live = await until_listed(access.state.host, config.name, config)
+        return operations["create"].reply(ErpToolView.of(stored, live))
+
+    async def get_tool(request: Request) -> Response:
+        access = await _access(request, platform)
+        with _store_errors():
+            stored = await access.state.admin.erp_tools.get(access.tenant_id, request.path_params["name"])
+        return operations["get"].reply(ErpToolView.of(stored))
+
+    async def update_tool(request: Request) -> Response:
+        access = await _access(request, platform)
+        config: HttpToolConfig = await operations["update"].read_body(
+            request, access.state.settings.max_body_bytes
+        )
+        name = request.path_params["name"]
+        if config.name != name:
+            raise ApiError(
+                400,
+                "name_mismatch",
+                f"the body names tool '{config.name}' but the path names '{name}'",
+                details=[{"field": "name", "problem": "must equal the tool name in the path"}],
+            )
+        with _store_errors():
+            stored = await access.state.admin.erp_tools.update(access.tenant_id, config)
+        await access.record("erp_tool.update", f"erp:{name}", arguments=config.model_dump(mode="json"))
+        live = await until_listed(access.state.host, config.name, config)
+        return operations["update"].reply(ErpToolView.of(stored, live))
+
+    async def delete_tool(request: Request) -> Response:
+        access = await _access(request, platform)
+        name = request.path_params["name"]
+        with _store_errors():
+            await access.state.admin.erp_tools.delete(access.tenant_id, name)
+        await access.record("erp_tool.delete", f"erp:{name}")
+        live = await until_listed(access.state.host, name, None)
+        return operations["delete"].reply(ErpToolDeleted(name=name, live=live))
+
+    return [
+        operations["list"].route(list_tools),
+        operations["create"].route(create_tool),
+        operations["get"].route(get_tool),
+        operations["update"].route(update_tool),
+        operations["delete"].route(delete_tool),
+    ]
+
+
+async def list_credentials(request: Request) -> Response:
+    access = await tenant_admin(request)
+    assert access.tenant_id is not None
+    names = await access.state.admin.erp_credentials.names(access.tenant_id)
+    return LIST_CREDENTIALS.reply(CredentialList(names=names))
+
+
+def _credential_name(request: Request) -> str:
+    name = request.path_params["name"]
+    if not re.fullmatch(CREDENTIAL_PATTERN, name):
+        raise ApiError(
+            400,
+            "invalid_credential_name",
+            "a credential name is 1 to 64 letters, digits, '_', '.' or '-'",
+            details=[{"field": "name", "problem": f"does not match {CREDENTIAL_PATTERN}"}],
+        )
+    return name
+
+
+async def put_credential(request: Request) -> Response:
+    access = await tenant_admin(request)
+    assert access.tenant_id is not None
+    name = _credential_name(request)
+    body = await PUT_CREDENTIAL.read_body(request, access.state.settings.max_body_bytes)
+    await access.state.admin.erp_credentials.put(access.tenant_id, name, body.secret.get_secret_value())
+    await access.record("erp_credential.put", f"erp-credential:{name}")
+    return PUT_CREDENTIAL.reply()
+
+
+async def delete_credential(request: Request) -> Response:
+    access = await tenant_admin(request)
+    assert access.tenant_id is not None
+    name = _credential_name(request)
+    if not await access.state.admin.erp_credentials.delete(access.tenant_id, name):
+        raise ApiError(404, "credential_not_found", f"the tenant has no credential '{name}'")
+    await access.record("erp_credential.delete", f"erp-credential:{name}")
+    return DELETE_CREDENTIAL.reply()
+
+
+operations = [
+    *TENANT_TOOLS.values(),
+    *PLATFORM_TOOLS.values(),
+    LIST_CREDENTIALS,
+    PUT_CREDENTIAL,
+    DELETE_CREDENTIAL,
+]
+routes = [
+    *_handlers(TENANT_TOOLS, platform=False),
+    *_handlers(PLATFORM_TOOLS, platform=True),
+    LIST_CREDENTIALS.route(list_credentials),
+    PUT_CREDENTIAL.route(put_credential),
+    DELETE_CREDENTIAL.route(delete_credential),
+]

@@ -1,0 +1,80 @@
+"""`/api/admin/servers`: the MCP servers every tenant's agents draw tools from (platform admins)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.admin_auth import platform_admin
+from gateway.errors import ApiError
+from gateway.openapi import Operation
+from gateway.servers import SERVER_NAME_PATTERN, ServerRegistration, ServerRegistryError, ServerView
+
+
+class ServerList(BaseModel):
+    """Every MCP server the gateway connects to."""
+
+    items: list[ServerView]
+
+
+SERVER_PATH = {"name": {"type": "string", "pattern": SERVER_NAME_PATTERN}}
+
+LIST = Operation(
+    "GET", "/api/admin/servers", "listServers", "List the MCP servers", "servers", ServerList, errors=(403,)
+)
+GET = Operation(
+    "GET",
+    "/api/admin/servers/{name}",
+    "getServer",
+    "Read one MCP server and its connection state",
+    "servers",
+    ServerView,
+    errors=(403, 404),
+    path_schemas=SERVER_PATH,
+)
+REGISTER = Operation(
+    "PUT",
+    "/api/admin/servers/{name}",
+    "registerServer",
+    "Register an MCP server by URL (or re-point it); it connects without a restart",
+    "servers",
+    ServerView,
+    body=ServerRegistration,
+    errors=(400, 403, 409, 413),
+    path_schemas=SERVER_PATH,
+    description=(
+        "The server must serve Streamable HTTP and accept the mesh's audience-bound tokens "
+        "(`aud = mcp:<name>`, keys at `/.well-known/mesh-jwks.json`). Its tools reach a tenant "
+        "only where the tenant's policy allows `<name>:<tool>`."
+    ),
+)
+
+
+async def list_servers(request: Request) -> Response:
+    access = platform_admin(request)
+    return LIST.reply(ServerList(items=await access.state.admin.servers.all()))
+
+
+async def get_server(request: Request) -> Response:
+    access = platform_admin(request)
+    try:
+        return GET.reply(await access.state.admin.servers.get(request.path_params["name"]))
+    except ServerRegistryError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from exc
+
+
+async def register_server(request: Request) -> Response:
+    access = platform_admin(request)
+    name = request.path_params["name"]
+    body = await REGISTER.read_body(request, access.state.settings.max_body_bytes)
+    try:
+        view = await access.state.admin.servers.register(name, body, registered_by=access.principal)
+    except ServerRegistryError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    await access.record("server.register", f"server:{name}", arguments=body.model_dump(mode="json"))
+    return REGISTER.reply(view)
+
+
+operations = [LIST, GET, REGISTER]
+routes = [LIST.route(list_servers), GET.route(get_server), REGISTER.route(register_server)]

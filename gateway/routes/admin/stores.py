@@ -1,0 +1,45 @@
+"""The stores the admin API writes to, built once when the gateway starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agentmesh.secrets import SecretBox
+from gateway.servers import ServerRegistry
+from gateway.usage import UsageLedger
+from host.mcp_pool import McpPool
+from mcp_servers.erp.credentials import ServiceCredentialStore
+from mcp_servers.erp.tool_store import ToolConfigStore
+from mcp_servers.search.provider_configs import ProviderConfigStore
+
+
+@dataclass(frozen=True)
+class AdminStores:
+    """Typed stores over the platform database; each one is scoped by the tenant passed to it."""
+
+    erp_tools: ToolConfigStore
+    erp_credentials: ServiceCredentialStore
+    search_providers: ProviderConfigStore
+    servers: ServerRegistry
+    usage: UsageLedger
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        db: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        secrets: SecretBox,
+        pool: McpPool,
+        startup_servers: Iterable[str],
+    ) -> AdminStores:
+        return cls(
+            erp_tools=ToolConfigStore(db),
+            erp_credentials=ServiceCredentialStore(db, secrets),
+            search_providers=ProviderConfigStore(engine, secrets),
+            servers=ServerRegistry(db, pool, startup=startup_servers),
+            usage=UsageLedger(db),
+        )

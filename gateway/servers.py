@@ -1,0 +1,150 @@
+"""MCP servers registered by URL through the admin API: persisted, and connected without a restart.
+
+The servers the gateway was started with (from settings or `agentmesh up`) are fixed; a platform
+admin adds further servers here. Each registration is stored first and then handed to the host's
+connection pool, and every stored registration is handed to the pool again when the gateway starts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.tables import McpServerRow, utcnow
+from host.mcp_pool import McpPool
+
+SERVER_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+"""Lower-case letters, digits and dashes: a name that stays unambiguous inside `server__tool`."""
+
+McpUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
+
+
+class ServerRegistryError(Exception):
+    """A refused registry operation, with a stable `code` and the HTTP status it maps to."""
+
+    code = "server_registry_error"
+    status = 400
+
+
+class InvalidServerName(ServerRegistryError):
+    code = "invalid_server_name"
+    status = 400
+
+
+class ServerNameTaken(ServerRegistryError):
+    """The name belongs to a server the gateway was started with."""
+
+    code = "server_name_reserved"
+    status = 409
+
+
+class ServerNotFound(ServerRegistryError):
+    code = "server_not_found"
+    status = 404
+
+
+class ServerRegistration(BaseModel):
+    """Where a server's Streamable HTTP endpoint is. It must accept the mesh's tokens (`aud mcp:<name>`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: McpUrl = Field(description="the server's MCP endpoint, e.g. https://tools.internal/mcp")
+
+
+class ServerView(BaseModel):
+    """A server the gateway connects to, and whether it is connected now."""
+
+    name: str
+    url: str
+    source: str = Field(description="'startup' (configured) or 'admin' (registered through this API)")
+    connected: bool
+    last_error: str | None = None
+    registered_by: str | None = None
+    updated_at: datetime | None = None
+
+
+class ServerRegistry:
+    """Registered servers in the platform database, mirrored into the host's pool."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], pool: McpPool, *, startup: Iterable[str] = ()
+    ) -> None:
+        self._sessions = sessions
+        self._pool = pool
+        self._startup = frozenset(startup)
+
+    async def connect_registered(self) -> list[str]:
+        """Hand every stored registration to the pool (at start); returns their names."""
+        rows = [row for row in await self._rows() if row.name not in self._startup]
+        for row in rows:
+            self._pool.add_server(row.name, row.url)
+        return [row.name for row in rows]
+
+    async def register(self, name: str, registration: ServerRegistration, registered_by: str) -> ServerView:
+        """Store `name` -> URL (replacing an earlier URL) and connect to it in the background."""
+        if not re.fullmatch(SERVER_NAME_PATTERN, name):
+            raise InvalidServerName(
+                f"'{name}' is not a server name: a lower-case letter, then up to 31 lower-case "
+                "letters, digits or dashes"
+            )
+        if name in self._startup:
+            raise ServerNameTaken(f"'{name}' is configured at startup and cannot be re-registered")
+        url = str(registration.url)
+        async with self._sessions() as db, db.begin():
+            row = await db.get(McpServerRow, name, with_for_update=True)
+            if row is None:
+                row = McpServerRow(name=name, url=url, registered_by=registered_by)
+                db.add(row)
+            else:
+                row.url = url
+                row.registered_by = registered_by
+                row.updated_at = utcnow()
+        self._pool.add_server(name, url)
+        return self._view_of(row)
+
+    async def get(self, name: str) -> ServerView:
+        for view in await self.all():
+            if view.name == name:
+                return view
+        raise ServerNotFound(f"no MCP server named '{name}'")
+
+    async def all(self) -> list[ServerView]:
+        """Every server of the pool, startup and registered, by name."""
+        registered = {row.name: row for row in await self._rows()}
+        views = []
+        for state in sorted(self._pool.states(), key=lambda s: s.name):
+            row = registered.get(state.name)
+            views.append(
+                ServerView(
+                    name=state.name,
+                    url=state.url,
+                    source="admin" if row is not None and state.name not in self._startup else "startup",
+                    connected=state.connected,
+                    last_error=state.last_error,
+                    registered_by=row.registered_by if row is not None else None,
+                    updated_at=row.updated_at if row is not None else None,
+                )
+            )
+        return views
+
+    def _view_of(self, row: McpServerRow) -> ServerView:
+        state = next((s for s in self._pool.states() if s.name == row.name), None)
+        return ServerView(
+            name=row.name,
+            url=row.url,
+            source="admin",
+            connected=bool(state and state.connected),
+            last_error=state.last_error if state else None,
+            registered_by=row.registered_by,
+            updated_at=row.updated_at,
+        )
+
+    async def _rows(self) -> list[McpServerRow]:
+        async with self._sessions() as db:
+            return list((await db.execute(sa.select(McpServerRow).order_by(McpServerRow.name))).scalars())
