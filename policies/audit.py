@@ -1,7 +1,8 @@
 """The audit log: every policy decision, tool call and admin change, appended with its rule.
 
 Arguments are never stored, only a hash of their canonical JSON, so the log proves what was
-asked without keeping the data itself. Reads are always scoped to one tenant.
+asked without keeping the data itself; personal data in an event's details is masked before it
+is written. Reads are always scoped to one tenant.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from policies.redaction import Redactor
 from policies.tables import AuditEventRow
+
+_DETAIL_REDACTOR = Redactor()
 
 
 def arguments_hash(arguments: Mapping[str, Any] | None) -> str | None:
@@ -42,15 +46,27 @@ class AuditEvent(BaseModel):
     id: int | None = None
 
 
+def audit_row(event: AuditEvent, redactor: Redactor = _DETAIL_REDACTOR) -> AuditEventRow:
+    """The row for `event`, its details redacted; add it to a transaction that also writes the
+    change it records, so the change and its audit record commit or fail together."""
+    row = AuditEventRow(**event.model_dump(exclude={"id", "detail"}))
+    row.detail = redactor.redact_obj(event.detail)
+    return row
+
+
 class AuditLog:
     """Appends to and reads from the audit table."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, redactor: Redactor | None = None
+    ) -> None:
         self._sessions = sessions
+        self._redactor = redactor or _DETAIL_REDACTOR
 
     async def append(self, *events: AuditEvent) -> None:
+        """Write `events` in one transaction (details redacted)."""
         async with self._sessions() as db, db.begin():
-            db.add_all(AuditEventRow(**event.model_dump(exclude={"id"})) for event in events)
+            db.add_all(audit_row(event, self._redactor) for event in events)
 
     async def for_tenant(
         self, tenant_id: str, *, limit: int = 100, before_id: int | None = None

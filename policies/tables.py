@@ -1,4 +1,4 @@
-"""Tables owned by the policy package: the audit log (more policy tables join it here)."""
+"""Tables owned by the policy package: the audit log and the policy overrides set at run time."""
 
 from __future__ import annotations
 
@@ -27,3 +27,24 @@ class AuditEventRow(Base):
     rule: Mapped[str] = mapped_column(String(256))
     arguments_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PolicyOverrideRow(Base):
+    """A tenant's policy as set through the admin API: the sections it sets replace the file's."""
+
+    __tablename__ = "policy_overrides"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, doc="the override version this write produced")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(256))
+
+
+class PolicyOverrideVersionRow(Base):
+    """One row counting writes to `policy_overrides`, so replicas notice a change with one read."""
+
+    __tablename__ = "policy_override_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)

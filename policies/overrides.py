@@ -1,0 +1,181 @@
+"""Tenant policies set at run time (through the admin API), stored in the platform database.
+
+An override is a tenant's policy document holding only the sections an admin set (`tools`,
+`limits`, ...); `PolicySet` lays each set section over the tenant's policy file. Every read and
+write names its tenant explicitly and a document may only be stored under its own tenant, so a
+caller authorised for one tenant can never touch another's. Each write bumps one version counter
+in the same transaction, which is all a replica reads to notice a change, and is audited in that
+transaction too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agentmesh.db import Base
+from policies.audit import AuditEvent, arguments_hash, audit_row
+from policies.model import TenantPolicy
+from policies.tables import PolicyOverrideRow, PolicyOverrideVersionRow
+
+VERSION_ROW_ID = 1
+SYSTEM_PRINCIPAL = "system"
+
+
+class InvalidOverride(ValueError):
+    """An override that cannot be stored (wrong tenant, the base policy)."""
+
+    code = "invalid_policy_override"
+
+
+class OverrideSnapshot(BaseModel):
+    """Every override at one version, for `PolicySet` to rebuild its in-process view."""
+
+    version: int
+    policies: dict[str, TenantPolicy]
+    invalid: dict[str, str]
+
+
+async def create_policy_tables(engine: AsyncEngine) -> None:
+    """Create the override tables if missing (until migrations take this over)."""
+    rows = (PolicyOverrideRow, PolicyOverrideVersionRow)
+    tables = [Base.metadata.tables[row.__tablename__] for row in rows]
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all, tables=tables)
+
+
+class PolicyOverrideStore:
+    """Reads and writes one tenant's override at a time."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._counter_ready = False
+
+    async def _ensure_counter(self) -> None:
+        """Create the version counter row once (in its own transaction: writers may race here)."""
+        if self._counter_ready:
+            return
+        # A concurrent writer may create the row between our read and insert: then it exists,
+        # which is all we need.
+        with contextlib.suppress(IntegrityError):
+            async with self._sessions() as db, db.begin():
+                if await db.get(PolicyOverrideVersionRow, VERSION_ROW_ID) is None:
+                    db.add(PolicyOverrideVersionRow(id=VERSION_ROW_ID, version=0))
+        self._counter_ready = True
+
+    async def get(self, tenant_id: str) -> TenantPolicy | None:
+        """The override of `tenant_id`, holding only the sections that were set, or None."""
+        async with self._sessions() as db:
+            row = await db.get(PolicyOverrideRow, tenant_id)
+        return TenantPolicy.model_validate(row.document) if row is not None else None
+
+    async def put(
+        self, tenant_id: str, policy: TenantPolicy, *, changed_by: str | None = None
+    ) -> TenantPolicy:
+        """Store `policy` as the override of `tenant_id` (replacing any previous one).
+
+        Only the sections set on `policy` (its `model_fields_set`) are kept, so an override of
+        `limits` alone leaves the file's agents and tools in force.
+        """
+        _check_tenant(tenant_id, policy)
+        document = policy.model_dump(mode="json", exclude_unset=True)
+        document["tenant"] = tenant_id
+        await self._ensure_counter()
+        async with self._sessions() as db, db.begin():
+            version = await _bump_version(db)
+            row = await db.get(PolicyOverrideRow, tenant_id)
+            if row is None:
+                row = PolicyOverrideRow(tenant_id=tenant_id)
+                db.add(row)
+            row.document = document
+            row.version = version
+            row.updated_at = datetime.now(UTC)
+            row.updated_by = changed_by or SYSTEM_PRINCIPAL
+            db.add(
+                audit_row(
+                    AuditEvent(
+                        tenant_id=tenant_id,
+                        principal=changed_by or SYSTEM_PRINCIPAL,
+                        action="admin.policy.put",
+                        resource=f"policy:{tenant_id}",
+                        effect="ok",
+                        arguments_hash=arguments_hash(document),
+                        detail={"sections": sorted(set(document) - {"tenant"}), "version": version},
+                    )
+                )
+            )
+        return TenantPolicy.model_validate(document)
+
+    async def delete(self, tenant_id: str, *, changed_by: str | None = None) -> bool:
+        """Remove the override of `tenant_id` (its policy file applies again); False if none."""
+        await self._ensure_counter()
+        async with self._sessions() as db, db.begin():
+            row = await db.get(PolicyOverrideRow, tenant_id)
+            if row is None:
+                return False
+            await db.delete(row)
+            version = await _bump_version(db)
+            db.add(
+                audit_row(
+                    AuditEvent(
+                        tenant_id=tenant_id,
+                        principal=changed_by or SYSTEM_PRINCIPAL,
+                        action="admin.policy.delete",
+                        resource=f"policy:{tenant_id}",
+                        effect="ok",
+                        detail={"version": version},
+                    )
+                )
+            )
+        return True
+
+    async def version(self) -> int:
+        """The number of override writes so far (0 before the first); cheap enough to poll."""
+        async with self._sessions() as db:
+            value = await db.scalar(
+                select(PolicyOverrideVersionRow.version).where(PolicyOverrideVersionRow.id == VERSION_ROW_ID)
+            )
+        return int(value or 0)
+
+    async def snapshot(self) -> OverrideSnapshot:
+        """All overrides with the version they were read at (for the in-process `PolicySet` only).
+
+        A stored document that no longer validates is reported under `invalid`, not raised: one
+        bad row must not stop every tenant's policy from refreshing.
+        """
+        version = await self.version()
+        async with self._sessions() as db:
+            rows = (await db.execute(select(PolicyOverrideRow))).scalars().all()
+        policies: dict[str, TenantPolicy] = {}
+        invalid: dict[str, str] = {}
+        for row in rows:
+            try:
+                policies[row.tenant_id] = TenantPolicy.model_validate(row.document)
+            except ValueError as exc:
+                invalid[row.tenant_id] = str(exc)
+        return OverrideSnapshot(version=version, policies=policies, invalid=invalid)
+
+
+def _check_tenant(tenant_id: str, policy: TenantPolicy) -> None:
+    if tenant_id == "*":
+        raise InvalidOverride("the base policy is set in its file (policies/files/base.yaml), not overridden")
+    if policy.tenant != tenant_id:
+        raise InvalidOverride(
+            f"the policy names tenant '{policy.tenant}' but is being stored for tenant '{tenant_id}'"
+        )
+
+
+async def _bump_version(db: AsyncSession) -> int:
+    """Increment the version counter inside the caller's transaction and return the new value."""
+    bumped = await db.execute(
+        update(PolicyOverrideVersionRow)
+        .where(PolicyOverrideVersionRow.id == VERSION_ROW_ID)
+        .values(version=PolicyOverrideVersionRow.version + 1)
+        .returning(PolicyOverrideVersionRow.version)
+    )
+    return int(bumped.scalar_one())
