@@ -7,6 +7,7 @@ connection pool, and every stored registration is handed to the pool again when 
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -105,7 +106,9 @@ class ServerRegistry:
                 row.url = url
                 row.registered_by = registered_by
                 row.updated_at = utcnow()
-        self._pool.add_server(name, url)
+        # The connection outlives this request: start it outside the request's context (its
+        # tenant, trace and log bindings), as if it had been there from the start.
+        contextvars.Context().run(self._pool.add_server, name, url)
         return self._view_of(row)
 
     async def get(self, name: str) -> ServerView:

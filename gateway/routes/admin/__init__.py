@@ -7,9 +7,9 @@ appends every change to the audit log.
 
 from __future__ import annotations
 
-from gateway.routes.admin import audit, erp_tools, search_provider, servers, tenants, usage
+from gateway.routes.admin import audit, erp_tools, permissions, search_provider, servers, tenants, usage
 
-_MODULES = [tenants, servers, erp_tools, search_provider, usage, audit]
+_MODULES = [tenants, servers, permissions, erp_tools, search_provider, usage, audit]
 
 routes = [route for module in _MODULES for route in module.routes]
 operations = [operation for module in _MODULES for operation in module.operations]

@@ -14,6 +14,7 @@ from host.mcp_pool import McpPool
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.tool_store import ToolConfigStore
 from mcp_servers.search.provider_configs import ProviderConfigStore
+from policies.overrides import PolicyOverrideStore
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class AdminStores:
     search_providers: ProviderConfigStore
     servers: ServerRegistry
     usage: UsageLedger
+    policies: PolicyOverrideStore
 
     @classmethod
     def build(
@@ -42,4 +44,5 @@ class AdminStores:
             search_providers=ProviderConfigStore(engine, secrets),
             servers=ServerRegistry(db, pool, startup=startup_servers),
             usage=UsageLedger(db),
+            policies=PolicyOverrideStore(db),
         )

@@ -1,0 +1,105 @@
+"""`/api/admin/tenants/{tenant_id}/policy`: what a tenant may use, set at run time.
+
+The override is a policy document holding only the sections a platform admin set (`tools`,
+`agents`, `limits`, ...); each replaces the same section of the tenant's policy file, and the
+base policy's denies still bind. Every replica applies a change within about a second. Tenant
+admins read their tenant's policy; only platform admins change what a tenant is granted.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.admin_auth import TENANT_PATH, platform_admin, tenant_admin
+from gateway.errors import ApiError
+from gateway.openapi import Operation
+from policies.model import TenantPolicy
+from policies.overrides import InvalidOverride
+
+PATH = "/api/admin/tenants/{tenant_id}/policy"
+
+
+class PolicyView(BaseModel):
+    """The tenant's override (the sections set through this API) and the policy in force."""
+
+    tenant_id: str
+    override: TenantPolicy | None = Field(description="null when the tenant's file applies unchanged")
+    effective: TenantPolicy | None = Field(
+        description="the tenant's document in force (file with override); null: base policy only"
+    )
+
+
+GET = Operation(
+    "GET",
+    PATH,
+    "getPolicy",
+    "Read the tenant's policy override and the policy in force",
+    "permissions",
+    PolicyView,
+    errors=(403, 404),
+    path_schemas=TENANT_PATH,
+)
+PUT = Operation(
+    "PUT",
+    PATH,
+    "putPolicy",
+    "Set the tenant's policy override (platform admins); the sections sent replace the file's",
+    "permissions",
+    PolicyView,
+    body=TenantPolicy,
+    errors=(400, 403, 404, 413),
+    path_schemas=TENANT_PATH,
+)
+DELETE = Operation(
+    "DELETE",
+    PATH,
+    "deletePolicy",
+    "Remove the tenant's override: its policy file applies again (platform admins)",
+    "permissions",
+    None,
+    status=204,
+    errors=(403, 404),
+    path_schemas=TENANT_PATH,
+)
+
+
+async def get_policy(request: Request) -> Response:
+    access = await tenant_admin(request)
+    assert access.tenant_id is not None
+    override = await access.state.admin.policies.get(access.tenant_id)
+    effective = access.state.host.policies.tenant_policy(access.tenant_id)
+    return GET.reply(PolicyView(tenant_id=access.tenant_id, override=override, effective=effective))
+
+
+async def put_policy(request: Request) -> Response:
+    access = platform_admin(request)
+    tenant_id = request.path_params["tenant_id"]
+    await access.state.tenants.require(tenant_id)
+    body = await PUT.read_body(request, access.state.settings.max_body_bytes)
+    try:
+        # The store appends the audit event in the same transaction as the change.
+        stored = await access.state.admin.policies.put(tenant_id, body, changed_by=access.principal)
+    except InvalidOverride as exc:
+        raise ApiError(
+            400,
+            exc.code,
+            str(exc),
+            details=[{"field": "tenant", "problem": "must be the tenant in the path"}],
+        ) from exc
+    effective = access.state.host.policies.tenant_policy(tenant_id)
+    return PUT.reply(PolicyView(tenant_id=tenant_id, override=stored, effective=effective))
+
+
+async def delete_policy(request: Request) -> Response:
+    access = platform_admin(request)
+    tenant_id = request.path_params["tenant_id"]
+    await access.state.tenants.require(tenant_id)
+    if not await access.state.admin.policies.delete(tenant_id, changed_by=access.principal):
+        raise ApiError(404, "policy_override_not_found", f"tenant '{tenant_id}' has no policy override")
+    return DELETE.reply()
+
+
+operations = [GET, PUT, DELETE]
+routes = [GET.route(get_policy), PUT.route(put_policy), DELETE.route(delete_policy)]
