@@ -25,7 +25,7 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def text_image(lines: Sequence[str | tuple[str, str]], *, size: int = 28, width: int = 720) -> Image.Image:
+def text_image(lines: Sequence[str | tuple[str, str]], *, size: int = 28, width: int = 560) -> Image.Image:
     """White page with black text; a (left, right) pair is printed as a label and a value on one row."""
     line_height = int(size * 1.8)
     image = Image.new("RGB", (width, line_height * len(lines) + 2 * size), "white")

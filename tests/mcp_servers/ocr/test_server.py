@@ -10,12 +10,15 @@ import difflib
 import json
 import re
 import shutil
+import sys
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from PIL import Image
 
 from agentmesh.settings import Settings, load_settings
@@ -44,9 +47,10 @@ def allowed_dir(data_dir: Path) -> Path:
     root = data_dir / "allowed"
     (root / "acme" / "scans").mkdir(parents=True)
     (root / "globex").mkdir(parents=True)
-    HELLO.save(root / "acme" / "scans" / "hello.png")
-    (data_dir / "private.png").write_bytes(encoded(HELLO, "PNG"))
-    (root / "acme" / "scans" / "escape.png").symlink_to(data_dir / "private.png")
+    # Read by path; a text-layer PDF keeps these tests free of OCR time.
+    (root / "acme" / "scans" / "hello.pdf").write_bytes(text_layer_pdf([["Hello OCR world"]]))
+    (data_dir / "private.pdf").write_bytes(text_layer_pdf([["Not yours"]]))
+    (root / "acme" / "scans" / "escape.pdf").symlink_to(data_dir / "private.pdf")
     return root
 
 
@@ -236,20 +240,18 @@ async def test_an_argument_outside_its_schema_is_refused(server_settings: Settin
 async def test_a_file_in_the_callers_folder_is_read_by_path(
     server_settings: Settings, server_url: str
 ) -> None:
-    result = await call(server_settings, server_url, "ocr_image", {"image": "scans/hello.png"})
+    result = await call(server_settings, server_url, "ocr_document", {"document": "scans/hello.pdf"})
     assert not result.is_error, result
-    assert reads_as(result.structured_content["text"], "HELLOOCRWORLDINVOICE12345"), (
-        result.structured_content["text"]
-    )
+    assert result.structured_content["text"] == "Hello OCR world"
 
 
 @pytest.mark.parametrize(
     ("tenant", "path", "expected"),
     [
-        ("globex", "../acme/scans/hello.png", "outside your folder"),
-        ("globex", "scans/hello.png", "no file 'scans/hello.png' in your folder"),
-        ("acme", "../../private.png", "outside your folder"),
-        ("acme", "scans/escape.png", "outside your folder"),
+        ("globex", "../acme/scans/hello.pdf", "outside your folder"),
+        ("globex", "scans/hello.pdf", "no file 'scans/hello.pdf' in your folder"),
+        ("acme", "../../private.pdf", "outside your folder"),
+        ("acme", "scans/escape.pdf", "outside your folder"),
         ("acme", "/etc/hostname", "outside your folder"),
     ],
     ids=[
@@ -271,7 +273,7 @@ async def test_paths_outside_the_callers_folder_are_refused(
 async def test_another_tenants_file_is_refused_by_absolute_path(
     server_settings: Settings, server_url: str, allowed_dir: Path
 ) -> None:
-    path = str(allowed_dir / "acme" / "scans" / "hello.png")
+    path = str(allowed_dir / "acme" / "scans" / "hello.pdf")
     result = await call(server_settings, server_url, "ocr_image", {"image": path}, tenant="globex")
     assert "outside your folder" in error_text(result)
 
@@ -363,3 +365,23 @@ async def test_tesseract_absent_is_a_clear_error(server_settings: Settings, serv
         {"document": b64(encoded(HELLO, "PNG")), "engine": "tesseract"},
     )
     assert "Tesseract is not installed on this server" in error_text(result)
+
+
+async def test_the_server_runs_over_stdio_for_one_tenant(tmp_path: Path) -> None:
+    folder = tmp_path / "allowed" / "acme"
+    folder.mkdir(parents=True)
+    (folder / "note.pdf").write_bytes(text_layer_pdf([["Read over stdio"]]))
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "agentmesh.cli", "serve", "ocr", "--transport", "stdio", "--tenant", "acme"],
+        env={
+            "AGENTMESH_DATA_DIR": str(tmp_path),
+            "AGENTMESH_LOG_LEVEL": "WARNING",
+            "AGENTMESH_OCR_ALLOWED_DIR": str(tmp_path / "allowed"),
+        },
+    )
+    async with Client(stdio_client(parameters)) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("ocr_document", {"document": "note.pdf"})
+    assert names == set(TOOLS)
+    assert result.structured_content["text"] == "Read over stdio"
