@@ -5,12 +5,13 @@
 Character error rate (CER): every annotated line box is paired with the recognised lines that
 have the largest share (at least 30%) of their box inside it, joined left to right;
 CER = (edit distance over all boxes + the characters of recognised lines that fall in no box)
-/ annotated characters. Texts are compared in capitals with runs of whitespace collapsed (the annotations are in capitals); a second CER
-ignores spaces altogether. Field accuracy is exact match after normalisation: dates as ISO dates
-(the annotations' dd/mm/yy, dd-mm-yyyy, mm/dd/yyyy ... read with the server's date rules), totals
-as numbers equal to the cent (currency signs such as "$8.20" dropped; an empty annotation counts
-as a miss), company names in capitals with everything but letters and digits removed
-("S.H.H. MOTOR (SUNGAI RENGIT) SDN. BHD." == "SHH MOTOR (SUNGAI RENGIT) SDN BHD").
+/ annotated characters. Texts are compared in capitals with runs of whitespace collapsed (the
+annotations are in capitals); a second CER ignores spaces altogether. Field accuracy is exact
+match after normalisation: dates as ISO dates (the annotations' dd/mm/yy, dd-mm-yyyy, mm/dd/yyyy
+... read with the server's date rules), totals as numbers equal to the cent (currency signs such
+as "$8.20" dropped; an empty annotation counts as a miss), company names in capitals with
+everything but letters and digits removed ("S.H.H. MOTOR (SUNGAI RENGIT) SDN. BHD." matches
+"SHH MOTOR (SUNGAI RENGIT) SDN BHD").
 """
 
 from __future__ import annotations
