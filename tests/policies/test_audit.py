@@ -36,3 +36,23 @@ async def test_events_are_read_per_tenant_newest_first(settings: Settings) -> No
 def test_argument_hash_is_canonical() -> None:
     assert arguments_hash({"a": 1, "b": [1, 2]}) == arguments_hash({"b": [1, 2], "a": 1})
     assert arguments_hash(None) is None
+
+
+async def test_personal_data_in_details_is_masked_before_it_is_written(settings: Settings) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    log = AuditLog(session_factory(engine))
+    await log.append(
+        AuditEvent(
+            tenant_id="acme",
+            principal="alice",
+            action="tool.call",
+            resource="erp:create_order",
+            effect="error",
+            detail={"error": "customer alice@acme.com unreachable at 0901234567", "mst": "3428557611"},
+        )
+    )
+    (event,) = await log.for_tenant("acme")
+    assert event.detail == {"error": "customer [EMAIL] unreachable at [PHONE]", "mst": "3428557611"}
+    await engine.dispose()

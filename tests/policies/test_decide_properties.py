@@ -1,0 +1,132 @@
+"""Properties of `decide` over generated policies: deny wins, nothing matched denies, and only the
+base policy and the principal's own tenant count. The expected answers come from a plain
+`fnmatchcase` reading of the documents, independent of the compiled globs."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policies.evaluator import decide
+from policies.model import GlobRules, NetworkRules, Principal, TenantPolicy, ToolRules
+
+TENANTS = ["acme", "globex", "initech"]
+SERVERS = ["erp", "rag", "ocr"]
+TOOLS = ["get_customer_debt", "create_order", "search", "list_documents"]
+
+tool_names = st.builds(lambda s, t: f"{s}:{t}", st.sampled_from(SERVERS), st.sampled_from(TOOLS))
+tool_globs = st.one_of(
+    tool_names,
+    st.sampled_from([f"{s}:*" for s in SERVERS]),
+    st.sampled_from(["*", "*:create_*", "*:search", "?rp:*", "[er]*:get_*", "erp:[!c]*"]),
+)
+glob_lists = st.lists(tool_globs, max_size=3).map(tuple)
+tenant_ids = st.sampled_from(["*", *TENANTS])
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> list[TenantPolicy]:
+    return draw(
+        st.lists(
+            st.builds(
+                lambda tenant, allow, deny, approve, agents_allow, agents_deny: TenantPolicy(
+                    tenant=tenant,
+                    tools=ToolRules(allow=allow, deny=deny, approve=approve),
+                    agents=GlobRules(allow=agents_allow, deny=agents_deny),
+                    network=NetworkRules(allowed_hosts=agents_allow, denied_hosts=agents_deny),
+                ),
+                tenant_ids,
+                glob_lists,
+                glob_lists,
+                glob_lists,
+                glob_lists,
+                glob_lists,
+            ),
+            max_size=4,
+        )
+    )
+
+
+def _applicable(docs: list[TenantPolicy], tenant: str) -> list[TenantPolicy]:
+    return [d for d in docs if d.tenant in ("*", tenant)]
+
+
+def _any(patterns: list[str], name: str) -> bool:
+    return any(fnmatchcase(name, pattern) for pattern in patterns)
+
+
+@settings(max_examples=400, deadline=None)
+@given(docs=documents(), tenant=st.sampled_from(TENANTS), tool=tool_names)
+def test_tool_decisions_follow_deny_then_approve_then_allow_then_deny(
+    docs: list[TenantPolicy], tenant: str, tool: str
+) -> None:
+    mine = _applicable(docs, tenant)
+    denies = [p for d in mine for p in d.tools.deny]
+    approves = [p for d in mine for p in d.tools.approve]
+    allows = [p for d in mine for p in d.tools.allow]
+    decision = decide(Principal(tenant_id=tenant, subject="u"), "call_tool", tool, None, policies=docs)
+    if _any(denies, tool):
+        assert decision.effect == "deny"
+        assert ":tools.deny[" in decision.rule
+    elif _any(approves, tool):
+        assert decision.effect == "approve"
+    elif _any(allows, tool):
+        assert decision.effect == "allow"
+    else:
+        assert (decision.effect, decision.rule) == ("deny", "default-deny")
+
+
+@settings(max_examples=300, deadline=None)
+@given(docs=documents(), tenant=st.sampled_from(TENANTS), tool=tool_names, extra_deny=tool_globs)
+def test_adding_a_matching_deny_anywhere_applicable_always_denies(
+    docs: list[TenantPolicy], tenant: str, tool: str, extra_deny: str
+) -> None:
+    principal = Principal(tenant_id=tenant, subject="u")
+    for owner in ("*", tenant):
+        with_deny = [*docs, TenantPolicy(tenant=owner, tools=ToolRules(deny=(extra_deny,)))]
+        decision = decide(principal, "call_tool", tool, None, policies=with_deny)
+        if fnmatchcase(tool, extra_deny):
+            assert decision.effect == "deny"
+        else:
+            assert decision == decide(principal, "call_tool", tool, None, policies=docs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(docs=documents(), tenant=st.sampled_from(TENANTS), tool=tool_names)
+def test_other_tenants_documents_change_nothing(docs: list[TenantPolicy], tenant: str, tool: str) -> None:
+    principal = Principal(tenant_id=tenant, subject="u")
+    for action in ("call_tool", "use_agent", "fetch_host"):
+        everything = decide(principal, action, tool, None, policies=docs)  # type: ignore[arg-type]
+        own_only = decide(principal, action, tool, None, policies=_applicable(docs, tenant))  # type: ignore[arg-type]
+        assert everything == own_only
+
+
+@settings(max_examples=300, deadline=None)
+@given(docs=documents(), tenant=st.sampled_from(TENANTS), name=tool_names)
+def test_agents_and_hosts_deny_wins_and_nothing_matched_denies(
+    docs: list[TenantPolicy], tenant: str, name: str
+) -> None:
+    # The generated documents reuse one pair of glob lists for agents and for hosts.
+    mine = _applicable(docs, tenant)
+    denies = [p for d in mine for p in d.agents.deny]
+    allows = [p for d in mine for p in d.agents.allow]
+    principal = Principal(tenant_id=tenant, subject="u")
+    for action in ("use_agent", "fetch_host"):
+        decision = decide(principal, action, name, {"address": "private"}, policies=docs)  # type: ignore[arg-type]
+        if _any(denies, name):
+            assert decision.effect == "deny" and decision.rule != "default-deny"
+        elif _any(allows, name):
+            assert decision.effect == "allow"
+        else:
+            assert (decision.effect, decision.rule) == ("deny", "default-deny")
+
+
+@settings(max_examples=200, deadline=None)
+@given(tenant=st.sampled_from(TENANTS), tool=tool_names)
+def test_no_documents_deny_everything(tenant: str, tool: str) -> None:
+    principal = Principal(tenant_id=tenant, subject="u")
+    for action in ("call_tool", "use_agent", "use_model", "fetch_host"):
+        decision = decide(principal, action, tool, None, policies=[])  # type: ignore[arg-type]
+        assert (decision.effect, decision.rule) == ("deny", "default-deny")
