@@ -10,6 +10,7 @@ import structlog
 from opentelemetry import trace
 
 from agentmesh.settings import Settings
+from policies.redaction import platform_redactor
 
 _SECRET_KEYS = frozenset({"authorization", "api_key", "token", "password", "secret", "access_token"})
 
@@ -47,6 +48,8 @@ def configure_logging(settings: Settings, *, stream: Literal["stdout", "stderr"]
             _add_trace_ids,
             _drop_secrets,
             structlog.processors.format_exc_info,
+            # After the traceback is rendered, so personal data in exception messages is masked too.
+            platform_redactor(settings).process_log_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
