@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentmesh.settings import Settings
 
 BUILT_IN_CATEGORIES: tuple[str, ...] = ("email", "phone", "card", "vn_id")
 IDENTIFIER_NAME = r"[a-z][a-z0-9_]{0,39}"
@@ -95,6 +98,13 @@ def _card_like(candidate: str) -> bool:
     return fours or tuple(groups) in _CARD_GROUPINGS
 
 
+def _compile_identifier(name: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"identifier '{name}' is not a valid regular expression: {exc}") from exc
+
+
 def _placeholder(category: str) -> str:
     return f"[{category.upper()}]"
 
@@ -130,7 +140,7 @@ class Redactor:
         self._digit_steps = tuple(steps)
         self._needs_at_or_digit = not identifiers
         self._identifiers = tuple(
-            (re.compile(pattern), _placeholder(name)) for name, pattern in identifiers.items()
+            (_compile_identifier(name, pattern), _placeholder(name)) for name, pattern in identifiers.items()
         )
 
     def redact(self, text: str) -> str:
@@ -159,6 +169,12 @@ class Redactor:
             if key not in _LOG_FIELDS_WITHOUT_PII and isinstance(value, str | Mapping | list | tuple):
                 event[key] = self.redact_obj(value)
         return event
+
+
+def platform_redactor(settings: Settings) -> Redactor:
+    """Every built-in category plus the identifiers configured in `AGENTMESH_REDACT_IDENTIFIERS`:
+    what logs, audit details and traces are masked with."""
+    return Redactor(identifiers=settings.redact_identifiers)
 
 
 _LOG_FIELDS_WITHOUT_PII = frozenset({"timestamp", "level", "trace_id", "span_id", "logger"})
