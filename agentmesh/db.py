@@ -60,6 +60,7 @@ def import_all_tables() -> None:
     adds its import here.
     """
     import gateway.tables  # noqa: F401
+    import host.tables  # noqa: F401
     import mcp_servers.erp.tables
     import mcp_servers.search.tables  # noqa: F401
     import policies.tables  # noqa: F401
