@@ -7,11 +7,23 @@ migration history covers them all.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event
+import anyio
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, MetaData, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -64,3 +76,96 @@ def import_all_tables() -> None:
     import mcp_servers.erp.tables
     import mcp_servers.search.tables  # noqa: F401
     import policies.tables  # noqa: F401
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for our migrations (no alembic.ini), bound to `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _migration_lock_id(connection: Connection) -> int:
+    digest = hashlib.sha256(f"agentmesh-migrations:{connection.engine.url.database}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config(connection)
+    if connection.dialect.name == "postgresql":
+        # Replicas starting together: one migrates, the others wait, then find nothing to do.
+        lock_id = _migration_lock_id(connection)
+        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+        try:
+            command.upgrade(config, revision)
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+        return
+    command.upgrade(config, revision)
+
+
+def _sqlite_lock_path(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database).with_name(Path(database).name + ".migrate.lock")
+
+
+async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply the migrations up to `revision` (idempotent; safe when several processes start at once)."""
+    lock_path = _sqlite_lock_path(str(engine.url)) if engine.dialect.name == "sqlite" else None
+    lock_file = None
+    if lock_path is not None:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = lock_path.open("a")
+        await anyio.to_thread.run_sync(fcntl.flock, lock_file, fcntl.LOCK_EX)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_upgrade, revision)
+            await connection.commit()
+    finally:
+        if lock_file is not None:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+            lock_file.close()
+
+
+def _differences(connection: Connection) -> list[str]:
+    import_all_tables()
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return [str(diff) for diff in compare_metadata(context, Base.metadata)]
+
+
+async def schema_differences(engine: AsyncEngine) -> list[str]:
+    """How the database differs from the tables the code declares (empty when migrations cover them)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_differences)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
+async def write_revision(engine: AsyncEngine, message: str) -> str:
+    """Autogenerate a migration from the difference between `engine`'s database and the models."""
+
+    def generate(connection: Connection) -> str:
+        import_all_tables()
+        config = alembic_config(connection)
+        # Numbered revisions (0001, 0002, ...) read in order in the versions folder.
+        rev_id = f"{len(list(ScriptDirectory.from_config(config).walk_revisions())) + 1:04d}"
+        script = command.revision(config, message=message, autogenerate=True, rev_id=rev_id)
+        scripts = script if isinstance(script, list) else [script]
+        return ", ".join(str(s.path) for s in scripts if s is not None)
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(generate)
