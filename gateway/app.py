@@ -8,15 +8,21 @@ from collections.abc import AsyncIterator, Mapping
 import anyio
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
-from agentmesh.db import Base, create_engine, import_all_tables, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
-from gateway.auth import UserTokenVerifier
+from agentmesh.telemetry import configure_tracing
+from gateway.admission import Admission
+from gateway.auth import BearerAuthMiddleware, UserTokenVerifier
+from gateway.backends import open_backends
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.limits import TenantLimits
+from gateway.metrics import GatewayMetrics
 from gateway.openapi import openapi_route, public_operations
-from gateway.ratelimit import InProcessRateLimiter
-from gateway.routes import admin, chat, health, jwks
+from gateway.request_telemetry import RequestTelemetryMiddleware
+from gateway.routes import admin, chat, health, jwks, metrics, sessions
 from gateway.routes.admin.stores import AdminStores
 from gateway.sessions import SessionStore
 from gateway.state import GatewayState
@@ -35,33 +41,39 @@ def create_app(
 ) -> Starlette:
     """The gateway for `servers` (name -> MCP URL; default: the URLs in settings)."""
     server_urls = dict(servers if servers is not None else settings.server_urls())
+    gateway_metrics = GatewayMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configure_tracing(settings, "agentmesh-gateway")
         engine = create_engine(settings.resolved_database_url)
-        import_all_tables()
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        await upgrade_database(engine)
         db = session_factory(engine)
-        tenants = TenantDirectory(db)
+        backends = await open_backends(settings)
+        tenants = TenantDirectory(db, cache=backends.cache)
         if seed_demo:
             await tenants.ensure(DEMO_TENANTS)
         host = build_agent_host(settings, server_urls)
-        sessions = SessionStore(db, window=settings.session_window_messages)
+        session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
+        limits = TenantLimits(settings, host.policies)
+        admission = Admission(backends.limiter, backends.slots, limits.for_tenant, gateway_metrics)
+        gateway_metrics.watch_circuits(host.pool.states)
         state = GatewayState(
             settings=settings,
             engine=engine,
             db=db,
             tenants=tenants,
-            sessions=sessions,
-            limiter=InProcessRateLimiter(),
+            sessions=session_store,
+            limiter=backends.limiter,
             host=host,
-            chat=ChatTurn(host, sessions),
+            chat=ChatTurn(host, session_store, admission, gateway_metrics),
             token_verifier=UserTokenVerifier(settings),
             audit=AuditLog(db),
             admin=AdminStores.build(
                 db=db, engine=engine, secrets=secret_box(settings), pool=host.pool, startup_servers=server_urls
             ),
+            admission=admission,
+            metrics=gateway_metrics,
         )
         app.state.gateway = state
         app.state.token_verifier = state.token_verifier
@@ -76,15 +88,23 @@ def create_app(
             finally:
                 host.pool.stop()
         await engine.dispose()
+        await backends.aclose()
+        await state.token_verifier.aclose()
 
     return Starlette(
         routes=[
             *health.routes,
             *chat.routes,
+            *sessions.routes,
+            *metrics.routes,
             *jwks.routes,
             *admin.routes,
             openapi_route([*public_operations(), *admin.operations]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[
+            Middleware(RequestTelemetryMiddleware, metrics=gateway_metrics),
+            Middleware(BearerAuthMiddleware),
+        ],
         lifespan=lifespan,
     )

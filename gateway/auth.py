@@ -1,26 +1,37 @@
-"""End-user authentication: bearer JWTs (RS256/ES256) from a PEM key or the dev key pair."""
+"""End-user authentication: bearer JWTs signed RS256 or ES256, from a JWKS URL or a PEM key.
+
+The key decides the algorithm: a token is verified only with the one algorithm its key signs
+with, so `alg: none`, HMAC tokens "signed" with the public key, and RSA/EC confusion are all
+refused before any signature check. The dev key pair in the data directory is the default.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from opentelemetry import trace
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentmesh.keys import dev_user_key
 from agentmesh.settings import Settings
 from gateway.errors import ApiError
+from gateway.jwks import JwksKeySet, KeySetUnavailable, UnknownKey
 
-ACCEPTED_ALGORITHMS = ["RS256", "ES256"]
+ACCEPTED_ALGORITHMS = ("RS256", "ES256")
 ROLES = ("user", "tenant_admin", "platform_admin")
+REQUIRED_CLAIMS = ["exp", "sub", "iss", "aud"]
 
 
 class AuthenticatedUser(BaseModel):
     """The verified caller: tenant, user and roles from the token."""
 
-    tenant_id: str = Field(min_length=1, max_length=64)
+    tenant_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     subject: str = Field(min_length=1, max_length=256)
     roles: list[str] = Field(default_factory=lambda: ["user"])
 
@@ -28,7 +39,8 @@ class AuthenticatedUser(BaseModel):
         return role in self.roles
 
 
-def _unauthorized(message: str) -> ApiError:
+def unauthorized(message: str) -> ApiError:
+    """A 401 with the `WWW-Authenticate` challenge RFC 6750 asks for."""
     return ApiError(
         401,
         "unauthorized",
@@ -37,82 +49,153 @@ def _unauthorized(message: str) -> ApiError:
     )
 
 
-class UserTokenVerifier:
-    """Verifies end-user tokens: signature, `iss`, `aud`, `exp`/`nbf` (with leeway), and claims."""
+def _static_key(settings: Settings) -> tuple[Any, str]:
+    """The PEM public key from settings (or the dev key's public half) and its algorithm."""
+    if settings.jwt_public_key_file is None:
+        return dev_user_key(settings.keys_dir).private_key.public_key(), "RS256"
+    key = serialization.load_pem_public_key(settings.jwt_public_key_file.read_bytes())
+    if isinstance(key, rsa.RSAPublicKey):
+        return key, "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return key, "ES256"
+    raise ValueError(f"{settings.jwt_public_key_file}: the token key must be RSA (RS256) or EC P-256 (ES256)")
 
-    def __init__(self, settings: Settings) -> None:
+
+def _roles(claim: Any) -> list[str]:
+    values = [claim] if isinstance(claim, str) else claim if isinstance(claim, list) else []
+    return [role for role in values if role in ROLES] or ["user"]
+
+
+class UserTokenVerifier:
+    """Verifies end-user tokens: algorithm, signature, `iss`, `aud`, `exp`/`nbf` (with leeway), claims.
+
+    Keys are loaded once: the PEM key at construction, JWKS keys on first use and then cached.
+    """
+
+    def __init__(self, settings: Settings, *, key_set: JwksKeySet | None = None) -> None:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
-        self._jwks = (
-            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True) if settings.jwt_jwks_url else None
-        )
-        self._public_key: Any = None
-        if self._jwks is None:
-            if settings.jwt_public_key_file:
-                self._public_key = serialization.load_pem_public_key(
-                    settings.jwt_public_key_file.read_bytes()
-                )
-            else:
-                self._public_key = dev_user_key(settings.keys_dir).private_key.public_key()
+        self._jwks = key_set
+        if self._jwks is None and settings.jwt_jwks_url:
+            self._jwks = JwksKeySet(
+                settings.jwt_jwks_url,
+                cache_seconds=settings.jwks_cache_seconds,
+                min_refetch_seconds=settings.jwks_min_refetch_seconds,
+            )
+        self._static = None if self._jwks is not None else _static_key(settings)
 
-    def _key_for(self, token: str) -> Any:
+    async def aclose(self) -> None:
+        if self._jwks is not None:
+            await self._jwks.aclose()
+
+    async def _key_for(self, kid: str | None) -> tuple[Any, str]:
         if self._jwks is None:
-            return self._public_key
+            assert self._static is not None
+            return self._static
         try:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientError as exc:
-            raise _unauthorized("token signed by an unknown key") from exc
+            jwk = await self._jwks.key_for(kid)
+        except UnknownKey as exc:
+            raise unauthorized("token signed by an unknown key") from exc
+        except KeySetUnavailable as exc:
+            raise ApiError(
+                503, "identity_provider_unavailable", "the identity provider's signing keys cannot be fetched"
+            ) from exc
+        return jwk.key, jwk.algorithm_name
 
-    def verify(self, token: str) -> AuthenticatedUser:
+    async def verify(self, token: str) -> AuthenticatedUser:
+        """The user a token names, or a 401 `ApiError` saying what is wrong with it."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise _unauthorized("malformed token") from exc
-        if header.get("alg") not in ACCEPTED_ALGORITHMS:
-            raise _unauthorized("token algorithm not accepted")
+            raise unauthorized("malformed token") from exc
+        algorithm = header.get("alg")
+        if algorithm not in ACCEPTED_ALGORITHMS:
+            raise unauthorized(f"token algorithm {str(algorithm)[:16]!r} is not accepted")
+        kid = header.get("kid")
+        key, key_algorithm = await self._key_for(kid if isinstance(kid, str) else None)
+        if algorithm != key_algorithm:
+            raise unauthorized("token algorithm does not match its signing key")
         try:
             claims = jwt.decode(
                 token,
-                self._key_for(token),
-                algorithms=ACCEPTED_ALGORITHMS,
+                key,
+                algorithms=[key_algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": ["exp", "sub", "iss", "aud"]},
+                options={"require": REQUIRED_CLAIMS},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise _unauthorized("token expired") from exc
+            raise unauthorized("token expired") from exc
         except jwt.ImmatureSignatureError as exc:
-            raise _unauthorized("token not yet valid") from exc
+            raise unauthorized("token not yet valid") from exc
         except jwt.InvalidAudienceError as exc:
-            raise _unauthorized("token audience not accepted") from exc
+            raise unauthorized("token audience not accepted") from exc
         except jwt.InvalidIssuerError as exc:
-            raise _unauthorized("token issuer not accepted") from exc
+            raise unauthorized("token issuer not accepted") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise unauthorized(f"token lacks the '{exc.claim}' claim") from exc
         except jwt.PyJWTError as exc:
-            raise _unauthorized("invalid token") from exc
+            raise unauthorized("invalid token signature or claims") from exc
         try:
             return AuthenticatedUser(
                 tenant_id=claims.get("tenant_id", ""),
                 subject=claims["sub"],
-                roles=[r for r in claims.get("roles", ["user"]) if r in ROLES] or ["user"],
+                roles=_roles(claims.get("roles")),
             )
         except ValidationError as exc:
-            raise _unauthorized("token lacks a tenant_id or subject") from exc
+            raise unauthorized("token lacks a valid tenant_id or subject") from exc
+
+
+AUTH_SCOPE_KEY = "agentmesh.auth"
 
 
 def bearer_token(connection: HTTPConnection) -> str:
+    """The bearer token of the `Authorization` header, or a 401."""
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("missing bearer token")
+        raise unauthorized("missing bearer token")
     return token.strip()
 
 
+class BearerAuthMiddleware:
+    """Verifies the request's bearer token once, before routing, and keeps the outcome in the scope.
+
+    Verification may need the network (a JWKS refetch), so it runs here, asynchronously; routes
+    then ask `authenticate(request)`, which only reads the outcome. A bad token is not refused
+    here: routes that need no caller (health, metrics) still answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            connection = HTTPConnection(scope)
+            if connection.headers.get("authorization"):
+                verifier: UserTokenVerifier = scope["app"].state.token_verifier
+                try:
+                    user = await verifier.verify(bearer_token(connection))
+                except ApiError as exc:
+                    scope[AUTH_SCOPE_KEY] = exc
+                else:
+                    scope[AUTH_SCOPE_KEY] = user
+                    # Every log line and span of the request names its tenant from here on.
+                    structlog.contextvars.bind_contextvars(tenant_id=user.tenant_id)
+                    trace.get_current_span().set_attribute("agentmesh.tenant_id", user.tenant_id)
+        await self.app(scope, receive, send)
+
+
 def authenticate(connection: HTTPConnection) -> AuthenticatedUser:
-    """The verified user of a request; also checks `X-Tenant-ID` against the token when sent."""
-    verifier: UserTokenVerifier = connection.app.state.token_verifier
-    user = verifier.verify(bearer_token(connection))
+    """The verified user of a request; an `X-Tenant-ID` header, when sent, must name its tenant."""
+    outcome = connection.scope.get(AUTH_SCOPE_KEY)
+    if outcome is None:
+        raise unauthorized("missing bearer token")
+    if isinstance(outcome, ApiError):
+        raise outcome
+    user: AuthenticatedUser = outcome
     header_tenant = connection.headers.get("x-tenant-id")
     if header_tenant is not None and header_tenant != user.tenant_id:
         raise ApiError(403, "tenant_mismatch", "X-Tenant-ID does not match the token's tenant")

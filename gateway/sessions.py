@@ -1,16 +1,22 @@
 """Session memory: a sliding window of recent messages for the model, and the full transcript.
 
-Every session belongs to one tenant and one user; every read and write is keyed by both, so a
-session id alone never reveals anything.
+The transcript is durable SQL (SQLite or PostgreSQL). The window the next turn reads is kept in
+Redis when it is configured (trimmed to the window size, expiring after the session TTL), so a
+turn on any replica reads it without touching SQL; when Redis lacks it (expired, or no Redis),
+it is rebuilt from SQL. Every session belongs to one tenant and one user; every read and write
+is keyed by both, so a session id alone never reveals anything.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, select
+from redis.asyncio import Redis
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.errors import ApiError
@@ -38,34 +44,103 @@ class SessionWindow(BaseModel):
     memory: dict[str, Any]
 
 
-class SessionStore:
-    """SQL-backed sessions (SQLite or PostgreSQL through SQLAlchemy async)."""
+class SessionSummary(BaseModel):
+    session_id: str
+    messages: int
+    created_at: str
+    updated_at: str
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, window: int = 10) -> None:
+
+def _not_found() -> ApiError:
+    return ApiError(404, "session_not_found", "no such session for this user")
+
+
+class RedisSessionWindows:
+    """Each session's recent messages (a trimmed list) and memory (a JSON string), with a TTL."""
+
+    def __init__(self, redis: Redis, *, prefix: str, window: int, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._window = window
+        self._ttl = ttl_seconds
+
+    def _keys(self, key: SessionKey) -> tuple[str, str]:
+        # `{tenant}` is a hash tag: a session's keys share a Redis Cluster slot, so MULTI works.
+        base = f"{self._prefix}:session:{{{key.tenant_id}}}:{quote(key.user_id, safe='')}:{key.session_id}"
+        return f"{base}:messages", f"{base}:memory"
+
+    async def load(self, key: SessionKey) -> SessionWindow | None:
+        """The cached window, or None when Redis does not hold this session."""
+        messages_key, memory_key = self._keys(key)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(messages_key, -self._window, -1)
+            pipe.get(memory_key)
+            raw_messages, raw_memory = await pipe.execute()
+        if raw_memory is None:
+            return None
+        return SessionWindow(
+            key=key,
+            messages=[StoredMessage.model_validate_json(m) for m in raw_messages],
+            memory=json.loads(raw_memory),
+        )
+
+    async def store(
+        self, key: SessionKey, messages: list[StoredMessage], memory: dict[str, Any], *, replace: bool
+    ) -> None:
+        """Append (or, with `replace`, set) the window's messages and set its memory, atomically."""
+        messages_key, memory_key = self._keys(key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if replace:
+                pipe.delete(messages_key)
+            if messages:
+                pipe.rpush(messages_key, *[m.model_dump_json() for m in messages])
+                pipe.ltrim(messages_key, -self._window, -1)
+                pipe.expire(messages_key, self._ttl)
+            pipe.set(memory_key, json.dumps(memory, default=str), ex=self._ttl)
+            await pipe.execute()
+
+    async def forget(self, key: SessionKey) -> None:
+        await self._redis.delete(*self._keys(key))
+
+
+class SessionStore:
+    """Sessions: the durable transcript in SQL, the window in Redis when configured."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        window: int = 10,
+        windows: RedisSessionWindows | None = None,
+    ) -> None:
         self._sessions = sessions
         self._window = window
+        self._windows = windows
 
     async def open(self, tenant_id: str, user_id: str, session_id: str | None) -> SessionWindow:
-        """Load `session_id` of this user (creating it when new); another user's id is refused."""
-        session_id = session_id or uuid.uuid4().hex
-        key = SessionKey(tenant_id=tenant_id, user_id=user_id, session_id=session_id)
+        """Load `session_id` of this user (a new one when None or unknown); another user's is refused."""
+        key = SessionKey(tenant_id=tenant_id, user_id=user_id, session_id=session_id or uuid.uuid4().hex)
+        if session_id is None:
+            return SessionWindow(key=key, messages=[], memory={})
+        if self._windows is not None and (cached := await self._windows.load(key)) is not None:
+            return cached
         async with self._sessions() as db:
-            row = await db.get(ChatSessionRow, session_id)
+            row = await db.get(ChatSessionRow, key.session_id)
             if row is None:
                 return SessionWindow(key=key, messages=[], memory={})
             if row.tenant_id != tenant_id or row.user_id != user_id:
-                raise ApiError(404, "session_not_found", "no such session for this user")
+                raise _not_found()
             result = await db.execute(
                 select(ChatMessageRow)
-                .where(ChatMessageRow.session_id == session_id)
+                .where(ChatMessageRow.session_id == key.session_id)
                 .order_by(ChatMessageRow.id.desc())
                 .limit(self._window)
             )
-            messages = [
-                StoredMessage(role=m.role, content=m.content, agent=m.agent, meta=m.meta or {})
-                for m in reversed(result.scalars().all())
-            ]
-            return SessionWindow(key=key, messages=messages, memory=dict(row.memory or {}))
+            messages = [_stored(m) for m in reversed(result.scalars().all())]
+            window = SessionWindow(key=key, messages=messages, memory=dict(row.memory or {}))
+        if self._windows is not None:
+            await self._windows.store(key, window.messages, window.memory, replace=True)
+        return window
 
     async def append_turn(
         self,
@@ -74,7 +149,8 @@ class SessionStore:
         answer: StoredMessage,
         memory: dict[str, Any],
     ) -> None:
-        """Append a user message and its answer, and update memory, in one transaction."""
+        """Append a user message and its answer, and update memory: one SQL transaction, then the window."""
+        turn = [StoredMessage(role="user", content=user_message), answer]
         async with self._sessions() as db, db.begin():
             row = await db.get(ChatSessionRow, key.session_id, with_for_update=True)
             if row is None:
@@ -84,10 +160,11 @@ class SessionStore:
                 db.add(row)
                 await db.flush()  # the session row must exist before its messages reference it
             elif row.tenant_id != key.tenant_id or row.user_id != key.user_id:
-                raise ApiError(404, "session_not_found", "no such session for this user")
+                raise _not_found()
             row.memory = {**(row.memory or {}), **memory}
             row.updated_at = utcnow()
-            for message in (StoredMessage(role="user", content=user_message), answer):
+            merged_memory = dict(row.memory)
+            for message in turn:
                 db.add(
                     ChatMessageRow(
                         session_id=key.session_id,
@@ -99,27 +176,61 @@ class SessionStore:
                         meta=message.meta,
                     )
                 )
+        if self._windows is not None:
+            await self._windows.store(key, turn, merged_memory, replace=False)
+
+    async def _owned(self, db: AsyncSession, key: SessionKey) -> ChatSessionRow:
+        row = await db.get(ChatSessionRow, key.session_id)
+        if row is None or row.tenant_id != key.tenant_id or row.user_id != key.user_id:
+            raise _not_found()
+        return row
 
     async def transcript(self, key: SessionKey) -> list[StoredMessage]:
         """Every message of the session, oldest first."""
         async with self._sessions() as db:
-            row = await db.get(ChatSessionRow, key.session_id)
-            if row is None or row.tenant_id != key.tenant_id or row.user_id != key.user_id:
-                raise ApiError(404, "session_not_found", "no such session for this user")
+            await self._owned(db, key)
             result = await db.execute(
                 select(ChatMessageRow)
                 .where(ChatMessageRow.session_id == key.session_id)
                 .order_by(ChatMessageRow.id)
             )
+            return [_stored(m) for m in result.scalars().all()]
+
+    async def list(self, tenant_id: str, user_id: str, *, limit: int = 100) -> list[SessionSummary]:
+        """The user's sessions, most recently used first."""
+        async with self._sessions() as db:
+            counts = (
+                select(ChatMessageRow.session_id, func.count().label("n"))
+                .where(ChatMessageRow.tenant_id == tenant_id, ChatMessageRow.user_id == user_id)
+                .group_by(ChatMessageRow.session_id)
+                .subquery()
+            )
+            result = await db.execute(
+                select(ChatSessionRow, counts.c.n)
+                .join(counts, counts.c.session_id == ChatSessionRow.id)
+                .where(ChatSessionRow.tenant_id == tenant_id, ChatSessionRow.user_id == user_id)
+                .order_by(ChatSessionRow.updated_at.desc())
+                .limit(limit)
+            )
             return [
-                StoredMessage(role=m.role, content=m.content, agent=m.agent, meta=m.meta or {})
-                for m in result.scalars().all()
+                SessionSummary(
+                    session_id=row.id,
+                    messages=int(n),
+                    created_at=row.created_at.isoformat(),
+                    updated_at=row.updated_at.isoformat(),
+                )
+                for row, n in result.all()
             ]
 
     async def delete(self, key: SessionKey) -> None:
+        """Delete the session, its transcript and its window."""
         async with self._sessions() as db, db.begin():
-            row = await db.get(ChatSessionRow, key.session_id)
-            if row is None or row.tenant_id != key.tenant_id or row.user_id != key.user_id:
-                raise ApiError(404, "session_not_found", "no such session for this user")
+            row = await self._owned(db, key)
             await db.execute(delete(ChatMessageRow).where(ChatMessageRow.session_id == key.session_id))
             await db.delete(row)
+        if self._windows is not None:
+            await self._windows.forget(key)
+
+
+def _stored(row: ChatMessageRow) -> StoredMessage:
+    return StoredMessage(role=row.role, content=row.content, agent=row.agent, meta=row.meta or {})

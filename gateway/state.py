@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agentmesh.settings import Settings
+from gateway.admission import Admission
 from gateway.auth import UserTokenVerifier
-from gateway.ratelimit import InProcessRateLimiter
+from gateway.metrics import GatewayMetrics
+from gateway.ratelimit import RateLimiter
 from gateway.sessions import SessionStore
 from gateway.tenants import TenantDirectory
 from gateway.turns import ChatTurn
@@ -28,9 +30,11 @@ class GatewayState:
     db: async_sessionmaker[AsyncSession]
     tenants: TenantDirectory
     sessions: SessionStore
-    limiter: InProcessRateLimiter
+    limiter: RateLimiter
     host: AgentHost
     chat: ChatTurn
     token_verifier: UserTokenVerifier
     audit: AuditLog
     admin: AdminStores
+    admission: Admission
+    metrics: GatewayMetrics

@@ -1,0 +1,61 @@
+"""Where the gateway keeps shared state: in this process by default, in Redis when `REDIS_URL` is set.
+
+Rate limits, turn slots, session windows and lookup caches move together; the code using them
+is the same either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from agentmesh.settings import Settings
+from gateway.cache import Cache, InProcessCache, RedisCache
+from gateway.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from gateway.sessions import RedisSessionWindows
+from gateway.turn_slots import InProcessTurnSlots, RedisTurnSlots, TurnSlots
+
+
+@dataclass
+class Backends:
+    redis: Redis | None
+    limiter: RateLimiter
+    slots: TurnSlots
+    cache: Cache
+    windows: RedisSessionWindows | None
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+async def open_backends(settings: Settings) -> Backends:
+    """The in-process backends, or Redis ones (checked with a PING so a bad URL fails at start)."""
+    if not settings.redis_url:
+        return Backends(
+            redis=None,
+            limiter=InProcessRateLimiter(),
+            slots=InProcessTurnSlots(lease_seconds=settings.turn_lease_seconds),
+            cache=InProcessCache(),
+            windows=None,
+        )
+    redis = Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+    try:
+        await redis.ping()
+    except Exception:
+        await redis.aclose()
+        raise
+    prefix = settings.redis_key_prefix
+    return Backends(
+        redis=redis,
+        limiter=RedisRateLimiter(redis, prefix=prefix),
+        slots=RedisTurnSlots(redis, prefix=prefix, lease_seconds=settings.turn_lease_seconds),
+        cache=RedisCache(redis, prefix=prefix),
+        windows=RedisSessionWindows(
+            redis,
+            prefix=prefix,
+            window=settings.session_window_messages,
+            ttl_seconds=settings.session_ttl_seconds,
+        ),
+    )
