@@ -17,7 +17,7 @@ from gateway.app import create_app
 
 @pytest.fixture
 def gateway_settings(settings: Settings) -> Settings:
-    return load_settings(AGENTMESH_DATA_DIR=settings.data_dir, AGENTMESH_RATE_LIMIT_RPM=3)
+    return load_settings(AGENTMESH_DATA_DIR=settings.data_dir, AGENTMESH_USER_RATE_LIMIT_RPM=3)
 
 
 @pytest.fixture
