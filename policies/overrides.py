@@ -16,14 +16,19 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.db import Base
 from policies.audit import AuditEvent, arguments_hash, audit_row
 from policies.model import TenantPolicy
-from policies.tables import PolicyOverrideRow, PolicyOverrideVersionRow
+from policies.tables import AuditEventRow, PolicyOverrideRow, PolicyOverrideVersionRow
 
 VERSION_ROW_ID = 1
+# The store writes its audit records itself, so it needs the audit table too.
+_TABLES = [
+    Base.metadata.tables[row.__tablename__]
+    for row in (PolicyOverrideRow, PolicyOverrideVersionRow, AuditEventRow)
+]
 SYSTEM_PRINCIPAL = "system"
 
 
@@ -41,32 +46,31 @@ class OverrideSnapshot(BaseModel):
     invalid: dict[str, str]
 
 
-async def create_policy_tables(engine: AsyncEngine) -> None:
-    """Create the override tables if missing (until migrations take this over)."""
-    rows = (PolicyOverrideRow, PolicyOverrideVersionRow)
-    tables = [Base.metadata.tables[row.__tablename__] for row in rows]
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all, tables=tables)
-
-
 class PolicyOverrideStore:
     """Reads and writes one tenant's override at a time."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._counter_ready = False
+        self._prepared = False
 
-    async def _ensure_counter(self) -> None:
-        """Create the version counter row once (in its own transaction: writers may race here)."""
-        if self._counter_ready:
+    async def prepare(self) -> None:
+        """Create the override and audit tables and the version counter if missing (once per store).
+
+        Until migrations take this over, any process that reads overrides (a server run alone)
+        may be the first to touch the database.
+        """
+        if self._prepared:
             return
-        # A concurrent writer may create the row between our read and insert: then it exists,
+        async with self._sessions() as db:
+            await db.run_sync(lambda sync: Base.metadata.create_all(sync.connection(), tables=_TABLES))
+            await db.commit()
+        # A concurrent writer may create the counter between our read and insert: then it exists,
         # which is all we need.
         with contextlib.suppress(IntegrityError):
             async with self._sessions() as db, db.begin():
                 if await db.get(PolicyOverrideVersionRow, VERSION_ROW_ID) is None:
                     db.add(PolicyOverrideVersionRow(id=VERSION_ROW_ID, version=0))
-        self._counter_ready = True
+        self._prepared = True
 
     async def get(self, tenant_id: str) -> TenantPolicy | None:
         """The override of `tenant_id`, holding only the sections that were set, or None."""
@@ -85,7 +89,7 @@ class PolicyOverrideStore:
         _check_tenant(tenant_id, policy)
         document = policy.model_dump(mode="json", exclude_unset=True)
         document["tenant"] = tenant_id
-        await self._ensure_counter()
+        await self.prepare()
         async with self._sessions() as db, db.begin():
             version = await _bump_version(db)
             row = await db.get(PolicyOverrideRow, tenant_id)
@@ -113,7 +117,7 @@ class PolicyOverrideStore:
 
     async def delete(self, tenant_id: str, *, changed_by: str | None = None) -> bool:
         """Remove the override of `tenant_id` (its policy file applies again); False if none."""
-        await self._ensure_counter()
+        await self.prepare()
         async with self._sessions() as db, db.begin():
             row = await db.get(PolicyOverrideRow, tenant_id)
             if row is None:

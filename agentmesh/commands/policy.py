@@ -27,7 +27,7 @@ from agentmesh.db import create_engine, session_factory
 from agentmesh.settings import Settings
 from policies.loader import PolicyFileError, PolicySet
 from policies.model import Action, Principal
-from policies.overrides import PolicyOverrideStore, create_policy_tables
+from policies.overrides import PolicyOverrideStore
 
 EXIT_ALLOW, EXIT_DENY, EXIT_APPROVE, EXIT_USAGE = 0, 1, 2, 3
 _SEVERITY = {"allow": 0, "approve": 1, "deny": 2}
@@ -129,8 +129,9 @@ def load_policies(settings: Settings) -> PolicySet:
 async def _load_policies(settings: Settings) -> PolicySet:
     engine = create_engine(settings.resolved_database_url)
     try:
-        await create_policy_tables(engine)
-        policies = PolicySet.from_directory(overrides=PolicyOverrideStore(session_factory(engine)))
+        store = PolicyOverrideStore(session_factory(engine))
+        await store.prepare()
+        policies = PolicySet.from_directory(overrides=store)
         await policies.refresh()
         return policies
     except SQLAlchemyError as exc:

@@ -83,11 +83,16 @@ def test_callers_cannot_change_the_documents_in_force() -> None:
 
 
 def test_network_rules_join_the_base_and_the_tenant() -> None:
-    demo = PolicySet.from_directory()
-    acme = demo.network_rules("acme")
-    assert acme.allowed_hosts == ("wiki.acme.internal",)
-    assert "metadata.google.internal" in acme.denied_hosts
-    assert demo.network_rules("globex").allowed_hosts == ()
+    policies = PolicySet(
+        [
+            TenantPolicy(tenant="*", network=NetworkRules(denied_hosts=("*.corp.example",))),
+            TenantPolicy(tenant="acme", network=NetworkRules(allowed_hosts=("wiki.acme.internal",))),
+        ]
+    )
+    acme = policies.network_rules("acme")
+    assert acme == NetworkRules(allowed_hosts=("wiki.acme.internal",), denied_hosts=("*.corp.example",))
+    assert policies.network_rules("globex") == NetworkRules(denied_hosts=("*.corp.example",))
+    assert PolicySet.from_directory().network_rules("acme").allowed_hosts == ("wiki.acme.internal",)
 
 
 def test_answers_are_redacted_as_each_tenants_data_rules_say() -> None:

@@ -16,8 +16,7 @@ from agentmesh.db import create_engine, session_factory
 from agentmesh.settings import Settings
 from policies.audit import AuditLog
 from policies.model import TenantPolicy, ToolRules
-from policies.overrides import PolicyOverrideStore, create_policy_tables
-from policies.tables import AuditEventRow
+from policies.overrides import PolicyOverrideStore
 
 
 def check(data_dir: Path, *args: str) -> int:
@@ -106,10 +105,8 @@ def test_check_sees_the_overrides_in_the_database(
 ) -> None:
     async def override() -> None:
         engine = create_engine(settings.resolved_database_url)
-        await create_policy_tables(engine)
-        async with engine.begin() as connection:
-            await connection.run_sync(lambda sync: AuditEventRow.__table__.create(sync, checkfirst=True))
         store = PolicyOverrideStore(session_factory(engine))
+        await store.prepare()
         await store.put(
             "acme", TenantPolicy(tenant="acme", tools=ToolRules(deny=("erp:get_*",))), changed_by="root"
         )
