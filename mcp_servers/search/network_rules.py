@@ -4,8 +4,9 @@
 server on loopback); `denied_hosts` keeps a tenant away from hosts even on the public internet.
 Both are shell-style globs matched against the URL's host name. Deny wins over allow.
 
-The policy package will supply rules per tenant later; until then they come from a YAML (or
-JSON) file named by `AGENTMESH_SEARCH_NETWORK_RULES_FILE`:
+A tenant's rules are the `network` section of its policy (the policy files with the overrides
+set through the admin API, refreshed while the server runs: `PolicyNetworkRules`), joined with
+an optional operator file named by `AGENTMESH_SEARCH_NETWORK_RULES_FILE`:
 
     tenants:
       acme:
@@ -24,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mcp_servers.search.errors import NetworkRulesUnavailable
+from policies.loader import PolicySet
 
 
 class NetworkRules(BaseModel):
@@ -62,7 +64,7 @@ def _first_match(patterns: tuple[str, ...], hosts: tuple[str, ...]) -> str | Non
 
 
 class NetworkRulesSource(Protocol):
-    """Where a tenant's network rules come from (a file now, the policy package later)."""
+    """Where a tenant's network rules come from (the tenant's policy, a file, or both)."""
 
     def network_rules_for(self, tenant_id: str) -> NetworkRules: ...
 
@@ -116,3 +118,24 @@ def _load(path: Path) -> NetworkRulesDocument:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise NetworkRulesUnavailable(f"network rules file {path} is invalid: {problems}") from exc
+
+
+class PolicyNetworkRules:
+    """The hosts in each tenant's policy (`network.allowed_hosts` / `denied_hosts`, the base
+    policy's included), joined with the operator's rules file when one is configured.
+
+    Reads are synchronous and cheap: `policies` keeps an in-process view that its owner refreshes
+    in the background (`PolicySet.refreshing()`, run in the server's lifespan).
+    """
+
+    def __init__(self, policies: PolicySet, file: NetworkRulesSource | None = None) -> None:
+        self._policies = policies
+        self._file = file
+
+    def network_rules_for(self, tenant_id: str) -> NetworkRules:
+        policy = self._policies.network_rules(tenant_id)
+        extra = self._file.network_rules_for(tenant_id) if self._file is not None else NetworkRules()
+        return NetworkRules(
+            allowed_hosts=tuple(dict.fromkeys((*policy.allowed_hosts, *extra.allowed_hosts))),
+            denied_hosts=tuple(dict.fromkeys((*policy.denied_hosts, *extra.denied_hosts))),
+        )

@@ -7,7 +7,8 @@ fetched, its own index holds what it fetched, and its own provider answers its w
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 import httpx
@@ -17,7 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from agentmesh.db import create_engine
+from agentmesh.db import create_engine, session_factory
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
@@ -27,11 +28,13 @@ from mcp_servers.search.crawl import CrawlReport, crawl_site
 from mcp_servers.search.errors import SearchError
 from mcp_servers.search.fetcher import FetchLimits, PageFetcher
 from mcp_servers.search.index import IndexSearch, PageIndex
-from mcp_servers.search.network_rules import NetworkRulesFile, NetworkRulesSource
+from mcp_servers.search.network_rules import NetworkRulesFile, NetworkRulesSource, PolicyNetworkRules
 from mcp_servers.search.pages import FetchedPage
 from mcp_servers.search.provider_configs import ProviderConfigStore
 from mcp_servers.search.ssrf import Resolver
 from mcp_servers.search.web_search import WebSearch, WebSearchResult
+from policies.loader import PolicySet
+from policies.overrides import PolicyOverrideStore
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +71,11 @@ def tool_errors(tool: str, tenant_id: str) -> Iterator[None]:
         raise ToolError(f"{exc.message} [{exc.code}]") from exc
 
 
+def _keeping_fresh(policies: PolicySet) -> Callable[[MCPServer], AbstractAsyncContextManager[PolicySet]]:
+    """A server lifespan that loads the policy overrides and keeps them fresh while it runs."""
+    return lambda _: policies.refreshing()
+
+
 def build_server(
     settings: Settings,
     options: ServeOptions,
@@ -76,16 +84,19 @@ def build_server(
     network_rules: NetworkRulesSource | None = None,
 ) -> MCPServer:
     """The search server. `resolver` and `network_rules` replace the system resolver and the
-    rules file (the policy package will pass its rules here)."""
-    server, tenants = new_server("search", settings, options, instructions=INSTRUCTIONS)
-    rules = network_rules or NetworkRulesFile(settings.search_network_rules_file)
+    tenants' policies (with the rules file) as the source of network rules."""
+    engine = create_engine(settings.resolved_database_url)
+    rules = network_rules
+    lifespan = None
+    if rules is None:
+        # Each tenant's policy decides which hosts it may fetch; admin changes apply while we run.
+        policies = PolicySet.from_directory(overrides=PolicyOverrideStore(session_factory(engine)))
+        rules = PolicyNetworkRules(policies, NetworkRulesFile(settings.search_network_rules_file))
+        lifespan = _keeping_fresh(policies)
+    server, tenants = new_server("search", settings, options, instructions=INSTRUCTIONS, lifespan=lifespan)
     fetcher = PageFetcher(FetchLimits.from_settings(settings), resolver)
     index = PageIndex(settings.resolved_data_dir / "search" / "index")
-    configs = ProviderConfigStore(
-        create_engine(settings.resolved_database_url),
-        secret_box(settings),
-        seed_file=settings.search_providers_file,
-    )
+    configs = ProviderConfigStore(engine, secret_box(settings), seed_file=settings.search_providers_file)
     web = WebSearch(configs, index, httpx.AsyncClient(timeout=PROVIDER_TIMEOUT_SECONDS))
 
     @server.tool(annotations=_INDEXING, meta=render_meta("summary_text", fields=["citation", "text"]))
