@@ -2,7 +2,8 @@
 
 Vietnamese is written with stacked diacritics that users often omit ("Công nợ" typed as "cong no"),
 so everything lexical is compared on the folded form: lowercased, NFKD-decomposed with the
-combining marks removed, and the one letter NFKD cannot decompose, `đ`/`Đ`, mapped to `d`.
+combining marks removed, and the letters NFKD cannot decompose mapped to their base (Vietnamese
+`đ`/`Đ` to `d`; also `ø`, `ł`, `æ`, ...).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import itertools
 import re
 import unicodedata
 
-# `đ` is a distinct letter (a stroke, not a combining mark), so NFKD leaves it alone.
-_UNDECOMPOSABLE = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe"})
+# Letters with a stroke or ligature, not a combining mark, which NFKD leaves alone (applied after
+# case folding, so only lowercase forms are needed).
+_UNDECOMPOSABLE = str.maketrans({"đ": "d", "ð": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe"})
 _WORD = re.compile(r"[a-z0-9]+")
 _DIGIT = re.compile(r"[0-9]")
 # Marks no other major Latin-script language uses: horn (ơ, ư), hook above (ả), dot below (ạ),
@@ -26,7 +28,7 @@ _VIETNAMESE_SYLLABLES = frozenset(
     """
     khong cua duoc nhieu dau roi chua giup toi tren duoi khach nguoi nhung trong minh chung nao voi thi
     nhu xin ngay tien hoa gia mua viec cong giao kiem hom thang biet muon lam nhan duong thanh toan chinh
-    sach tra doi xuat nhap kho hang bao mot cho nay gi chuyen cuoi ngon uong thoi tiet tuan sang chieu
+    sach tra doi xuat nhap kho hang bao mot cho nay gi chuyen cuoi ngon uong thoi tiet tuan chieu
     phai cung nhat rat qua dung tai vao hoac neu vay sau truoc ngoai giua thuoc lieu khoan
     """.split()  # noqa: SIM905 - a word list reads better as prose than as quoted strings
 )
@@ -48,7 +50,7 @@ FUNCTION_WORDS = frozenset(
 
 def fold(text: str) -> str:
     """Lowercase `text` and strip its diacritics: `"Đơn hàng ĐÃ giao"` -> `"don hang da giao"`."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSABLE).casefold())
+    decomposed = unicodedata.normalize("NFKD", text).casefold().translate(_UNDECOMPOSABLE)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 

@@ -1,0 +1,210 @@
+"""Routing benchmark on CLINC150: one agent per domain, in-scope accuracy and out-of-scope detection.
+
+    python bench/routing.py [--data ../shared/data/clinc150] [--target-oos-recall 0.75]
+
+Agents are configured from the training split only: a description per domain (its name and its
+intents' names) and at most ten examples per intent, chosen as the intent's most representative
+messages (greedy facility location over their embeddings). The score curve, threshold and margin
+are calibrated on training data only: agents built from one half of each intent's training rows are
+calibrated on the other half plus `oos_train.jsonl`. The router evaluated is built the same way
+from the full training rows and carries those settings. Evaluation is on `val.jsonl` (in-scope) and
+`oos_val.jsonl` (out-of-scope), one `Router.route` call per message, timed end to end.
+
+In-scope accuracy counts a message right only when it is routed, without clarification, to its
+domain's agent; an out-of-scope message is caught when the router asks to clarify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agentmesh.embeddings import embed
+from host.routing import AgentProfile, Router, calibrate
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150"
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    intent: str
+    domain: str
+
+
+class MemoEncoder:
+    """The real encoder with a memo, so training messages are embedded once per run."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
+        if missing:
+            self._vectors.update(zip(missing, embed(missing), strict=True))
+        return np.stack([self._vectors[text] for text in texts])
+
+
+class TimedEncoder:
+    """The real encoder, keeping the time of each call, to split a route's latency."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        began = time.perf_counter()
+        vectors = embed(texts)
+        self.seconds += time.perf_counter() - began
+        return vectors
+
+
+def read_rows(path: Path) -> list[Row]:
+    with path.open(encoding="utf-8") as lines:
+        return [Row(**json.loads(line)) for line in lines if line.strip()]
+
+
+def representative(texts: Sequence[str], vectors: np.ndarray, count: int) -> list[str]:
+    """The `count` texts that best cover the others (greedy facility location on cosine similarity)."""
+    similarity = vectors @ vectors.T
+    coverage = np.full(len(texts), -1.0)
+    chosen: list[int] = []
+    for _ in range(min(count, len(texts))):
+        gain = np.maximum(similarity, coverage[None, :]).sum(axis=1)
+        gain[chosen] = -np.inf
+        best = int(gain.argmax())
+        chosen.append(best)
+        coverage = np.maximum(coverage, similarity[best])
+    return [texts[index] for index in chosen]
+
+
+def domain_agents(
+    rows: Sequence[Row], domains: dict[str, list[str]], encoder: MemoEncoder, per_intent: int
+) -> list[AgentProfile]:
+    """One agent per domain, described by its intents and shown its intents' representative messages."""
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        by_intent[row.intent].append(row.text)
+    agents = []
+    for domain, intents in domains.items():
+        examples: list[str] = []
+        for intent in intents:
+            texts = by_intent[intent]
+            examples += representative(texts, encoder(texts), per_intent)
+        topics = ", ".join(intent.replace("_", " ") for intent in intents)
+        description = f"{domain.replace('_', ' ')}: {topics}"
+        agents.append(AgentProfile(name=domain, description=description, examples=examples))
+    return agents
+
+
+def halves(rows: Sequence[Row], seed: int) -> tuple[list[Row], list[Row]]:
+    """Each intent's rows shuffled and cut in two: one half configures, the other calibrates."""
+    by_intent: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_intent[row.intent].append(row)
+    generator = random.Random(seed)
+    first: list[Row] = []
+    second: list[Row] = []
+    for intent in sorted(by_intent):
+        group = by_intent[intent][:]
+        generator.shuffle(group)
+        first += group[: len(group) // 2]
+        second += group[len(group) // 2 :]
+    return first, second
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--examples-per-intent", type=int, default=10)
+    parser.add_argument("--target-oos-recall", type=float, default=0.75)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for the encoder")
+    args = parser.parse_args(argv)
+    if not 1 <= args.examples_per_intent <= 10:
+        parser.error("--examples-per-intent must be between 1 and 10 (the benchmark's rule)")
+    torch.set_num_threads(args.threads)
+
+    domains: dict[str, list[str]] = json.loads((args.data / "domains.json").read_text(encoding="utf-8"))
+    train = read_rows(args.data / "train.jsonl")
+    oos_train = read_rows(args.data / "oos_train.jsonl")
+    val = read_rows(args.data / "val.jsonl")
+    oos_val = read_rows(args.data / "oos_val.jsonl")
+    encoder = MemoEncoder()
+
+    started = time.perf_counter()
+    configure, held_out = halves(train, args.seed)
+    calibration_router = Router(
+        domain_agents(configure, domains, encoder, args.examples_per_intent), encoder=encoder
+    )
+    settings = calibrate(
+        calibration_router,
+        [(row.text, row.domain) for row in held_out],
+        [row.text for row in oos_train],
+        target_oos_recall=args.target_oos_recall,
+    )
+    agents = domain_agents(train, domains, encoder, args.examples_per_intent)
+    timed = TimedEncoder()
+    router = Router(agents, settings=settings, encoder=timed)
+    print(f"configured and calibrated in {time.perf_counter() - started:.1f}s: {settings.model_dump()}")
+
+    router.route("warm up the encoder")
+    latencies: list[float] = []
+    own_work: list[float] = []
+    decisions = []
+    for row in [*val, *oos_val]:
+        timed.seconds = 0.0
+        began = time.perf_counter()
+        decisions.append(router.route(row.text))
+        elapsed = time.perf_counter() - began
+        latencies.append(elapsed * 1000)
+        own_work.append((elapsed - timed.seconds) * 1000)
+
+    in_scope = decisions[: len(val)]
+    out_of_scope = decisions[len(val) :]
+    right = sum(1 for row, decision in zip(val, in_scope, strict=True) if decision.agent == row.domain)
+    answered = [(row, decision) for row, decision in zip(val, in_scope, strict=True) if not decision.clarify]
+    right_when_answered = sum(1 for row, decision in answered if decision.agent == row.domain)
+    caught = sum(1 for decision in out_of_scope if decision.clarify)
+    clarified_in_scope = len(val) - len(answered)
+    reasons: dict[str, int] = defaultdict(int)
+    for decision in decisions:
+        reasons[decision.reason] += 1
+
+    print(f"agents: {len(agents)} ({sum(len(agent.examples) for agent in agents)} examples)")
+    print(f"in-scope domain accuracy: {right / len(val):.4f} ({right}/{len(val)}; clarification = miss)")
+    print(f"  accuracy when routed: {right_when_answered / max(len(answered), 1):.4f}")
+    print(f"  in-scope clarified: {clarified_in_scope / len(val):.4f}")
+    print(f"out-of-scope recall: {caught / len(oos_val):.4f} ({caught}/{len(oos_val)})")
+    precision = caught / max(caught + clarified_in_scope, 1)
+    print(f"out-of-scope precision: {precision:.4f} (out-of-scope among clarified)")
+    print(f"decisions by reason: {dict(sorted(reasons.items()))}")
+    print(
+        f"route latency ms: p50 {percentile(latencies, 50):.2f}  p95 {percentile(latencies, 95):.2f}"
+        f"  mean {statistics.fmean(latencies):.2f}  (torch threads: {args.threads})"
+    )
+    print(
+        f"  of which outside the encoder: p50 {percentile(own_work, 50):.2f}"
+        f"  p95 {percentile(own_work, 95):.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,404 @@
+"""The supervisor router: right agent in English and Vietnamese (with or without accents), and a
+clarifying question naming the candidates when a message is off-topic, empty or asks for two things.
+
+The messages routed here are phrasings the agents were not configured with.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from host.routing import (
+    AgentProfile,
+    RouteDecision,
+    Router,
+    RouterSettings,
+    calibrate,
+    split_intents,
+)
+from host.text import fold
+
+DEMO_AGENTS = [
+    AgentProfile(
+        name="debt",
+        description="Customer debt: outstanding and overdue amounts, balances owed and payment history, "
+        "looked up by the customer's MST tax code.",
+        examples=[
+            "What is the debt for customer MST 0123456789?",
+            "How much does customer 0312345678 still owe us?",
+            "Show the payment history of customer MST 0101234567",
+            "Which customers are overdue on their payments?",
+            "Công nợ của khách hàng có MST 0123456789 là bao nhiêu?",
+            "Khách hàng MST 0312345678 còn nợ quá hạn bao nhiêu?",
+            "Lịch sử thanh toán của khách hàng 0101234567",
+            "Danh sách khách hàng nợ quá hạn",
+        ],
+        keywords=[
+            "debt",
+            "owe",
+            "overdue",
+            "outstanding",
+            "receivable",
+            "balance",
+            "tax code",
+            "MST",
+            "công nợ",
+            "nợ",
+            "quá hạn",
+            "thanh toán",
+            "mã số thuế",
+        ],
+    ),
+    AgentProfile(
+        name="shipment",
+        description="Shipment tracking: where a shipment is, its delivery status and its tracking events.",
+        examples=[
+            "Where is shipment SH-1042?",
+            "Track shipment SH-2077 for me",
+            "Has shipment SH-3301 been delivered yet?",
+            "Show the tracking events of SH-1042",
+            "Đơn hàng SH-1042 đang ở đâu?",
+            "Kiểm tra trạng thái giao hàng của lô SH-2077",
+            "Lô hàng SH-3301 đã giao chưa?",
+            "Lịch sử vận chuyển của vận đơn SH-1042",
+        ],
+        keywords=[
+            "shipment",
+            "tracking",
+            "track",
+            "delivery",
+            "delivered",
+            "parcel",
+            "package",
+            "vận chuyển",
+            "giao hàng",
+            "lô hàng",
+            "vận đơn",
+            "đơn hàng",
+            "kiện hàng",
+        ],
+    ),
+    AgentProfile(
+        name="knowledge",
+        description="Company policies and documents: returns and refunds, payment terms, shipping policy, "
+        "warranty and internal procedures.",
+        examples=[
+            "What is our return policy?",
+            "What are the payment terms for wholesale customers?",
+            "Summarise the shipping policy document",
+            "How long is the warranty on our products?",
+            "Chính sách đổi trả là gì?",
+            "Điều khoản thanh toán cho đại lý là gì?",
+            "Quy định bảo hành sản phẩm như thế nào?",
+            "Quy trình hoàn tiền cho khách hàng",
+        ],
+        keywords=[
+            "policy",
+            "return",
+            "refund",
+            "warranty",
+            "terms",
+            "procedure",
+            "document",
+            "handbook",
+            "chính sách",
+            "đổi trả",
+            "trả hàng",
+            "hoàn tiền",
+            "bảo hành",
+            "điều khoản",
+            "quy định",
+        ],
+    ),
+    AgentProfile(
+        name="ocr",
+        description="Read text from images, scans and photos of receipts and invoices (OCR).",
+        examples=[
+            "Read the text in this scanned invoice",
+            "Extract the total from this receipt photo",
+            "What does this image say?",
+            "OCR this scanned contract",
+            "Đọc chữ trong ảnh hóa đơn này",
+            "Trích xuất tổng tiền từ ảnh biên lai",
+            "Nhận dạng văn bản trong bản scan này",
+            "Ảnh chụp này ghi gì?",
+        ],
+        keywords=[
+            "ocr",
+            "scan",
+            "scanned",
+            "image",
+            "photo",
+            "picture",
+            "receipt",
+            "invoice",
+            "ảnh",
+            "hình",
+            "ảnh chụp",
+            "hóa đơn",
+            "biên lai",
+            "quét",
+            "trích xuất",
+        ],
+    ),
+    AgentProfile(
+        name="search",
+        description="Search the web and fetch web pages: news, prices and public information online.",
+        examples=[
+            "Search the web for the latest steel prices",
+            "Fetch the page at https://example.com/pricing",
+            "Find news about Vietnam logistics regulations",
+            "Look up our competitor's website",
+            "Tìm trên mạng giá thép mới nhất",
+            "Mở trang web https://example.com và tóm tắt",
+            "Tìm tin tức về quy định logistics mới",
+            "Tra cứu thông tin trên internet về đối thủ",
+        ],
+        keywords=[
+            "search",
+            "web",
+            "internet",
+            "online",
+            "google",
+            "website",
+            "url",
+            "page",
+            "news",
+            "tìm kiếm",
+            "trang web",
+            "mạng",
+            "tra cứu",
+            "tin tức",
+        ],
+    ),
+]
+NAMES = [agent.name for agent in DEMO_AGENTS]
+
+ENGLISH = [
+    ("How much money does the customer with tax code 0309876543 owe?", "debt"),
+    ("Is customer 0305551234 behind on payments?", "debt"),
+    ("Can you tell me the delivery status of SH-5120?", "shipment"),
+    ("When will package SH-7781 arrive?", "shipment"),
+    ("How many days do customers have to return a product?", "knowledge"),
+    ("What does the handbook say about refunds?", "knowledge"),
+    ("Please OCR this photo of a receipt", "ocr"),
+    ("Can you get the text out of this picture?", "ocr"),
+    ("Look up online the current price of copper", "search"),
+    ("Google the latest news about port congestion", "search"),
+]
+VIETNAMESE = [
+    ("Khách hàng mã số thuế 0309876543 đang nợ bao nhiêu tiền?", "debt"),
+    ("Cho tôi xem khoản nợ chưa trả của MST 0305551234", "debt"),
+    ("Lô hàng SH-5120 giao tới đâu rồi?", "shipment"),
+    ("Khi nào kiện hàng SH-7781 được giao?", "shipment"),
+    ("Thời hạn bảo hành là bao lâu?", "knowledge"),
+    ("Chính sách hoàn tiền khi khách trả hàng thế nào?", "knowledge"),
+    ("Đọc giúp tôi nội dung tấm ảnh chụp hóa đơn", "ocr"),
+    ("Lấy chữ từ hình này giúp tôi", "ocr"),
+    ("Tìm kiếm trên internet giá đồng hôm nay", "search"),
+    ("Tra cứu tin tức mới nhất về cảng biển", "search"),
+]
+VIETNAMESE_WITHOUT_ACCENTS = [
+    ("Khach hang ma so thue 0309876543 dang no bao nhieu tien?", "debt"),
+    ("Cho toi xem khoan no chua tra cua MST 0305551234", "debt"),
+    ("Lo hang SH-5120 giao toi dau roi?", "shipment"),
+    ("Khi nao kien hang SH-7781 duoc giao?", "shipment"),
+    ("Thoi han bao hanh la bao lau?", "knowledge"),
+    ("Chinh sach hoan tien khi khach tra hang the nao?", "knowledge"),
+    ("Doc giup toi noi dung tam anh chup hoa don", "ocr"),
+    ("Lay chu tu hinh nay giup toi", "ocr"),
+    ("Tim kiem tren internet gia dong hom nay", "search"),
+    ("Tra cuu tin tuc moi nhat ve cang bien", "search"),
+]
+OFF_TOPIC = [
+    "what's the weather on Mars",
+    "tell me a joke",
+    "who won the football match yesterday",
+    "Kể cho tôi một câu chuyện cười",
+    "Ai thắng trận bóng đá tối qua?",
+    "ai thang tran bong da toi qua?",
+]
+
+
+@pytest.fixture(scope="module")
+def router() -> Router:
+    return Router(DEMO_AGENTS)
+
+
+def assert_routed(decision: RouteDecision, agent: str) -> None:
+    assert (decision.agent, decision.reason) == (agent, "confident"), decision
+    assert not decision.clarify and decision.question is None
+    assert decision.candidates[0].agent == agent
+
+
+def assert_asks_about(decision: RouteDecision, reason: str) -> None:
+    assert decision.agent is None and decision.clarify and decision.reason == reason, decision
+    assert decision.candidates, "a clarifying question names its candidates"
+    for candidate in decision.candidates:
+        assert candidate.agent in decision.question
+
+
+def test_the_routed_phrasings_are_not_the_configured_examples() -> None:
+    configured = {fold(example).strip() for agent in DEMO_AGENTS for example in agent.examples}
+    for message, _ in ENGLISH + VIETNAMESE + VIETNAMESE_WITHOUT_ACCENTS:
+        assert fold(message).strip() not in configured
+
+
+@pytest.mark.parametrize(("message", "agent"), ENGLISH)
+def test_routes_english_requests(router: Router, message: str, agent: str) -> None:
+    assert_routed(router.route(message), agent)
+
+
+@pytest.mark.parametrize(("message", "agent"), VIETNAMESE)
+def test_routes_vietnamese_requests(router: Router, message: str, agent: str) -> None:
+    assert_routed(router.route(message), agent)
+
+
+@pytest.mark.parametrize(("message", "agent"), VIETNAMESE_WITHOUT_ACCENTS)
+def test_routes_vietnamese_typed_without_accents(router: Router, message: str, agent: str) -> None:
+    assert_routed(router.route(message), agent)
+
+
+@pytest.mark.parametrize("message", OFF_TOPIC)
+def test_off_topic_messages_get_a_question_naming_candidates(router: Router, message: str) -> None:
+    decision = router.route(message)
+    assert_asks_about(decision, "low_confidence")
+    assert 1 <= len(decision.candidates) <= 3
+
+
+def test_a_question_about_a_vietnamese_message_is_asked_in_vietnamese(router: Router) -> None:
+    decision = router.route("Kể cho tôi một câu chuyện cười")
+    assert decision.question is not None and decision.question.startswith("Tôi chưa chắc")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "what is the debt of MST 0123456789 and where is shipment SH-1042?",
+        "Công nợ của MST 0123456789 và lô hàng SH-1042 đang ở đâu?",
+        "Cong no cua MST 0123456789 va lo hang SH-1042 dang o dau?",
+        "How much does customer 0312345678 owe? Also, has shipment SH-1050 been delivered?",
+    ],
+)
+def test_two_requests_for_two_agents_get_a_clarification_not_a_guess(router: Router, message: str) -> None:
+    decision = router.route(message)
+    assert_asks_about(decision, "multiple_intents")
+    assert {candidate.agent for candidate in decision.candidates} == {"debt", "shipment"}
+
+
+@pytest.mark.parametrize(
+    ("message", "agent"),
+    [
+        ("Show the payment history and the overdue amount for MST 0101234567", "debt"),
+        ("Track SH-5120 and tell me when it will be delivered", "shipment"),
+        ("Đọc ảnh này và trích xuất tổng tiền", "ocr"),
+    ],
+)
+def test_a_conjunction_inside_one_request_is_not_two_intents(
+    router: Router, message: str, agent: str
+) -> None:
+    assert_routed(router.route(message), agent)
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\n\t", "?!", "…"])
+def test_empty_messages_get_a_question_listing_the_agents(router: Router, message: str) -> None:
+    decision = router.route(message)
+    assert (decision.agent, decision.clarify, decision.reason, decision.candidates) == (
+        None,
+        True,
+        "empty",
+        [],
+    )
+    assert decision.question is not None
+    for name in NAMES:
+        assert name in decision.question
+
+
+def test_a_near_tie_is_ambiguous_and_names_the_tied_agents(router: Router) -> None:
+    wide_margin = router.with_settings(RouterSettings(margin=0.5))
+    decision = wide_margin.route("How much does customer 0312345678 owe for the invoice in this photo?")
+    assert_asks_about(decision, "ambiguous")
+    assert len(decision.candidates) >= 2
+
+
+def test_candidates_are_calibrated_best_first_and_at_most_three(router: Router) -> None:
+    decision = router.route("Where is shipment SH-9001 and what is our warranty policy?")
+    scores = [candidate.score for candidate in decision.candidates]
+    assert 1 <= len(scores) <= 3
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= score <= 1.0 for score in scores)
+
+
+def test_route_many_decides_as_route_does(router: Router) -> None:
+    messages = [
+        "",
+        ENGLISH[0][0],
+        VIETNAMESE[2][0],
+        OFF_TOPIC[0],
+        "what is the debt of MST 0123456789 and where is SH-1042?",
+    ]
+    assert router.route_many(messages) == [router.route(message) for message in messages]
+
+
+def test_split_intents_cuts_on_english_and_vietnamese_conjunctions_and_punctuation() -> None:
+    assert split_intents("what is the debt of MST 0123456789 and where is shipment SH-1042?") == [
+        "what is the debt of MST 0123456789",
+        "where is shipment SH-1042",
+    ]
+    assert split_intents("Công nợ của MST 0123456789 rồi kiểm tra lô hàng SH-1042") == [
+        "Công nợ của MST 0123456789",
+        "kiểm tra lô hàng SH-1042",
+    ]
+    assert split_intents("Return policy? Also; thanks") == ["Return policy"]
+
+
+def test_a_router_needs_agents_with_distinct_names() -> None:
+    with pytest.raises(ValueError, match="at least one agent"):
+        Router([])
+    with pytest.raises(ValueError, match="repeated: debt"):
+        Router([DEMO_AGENTS[0], DEMO_AGENTS[0]])
+
+
+def test_settings_reject_weights_that_leave_nothing_to_score() -> None:
+    with pytest.raises(ValueError, match="at least one of"):
+        RouterSettings(example_weight=0, description_weight=0, lexical_weight=0)
+    with pytest.raises(ValueError, match="neighbour_weights"):
+        RouterSettings(neighbour_weights=(0.0, 0.0))
+
+
+class TestCalibrate:
+    IN_SCOPE = [(message, agent) for message, agent in ENGLISH + VIETNAMESE]
+    OUT_OF_SCOPE = [
+        "what's the capital of Australia",
+        "recommend a good movie for tonight",
+        "how do I bake sourdough bread",
+        "Hôm nay ăn gì ngon?",
+        "Thời tiết trên sao Hỏa thế nào?",
+        "play some jazz music",
+    ]
+
+    def test_the_threshold_clarifies_the_target_share_of_out_of_scope_messages(self, router: Router) -> None:
+        settings = calibrate(router, self.IN_SCOPE, self.OUT_OF_SCOPE, target_oos_recall=5 / 6)
+        calibrated = router.with_settings(settings)
+        clarified = sum(decision.clarify for decision in calibrated.route_many(self.OUT_OF_SCOPE))
+        assert clarified >= 5
+        routed_right = sum(
+            decision.agent == agent
+            for decision, (_, agent) in zip(
+                calibrated.route_many([m for m, _ in self.IN_SCOPE]), self.IN_SCOPE, strict=True
+            )
+        )
+        assert routed_right >= 0.8 * len(self.IN_SCOPE)
+        assert 0.0 < settings.threshold < 1.0 and settings.score_slope > 0
+
+    def test_labels_must_name_the_routers_agents(self, router: Router) -> None:
+        with pytest.raises(ValueError, match="unknown agents: billing"):
+            calibrate(router, [("pay my bill", "billing")], self.OUT_OF_SCOPE)
+
+    def test_both_kinds_of_message_are_needed(self, router: Router) -> None:
+        with pytest.raises(ValueError, match="both in-scope and out-of-scope"):
+            calibrate(router, self.IN_SCOPE, [])
+
+    def test_an_impossible_recall_target_is_refused(self, router: Router) -> None:
+        with pytest.raises(ValueError, match="target_oos_recall"):
+            calibrate(router, self.IN_SCOPE, self.OUT_OF_SCOPE, target_oos_recall=1.5)

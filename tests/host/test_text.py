@@ -1,0 +1,56 @@
+"""Text folding for matching: lowercase, no diacritics (Vietnamese đ included), stable terms."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from host.text import fold, is_function_term, looks_vietnamese, stem, terms, words
+
+
+def test_fold_lowercases_and_strips_vietnamese_diacritics() -> None:
+    assert fold("Công nợ của khách hàng") == "cong no cua khach hang"
+    assert fold("Đơn hàng ĐÃ GIAO") == "don hang da giao"
+    assert fold("Ảnh chụp hóa đơn, biên lai") == "anh chup hoa don, bien lai"
+
+
+@given(st.text())
+def test_fold_is_idempotent_and_leaves_no_combining_marks(text: str) -> None:
+    folded = fold(text)
+    assert fold(folded) == folded
+    assert "đ" not in folded
+
+
+def test_words_drop_punctuation_and_keep_codes() -> None:
+    assert words("Lô hàng SH-1042 đang ở đâu?") == ["lo", "hang", "sh", "1042", "dang", "o", "dau"]
+
+
+def test_terms_match_codes_by_shape_and_pair_adjacent_words() -> None:
+    assert terms("MST 0123456789") == ["mst", "9999999999", "mst 9999999999"]
+    assert terms("Công nợ") == terms("cong no") == ["cong", "no", "cong no"]
+
+
+def test_stem_merges_plurals_without_touching_short_words_or_status() -> None:
+    assert [stem(w) for w in ["shipments", "policies", "addresses", "taxes", "status", "mst", "hang"]] == [
+        "shipment",
+        "policy",
+        "address",
+        "tax",
+        "status",
+        "mst",
+        "hang",
+    ]
+
+
+def test_function_terms_are_those_made_only_of_function_words() -> None:
+    assert is_function_term("me") and is_function_term("of the") and is_function_term("cua")
+    assert not is_function_term("shipment") and not is_function_term("the shipment")
+
+
+def test_vietnamese_is_recognised_with_or_without_accents() -> None:
+    assert looks_vietnamese("Đơn hàng đang ở đâu?")
+    assert looks_vietnamese("Chính sách đổi trả là gì?")
+    assert looks_vietnamese("lo hang SH-5120 giao toi dau roi")
+    assert not looks_vietnamese("where is my package")
+    assert not looks_vietnamese("café crème brûlée")
+    assert not looks_vietnamese("the bank hang time")
