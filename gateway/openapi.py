@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from pydantic_core import to_jsonable_python
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -106,9 +108,7 @@ class Operation(Generic[BodyT, QueryT]):
             assert model is None, f"{self.operation_id} documents no response body"
             return Response(status_code=204, headers=dict(headers or {}))
         assert isinstance(model, self.response), f"{self.operation_id} replies with {self.response.__name__}"
-        return JSONResponse(
-            model.model_dump(mode="json"), status_code=self.status, headers=dict(headers or {})
-        )
+        return JSONResponse(json_body(model), status_code=self.status, headers=dict(headers or {}))
 
     def path_parameters(self) -> list[str]:
         return _PATH_PARAMETER.findall(self.path)
@@ -117,6 +117,25 @@ class Operation(Generic[BodyT, QueryT]):
     def openapi_path(self) -> str:
         """The path with Starlette converters (`{path:path}`) written as OpenAPI templates."""
         return _PATH_PARAMETER.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+
+def _utc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, dict):
+        return {key: _utc(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_utc(item) for item in value]
+    return value
+
+
+def json_body(model: BaseModel) -> Any:
+    """`model` as JSON-ready data, every timestamp with its zone (RFC 3339).
+
+    The platform stores UTC; SQLite hands timestamps back without a zone, which is not a valid
+    `date-time`, so a zone-less timestamp is UTC by definition here.
+    """
+    return to_jsonable_python(_utc(model.model_dump(mode="python")))
 
 
 class OpenApiInfo(BaseModel):
