@@ -53,7 +53,7 @@ def create_app(
         tenants = TenantDirectory(db, cache=backends.cache)
         if seed_demo:
             await tenants.ensure(DEMO_TENANTS)
-        host = build_agent_host(settings, server_urls)
+        host = build_agent_host(settings, server_urls, sessions=db)
         session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
         limits = TenantLimits(settings, host.policies)
         admission = Admission(backends.limiter, backends.slots, limits.for_tenant, gateway_metrics)
@@ -79,14 +79,14 @@ def create_app(
         app.state.token_verifier = state.token_verifier
         await state.admin.servers.connect_registered()
         async with anyio.create_task_group() as task_group:
-            await host.pool.start(task_group)
+            await host.start(task_group)
             ready = await host.pool.wait_ready(SERVER_CONNECT_TIMEOUT_SECONDS if server_urls else 0)
             log.info("mcp_servers_ready", servers=ready)
             await host.catalog.refresh_all()
             try:
                 yield
             finally:
-                host.pool.stop()
+                await host.aclose()
         await engine.dispose()
         await backends.aclose()
         await state.token_verifier.aclose()

@@ -51,6 +51,7 @@ class ToolResultEvent(BaseModel):
     structured: dict[str, Any] | None = None
     duration_ms: float
     truncated: bool = False
+    error_code: str | None = None
 
 
 class DeltaEvent(BaseModel):
@@ -69,6 +70,7 @@ class FinalEvent(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     memory: dict[str, Any] = Field(default_factory=dict)
     duration_ms: float = 0.0
+    approval_id: str | None = Field(default=None, description="set when outcome is pending_approval")
 
 
 class ErrorEvent(BaseModel):

@@ -1,4 +1,9 @@
-"""Running one tool call over the MCP pool with the caller's audience-bound token."""
+"""Running one tool call over the MCP pool with the caller's audience-bound token.
+
+Each call is bounded in time and in result size (a cut result says so visibly), goes through its
+server's circuit breaker, and is retried (unreachable server only, with backoff) when the tool is
+marked read-only: a tool that may change data is never sent twice.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,14 @@ from pydantic import BaseModel
 
 from host.caller import Caller
 from host.catalog import ToolSpec
+from host.circuit import CircuitBreakers
 from host.mcp_pool import McpPool, ServerUnavailable
 from host.tokens import MeshTokenIssuer
 
 log = structlog.get_logger(__name__)
+
+UNAVAILABLE_CODES = frozenset({"server_unavailable", "circuit_open"})
+"""Error codes meaning the server, not the call, is the problem."""
 
 
 class ToolOutcome(BaseModel):
@@ -29,13 +38,28 @@ class ToolOutcome(BaseModel):
     duration_ms: float
     truncated: bool = False
     error_code: str | None = None
+    attempts: int = 1
+
+    @property
+    def server_unavailable(self) -> bool:
+        return self.error_code in UNAVAILABLE_CODES
 
 
 def _text_of(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
-def _cap(text: str, structured: dict[str, Any] | None, limit: int) -> tuple[str, dict[str, Any] | None, bool]:
+def _error_code(result: CallToolResult) -> str:
+    meta = result.meta or {}
+    error = meta.get("io.agentmesh/error")
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        return str(error["code"])
+    return "tool_error"
+
+
+def cap_result(
+    text: str, structured: dict[str, Any] | None, limit: int
+) -> tuple[str, dict[str, Any] | None, bool]:
     """Keep results within `limit` characters; say visibly what was cut."""
     truncated = False
     if len(text) > limit:
@@ -51,10 +75,22 @@ def _cap(text: str, structured: dict[str, Any] | None, limit: int) -> tuple[str,
 class ToolExecutor:
     """Calls tools for a caller: mints the token, bounds time and size, never raises for tool errors."""
 
-    def __init__(self, pool: McpPool, issuer: MeshTokenIssuer, *, max_result_chars: int = 20_000) -> None:
+    def __init__(
+        self,
+        pool: McpPool,
+        issuer: MeshTokenIssuer,
+        *,
+        breakers: CircuitBreakers | None = None,
+        max_result_chars: int = 20_000,
+        read_only_retries: int = 2,
+        retry_backoff_seconds: float = 0.2,
+    ) -> None:
         self._pool = pool
         self._issuer = issuer
+        self.breakers = breakers or CircuitBreakers()
         self._max_result_chars = max_result_chars
+        self._retries = read_only_retries
+        self._backoff = retry_backoff_seconds
 
     async def call(
         self,
@@ -66,37 +102,67 @@ class ToolExecutor:
         timeout: float,
     ) -> ToolOutcome:
         """Call `tool` with `arguments`; `granted` are the tool names the token lets the caller use there."""
-        token = self._issuer.for_call(tool.server, caller, granted)
         started = time.perf_counter()
+        attempts = 1 + (self._retries if tool.read_only else 0)
+        outcome: ToolOutcome | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await anyio.sleep(self._backoff * 2 ** (attempt - 1))
+            outcome = await self._attempt(caller, tool, arguments, granted=granted, timeout=timeout)
+            outcome.attempts = attempt + 1
+            if outcome.error_code != "server_unavailable":
+                break
+        assert outcome is not None
+        outcome.duration_ms = (time.perf_counter() - started) * 1000
+        return outcome
+
+    async def _attempt(
+        self,
+        caller: Caller,
+        tool: ToolSpec,
+        arguments: dict[str, Any],
+        *,
+        granted: frozenset[str],
+        timeout: float,
+    ) -> ToolOutcome:
+        breaker = self.breakers.for_server(tool.server)
+        if not breaker.allow():
+            return self._failure(
+                "circuit_open",
+                f"the '{tool.server}' service failed repeatedly; calls to it are paused for "
+                f"{breaker.retry_in_seconds:.0f} s more",
+            )
+        token = self._issuer.for_call(tool.server, caller, granted)
         try:
             result = await self._pool.connection(tool.server).call_tool(
                 tool.name, arguments, token=token, timeout=timeout
             )
         except TimeoutError:
-            return self._failure(
-                started, "timeout", f"{tool.qualified_name} did not answer within {timeout:g} s"
-            )
+            breaker.record_failure()
+            return self._failure("timeout", f"{tool.qualified_name} did not answer within {timeout:g} s")
         except ServerUnavailable as exc:
-            return self._failure(started, ServerUnavailable.code, str(exc))
+            breaker.record_failure()
+            return self._failure(ServerUnavailable.code, str(exc))
         except MCPError as exc:
-            return self._failure(started, "mcp_error", f"{tool.qualified_name} failed: {exc.error.message}")
-        except anyio.get_cancelled_exc_class():
+            breaker.record_success()  # the server answered, with a protocol error
+            return self._failure("mcp_error", f"{tool.qualified_name} failed: {exc.error.message}")
+        except BaseException:
+            breaker.release()
             raise
-        text, structured, truncated = _cap(
+        breaker.record_success()
+        text, structured, truncated = cap_result(
             _text_of(result), result.structured_content, self._max_result_chars
         )
         return ToolOutcome(
             is_error=bool(result.is_error),
             text=text,
             structured=None if result.is_error else structured,
-            duration_ms=(time.perf_counter() - started) * 1000,
+            duration_ms=0.0,
             truncated=truncated,
-            error_code="tool_error" if result.is_error else None,
+            error_code=_error_code(result) if result.is_error else None,
         )
 
     @staticmethod
-    def _failure(started: float, code: str, message: str) -> ToolOutcome:
+    def _failure(code: str, message: str) -> ToolOutcome:
         log.info("tool_call_failed", code=code, message=message)
-        return ToolOutcome(
-            is_error=True, text=message, duration_ms=(time.perf_counter() - started) * 1000, error_code=code
-        )
+        return ToolOutcome(is_error=True, text=message, duration_ms=0.0, error_code=code)

@@ -5,13 +5,19 @@ connects, reconnects with backoff when the server is away, and closes it on shut
 from any turn go through that one client; the per-call mesh token rides in a context variable
 that the HTTP auth hook reads, so one connection serves all tenants while every request carries
 its own caller's audience-bound token.
+
+While connected, each client also keeps a `subscriptions/listen` stream open for tool list
+changes (protocol 2026-07-28 delivers `tools/list_changed` only on such a stream) and re-opens it
+when it ends; every (re)open and every event calls `on_tools_changed`, since a stream replays
+nothing. A stream that cannot be re-opened means the server is gone: the client reconnects.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +27,20 @@ import structlog
 from anyio.abc import TaskGroup
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, Tool
+from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Tool
 
 log = structlog.get_logger(__name__)
 
 _call_bearer: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcp_call_bearer", default=None)
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost cause of a connection failure, readable (task groups wrap it in groups)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 class ServerUnavailable(Exception):
@@ -66,11 +81,13 @@ class ServerConnection:
         *,
         listing_token: Callable[[], str],
         on_message: Callable[[str, Any], Any] | None = None,
+        on_tools_changed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.url = url
         self._listing_token = listing_token
         self._on_message = on_message
+        self._on_tools_changed = on_tools_changed
         self._client: Client | None = None
         self._ready = anyio.Event()
         self._reconnect = anyio.Event()
@@ -96,7 +113,7 @@ class ServerConnection:
                 await self._connected_until(stop)
                 delay = 0.2
             except Exception as exc:  # any failure to connect means: wait, then try again
-                self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self._last_error = _describe(exc)
                 log.info("mcp_connect_failed", server=self.name, error=self._last_error)
             finally:
                 self._client = None
@@ -126,6 +143,27 @@ class ServerConnection:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._cancel_on, stop, tg)
                 tg.start_soon(self._cancel_on, self._reconnect, tg)
+                if self._on_tools_changed is not None:
+                    tg.start_soon(self._listen, client, self._on_tools_changed)
+
+    async def _listen(self, client: Client, on_change: Callable[[str], Awaitable[None]]) -> None:
+        """Keep a tools-changed stream open; a stream that cannot be re-opened means reconnect."""
+        while True:
+            try:
+                async with client.listen(tools_list_changed=True) as changes:
+                    await on_change(self.name)  # nothing is replayed: whatever changed before now
+                    async for _ in changes:
+                        await on_change(self.name)
+            except ListenNotSupportedError:
+                log.info("mcp_listen_unsupported", server=self.name, protocol=client.protocol_version)
+                return
+            except (SubscriptionLost, MCPError, httpx2.TransportError, anyio.BrokenResourceError) as exc:
+                self._last_error = f"listen: {type(exc).__name__}: {exc}"[:300]
+                log.info("mcp_listen_lost", server=self.name, error=self._last_error)
+                self.request_reconnect()
+                return
+            # The server closed the stream gracefully (a restart, a deploy): listen again shortly.
+            await anyio.sleep(0.5)
 
     @staticmethod
     async def _cancel_on(event: anyio.Event, tg: TaskGroup) -> None:
@@ -149,12 +187,13 @@ class ServerConnection:
         client = self._require_client()
         tools: list[Tool] = []
         cursor: str | None = None
-        while True:
-            page = await client.list_tools(cursor=cursor, cache_mode="refresh")
-            tools.extend(page.tools)
-            cursor = page.next_cursor
-            if not cursor:
-                return tools
+        with self._unreachable_as_unavailable():
+            while True:
+                page = await client.list_tools(cursor=cursor, cache_mode="refresh")
+                tools.extend(page.tools)
+                cursor = page.next_cursor
+                if not cursor:
+                    return tools
 
     async def call_tool(
         self, tool: str, arguments: Mapping[str, Any], *, token: str, timeout: float
@@ -162,15 +201,26 @@ class ServerConnection:
         client = self._require_client()
         reset = _call_bearer.set(token)
         try:
-            with anyio.fail_after(timeout):
+            with self._unreachable_as_unavailable(), anyio.fail_after(timeout):
                 return await client.call_tool(tool, dict(arguments), read_timeout_seconds=timeout)
-        except TimeoutError:
-            raise
+        finally:
+            _call_bearer.reset(reset)
+
+    @contextlib.contextmanager
+    def _unreachable_as_unavailable(self) -> Generator[None, None, None]:
+        """A dropped connection becomes `ServerUnavailable` (and a reconnect); a timeout `TimeoutError`."""
+        try:
+            yield
+        except MCPError as exc:
+            if exc.error.code == REQUEST_TIMEOUT:
+                raise TimeoutError(str(exc)) from exc
+            if exc.error.code != CONNECTION_CLOSED:
+                raise
+            self.request_reconnect()
+            raise ServerUnavailable(f"the '{self.name}' server went away during the call") from exc
         except (httpx2.TransportError, anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
             self.request_reconnect()
             raise ServerUnavailable(f"the '{self.name}' server did not answer: {type(exc).__name__}") from exc
-        finally:
-            _call_bearer.reset(reset)
 
 
 class McpPool:
@@ -182,9 +232,11 @@ class McpPool:
         *,
         listing_token: Callable[[str], str],
         on_message: Callable[[str, Any], Any] | None = None,
+        on_tools_changed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._listing_token = listing_token
         self._on_message = on_message
+        self.on_tools_changed = on_tools_changed
         self._connections: dict[str, ServerConnection] = {}
         self._task_group: TaskGroup | None = None
         for name, url in servers.items():
@@ -192,8 +244,16 @@ class McpPool:
 
     def _new_connection(self, name: str, url: str) -> ServerConnection:
         return ServerConnection(
-            name, url, listing_token=lambda: self._listing_token(name), on_message=self._on_message
+            name,
+            url,
+            listing_token=lambda: self._listing_token(name),
+            on_message=self._on_message,
+            on_tools_changed=self._tools_changed,
         )
+
+    async def _tools_changed(self, server: str) -> None:
+        if self.on_tools_changed is not None:
+            await self.on_tools_changed(server)
 
     async def start(self, task_group: TaskGroup) -> None:
         """Start one connection task per server in `task_group` (the application's lifespan)."""

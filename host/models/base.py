@@ -1,13 +1,22 @@
-"""The one interface every model provider implements, and the messages it reads and writes."""
+"""The one interface every model provider implements, and the messages it reads and writes.
+
+A model takes one step of the loop at a time: `stream(request)` yields `TextDelta`s as text is
+produced (remote LLMs stream; the local planner does not) and ends with exactly one
+`ModelResponse` holding the step's full text, its tool calls and its usage.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from host.catalog import ToolSpec
 from host.usage import Usage
+
+ATTACHMENT_SCHEME = "attachment://"
+"""A tool argument `attachment://<name>` stands for that attachment's base64 content."""
 
 
 class ToolCall(BaseModel):
@@ -16,6 +25,9 @@ class ToolCall(BaseModel):
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    provider_data: dict[str, Any] = Field(
+        default_factory=dict, description="opaque values the provider needs echoed back (Gemini signatures)"
+    )
 
 
 class Attachment(BaseModel):
@@ -46,6 +58,7 @@ class ModelRequest(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
     memory: dict[str, Any] = Field(default_factory=dict, description="entities remembered in the session")
     attachments: list[Attachment] = Field(default_factory=list)
+    output_format: str | None = Field(default=None, description="the agent's preferred answer format")
 
 
 class ModelResponse(BaseModel):
@@ -58,6 +71,33 @@ class ModelResponse(BaseModel):
     render: dict[str, Any] | None = None
     citations: list[dict[str, Any]] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    stop_reason: str | None = None
+
+
+class TextDelta(BaseModel):
+    """A piece of the text a model is producing."""
+
+    text: str
+
+
+class ModelError(Exception):
+    """A provider failed to answer: `code` is stable, `message` is readable and safe to show."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class Model(Protocol):
@@ -65,4 +105,42 @@ class Model(Protocol):
 
     name: str
 
-    async def respond(self, request: ModelRequest) -> ModelResponse: ...
+    def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
+        """Yield text deltas, then exactly one `ModelResponse`."""
+        ...
+
+
+async def respond(model: Model, request: ModelRequest) -> ModelResponse:
+    """Run one step to its end and return its response (deltas are dropped)."""
+    response: ModelResponse | None = None
+    async for item in model.stream(request):
+        if isinstance(item, ModelResponse):
+            response = item
+    if response is None:
+        raise ModelError("model_no_response", f"{model.name} ended its step without a response")
+    return response
+
+
+def context_note(request: ModelRequest) -> str:
+    """What a remote model is told besides the agent's prompt: remembered entities and attachments."""
+    parts = []
+    if request.memory:
+        facts = ", ".join(
+            f"{key}={value}" for key, value in request.memory.items() if not key.startswith("_")
+        )
+        if facts:
+            parts.append(f"Known from earlier in this conversation: {facts}.")
+    if request.attachments:
+        files = ", ".join(f"'{a.name}' ({a.media_type})" for a in request.attachments)
+        parts.append(
+            f"The user attached {files}. To pass an attachment to a tool, use the value "
+            f"'{ATTACHMENT_SCHEME}<name>' for its content argument."
+        )
+    if request.output_format == "markdown_table":
+        parts.append("Present lists of records as a Markdown table.")
+    return "\n".join(parts)
+
+
+def system_text(request: ModelRequest) -> str:
+    """The agent's system prompt followed by the context note."""
+    return "\n\n".join(part for part in (request.system, context_note(request)) if part)

@@ -1,49 +1,27 @@
 """The deterministic local planner: no network, no LLM, and it says so.
 
 It takes one step at a time like any model: for a new question it picks the offered tool that
-best fits the message (embedding similarity plus lexical overlap with the tool's name and
-description), fills its arguments from the JSON Schema (`host.arguments`), and asks for exactly
-the missing argument when a required one cannot be found. Once a tool has answered, it composes
-the final answer from the result's `structuredContent` (`host.answers`).
+best fits the message (`host.tool_ranking`), fills its arguments from the JSON Schema
+(`host.arguments`), and asks for exactly the missing argument when a required one cannot be found.
+Once a tool has answered, it composes the final answer from the result's `structuredContent`
+(`host.answers`) in the tool's output format, else the agent's.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
-import numpy as np
-
-from agentmesh.embeddings import embed
 from host.answers import compose_answer
-from host.arguments import FREE_TEXT_NAMES, fill_arguments
+from host.arguments import fill_arguments
 from host.catalog import ToolSpec
-from host.models.base import Message, ModelRequest, ModelResponse, ToolCall
-from host.text import terms
+from host.models.base import Message, ModelRequest, ModelResponse, TextDelta, ToolCall
+from host.tool_ranking import ToolRanker
 
 PLANNER_NAME = "local-planner"
-_FREE_TEXT_BONUS = 0.25
-
-
-def _tool_text(tool: ToolSpec) -> str:
-    return f"{tool.name.replace('_', ' ')}. {tool.description}"
-
-
-def _takes_the_message(tool: ToolSpec) -> bool:
-    """Whether the tool's required input is free text, so the whole message becomes its argument.
-
-    Such tools (search a knowledge base, ask a question) fit any message of their agent, even
-    when their description shares no words with it.
-    """
-    properties = tool.input_schema.get("properties", {})
-    for name in tool.input_schema.get("required", []):
-        prop = properties.get(name, {})
-        if prop.get("type") == "string" and not (
-            {"pattern", "enum", "format", "contentEncoding"} & prop.keys()
-        ):
-            return name.lower() in FREE_TEXT_NAMES
-    return False
+_CLOSE_CALL = 0.15
+"""Tools within this score of the best are tried in order before asking for a missing argument."""
 
 
 def _current_turn(messages: Sequence[Message]) -> tuple[Message | None, list[Message]]:
@@ -59,44 +37,23 @@ class LocalPlanner:
 
     name = PLANNER_NAME
 
-    def __init__(self, encoder: Callable[[Sequence[str]], np.ndarray] = embed) -> None:
-        self._encoder = encoder
-        self._tool_vectors: dict[str, np.ndarray] = {}
+    def __init__(self, ranker: ToolRanker | None = None) -> None:
+        self.ranker = ranker or ToolRanker()
 
-    def _vector(self, tool: ToolSpec) -> np.ndarray:
-        key = f"{tool.qualified_name}:{tool.definition_hash}"
-        vector = self._tool_vectors.get(key)
-        if vector is None:
-            vector = self._encoder([_tool_text(tool)])[0]
-            self._tool_vectors[key] = vector
-        return vector
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
+        yield self.respond(request)
 
-    def rank_tools(self, message: str, tools: Sequence[ToolSpec]) -> list[tuple[float, ToolSpec]]:
-        """Tools by fit to `message`: cosine similarity plus a lexical bonus for shared words."""
-        if not tools:
-            return []
-        query = self._encoder([message])[0]
-        words = set(terms(message))
-        ranked = []
-        for tool in tools:
-            dense = float(np.dot(query, self._vector(tool)))
-            tool_words = set(terms(_tool_text(tool)))
-            lexical = len(words & tool_words) / (len(tool_words) ** 0.5 or 1.0)
-            bonus = _FREE_TEXT_BONUS if _takes_the_message(tool) else 0.0
-            ranked.append((dense + 0.15 * lexical + bonus, tool))
-        ranked.sort(key=lambda item: item[0], reverse=True)
-        return ranked
-
-    async def respond(self, request: ModelRequest) -> ModelResponse:
+    def respond(self, request: ModelRequest) -> ModelResponse:
+        """The planner's step: a tool call, a question for a missing argument, or the answer."""
         user, results = _current_turn(request.messages)
         if user is None:
             return ModelResponse(text="What would you like to know?", needs_input=True)
         if results:
-            return self._answer(results[-1], request.tools)
+            return self._answer(results[-1], request)
         return self._plan(user.content, request)
 
     def _plan(self, message: str, request: ModelRequest) -> ModelResponse:
-        ranked = self.rank_tools(message, request.tools)
+        ranked = self.ranker.rank(message, request.tools)
         if not ranked:
             return ModelResponse(text="I have no tool available to answer that.", needs_input=True)
         # Prefer the best-fitting tool whose required arguments can all be filled; otherwise ask
@@ -104,7 +61,7 @@ class LocalPlanner:
         best_missing: tuple[ToolSpec, list[str]] | None = None
         top_score = ranked[0][0]
         for score, tool in ranked:
-            if score < top_score - 0.15:
+            if score < top_score - _CLOSE_CALL:
                 break
             filled = fill_arguments(
                 tool.input_schema, message, memory=request.memory, attachments=request.attachments
@@ -119,18 +76,24 @@ class LocalPlanner:
 
     @staticmethod
     def _ask_for(tool: ToolSpec, missing: list[str]) -> str:
+        """A question naming exactly the missing arguments, with their description and an example."""
         properties = tool.input_schema.get("properties", {})
         asks = []
         for name in missing:
             prop = properties.get(name, {})
-            hint = prop.get("description") or prop.get("title") or name.replace("_", " ")
-            example = f" (for example {prop['examples'][0]})" if prop.get("examples") else ""
-            asks.append(f"the {name.replace('_', ' ')}: {hint}{example}")
-        return f"To use {tool.name.replace('_', ' ')} I need " + "; and ".join(asks) + "."
+            label = prop.get("title") or name.replace("_", " ")
+            hint = prop.get("description")
+            example = f", for example {prop['examples'][0]}" if prop.get("examples") else ""
+            if isinstance(prop.get("enum"), list):
+                example = ": one of " + ", ".join(str(v) for v in prop["enum"])
+            asks.append(f"the {label}" + (f" ({hint}{example})" if hint else example))
+        return f"To {tool.name.replace('_', ' ')} I need " + " and ".join(asks) + ". Which one?"
 
-    def _answer(self, result: Message, tools: Sequence[ToolSpec]) -> ModelResponse:
-        tool = next((t for t in tools if t.external_name == result.tool_name), None)
+    def _answer(self, result: Message, request: ModelRequest) -> ModelResponse:
+        tool = next((t for t in request.tools if t.external_name == result.tool_name), None)
         render = dict(tool.render) if tool else {}
+        if request.output_format and "format" not in render:
+            render["format"] = request.output_format
         if result.is_error:
             return ModelResponse(text=f"The tool could not answer: {result.content}", render=render)
         data = result.structured

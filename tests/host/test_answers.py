@@ -15,9 +15,14 @@ def test_summary_lists_scalar_fields_in_hint_order() -> None:
 def test_markdown_table_uses_the_rows_and_fields_hints() -> None:
     data = {
         "mst": "0312345678",
-        "payments": [{"date": "2024-01-02", "amount": 100, "ref": "A|1"}, {"date": "2024-02-02", "amount": 50}],
+        "payments": [
+            {"date": "2024-01-02", "amount": 100, "ref": "A|1"},
+            {"date": "2024-02-02", "amount": 50},
+        ],
     }
-    answer = compose_answer(data, {"format": "markdown_table", "fields": ["date", "amount"], "rows": "payments"}, "")
+    answer = compose_answer(
+        data, {"format": "markdown_table", "fields": ["date", "amount"], "rows": "payments"}, ""
+    )
     assert "| Date | Amount |" in answer.text
     assert "| 2024-01-02 | 100 |" in answer.text
     assert "ref" not in answer.text.lower().split("payments")[1]
@@ -32,7 +37,11 @@ def test_markdown_table_caps_rows_visibly() -> None:
 def test_passages_become_a_cited_answer() -> None:
     data = {
         "results": [
-            {"title": "Return policy", "snippet": "Goods may be returned within 30 days.", "document_id": "d1"},
+            {
+                "title": "Return policy",
+                "snippet": "Goods may be returned within 30 days.",
+                "document_id": "d1",
+            },
             {"title": "Shipping policy", "snippet": "We ship in 3 days.", "document_id": "d2"},
         ]
     }

@@ -7,7 +7,9 @@ from host.models.base import Attachment
 
 DEBT_SCHEMA = {
     "type": "object",
-    "properties": {"mst": {"type": "string", "pattern": r"^[0-9]{10}(-[0-9]{3})?$", "description": "tax code"}},
+    "properties": {
+        "mst": {"type": "string", "pattern": r"^[0-9]{10}(-[0-9]{3})?$", "description": "tax code"}
+    },
     "required": ["mst"],
 }
 SHIPMENT_SCHEMA = {
@@ -51,7 +53,9 @@ def test_memory_values_must_fit_the_pattern_under_another_name() -> None:
         "properties": {"customer_mst": {"type": "string", "pattern": "^[0-9]{10}$"}},
         "required": ["customer_mst"],
     }
-    filled = fill_arguments(schema, "and the history?", memory={"shipment_id": "SH-1042", "mst": "0312345678"})
+    filled = fill_arguments(
+        schema, "and the history?", memory={"shipment_id": "SH-1042", "mst": "0312345678"}
+    )
     assert filled.arguments == {"customer_mst": "0312345678"}
 
 

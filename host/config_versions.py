@@ -1,0 +1,77 @@
+"""Version counters of the host's stored configuration, read once per turn.
+
+Agents, tenant LLM settings and tool pins live in the database and can change on any replica.
+Every write bumps its kind's counter in the same transaction; each host keeps what it loaded
+together with the counter it loaded it at, and reloads only when a counter moved. Concurrent
+turns share one read (single flight), so a burst of turns costs one small query, not one each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from host.tables import ConfigVersionRow
+
+ConfigKind = Literal["agents", "llm", "pins"]
+KINDS: tuple[ConfigKind, ...] = ("agents", "llm", "pins")
+
+
+async def bump(db: AsyncSession, kind: ConfigKind) -> None:
+    """Advance `kind`'s counter inside the caller's transaction."""
+    result = await db.execute(
+        update(ConfigVersionRow)
+        .where(ConfigVersionRow.kind == kind)
+        .values(version=ConfigVersionRow.version + 1)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        db.add(ConfigVersionRow(kind=kind, version=1))
+
+
+class ConfigVersions:
+    """Reads the counters; concurrent callers share one read in flight."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._inflight: asyncio.Future[dict[str, int]] | None = None
+
+    async def ensure(self) -> None:
+        """Create missing counters (idempotent, safe when replicas start together)."""
+        for kind in KINDS:
+            try:
+                async with self._sessions() as db, db.begin():
+                    if await db.get(ConfigVersionRow, kind) is None:
+                        db.add(ConfigVersionRow(kind=kind, version=0))
+            except IntegrityError:
+                continue  # another replica created it first
+
+    async def current(self) -> dict[str, int]:
+        """Every kind's counter (0 for a kind never written)."""
+        while (shared := self._inflight) is not None:
+            try:
+                return await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                if not shared.cancelled():
+                    raise  # this caller was cancelled
+                # the reader was cancelled, not this caller: read again
+        future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+        self._inflight = future
+        try:
+            async with self._sessions() as db:
+                rows = (await db.execute(select(ConfigVersionRow.kind, ConfigVersionRow.version))).all()
+            versions = {kind: 0 for kind in KINDS} | {kind: version for kind, version in rows}
+            future.set_result(versions)
+            return versions
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # marks it retrieved; waiters re-raise it through the shield
+            raise
+        finally:
+            self._inflight = None

@@ -1,0 +1,96 @@
+"""Ranking an agent's tools by fit to a message.
+
+Used twice: the local planner picks the best-fitting tool, and before a turn with an LLM the host
+keeps only the top few tools (a long tool list costs tokens and confuses models). The score is
+the cosine similarity of the message to the tool's name and description (all-MiniLM-L6-v2), a
+lexical bonus for shared words, a bonus for free-text tools (they fit any message of their
+agent), and a small bonus for the tool's declared priority (1 = the agent's primary tool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from agentmesh.embeddings import embed
+from host.arguments import FREE_TEXT_NAMES
+from host.catalog import ToolSpec
+from host.text import terms
+
+_FREE_TEXT_BONUS = 0.25
+_LEXICAL_WEIGHT = 0.15
+_PRIORITY_WEIGHT = 0.05
+
+Encoder = Callable[[Sequence[str]], np.ndarray]
+
+
+def tool_text(tool: ToolSpec) -> str:
+    """What the encoder reads of a tool."""
+    return f"{tool.name.replace('_', ' ')}. {tool.description}"
+
+
+def takes_the_message(tool: ToolSpec) -> bool:
+    """Whether the tool's first required input is free text, so the whole message becomes its argument.
+
+    Such tools (search a knowledge base, ask a question) fit any message of their agent, even
+    when their description shares no words with it.
+    """
+    properties = tool.input_schema.get("properties", {})
+    for name in tool.input_schema.get("required", []):
+        prop = properties.get(name, {})
+        if prop.get("type") == "string" and not (
+            {"pattern", "enum", "format", "contentEncoding"} & prop.keys()
+        ):
+            return name.lower() in FREE_TEXT_NAMES
+    return False
+
+
+def _priority_bonus(tool: ToolSpec) -> float:
+    priority = tool.render.get("priority") or 0
+    return _PRIORITY_WEIGHT / priority if isinstance(priority, int) and priority > 0 else 0.0
+
+
+class ToolRanker:
+    """Scores tools against messages; tool vectors are computed once per tool definition."""
+
+    def __init__(self, encoder: Encoder = embed) -> None:
+        self._encoder = encoder
+        self._vectors: dict[str, np.ndarray] = {}
+        self._terms: dict[str, frozenset[str]] = {}
+
+    def _tool_vectors(self, tools: Sequence[ToolSpec]) -> list[np.ndarray]:
+        missing = [tool for tool in tools if self._key(tool) not in self._vectors]
+        if missing:
+            for tool, vector in zip(missing, self._encoder([tool_text(t) for t in missing]), strict=True):
+                self._vectors[self._key(tool)] = vector
+                self._terms[self._key(tool)] = frozenset(terms(tool_text(tool)))
+        return [self._vectors[self._key(tool)] for tool in tools]
+
+    @staticmethod
+    def _key(tool: ToolSpec) -> str:
+        return f"{tool.qualified_name}:{tool.definition_hash}"
+
+    def rank(self, message: str, tools: Sequence[ToolSpec]) -> list[tuple[float, ToolSpec]]:
+        """`tools` with their scores, best first."""
+        if not tools:
+            return []
+        vectors = self._tool_vectors(tools)
+        query = self._encoder([message])[0]
+        words = set(terms(message))
+        ranked = []
+        for tool, vector in zip(tools, vectors, strict=True):
+            tool_words = self._terms[self._key(tool)]
+            lexical = len(words & tool_words) / (len(tool_words) ** 0.5 or 1.0)
+            score = float(np.dot(query, vector)) + _LEXICAL_WEIGHT * lexical + _priority_bonus(tool)
+            if takes_the_message(tool):
+                score += _FREE_TEXT_BONUS
+            ranked.append((score, tool))
+        ranked.sort(key=lambda item: item[0], reverse=True)
+        return ranked
+
+    def top(self, message: str, tools: Sequence[ToolSpec], limit: int) -> list[ToolSpec]:
+        """The `limit` best-fitting tools (all of them when there are no more than `limit`)."""
+        if len(tools) <= limit:
+            return list(tools)
+        return [tool for _, tool in self.rank(message, tools)[:limit]]

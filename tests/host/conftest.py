@@ -1,0 +1,176 @@
+"""Fixtures for the host's tests: a real probe MCP server, a real database, and hosts wired to them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agentmesh.db import Base, create_engine, import_all_tables, session_factory
+from agentmesh.keys import mesh_key
+from agentmesh.secrets import secret_box
+from agentmesh.settings import Settings
+from host.agent_host import AgentHost
+from host.agent_store import AgentStore
+from host.agents import AgentConfig, AgentRegistry
+from host.approvals import ApprovalStore
+from host.audit_trail import AuditTrail
+from host.caller import Caller
+from host.catalog import ToolCatalog
+from host.circuit import CircuitBreakers
+from host.config_versions import ConfigVersions
+from host.episodes import EpisodeStore
+from host.executor import ToolExecutor
+from host.llm_config import LlmConfigStore
+from host.loop import LoopLimits
+from host.mcp_pool import McpPool
+from host.models.registry import ModelRegistry
+from host.pins import ToolPins
+from host.tokens import MeshTokenIssuer
+from policies.audit import AuditLog
+from policies.loader import PolicySet
+from policies.model import TenantPolicy
+from tests.host.probe_server import ProbeState, serve_probe
+
+ACME = Caller(tenant_id="acme", subject="alice", session_id="s-acme")
+GLOBEX = Caller(tenant_id="globex", subject="gary", session_id="s-globex")
+
+PROBE_AGENT = AgentConfig(
+    name="accounts",
+    description="Customer balances: how much a customer owes, looked up by MST tax code.",
+    examples=["What does customer 0123456789 owe?", "Balance of MST 0312345678", "How much is customer 0101234567 owing?"],
+    keywords=["balance", "owe", "owes", "mst", "customer"],
+    tools=["probe:lookup_customer"],
+    model="local",
+)
+VISITS_AGENT = AgentConfig(
+    name="visits",
+    description="Records visits to places under a label.",
+    examples=["Record a visit to the warehouse", "Log a visit labelled north"],
+    keywords=["visit", "record", "label"],
+    tools=["probe:record_visit"],
+    model="local",
+)
+
+
+def policies(*tenants: TenantPolicy, base: dict[str, Any] | None = None) -> PolicySet:
+    """A policy set: a base document (by default the local planner and nothing else) and the tenants'."""
+    base_document = {"tenant": "*", "models": {"allow": ["local"]}, **(base or {})}
+    return PolicySet([TenantPolicy.model_validate(base_document), *tenants])
+
+
+def tenant_policy(tenant: str, *, agents: list[str], allow: list[str], **extra: Any) -> TenantPolicy:
+    return TenantPolicy.model_validate({"tenant": tenant, "agents": agents, "tools": {"allow": allow}, **extra})
+
+
+@contextlib.asynccontextmanager
+async def probe_server(settings: Settings, **state: Any) -> AsyncIterator[ProbeHandle]:
+    """The probe MCP server on loopback in this event loop (a fixture cannot hold its task group)."""
+    probe_state = ProbeState(**state)
+    async with serve_probe(settings, probe_state) as (url, bus):
+        yield ProbeHandle(url=url, state=probe_state, bus=bus)
+
+
+@dataclass
+class ProbeHandle:
+    url: str
+    state: ProbeState
+    bus: Any
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """The platform database (SQLite in the test's data dir) with every table created."""
+    engine = create_engine(settings.resolved_database_url)
+    import_all_tables()
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    return sessions.kw["bind"]
+
+
+@dataclass
+class HostParts:
+    """What `make_host` wires, for tests that look inside."""
+
+    pool: McpPool
+    catalog: ToolCatalog
+    executor: ToolExecutor
+    issuer: MeshTokenIssuer
+
+
+def make_host(
+    settings: Settings,
+    servers: dict[str, str],
+    *,
+    agents: list[AgentConfig],
+    policy_set: PolicySet,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+    limits: LoopLimits | None = None,
+    models: ModelRegistry | None = None,
+    episodes: EpisodeStore | None = None,
+    breakers: CircuitBreakers | None = None,
+    call_timeout_seconds: float = 10.0,
+) -> tuple[AgentHost, HostParts]:
+    """An `AgentHost` over `servers` with explicit agents and policies (and the database, if given)."""
+    issuer = MeshTokenIssuer(mesh_key(settings.keys_dir), issuer=settings.mesh_issuer)
+    audit_log = AuditLog(sessions) if sessions is not None else None
+    pins = ToolPins(sessions, audit_log) if sessions is not None and audit_log is not None else None
+    pool = McpPool(servers, listing_token=issuer.for_listing)
+    catalog = ToolCatalog(pool, pins=pins)
+
+    async def changed(server: str) -> None:
+        catalog.invalidate(server)
+
+    pool.on_tools_changed = changed
+    executor = ToolExecutor(pool, issuer, breakers=breakers, max_result_chars=2_000, retry_backoff_seconds=0.05)
+    llm_configs = LlmConfigStore(sessions, secret_box(settings)) if sessions is not None else None
+    host = AgentHost(
+        registry=AgentRegistry(agents),
+        policies=policy_set,
+        pool=pool,
+        catalog=catalog,
+        executor=executor,
+        models=models or ModelRegistry(llm_configs=llm_configs),
+        limits=limits,
+        agent_store=AgentStore(sessions) if sessions is not None else None,
+        versions=ConfigVersions(sessions) if sessions is not None else None,
+        approvals=ApprovalStore(sessions) if sessions is not None else None,
+        audit=AuditTrail(audit_log) if audit_log is not None else None,
+        episodes=episodes,
+        call_timeout_seconds=call_timeout_seconds,
+    )
+    return host, HostParts(pool=pool, catalog=catalog, executor=executor, issuer=issuer)
+
+
+@contextlib.asynccontextmanager
+async def running(host: AgentHost, *, ready_timeout: float = 10.0) -> AsyncIterator[AgentHost]:
+    """Start `host` (pool connected, catalog listed), yield it, and close it cleanly."""
+    async with anyio.create_task_group() as task_group:
+        await host.start(task_group)
+        await host.pool.wait_ready(ready_timeout)
+        await host.catalog.refresh_all()
+        try:
+            yield host
+        finally:
+            await host.aclose()
+
+
+async def collect(events: AsyncIterator[Any]) -> list[Any]:
+    return [event async for event in events]
+
+
+def of_type(events: list[Any], kind: str) -> list[Any]:
+    return [event for event in events if event.type == kind]
+
+
+Factory = Callable[..., tuple[AgentHost, HostParts]]
