@@ -7,9 +7,35 @@ appends every change to the audit log.
 
 from __future__ import annotations
 
-from gateway.routes.admin import audit, erp_tools, permissions, search_provider, servers, tenants, usage
+from gateway.routes.admin import (
+    agents,
+    approvals,
+    audit,
+    erp_tools,
+    knowledge,
+    llm,
+    permissions,
+    pins,
+    search_provider,
+    servers,
+    tenants,
+    usage,
+)
 
-_MODULES = [tenants, servers, permissions, erp_tools, search_provider, usage, audit]
+_MODULES = [
+    tenants,
+    servers,
+    agents,
+    permissions,
+    llm,
+    knowledge,
+    erp_tools,
+    search_provider,
+    usage,
+    audit,
+    pins,
+    approvals,
+]
 
 routes = [route for module in _MODULES for route in module.routes]
 operations = [operation for module in _MODULES for operation in module.operations]

@@ -10,10 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agentmesh.secrets import SecretBox
 from gateway.servers import ServerRegistry
 from gateway.usage import UsageLedger
+from host.agent_store import AgentStore
+from host.llm_config import LlmConfigStore
 from host.mcp_pool import McpPool
+from host.pins import ToolPins
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.tool_store import ToolConfigStore
 from mcp_servers.search.provider_configs import ProviderConfigStore
+from policies.audit import AuditLog
 from policies.overrides import PolicyOverrideStore
 
 
@@ -27,6 +31,9 @@ class AdminStores:
     servers: ServerRegistry
     usage: UsageLedger
     policies: PolicyOverrideStore
+    agents: AgentStore
+    llm: LlmConfigStore
+    pins: ToolPins
 
     @classmethod
     def build(
@@ -45,4 +52,7 @@ class AdminStores:
             servers=ServerRegistry(db, pool, startup=startup_servers),
             usage=UsageLedger(db),
             policies=PolicyOverrideStore(db),
+            agents=AgentStore(db),
+            llm=LlmConfigStore(db, secrets),
+            pins=ToolPins(db, AuditLog(db)),
         )

@@ -1,0 +1,175 @@
+"""`/api/admin/tenants/{tenant_id}/knowledge`: the tenant's knowledge base on the RAG server.
+
+Uploads go to the RAG server's `ingest_document` tool as that tenant, through
+`AgentHost.call_tool_for`: the tenant's policy decides (a tenant not granted `rag:ingest_document`
+cannot upload), the call is audited, and the RAG server sees an audience-bound mesh token for
+the tenant, never the admin's own token. Large files become ingestion jobs to poll.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
+from gateway.errors import ApiError
+from gateway.openapi import Operation
+from host.caller import Caller
+from host.executor import ToolOutcome
+from mcp_servers.rag.jobs import IngestJob
+from mcp_servers.rag.server import DeletedDocument, DocumentList, IngestOutcome
+
+RAG_SERVER = "rag"
+JSON_OVERHEAD_BYTES = 64 * 1024
+DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+
+# How a failed call maps to HTTP: the host's failure codes (the policy said no, the server is away)...
+_CALL_FAILURES = {
+    "denied": (403, "policy_denied"),
+    "approval_required": (403, "approval_required"),
+    "tool_not_found": (503, "knowledge_unavailable"),
+    "server_unavailable": (503, "knowledge_unavailable"),
+    "circuit_open": (503, "knowledge_unavailable"),
+    "timeout": (503, "knowledge_timeout"),
+}
+# ...and the RAG server's own, which end its error messages as `[code]`.
+_RAG_STATUS = {"document_not_found": 404, "job_not_found": 404, "too_large": 413}
+_RAG_CODE = re.compile(r"\[([a-z_]+)\]\s*$")
+
+
+class KnowledgeUpload(BaseModel):
+    """A document for the knowledge base: text, Markdown, HTML or PDF, base64-encoded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(
+        min_length=1, max_length=255, description="with its extension: .txt, .md, .html, .pdf"
+    )
+    content_base64: str = Field(min_length=4)
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    metadata: dict[str, Any] | None = Field(default=None, description="fields to filter searches on later")
+    document_id: str | None = Field(
+        default=None, pattern=DOCUMENT_ID_PATTERN, description="replace this document"
+    )
+    mime_type: str | None = Field(default=None, max_length=100)
+
+    @field_validator("content_base64")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("content_base64 is not valid base64") from exc
+        return value
+
+
+JOB_PATH = {**TENANT_PATH, "job_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}}
+DOCUMENT_PATH = {**TENANT_PATH, "document_id": {"type": "string", "pattern": DOCUMENT_ID_PATTERN}}
+
+UPLOAD = Operation(
+    "POST",
+    "/api/admin/tenants/{tenant_id}/knowledge",
+    "uploadKnowledge",
+    "Add or replace a document in the tenant's knowledge base",
+    "knowledge",
+    IngestOutcome,
+    body=KnowledgeUpload,
+    errors=(400, 403, 404, 413, 503),
+    path_schemas=TENANT_PATH,
+)
+LIST = Operation(
+    "GET",
+    "/api/admin/tenants/{tenant_id}/knowledge",
+    "listKnowledge",
+    "List the documents of the tenant's knowledge base",
+    "knowledge",
+    DocumentList,
+    errors=(403, 404, 503),
+    path_schemas=TENANT_PATH,
+)
+JOB = Operation(
+    "GET",
+    "/api/admin/tenants/{tenant_id}/knowledge/jobs/{job_id}",
+    "getKnowledgeJob",
+    "Follow a large upload's ingestion job",
+    "knowledge",
+    IngestJob,
+    errors=(400, 403, 404, 503),
+    path_schemas=JOB_PATH,
+)
+DELETE = Operation(
+    "DELETE",
+    "/api/admin/tenants/{tenant_id}/knowledge/{document_id}",
+    "deleteKnowledge",
+    "Remove a document and all its passages",
+    "knowledge",
+    DeletedDocument,
+    errors=(400, 403, 404, 503),
+    path_schemas=DOCUMENT_PATH,
+)
+
+
+async def _call(access: AdminAccess, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
+    assert access.tenant_id is not None
+    caller = Caller(tenant_id=access.tenant_id, subject=access.user.subject, roles=access.user.roles)
+    outcome = await access.state.host.call_tool_for(caller, RAG_SERVER, tool, arguments)
+    if outcome.is_error:
+        if outcome.error_code in _CALL_FAILURES:
+            status, code = _CALL_FAILURES[outcome.error_code]
+            raise ApiError(status, code, outcome.text)
+        found = _RAG_CODE.search(outcome.text)
+        code = found.group(1) if found else "knowledge_rejected"
+        raise ApiError(_RAG_STATUS.get(code, 400), code, outcome.text)
+    if outcome.structured is None:
+        raise ApiError(502, "rag_bad_result", f"the RAG server's {tool} returned no structured result")
+    return outcome
+
+
+async def upload(request: Request) -> Response:
+    access = await tenant_admin(request)
+    max_bytes = access.state.settings.rag_max_upload_bytes * 4 // 3 + JSON_OVERHEAD_BYTES
+    body = await UPLOAD.read_body(request, max_bytes)
+    outcome = await _call(access, "ingest_document", body.model_dump(exclude_none=True))
+    result = IngestOutcome.model_validate(outcome.structured)
+    await access.record(
+        "knowledge.upload",
+        f"document:{result.document_id or body.filename}",
+        arguments=body.model_dump(exclude={"content_base64"}),
+        detail={"status": result.status, "bytes": len(body.content_base64) * 3 // 4},
+    )
+    return UPLOAD.reply(result)
+
+
+async def list_documents(request: Request) -> Response:
+    access = await tenant_admin(request)
+    outcome = await _call(access, "list_documents", {})
+    return LIST.reply(DocumentList.model_validate(outcome.structured))
+
+
+async def job_status(request: Request) -> Response:
+    access = await tenant_admin(request)
+    outcome = await _call(access, "ingest_status", {"job_id": request.path_params["job_id"]})
+    return JOB.reply(IngestJob.model_validate(outcome.structured))
+
+
+async def delete_document(request: Request) -> Response:
+    access = await tenant_admin(request)
+    document_id = request.path_params["document_id"]
+    outcome = await _call(access, "delete_document", {"document_id": document_id})
+    await access.record("knowledge.delete", f"document:{document_id}")
+    return DELETE.reply(DeletedDocument.model_validate(outcome.structured))
+
+
+operations = [UPLOAD, LIST, JOB, DELETE]
+routes = [
+    UPLOAD.route(upload),
+    LIST.route(list_documents),
+    JOB.route(job_status),
+    DELETE.route(delete_document),
+]

@@ -1,0 +1,91 @@
+"""`/api/admin/tenants/{tenant_id}/llm`: the model provider a tenant's agents use, with its key.
+
+The key is encrypted at rest and never returned: reads show `has_api_key` and the key's last
+four characters. Agents whose model is `default` use it from the next turn on.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.admin_auth import TENANT_PATH, tenant_admin
+from gateway.errors import ApiError
+from gateway.openapi import Operation
+from host.llm_config import LlmConfigIn, LlmConfigNotFound, LlmConfigView
+
+PATH = "/api/admin/tenants/{tenant_id}/llm"
+
+GET = Operation(
+    "GET",
+    PATH,
+    "getLlmConfig",
+    "Read the tenant's LLM configuration (never its key)",
+    "llm",
+    LlmConfigView,
+    errors=(403, 404),
+    path_schemas=TENANT_PATH,
+)
+PUT = Operation(
+    "PUT",
+    PATH,
+    "putLlmConfig",
+    "Set the tenant's LLM provider, model and API key (encrypted at rest)",
+    "llm",
+    LlmConfigView,
+    body=LlmConfigIn,
+    errors=(400, 403, 404, 413),
+    path_schemas=TENANT_PATH,
+)
+DELETE = Operation(
+    "DELETE",
+    PATH,
+    "deleteLlmConfig",
+    "Remove the tenant's LLM configuration (agents fall back to the platform's or the local planner)",
+    "llm",
+    None,
+    status=204,
+    errors=(403, 404),
+    path_schemas=TENANT_PATH,
+)
+
+
+def _not_set(tenant_id: str) -> ApiError:
+    return ApiError(404, LlmConfigNotFound.code, f"tenant '{tenant_id}' has no LLM configuration")
+
+
+async def get_llm(request: Request) -> Response:
+    access = await tenant_admin(request)
+    assert access.tenant_id is not None
+    view = await access.state.admin.llm.view(access.tenant_id)
+    if view is None:
+        raise _not_set(access.tenant_id)
+    return GET.reply(view)
+
+
+async def put_llm(request: Request) -> Response:
+    access = await tenant_admin(request)
+    assert access.tenant_id is not None
+    body = await PUT.read_body(request, access.state.settings.max_body_bytes)
+    view = await access.state.admin.llm.set(access.tenant_id, body)
+    await access.record(
+        "llm.put",
+        f"llm:{body.provider}:{body.model}",
+        arguments=body.model_dump(mode="json", exclude={"api_key"}),
+    )
+    return PUT.reply(view)
+
+
+async def delete_llm(request: Request) -> Response:
+    access = await tenant_admin(request)
+    assert access.tenant_id is not None
+    try:
+        await access.state.admin.llm.delete(access.tenant_id)
+    except LlmConfigNotFound as exc:
+        raise _not_set(access.tenant_id) from exc
+    await access.record("llm.delete", "llm")
+    return DELETE.reply()
+
+
+operations = [GET, PUT, DELETE]
+routes = [GET.route(get_llm), PUT.route(put_llm), DELETE.route(delete_llm)]
