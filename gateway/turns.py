@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from gateway.admission import Admission
 from gateway.auth import AuthenticatedUser
+from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from gateway.schemas import ChatRequest, ChatResponse, Step
 from gateway.sessions import SessionKey, SessionStore, SessionWindow, StoredMessage
@@ -25,6 +26,7 @@ from host.agent_host import AgentHost, TurnInput
 from host.caller import Caller
 from host.events import FinalEvent, RouteEvent, ToolCallEvent, ToolResultEvent, TurnEvent
 from host.models.base import Attachment, Message
+from policies.input_caps import InputTooLarge, base64_decoded_size, check_attachment, check_message
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("agentmesh.gateway")
@@ -118,7 +120,15 @@ class ChatTurn:
         self._metrics = metrics
 
     async def open(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
-        """The session this turn continues (or a new one); refused if it is another user's."""
+        """The session this turn continues (or a new one); refused if it is another user's, or if
+        the message or an attachment is larger than the tenant's policy accepts (413)."""
+        limits = self._host.policies.limits(user.tenant_id)
+        try:
+            check_message(limits, body.message)
+            for attachment in body.attachments:
+                check_attachment(limits, attachment.name, base64_decoded_size(attachment.content_base64))
+        except InputTooLarge as exc:
+            raise ApiError(413, exc.code, str(exc), details=exc.details) from exc
         return await self._sessions.open(user.tenant_id, user.subject, body.session_id)
 
     @staticmethod
