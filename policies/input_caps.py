@@ -41,3 +41,9 @@ def check_attachment(limits: Limits, name: str, size_bytes: int) -> None:
     cap = limits.max_attachment_bytes
     if cap is not None and size_bytes > cap:
         raise InputTooLarge(f"the attachment '{name}'", size_bytes, cap, "bytes", "max_attachment_bytes")
+
+
+def base64_decoded_size(content_base64: str) -> int:
+    """The number of bytes `content_base64` decodes to, without decoding it."""
+    text = content_base64.strip()
+    return len(text) * 3 // 4 - (len(text) - len(text.rstrip("=")))

@@ -46,7 +46,9 @@ def test_demo_tenants_limits() -> None:
     assert demo.limits("globex").max_steps == 6
     assert demo.limits("globex").requests_per_minute == 60
     assert demo.limits("acme").max_steps == DEFAULT_LIMITS.max_steps
-    assert demo.limits("acme").max_message_chars == 8000
+    assert demo.limits("globex").max_message_chars == 2000
+    assert demo.limits("acme").max_message_chars is None
+    assert demo.limits("acme").max_tool_arguments_bytes == 65536
 
 
 def test_a_message_over_the_cap_is_refused_with_sizes_and_the_limit_name() -> None:
