@@ -4,7 +4,7 @@ Every process (gateway, each MCP server) installs an SDK tracer provider named f
 so spans carry real trace ids (the logs print them) and the MCP SDK's client and server spans
 join one trace through the W3C context it carries in `_meta`. When
 `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are exported there over OTLP/HTTP (protobuf) in
-batches; otherwise they are never exported.
+batches, with personal data masked; otherwise they are never exported.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from agentmesh.settings import Settings
+from policies.redaction import platform_redactor
+from policies.span_redaction import RedactingSpanProcessor
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
@@ -38,7 +40,9 @@ def configure_tracing(settings: Settings, service_name: str) -> TracerProvider:
         provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
         if settings.otlp_endpoint:
             exporter = OTLPSpanExporter(endpoint=traces_endpoint(settings.otlp_endpoint))
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+            # Personal data in span names, attributes and events is masked before export.
+            exported = BatchSpanProcessor(exporter)
+            provider.add_span_processor(RedactingSpanProcessor(exported, platform_redactor(settings)))
         trace.set_tracer_provider(provider)
         _provider = provider
         return provider
