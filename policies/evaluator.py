@@ -110,21 +110,60 @@ def decide(
     `policies` are the documents that apply to the principal's tenant (the base policy and the
     tenant's own, as `PolicySet.for_tenant` returns them). Deny wins; nothing matched denies.
     """
-    applicable = [compiled(p) for p in policies if p.tenant == "*" or p.tenant == principal.tenant_id]
+    applicable = applicable_policies(policies, principal.tenant_id)
+    decision = decide_by_rules(applicable, action, resource, _address(context))
+    return check_arguments(applicable, action, resource, context, decision)
+
+
+def applicable_policies(policies: Sequence[TenantPolicy], tenant_id: str) -> tuple[CompiledPolicy, ...]:
+    """The compiled documents among `policies` that bind `tenant_id`: the base and its own."""
+    return tuple(compiled(p) for p in policies if p.tenant == "*" or p.tenant == tenant_id)
+
+
+def decide_by_rules(
+    applicable: Sequence[CompiledPolicy], action: Action, resource: str, address: str | None
+) -> Decision:
+    """The decision the rules over names make, before any argument is looked at.
+
+    It depends only on its inputs, so a caller holding fixed documents may cache it.
+    """
     if action == "call_tool":
-        return _decide_tool(applicable, resource, context)
+        return _decide_tool(applicable, resource)
     if action == "use_agent":
         return _decide_named(applicable, "agent", "agents", resource)
     if action == "use_model":
         return _decide_named(applicable, "model", "models", resource)
     if action == "fetch_host":
-        return _decide_host(applicable, resource, context)
+        return _decide_host(applicable, resource, address)
     return Decision(
         effect="deny", rule="unknown-action", reason=f"'{action}' is not an action policies decide"
     )
 
 
-def _decide_named(applicable: list[CompiledPolicy], noun: str, section: str, name: str) -> Decision:
+def check_arguments(
+    applicable: Sequence[CompiledPolicy],
+    action: Action,
+    resource: str,
+    context: Mapping[str, Any] | None,
+    by_rules: Decision,
+) -> Decision:
+    """`by_rules`, unless it grants a tool call whose arguments break a constraint or the size cap.
+
+    Without arguments in `context` (listing a catalog) there is nothing to check.
+    """
+    if action != "call_tool" or by_rules.effect == "deny" or not context:
+        return by_rules
+    arguments = context.get("arguments")
+    if arguments is None:
+        return by_rules
+    return _argument_violation(applicable, resource, arguments) or by_rules
+
+
+def _address(context: Mapping[str, Any] | None) -> str | None:
+    return context.get("address") if context else None
+
+
+def _decide_named(applicable: Sequence[CompiledPolicy], noun: str, section: str, name: str) -> Decision:
     for policy in applicable:
         pattern = getattr(policy, f"{section}_deny").first_match(name)
         if pattern is not None:
@@ -141,29 +180,17 @@ def _decide_named(applicable: list[CompiledPolicy], noun: str, section: str, nam
 _TOOL_VERBS = {"deny": "is denied", "approve": "needs a human approval", "allow": "is allowed"}
 
 
-def _decide_tool(applicable: list[CompiledPolicy], tool: str, context: Mapping[str, Any] | None) -> Decision:
-    granted: Decision | None = None
+def _decide_tool(applicable: Sequence[CompiledPolicy], tool: str) -> Decision:
     for effect in ("deny", "approve", "allow"):
         for policy in applicable:
             pattern = policy.tools[effect].first_match(tool)
             if pattern is not None:
-                what = f"'{tool}' {_TOOL_VERBS[effect]}"
-                granted = _matched(effect, policy, f"tools.{effect}", pattern, what)
-                break
-        if granted is not None:
-            break
-    if granted is None:
-        return Decision(effect="deny", rule="default-deny", reason=f"no rule allows '{tool}'")
-    if granted.effect == "deny":
-        return granted
-    arguments = context.get("arguments") if context else None
-    if arguments is None:
-        return granted
-    return _argument_violation(applicable, tool, arguments) or granted
+                return _matched(effect, policy, f"tools.{effect}", pattern, f"'{tool}' {_TOOL_VERBS[effect]}")
+    return Decision(effect="deny", rule="default-deny", reason=f"no rule allows '{tool}'")
 
 
 def _argument_violation(
-    applicable: list[CompiledPolicy], tool: str, arguments: Mapping[str, Any]
+    applicable: Sequence[CompiledPolicy], tool: str, arguments: Mapping[str, Any]
 ) -> Decision | None:
     cap = _arguments_cap(applicable)
     if cap is not None:
@@ -192,7 +219,7 @@ def _argument_violation(
     return None
 
 
-def _arguments_cap(applicable: list[CompiledPolicy]) -> tuple[CompiledPolicy, int] | None:
+def _arguments_cap(applicable: Sequence[CompiledPolicy]) -> tuple[CompiledPolicy, int] | None:
     """The argument size cap in force (tenant over base) and the document that set it."""
     found: tuple[CompiledPolicy, int] | None = None
     for policy in sorted(applicable, key=lambda p: p.document.tenant != "*"):
@@ -202,7 +229,7 @@ def _arguments_cap(applicable: list[CompiledPolicy]) -> tuple[CompiledPolicy, in
     return found
 
 
-def _decide_host(applicable: list[CompiledPolicy], host: str, context: Mapping[str, Any] | None) -> Decision:
+def _decide_host(applicable: Sequence[CompiledPolicy], host: str, address: str | None) -> Decision:
     name = host.strip().lower().rstrip(".")
     for policy in applicable:
         pattern = policy.hosts_denied.first_match(name)
@@ -212,7 +239,7 @@ def _decide_host(applicable: list[CompiledPolicy], host: str, context: Mapping[s
         pattern = policy.hosts_allowed.first_match(name)
         if pattern is not None:
             return _matched("allow", policy, "network.allowed_hosts", pattern, f"host '{name}' is allowed")
-    if context and context.get("address") == "public":
+    if address == "public":
         return Decision(
             effect="allow", rule="public-internet", reason=f"host '{name}' is on the public internet"
         )

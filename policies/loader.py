@@ -23,7 +23,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from policies.evaluator import decide
+from policies.evaluator import applicable_policies, check_arguments, decide_by_rules
 from policies.limits import Limits, effective_limits
 from policies.model import Action, Decision, NetworkRules, Principal, TenantPolicy
 from policies.overrides import OverrideSnapshot, PolicyOverrideStore
@@ -103,6 +103,25 @@ def network_rules(policies: Iterable[TenantPolicy]) -> NetworkRules:
     )
 
 
+class _TenantRules:
+    """One tenant's compiled documents and the decisions their rules made so far."""
+
+    MAX_CACHED = 8192
+
+    def __init__(self, documents: list[TenantPolicy], tenant_id: str) -> None:
+        self.applicable = applicable_policies(documents, tenant_id)
+        self._decisions: dict[tuple[str, str, str | None], Decision] = {}
+
+    def decide(self, action: Action, resource: str, address: str | None) -> Decision:
+        key = (action, resource, address)
+        decision = self._decisions.get(key)
+        if decision is None:
+            if len(self._decisions) >= self.MAX_CACHED:
+                self._decisions.clear()
+            decision = self._decisions[key] = decide_by_rules(self.applicable, action, resource, address)
+        return decision
+
+
 class _View:
     """One consistent picture of every tenant's documents, replaced whole on refresh."""
 
@@ -177,9 +196,12 @@ class PolicySet:
     def decide(
         self, principal: Principal, action: Action, resource: str, context: Mapping[str, Any] | None = None
     ) -> Decision:
-        """`decide` under the principal's tenant's documents."""
-        documents = self._view.for_tenant(principal.tenant_id)
-        return decide(principal, action, resource, context, policies=documents)
+        """`decide` under the principal's tenant's documents, with the decisions the rules over
+        names make cached until the policies change (arguments are checked on every call)."""
+        tenant_id = principal.tenant_id
+        rules = self._derived("rules", tenant_id, lambda documents: _TenantRules(documents, tenant_id))
+        by_rules = rules.decide(action, resource, context.get("address") if context else None)
+        return check_arguments(rules.applicable, action, resource, context, by_rules)
 
     def limits(self, tenant_id: str) -> Limits:
         """The tenant's limits in force (tenant over base over platform defaults), cached per version."""

@@ -162,6 +162,8 @@ class Principal(BaseModel):
 class Decision(BaseModel):
     """The outcome of `decide`, with the rule that made it, for the audit log."""
 
+    model_config = ConfigDict(frozen=True)
+
     effect: Effect
     rule: str
     reason: str

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.evaluator import decide
+from policies.loader import PolicySet
 from policies.model import GlobRules, NetworkRules, Principal, TenantPolicy, ToolRules
 
 TENANTS = ["acme", "globex", "initech"]
@@ -57,7 +58,7 @@ def _any(patterns: list[str], name: str) -> bool:
     return any(fnmatchcase(name, pattern) for pattern in patterns)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(docs=documents(), tenant=st.sampled_from(TENANTS), tool=tool_names)
 def test_tool_decisions_follow_deny_then_approve_then_allow_then_deny(
     docs: list[TenantPolicy], tenant: str, tool: str
@@ -78,7 +79,7 @@ def test_tool_decisions_follow_deny_then_approve_then_allow_then_deny(
         assert (decision.effect, decision.rule) == ("deny", "default-deny")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(docs=documents(), tenant=st.sampled_from(TENANTS), tool=tool_names, extra_deny=tool_globs)
 def test_adding_a_matching_deny_anywhere_applicable_always_denies(
     docs: list[TenantPolicy], tenant: str, tool: str, extra_deny: str
@@ -93,7 +94,7 @@ def test_adding_a_matching_deny_anywhere_applicable_always_denies(
             assert decision == decide(principal, "call_tool", tool, None, policies=docs)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(docs=documents(), tenant=st.sampled_from(TENANTS), tool=tool_names)
 def test_other_tenants_documents_change_nothing(docs: list[TenantPolicy], tenant: str, tool: str) -> None:
     principal = Principal(tenant_id=tenant, subject="u")
@@ -103,7 +104,7 @@ def test_other_tenants_documents_change_nothing(docs: list[TenantPolicy], tenant
         assert everything == own_only
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(docs=documents(), tenant=st.sampled_from(TENANTS), name=tool_names)
 def test_agents_and_hosts_deny_wins_and_nothing_matched_denies(
     docs: list[TenantPolicy], tenant: str, name: str
@@ -130,3 +131,22 @@ def test_no_documents_deny_everything(tenant: str, tool: str) -> None:
     for action in ("call_tool", "use_agent", "use_model", "fetch_host"):
         decision = decide(principal, action, tool, None, policies=[])  # type: ignore[arg-type]
         assert (decision.effect, decision.rule) == ("deny", "default-deny")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    docs=documents(),
+    tenant=st.sampled_from(TENANTS),
+    name=tool_names,
+    address=st.sampled_from([None, "public"]),
+)
+def test_the_policy_sets_cached_decisions_equal_decide(
+    docs: list[TenantPolicy], tenant: str, name: str, address: str | None
+) -> None:
+    policy_set = PolicySet(docs)
+    principal = Principal(tenant_id=tenant, subject="u")
+    for action in ("call_tool", "use_agent", "use_model", "fetch_host"):
+        context = {"address": address}
+        expected = decide(principal, action, name, context, policies=policy_set.for_tenant(tenant))  # type: ignore[arg-type]
+        assert policy_set.decide(principal, action, name, context) == expected  # type: ignore[arg-type]
+        assert policy_set.decide(principal, action, name, context) == expected  # type: ignore[arg-type]
