@@ -22,7 +22,7 @@ from gateway.limits import TenantLimits
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import openapi_route, public_operations
 from gateway.request_telemetry import RequestTelemetryMiddleware
-from gateway.routes import admin, chat, health, jwks, metrics, sessions
+from gateway.routes import admin, chat, completions, health, jwks, metrics, sessions
 from gateway.routes.admin.stores import AdminStores
 from gateway.sessions import SessionStore
 from gateway.state import GatewayState
@@ -96,6 +96,7 @@ def create_app(
             *health.routes,
             *chat.routes,
             *sessions.routes,
+            *completions.routes,
             *metrics.routes,
             *jwks.routes,
             *admin.routes,

@@ -39,6 +39,9 @@ async def read_model(request: Request, model: type[ModelT], max_bytes: int) -> M
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
+        details = validation_details(exc)
+        # The message names the first problems too: some clients (OpenAI SDKs) show only the message.
+        summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:3])
         raise ApiError(
-            400, "invalid_request", "request body does not match the schema", details=validation_details(exc)
+            400, "invalid_request", f"request body does not match the schema ({summary})", details=details
         ) from exc
