@@ -1,0 +1,245 @@
+"""The per-tenant MCP endpoint `/mcp`: one MCP server that is every tool a tenant may use.
+
+An MCP client (an IDE, a desktop assistant) connects with the same bearer token as the chat API.
+The tenant comes from that token. `tools/list` answers the tenant's catalog across all servers
+(`AgentHost.catalog_for`: policy applied, other tenants' tools and withheld pins hidden) under
+`server__tool` names; `tools/call` passes the gateway's rate limit and then runs through
+`AgentHost.call_tool_for`, the same policy decision, audit and audience-bound mesh token as a
+tool call inside a chat turn.
+
+The transport is the SDK's Streamable HTTP session manager in stateless mode with JSON answers:
+protocol 2026-07-28 clients send self-contained requests, earlier clients get a session-less
+handshake, and any gateway replica can answer any request. Authentication follows the MCP
+authorization spec: a request without a valid token gets a 401 whose `WWW-Authenticate` names
+the protected resource metadata (RFC 9728) served under `/.well-known/oauth-protected-resource`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp_types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+)
+from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from agentmesh import __version__
+from agentmesh.settings import Settings
+from gateway.auth import AuthenticatedUser, authenticate
+from gateway.errors import ApiError, error_response
+from host.agent_host import AgentHost
+from host.caller import Caller
+from host.catalog import ToolSpec, split_external_name
+from mcp_servers.common.results import RENDER_META_KEY, TENANT_META_KEY
+
+log = structlog.get_logger(__name__)
+
+MCP_PATH = "/mcp"
+METADATA_PATH = "/.well-known/oauth-protected-resource"
+ERROR_META_KEY = "io.agentmesh/error"
+USER_SCOPE_KEY = "agentmesh.mcp_user"
+
+INSTRUCTIONS = (
+    "The tools your organisation may use on agentmesh, across its ERP, knowledge base, OCR and web "
+    "search servers, as your tenant's policy allows. Tool names are `server__tool`."
+)
+
+Admit = Callable[[AuthenticatedUser], Awaitable[object]]
+"""Charges one request to the caller's rate limits; raises a 429 `ApiError` when over."""
+
+
+class ProtectedResourceMetadata(BaseModel):
+    """RFC 9728 metadata of the `/mcp` resource: where its bearer tokens come from."""
+
+    resource: str
+    authorization_servers: list[str] = Field(min_length=1)
+    bearer_methods_supported: list[str] = Field(default_factory=lambda: ["header"])
+    resource_name: str = "agentmesh per-tenant MCP endpoint"
+
+
+def _base_url(connection: HTTPConnection) -> str:
+    return str(connection.base_url).rstrip("/")
+
+
+def resource_metadata_url(connection: HTTPConnection) -> str:
+    """Where the metadata of `/mcp` is: the well-known path with the resource's path appended."""
+    return f"{_base_url(connection)}{METADATA_PATH}{MCP_PATH}"
+
+
+def _authorization_server(settings: Settings, connection: HTTPConnection) -> str:
+    # An identity provider's issuer is its URL; the development issuer is a bare name, and its
+    # tokens are minted by this deployment (`agentmesh token`), so the gateway names itself.
+    issuer = settings.jwt_issuer
+    if urlsplit(issuer).scheme in ("http", "https"):
+        return issuer
+    return _base_url(connection)
+
+
+def _tool_of(spec: ToolSpec) -> Tool:
+    meta: dict[str, Any] = {}
+    if spec.render:
+        meta[RENDER_META_KEY] = spec.render
+    if spec.owner_tenant:
+        meta[TENANT_META_KEY] = spec.owner_tenant
+    return Tool(
+        name=spec.external_name,
+        description=spec.description,
+        input_schema=spec.input_schema or {"type": "object"},
+        output_schema=spec.output_schema,
+        annotations=ToolAnnotations(
+            read_only_hint=spec.read_only,
+            destructive_hint=spec.destructive if not spec.read_only else None,
+        ),
+        _meta=meta or None,
+    )
+
+
+def _error_result(message: str, code: str, **details: Any) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=message)],
+        is_error=True,
+        _meta={ERROR_META_KEY: {"code": code, **details}},
+    )
+
+
+class TenantMcpEndpoint:
+    """The `/mcp` MCP server over the host, and the ASGI app that authenticates its requests."""
+
+    def __init__(self, host: AgentHost, settings: Settings, *, admit: Admit) -> None:
+        self._host = host
+        self._settings = settings
+        self._admit = admit
+        self._server: Server[Any] = Server(
+            "agentmesh-gateway",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+        self._sessions = StreamableHTTPSessionManager(app=self._server, stateless=True, json_response=True)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Serve MCP requests for the duration of the block (the gateway's lifespan)."""
+        async with self._sessions.run():
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connection = HTTPConnection(scope)
+        try:
+            user = authenticate(connection)
+        except ApiError as exc:
+            await self._refusal(connection, exc)(scope, receive, send)
+            return
+        scope[USER_SCOPE_KEY] = user
+        await self._sessions.handle_request(scope, receive, send)
+
+    def _refusal(self, connection: HTTPConnection, exc: ApiError) -> Response:
+        headers = dict(exc.headers)
+        if exc.status == 401:
+            challenge = f'Bearer resource_metadata="{resource_metadata_url(connection)}"'
+            if connection.headers.get("authorization"):
+                description = exc.message.replace('"', "'")
+                challenge += f', error="invalid_token", error_description="{description}"'
+            headers["WWW-Authenticate"] = challenge
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+    def metadata(self, connection: HTTPConnection) -> ProtectedResourceMetadata:
+        return ProtectedResourceMetadata(
+            resource=f"{_base_url(connection)}{MCP_PATH}",
+            authorization_servers=[_authorization_server(self._settings, connection)],
+        )
+
+    @staticmethod
+    def _user(ctx: ServerRequestContext[Any, Any]) -> AuthenticatedUser:
+        request = ctx.request
+        user = request.scope.get(USER_SCOPE_KEY) if isinstance(request, Request) else None
+        if not isinstance(user, AuthenticatedUser):
+            # Every request passes `__call__`, which authenticates it; reaching here is a wiring bug.
+            raise RuntimeError("an /mcp request reached its handler without an authenticated user")
+        return user
+
+    @staticmethod
+    def _caller(user: AuthenticatedUser) -> Caller:
+        return Caller(tenant_id=user.tenant_id, subject=user.subject, roles=user.roles)
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        user = self._user(ctx)
+        specs = await self._host.catalog_for(self._caller(user))
+        return ListToolsResult(tools=[_tool_of(spec) for spec in specs])
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
+    ) -> CallToolResult:
+        user = self._user(ctx)
+        server, tool = split_external_name(params.name)
+        if not server or not tool:
+            return _error_result(
+                f"unknown tool '{params.name}': tools here are named server__tool, as tools/list shows",
+                "unknown_tool",
+            )
+        try:
+            await self._admit(user)
+        except ApiError as exc:
+            if exc.status != 429:
+                raise
+            return _error_result(exc.message, exc.code, retry_after_seconds=exc.headers.get("Retry-After"))
+        outcome = await self._host.call_tool_for(
+            self._caller(user), server, tool, dict(params.arguments or {})
+        )
+        if outcome.is_error:
+            return _error_result(outcome.text, outcome.error_code or "tool_error")
+        spec = self._host.catalog.find(server, tool)
+        if outcome.structured is None and spec is not None and spec.output_schema is not None:
+            # The host keeps results within its size cap; a result that lost its structured part
+            # would break clients that check it against the declared output schema.
+            return _error_result(
+                f"the result of {params.name} is larger than the gateway passes on; ask for less "
+                "(fewer rows, a narrower filter)",
+                "result_too_large",
+            )
+        return CallToolResult(
+            content=[TextContent(type="text", text=outcome.text)],
+            structured_content=outcome.structured,
+        )
+
+
+class _McpApp:
+    """The ASGI app of the `/mcp` route: the endpoint built in the gateway's lifespan."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint: TenantMcpEndpoint = scope["app"].state.gateway.mcp
+        await endpoint(scope, receive, send)
+
+
+async def protected_resource_metadata(request: Request) -> JSONResponse:
+    endpoint: TenantMcpEndpoint = request.app.state.gateway.mcp
+    return JSONResponse(
+        endpoint.metadata(request).model_dump(), headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+routes = [
+    Route(MCP_PATH, _McpApp(), methods=["GET", "POST", "DELETE"]),
+    Route(METADATA_PATH, protected_resource_metadata, methods=["GET"]),
+    Route(f"{METADATA_PATH}{MCP_PATH}", protected_resource_metadata, methods=["GET"]),
+]

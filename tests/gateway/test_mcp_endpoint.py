@@ -1,0 +1,239 @@
+"""The gateway's `/mcp`: one MCP server per tenant, made of exactly the tools that tenant may use.
+
+A real ERP server and a real web search server run behind the gateway; the MCP SDK's own
+`Client` connects with end-user tokens, as an IDE or a desktop assistant would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from agentmesh.dev_tokens import issue_dev_token
+from agentmesh.settings import Settings, load_settings
+from tests.support.gateway import running_gateway
+from tests.support.processes import running_server
+
+pytestmark = pytest.mark.slow
+
+ACME_MST = "3428557611"
+GLOBEX_MST = "3703003802"
+GLOBEX_TOOLS = {"erp__get_customer_debt", "erp__get_payment_history", "erp__list_overdue_customers"}
+ERROR_META = "io.agentmesh/error"
+
+
+@dataclass
+class Gateway:
+    url: str
+    settings: Settings
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+    def token(self, tenant: str, user: str = "alice", roles: list[str] | None = None) -> str:
+        return issue_dev_token(self.settings, tenant_id=tenant, user=user, roles=roles)
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token('platform', 'root', ['platform_admin'])}"}
+
+    async def admin(self, method: str, path: str, body: object = None) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.url, headers=self.admin_headers(), timeout=30) as http:
+            return await http.request(method, path, json=body)
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    data_dir = tmp_path_factory.mktemp("mcp-endpoint")
+    settings = load_settings(AGENTMESH_DATA_DIR=data_dir)
+    with (
+        running_server("erp", data_dir) as erp_url,
+        running_server("search", data_dir) as search_url,
+        running_gateway(settings, {"erp": erp_url, "search": search_url}) as url,
+    ):
+        yield Gateway(url, settings)
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(
+    gateway: Gateway, tenant: str, *, mode: str = "auto", **headers: str
+) -> AsyncIterator[Client]:
+    all_headers = {"Authorization": f"Bearer {gateway.token(tenant)}", **headers}
+    async with (
+        httpx2.AsyncClient(headers=all_headers, timeout=60.0) as http,
+        Client(streamable_http_client(gateway.mcp_url, http_client=http), mode=mode) as client,
+    ):
+        yield client
+
+
+async def tool_names(gateway: Gateway, tenant: str) -> set[str]:
+    async with mcp_client(gateway, tenant) as client:
+        return {tool.name for tool in (await client.list_tools()).tools}
+
+
+async def test_a_tenant_sees_every_tool_its_policy_allows_across_servers(gateway: Gateway) -> None:
+    names = await tool_names(gateway, "acme")
+    assert {
+        "erp__get_customer_debt",
+        "erp__track_shipment",
+        "search__fetch_page",
+        "search__web_search",
+    } <= names
+    assert all(name.startswith(("erp__", "search__")) for name in names)
+
+
+async def test_another_tenant_sees_only_what_its_policy_grants(gateway: Gateway) -> None:
+    assert await tool_names(gateway, "globex") == GLOBEX_TOOLS
+
+
+async def test_tools_keep_their_schemas_and_annotations(gateway: Gateway) -> None:
+    async with mcp_client(gateway, "acme") as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    debt = tools["erp__get_customer_debt"]
+    assert debt.input_schema["properties"]["mst"]["pattern"]
+    assert debt.input_schema["required"] == ["mst"]
+    assert debt.output_schema is not None and "outstanding" in debt.output_schema["properties"]
+    assert debt.annotations is not None and debt.annotations.read_only_hint is True
+    order = tools["erp__create_order"]
+    assert order.annotations is not None and order.annotations.destructive_hint is True
+
+
+async def test_a_call_is_proxied_to_the_server_as_the_tenant_and_audited(gateway: Gateway) -> None:
+    async with mcp_client(gateway, "acme") as client:
+        result = await client.call_tool("erp__get_customer_debt", {"mst": ACME_MST})
+    assert not result.is_error, result.content
+    assert result.structured_content["outstanding"] == 321_330_000
+    assert "Evergreen Trading Corporation" in result.content[0].text
+    audit = []
+    for _ in range(50):  # the host writes audit events in batches
+        events = (await gateway.admin("GET", "/api/admin/tenants/acme/audit")).json()["items"]
+        audit = [e for e in events if e["resource"] == "erp:get_customer_debt" and e["principal"] == "alice"]
+        if {e["action"] for e in audit} >= {"policy.decision", "tool.call"}:
+            break
+        await anyio.sleep(0.1)
+    assert {e["action"] for e in audit} >= {"policy.decision", "tool.call"}, audit
+
+
+async def test_the_python_sdk_in_handshake_mode_works_too(gateway: Gateway) -> None:
+    async with mcp_client(gateway, "globex", mode="legacy") as client:
+        listed = {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("erp__get_customer_debt", {"mst": GLOBEX_MST})
+    assert listed == GLOBEX_TOOLS
+    assert result.structured_content["customer"]["mst"] == GLOBEX_MST
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "code"),
+    [
+        ("erp__create_order", {"mst": GLOBEX_MST, "items": [{"sku": "ACM-0001", "quantity": 1}]}, "denied"),
+        ("erp__track_shipment", {"shipment_id": "SH-2001"}, "denied"),
+        ("search__web_search", {"query": "vat"}, "denied"),
+        ("erp__no_such_tool", {}, "tool_not_found"),
+        ("nonsense", {}, "unknown_tool"),
+    ],
+)
+async def test_a_tool_outside_the_tenants_catalog_is_refused(
+    gateway: Gateway, tool: str, arguments: dict[str, object], code: str
+) -> None:
+    async with mcp_client(gateway, "globex") as client:
+        result = await client.call_tool(tool, arguments)
+    assert result.is_error
+    assert result.meta is not None and result.meta[ERROR_META]["code"] == code
+
+
+async def test_a_tool_under_approval_cannot_be_called_without_a_person(gateway: Gateway) -> None:
+    async with mcp_client(gateway, "acme") as client:
+        result = await client.call_tool(
+            "erp__create_order", {"mst": ACME_MST, "items": [{"sku": "ACM-0001", "quantity": 1}]}
+        )
+    assert result.is_error and result.meta[ERROR_META]["code"] == "approval_required"
+
+
+async def test_a_tenants_own_tool_is_listed_and_callable_for_it_alone(gateway: Gateway) -> None:
+    tool = {
+        "name": "get_customer_card",
+        "description": "The customer's master data by MST.",
+        "method": "GET",
+        "url": "/customers/{mst}",
+        "input_schema": {"type": "object", "required": ["mst"], "properties": {"mst": {"type": "string"}}},
+        "auth": {"mode": "service", "credential": "demo-erp", "header": "X-API-Key"},
+    }
+    created = await gateway.admin("POST", "/api/admin/tenants/acme/erp/tools", tool)
+    assert created.status_code == 201 and created.json()["live"] is True, created.text
+    assert "erp__get_customer_card" in await tool_names(gateway, "acme")
+    async with mcp_client(gateway, "acme") as client:
+        mine = await client.call_tool("erp__get_customer_card", {"mst": ACME_MST})
+    assert not mine.is_error and "Evergreen" in mine.content[0].text
+    assert "erp__get_customer_card" not in await tool_names(gateway, "globex")
+    async with mcp_client(gateway, "globex") as client:
+        theirs = await client.call_tool("erp__get_customer_card", {"mst": GLOBEX_MST})
+    assert theirs.is_error and theirs.meta[ERROR_META]["code"] == "tool_not_found"
+
+
+async def test_tool_calls_share_the_gateways_rate_limit(gateway: Gateway) -> None:
+    await gateway.admin("POST", "/api/admin/tenants", {"id": "initech", "name": "Initech"})
+    policy = {
+        "tenant": "initech",
+        "tools": {"allow": ["erp:get_customer_debt"]},
+        "limits": {"requests_per_minute": 2},
+    }
+    assert (await gateway.admin("PUT", "/api/admin/tenants/initech/policy", policy)).status_code == 200
+    async with mcp_client(gateway, "initech") as client:
+        for _ in range(50):  # the policy reaches the gateway's in-process view within a second or so
+            if {t.name for t in (await client.list_tools()).tools} == {"erp__get_customer_debt"}:
+                break
+            await anyio.sleep(0.1)
+        codes = []
+        for _ in range(3):
+            result = await client.call_tool("erp__get_customer_debt", {"mst": ACME_MST})
+            codes.append((result.meta or {}).get(ERROR_META, {}).get("code"))
+    assert codes[-1] == "rate_limited", codes
+    assert "rate_limited" not in codes[:2]
+
+
+def test_no_token_is_401_pointing_at_the_resource_metadata(gateway: Gateway) -> None:
+    response = httpx.post(gateway.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge == f'Bearer resource_metadata="{gateway.url}/.well-known/oauth-protected-resource/mcp"'
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_a_bad_token_is_401_with_invalid_token(gateway: Gateway) -> None:
+    response = httpx.post(
+        gateway.mcp_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": "Bearer not-a-jwt"},
+    )
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert 'error="invalid_token"' in challenge and "resource_metadata=" in challenge
+
+
+def test_a_tenant_header_that_contradicts_the_token_is_403(gateway: Gateway) -> None:
+    response = httpx.post(
+        gateway.mcp_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": f"Bearer {gateway.token('acme')}", "X-Tenant-ID": "globex"},
+    )
+    assert response.status_code == 403 and response.json()["error"]["code"] == "tenant_mismatch"
+
+
+@pytest.mark.parametrize(
+    "path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]
+)
+def test_protected_resource_metadata_names_the_resource_and_its_token_issuer(
+    gateway: Gateway, path: str
+) -> None:
+    metadata = httpx.get(f"{gateway.url}{path}").json()
+    assert metadata["resource"] == gateway.mcp_url
+    assert metadata["authorization_servers"] == [gateway.url]
+    assert metadata["bearer_methods_supported"] == ["header"]
