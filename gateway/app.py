@@ -14,11 +14,13 @@ from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
+from gateway import mcp_endpoint
 from gateway.admission import Admission
 from gateway.auth import BearerAuthMiddleware, UserTokenVerifier
 from gateway.backends import open_backends
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.limits import TenantLimits
+from gateway.mcp_endpoint import TenantMcpEndpoint
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import openapi_route, public_operations
 from gateway.request_telemetry import RequestTelemetryMiddleware
@@ -70,10 +72,15 @@ def create_app(
             token_verifier=UserTokenVerifier(settings),
             audit=AuditLog(db),
             admin=AdminStores.build(
-                db=db, engine=engine, secrets=secret_box(settings), pool=host.pool, startup_servers=server_urls
+                db=db,
+                engine=engine,
+                secrets=secret_box(settings),
+                pool=host.pool,
+                startup_servers=server_urls,
             ),
             admission=admission,
             metrics=gateway_metrics,
+            mcp=TenantMcpEndpoint(host, settings, admit=admission.admit),
         )
         app.state.gateway = state
         app.state.token_verifier = state.token_verifier
@@ -84,7 +91,8 @@ def create_app(
             log.info("mcp_servers_ready", servers=ready)
             await host.catalog.refresh_all()
             try:
-                yield
+                async with state.mcp.running():
+                    yield
             finally:
                 await host.aclose()
         await engine.dispose()
@@ -100,6 +108,7 @@ def create_app(
             *metrics.routes,
             *jwks.routes,
             *admin.routes,
+            *mcp_endpoint.routes,
             openapi_route([*public_operations(), *admin.operations]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -19,7 +19,8 @@ from host.agent_host import AgentHost
 from policies.audit import AuditLog
 
 if TYPE_CHECKING:
-    # Only a type here: the admin routes package imports this module.
+    # Only types here: the admin routes package imports this module.
+    from gateway.mcp_endpoint import TenantMcpEndpoint
     from gateway.routes.admin.stores import AdminStores
 
 
@@ -38,3 +39,4 @@ class GatewayState:
     admin: AdminStores
     admission: Admission
     metrics: GatewayMetrics
+    mcp: TenantMcpEndpoint
