@@ -60,6 +60,9 @@ def create_app(
         limits = TenantLimits(settings, host.policies)
         admission = Admission(backends.limiter, backends.slots, limits.for_tenant, gateway_metrics)
         gateway_metrics.watch_circuits(host.pool.states)
+        admin_stores = AdminStores.build(
+            db=db, engine=engine, secrets=secret_box(settings), pool=host.pool, startup_servers=server_urls
+        )
         state = GatewayState(
             settings=settings,
             engine=engine,
@@ -68,16 +71,10 @@ def create_app(
             sessions=session_store,
             limiter=backends.limiter,
             host=host,
-            chat=ChatTurn(host, session_store, admission, gateway_metrics),
+            chat=ChatTurn(host, session_store, admission, gateway_metrics, usage=admin_stores.usage),
             token_verifier=UserTokenVerifier(settings),
             audit=AuditLog(db),
-            admin=AdminStores.build(
-                db=db,
-                engine=engine,
-                secrets=secret_box(settings),
-                pool=host.pool,
-                startup_servers=server_urls,
-            ),
+            admin=admin_stores,
             admission=admission,
             metrics=gateway_metrics,
             mcp=TenantMcpEndpoint(host, settings, admit=admission.admit),

@@ -22,6 +22,7 @@ from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from gateway.schemas import ChatRequest, ChatResponse, Step
 from gateway.sessions import SessionKey, SessionStore, SessionWindow, StoredMessage
+from gateway.usage import UsageLedger
 from host.agent_host import AgentHost, TurnInput
 from host.caller import Caller
 from host.events import FinalEvent, RouteEvent, ToolCallEvent, ToolResultEvent, TurnEvent
@@ -112,12 +113,19 @@ class ChatTurn:
     """One turn: opens the session window, runs the host, records the transcript and the usage."""
 
     def __init__(
-        self, host: AgentHost, sessions: SessionStore, admission: Admission, metrics: GatewayMetrics
+        self,
+        host: AgentHost,
+        sessions: SessionStore,
+        admission: Admission,
+        metrics: GatewayMetrics,
+        *,
+        usage: UsageLedger | None = None,
     ) -> None:
         self._host = host
         self._sessions = sessions
         self._admission = admission
         self._metrics = metrics
+        self._usage = usage
 
     async def open(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
         """The session this turn continues (or a new one); refused if it is another user's, or if
@@ -200,6 +208,15 @@ class ChatTurn:
             )
             await self._sessions.append_turn(request.session, request.message, answer, final.memory)
         self._metrics.record_usage(user.tenant_id, usage.input_tokens, usage.output_tokens, usage.cost_usd)
+        if self._usage is not None:
+            await self._usage.record(
+                tenant_id=user.tenant_id,
+                user_id=user.subject,
+                channel="chat" if request.session is not None else "openai",
+                outcome=final.outcome,
+                usage=usage,
+                agent=final.agent,
+            )
         await self._admission.charge_tokens(user, usage.total_tokens)
 
     async def respond(
