@@ -52,7 +52,7 @@ class ChatMessageRow(Base):
 
 
 class UsageRecordRow(Base):
-    """One request's usage (a chat turn, a resumed turn, an `/mcp` tool call), appended when it ends."""
+    """One turn's usage (chat, OpenAI-compatible, or resumed after an approval), appended when it ends."""
 
     __tablename__ = "usage_records"
     __table_args__ = (Index("ix_usage_records_tenant_id_day", "tenant_id", "day"),)

@@ -1,7 +1,9 @@
 """The usage ledger: what each tenant's requests consumed, appended when each request ends.
 
-One row per request (a chat turn, a turn resumed after an approval, a tool call through `/mcp`)
-with its tokens, cost and tool calls. Summaries are SQL aggregates over one tenant's rows.
+One row per turn (a chat turn, an OpenAI-compatible completion, a turn resumed after an approval)
+with its tokens, cost and tool calls, appended when the turn ends. Tool calls through `/mcp` use
+no model and are counted in the audit log instead. Summaries are SQL aggregates over one
+tenant's rows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.tables import UsageRecordRow
 from host.usage import Usage
 
-Channel = Literal["chat", "approval", "mcp"]
+Channel = Literal["chat", "openai", "approval"]
 MICRO = 1_000_000
 
 
