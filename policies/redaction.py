@@ -19,7 +19,7 @@ so masking does not eat business data:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class Redactor:
             return [self.redact_obj(item) for item in value]
         return value
 
-    def process_log_event(self, _: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    def process_log_event(self, _: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         """A structlog processor: redact every string value of the event dictionary."""
         for key, value in event.items():
             if key not in _LOG_FIELDS_WITHOUT_PII and isinstance(value, str | Mapping | list | tuple):

@@ -99,8 +99,8 @@ def test_adding_a_matching_deny_anywhere_applicable_always_denies(
 def test_other_tenants_documents_change_nothing(docs: list[TenantPolicy], tenant: str, tool: str) -> None:
     principal = Principal(tenant_id=tenant, subject="u")
     for action in ("call_tool", "use_agent", "fetch_host"):
-        everything = decide(principal, action, tool, None, policies=docs)  # type: ignore[arg-type]
-        own_only = decide(principal, action, tool, None, policies=_applicable(docs, tenant))  # type: ignore[arg-type]
+        everything = decide(principal, action, tool, None, policies=docs)
+        own_only = decide(principal, action, tool, None, policies=_applicable(docs, tenant))
         assert everything == own_only
 
 
@@ -115,7 +115,7 @@ def test_agents_and_hosts_deny_wins_and_nothing_matched_denies(
     allows = [p for d in mine for p in d.agents.allow]
     principal = Principal(tenant_id=tenant, subject="u")
     for action in ("use_agent", "fetch_host"):
-        decision = decide(principal, action, name, {"address": "private"}, policies=docs)  # type: ignore[arg-type]
+        decision = decide(principal, action, name, {"address": "private"}, policies=docs)
         if _any(denies, name):
             assert decision.effect == "deny" and decision.rule != "default-deny"
         elif _any(allows, name):
@@ -129,7 +129,7 @@ def test_agents_and_hosts_deny_wins_and_nothing_matched_denies(
 def test_no_documents_deny_everything(tenant: str, tool: str) -> None:
     principal = Principal(tenant_id=tenant, subject="u")
     for action in ("call_tool", "use_agent", "use_model", "fetch_host"):
-        decision = decide(principal, action, tool, None, policies=[])  # type: ignore[arg-type]
+        decision = decide(principal, action, tool, None, policies=[])
         assert (decision.effect, decision.rule) == ("deny", "default-deny")
 
 
@@ -147,6 +147,6 @@ def test_the_policy_sets_cached_decisions_equal_decide(
     principal = Principal(tenant_id=tenant, subject="u")
     for action in ("call_tool", "use_agent", "use_model", "fetch_host"):
         context = {"address": address}
-        expected = decide(principal, action, name, context, policies=policy_set.for_tenant(tenant))  # type: ignore[arg-type]
-        assert policy_set.decide(principal, action, name, context) == expected  # type: ignore[arg-type]
-        assert policy_set.decide(principal, action, name, context) == expected  # type: ignore[arg-type]
+        expected = decide(principal, action, name, context, policies=policy_set.for_tenant(tenant))
+        assert policy_set.decide(principal, action, name, context) == expected
+        assert policy_set.decide(principal, action, name, context) == expected

@@ -14,7 +14,9 @@ ALICE = Principal(tenant_id="acme", subject="alice")
 
 
 def policies(**tools: list[str]) -> list[TenantPolicy]:
-    return [TenantPolicy(tenant="acme", agents=GlobRules(allow=("debt",)), tools=ToolRules(**tools))]
+    return [
+        TenantPolicy(tenant="acme", agents=GlobRules(allow=("debt",)), tools=ToolRules.model_validate(tools))
+    ]
 
 
 def call(documents: list[TenantPolicy], tool: str, arguments: dict[str, Any] | None = None) -> Any:

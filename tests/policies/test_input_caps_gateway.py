@@ -16,7 +16,7 @@ def test_inputs_over_the_tenants_caps_are_refused_with_413_naming_the_limit(sett
     # A body limit above globex's 5 MB attachment cap, so the policy's cap is what refuses.
     gateway_settings = load_settings(AGENTMESH_DATA_DIR=settings.data_dir, AGENTMESH_MAX_BODY_BYTES=8_000_000)
 
-    def chat(client: TestClient, tenant: str, body: dict[str, object]):  # type: ignore[no-untyped-def]
+    def chat(client: TestClient, tenant: str, body: dict[str, object]):
         token = issue_dev_token(gateway_settings, tenant_id=tenant, user="alice")
         return client.post(f"/api/{tenant}/chat", json=body, headers={"Authorization": f"Bearer {token}"})
 

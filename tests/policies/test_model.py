@@ -65,5 +65,5 @@ def test_identifiers_are_checked_when_loaded(identifiers: dict[str, str], messag
 def test_documents_are_immutable() -> None:
     document = TenantPolicy(tenant="acme", tools=ToolRules(allow=("erp:*",)))
     with pytest.raises(ValidationError):
-        document.tenant = "globex"  # type: ignore[misc]
+        document.tenant = "globex"
     assert isinstance(document.tools.allow, tuple)
