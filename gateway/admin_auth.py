@@ -24,7 +24,7 @@ TENANT_ADMIN = "tenant_admin"
 PLATFORM_SCOPE = "*"
 """The audit log's tenant for platform-wide changes."""
 
-TENANT_PATH = {"tenant_id": {"type": "string", "minLength": 1, "maxLength": 64}}
+TENANT_PATH: dict[str, dict[str, Any]] = {"tenant_id": {"type": "string", "minLength": 1, "maxLength": 64}}
 """OpenAPI schema of the `{tenant_id}` path parameter that `tenant_admin` reads."""
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
@@ -20,13 +20,14 @@ from pydantic_core import to_jsonable_python
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from typing_extensions import TypeVar
 
 from gateway.bodies import read_model
 from gateway.errors import ApiError, validation_details
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-BodyT = TypeVar("BodyT", bound=BaseModel)
-QueryT = TypeVar("QueryT", bound=BaseModel)
+BodyT = TypeVar("BodyT", bound=BaseModel, default=BaseModel)
+QueryT = TypeVar("QueryT", bound=BaseModel, default=BaseModel)
 
 OPENAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{model}"
@@ -160,7 +161,7 @@ def _model_schemas(
         if operation.response is not None:
             wanted[(operation.response, "serialization")] = None
     refs, document = models_json_schema(list(wanted), ref_template=SCHEMA_REF)
-    return refs, document.get("$defs", {})
+    return dict(refs), document.get("$defs", {})  # type: ignore[arg-type]
 
 
 def _query_parameters(query: type[BaseModel]) -> list[dict[str, Any]]:

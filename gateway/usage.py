@@ -9,7 +9,7 @@ tenant's rows.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -68,7 +68,7 @@ _SUMS = (
 )
 
 
-def _totals(row: sa.Row[tuple[int, ...]] | tuple[int, ...]) -> dict[str, int | float]:
+def _totals(row: Any) -> dict[str, Any]:
     requests, input_tokens, output_tokens, cost, model_calls, tool_calls = (int(v) for v in row)
     return {
         "requests": requests,
@@ -152,5 +152,7 @@ class UsageLedger:
                 totals=UsageTotals(**_totals(totals)),
                 by_day=[DailyUsage(day=date.fromisoformat(r[0]), **_totals(r[1:])) for r in days],
                 by_agent=[AgentUsage(agent=r[0], **_totals(r[1:])) for r in agents],
-                by_channel=[ChannelUsage(channel=r[0], **_totals(r[1:])) for r in channels],
+                by_channel=[
+                    ChannelUsage.model_validate({"channel": r[0], **_totals(r[1:])}) for r in channels
+                ],
             )

@@ -8,6 +8,8 @@ writes the agents file (`host/agents.yaml`) over the stored platform agents of t
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +21,7 @@ from host.agent_store import AgentNotFound
 from host.agents import AgentConfig, load_agents_file
 
 AGENT_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
-AGENT_PATH = {"name": {"type": "string", "pattern": AGENT_NAME_PATTERN}}
+AGENT_PATH: dict[str, dict[str, Any]] = {"name": {"type": "string", "pattern": AGENT_NAME_PATTERN}}
 
 
 class AgentList(BaseModel):
@@ -33,7 +35,9 @@ class AgentDeleted(BaseModel):
     tenant_id: str | None
 
 
-def _operations(prefix: str, scope: str, path_schemas: dict[str, dict[str, object]]) -> dict[str, Operation]:
+def _operations(
+    prefix: str, scope: str, path_schemas: dict[str, dict[str, Any]]
+) -> dict[str, Operation[Any, Any]]:
     one = {**path_schemas, **AGENT_PATH}
     lower = scope.lower()
     return {
@@ -98,7 +102,7 @@ def _not_found(name: str) -> ApiError:
     return ApiError(404, "agent_not_found", f"no agent named '{name}' here")
 
 
-def _handlers(operations: dict[str, Operation], platform: bool) -> list[object]:
+def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[object]:
     async def access_of(request: Request) -> AdminAccess:
         return platform_admin(request) if platform else await tenant_admin(request)
 

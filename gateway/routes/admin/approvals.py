@@ -24,7 +24,10 @@ from host.caller import Caller
 from host.events import FinalEvent
 from host.usage import Usage
 
-APPROVAL_PATH = {**TENANT_PATH, "approval_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}}
+APPROVAL_PATH: dict[str, dict[str, Any]] = {
+    **TENANT_PATH,
+    "approval_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+}
 
 
 class ApprovalList(BaseModel):

@@ -2,9 +2,10 @@
 
 A tenant admin manages the tenant's own tools (listed and callable for that tenant only) and
 the encrypted service credentials they authenticate with; a platform admin manages the tools of
-every tenant under `/api/admin/erp/tools`. A write returns once the ERP server lists the change
+every tenant under `/api/admin/erp/tools`. A write returns once the ERP server serves the change
 (`live: true`), so an agent's next turn can call the tool; `live: false` means the ERP server
-has not shown it yet (it is unreachable, or slower than the wait).
+has not shown it yet (it is unreachable, or slower than the wait). A changed definition that the
+server serves exactly as written is accepted for tool pinning by the admin who wrote it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import anyio
 from mcp.shared.exceptions import MCPError
@@ -25,7 +27,6 @@ from starlette.routing import Route
 from gateway.admin_auth import TENANT_PATH, AdminAccess, platform_admin, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
-from host.agent_host import AgentHost
 from host.catalog import ToolSpec
 from host.mcp_pool import ServerUnavailable
 from mcp_servers.erp.tool_config import TOOL_NAME_PATTERN, HttpToolConfig
@@ -93,15 +94,15 @@ class CredentialList(BaseModel):
     names: list[str]
 
 
-TOOL_PATH = {"name": {"type": "string", "pattern": TOOL_NAME_PATTERN}}
-CREDENTIAL_PATH = {"name": {"type": "string", "pattern": CREDENTIAL_PATTERN}}
-TENANT_TOOL_PATH = {**TENANT_PATH, **TOOL_PATH}
-TENANT_CREDENTIAL_PATH = {**TENANT_PATH, **CREDENTIAL_PATH}
+TOOL_PATH: dict[str, dict[str, Any]] = {"name": {"type": "string", "pattern": TOOL_NAME_PATTERN}}
+CREDENTIAL_PATH: dict[str, dict[str, Any]] = {"name": {"type": "string", "pattern": CREDENTIAL_PATTERN}}
+TENANT_TOOL_PATH: dict[str, dict[str, Any]] = {**TENANT_PATH, **TOOL_PATH}
+TENANT_CREDENTIAL_PATH: dict[str, dict[str, Any]] = {**TENANT_PATH, **CREDENTIAL_PATH}
 
 
 def _tool_operations(
-    prefix: str, scope: str, path_schemas: dict[str, dict[str, object]]
-) -> dict[str, Operation]:
+    prefix: str, scope: str, path_schemas: dict[str, dict[str, Any]]
+) -> dict[str, Operation[Any, Any]]:
     one = {**path_schemas, **TOOL_PATH}
     return {
         "list": Operation(
@@ -217,29 +218,46 @@ def _shows(spec: ToolSpec | None, expected: HttpToolConfig | None) -> bool:
     )
 
 
-async def until_listed(host: AgentHost, name: str, expected: HttpToolConfig | None) -> bool:
+async def until_served(access: AdminAccess, name: str, expected: HttpToolConfig | None) -> bool:
     """Refresh the host's view of the ERP server until tool `name` is `expected` (None: gone).
 
-    Gives up after a few seconds, or at once when the ERP server cannot be reached.
+    A changed tool is withheld until its new definition is accepted (tool pinning). Here the
+    admin has just written that definition, so once the server serves exactly what was written
+    (description and input schema), the admin's change is taken as the acceptance; a server that
+    serves anything else stays withheld. Gives up after a few seconds, or at once when the ERP
+    server cannot be reached.
     """
+    catalog = access.state.host.catalog
     deadline = time.monotonic() + LIVE_WAIT_SECONDS
     while True:
         try:
-            await host.catalog.refresh(ERP_SERVER)
+            await catalog.refresh(ERP_SERVER)
         except (ServerUnavailable, MCPError):
             return False
-        if _shows(host.catalog.find(ERP_SERVER, name), expected):
+        spec = catalog.find(ERP_SERVER, name)
+        if _shows(spec, expected):
+            if spec is not None and catalog.is_withheld(spec):
+                await _accept_written(access, spec)
             return True
         if time.monotonic() >= deadline:
             return False
         await anyio.sleep(0.2)
 
 
+async def _accept_written(access: AdminAccess, spec: ToolSpec) -> None:
+    pins = access.state.admin.pins
+    pending = next((c for c in await pins.changed() if (c.server, c.tool) == (spec.server, spec.name)), None)
+    if pending is None or pending.pending_hash != spec.definition_hash:
+        return  # the server moved on again: what it serves now was not written here
+    await pins.accept(spec.server, spec.name, accepted_by=access.principal)
+    await access.state.host.catalog.reload_pins()
+
+
 async def _access(request: Request, platform: bool) -> AdminAccess:
     return platform_admin(request) if platform else await tenant_admin(request)
 
 
-def _handlers(operations: dict[str, Operation], platform: bool) -> list[Route]:  # type: ignore[type-arg]
+def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[Route]:
     async def list_tools(request: Request) -> Response:
         access = await _access(request, platform)
         stored = await access.state.admin.erp_tools.for_tenant(access.tenant_id)
@@ -253,7 +271,7 @@ def _handlers(operations: dict[str, Operation], platform: bool) -> list[Route]: 
         with _store_errors():
             stored = await access.state.admin.erp_tools.create(access.tenant_id, config)
         await access.record("erp_tool.create", f"erp:{config.name}", arguments=config.model_dump(mode="json"))
-        live = await until_listed(access.state.host, config.name, config)
+        live = await until_served(access, config.name, config)
         return operations["create"].reply(ErpToolView.of(stored, live))
 
     async def get_tool(request: Request) -> Response:
@@ -278,7 +296,7 @@ def _handlers(operations: dict[str, Operation], platform: bool) -> list[Route]: 
         with _store_errors():
             stored = await access.state.admin.erp_tools.update(access.tenant_id, config)
         await access.record("erp_tool.update", f"erp:{name}", arguments=config.model_dump(mode="json"))
-        live = await until_listed(access.state.host, config.name, config)
+        live = await until_served(access, config.name, config)
         return operations["update"].reply(ErpToolView.of(stored, live))
 
     async def delete_tool(request: Request) -> Response:
@@ -287,7 +305,7 @@ def _handlers(operations: dict[str, Operation], platform: bool) -> list[Route]: 
         with _store_errors():
             await access.state.admin.erp_tools.delete(access.tenant_id, name)
         await access.record("erp_tool.delete", f"erp:{name}")
-        live = await until_listed(access.state.host, name, None)
+        live = await until_served(access, name, None)
         return operations["delete"].reply(ErpToolDeleted(name=name, live=live))
 
     return [

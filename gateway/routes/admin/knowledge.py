@@ -69,8 +69,14 @@ class KnowledgeUpload(BaseModel):
         return value
 
 
-JOB_PATH = {**TENANT_PATH, "job_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}}
-DOCUMENT_PATH = {**TENANT_PATH, "document_id": {"type": "string", "pattern": DOCUMENT_ID_PATTERN}}
+JOB_PATH: dict[str, dict[str, Any]] = {
+    **TENANT_PATH,
+    "job_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+}
+DOCUMENT_PATH: dict[str, dict[str, Any]] = {
+    **TENANT_PATH,
+    "document_id": {"type": "string", "pattern": DOCUMENT_ID_PATTERN},
+}
 
 UPLOAD = Operation(
     "POST",

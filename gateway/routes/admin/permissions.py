@@ -8,7 +8,9 @@ admins read their tenant's policy; only platform admins change what a tenant is 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,13 +23,36 @@ from policies.overrides import InvalidOverride
 PATH = "/api/admin/tenants/{tenant_id}/policy"
 
 
+# The override as stored: the same sections as a policy document, each null unless the override
+# sets it (a null section is the policy file's). Derived from `TenantPolicy` so the two never drift.
+_SECTIONS: dict[str, Any] = {
+    name: (field.annotation | None, Field(default=None, description=field.description))  # type: ignore[operator]
+    for name, field in TenantPolicy.model_fields.items()
+    if name != "tenant"
+}
+PolicyOverride: type[BaseModel] = create_model(
+    "PolicyOverride",
+    __doc__="A tenant's policy override: the sections it sets; a null section is the policy file's.",
+    tenant=(str, ...),
+    **_SECTIONS,
+)
+
+
+def _override_view(policy: TenantPolicy | None) -> Any:
+    if policy is None:
+        return None
+    return PolicyOverride(**{name: getattr(policy, name) for name in {"tenant", *policy.model_fields_set}})
+
+
 class PolicyView(BaseModel):
     """The tenant's override (the sections set through this API) and the policy in force."""
 
     tenant_id: str
-    override: TenantPolicy | None = Field(description="null when the tenant's file applies unchanged")
+    override: PolicyOverride | None = Field(  # type: ignore[valid-type]
+        description="null when the tenant's policy file applies unchanged"
+    )
     effective: TenantPolicy | None = Field(
-        description="the tenant's document in force (file with override); null: base policy only"
+        description="the tenant's document in force here (file with override); null: base policy only"
     )
 
 
@@ -70,7 +95,9 @@ async def get_policy(request: Request) -> Response:
     assert access.tenant_id is not None
     override = await access.state.admin.policies.get(access.tenant_id)
     effective = access.state.host.policies.tenant_policy(access.tenant_id)
-    return GET.reply(PolicyView(tenant_id=access.tenant_id, override=override, effective=effective))
+    return GET.reply(
+        PolicyView(tenant_id=access.tenant_id, override=_override_view(override), effective=effective)
+    )
 
 
 async def put_policy(request: Request) -> Response:
@@ -88,8 +115,10 @@ async def put_policy(request: Request) -> Response:
             str(exc),
             details=[{"field": "tenant", "problem": "must be the tenant in the path"}],
         ) from exc
+    # This replica applies the change now; the others within their refresh interval (about a second).
+    await access.state.host.policies.refresh()
     effective = access.state.host.policies.tenant_policy(tenant_id)
-    return PUT.reply(PolicyView(tenant_id=tenant_id, override=stored, effective=effective))
+    return PUT.reply(PolicyView(tenant_id=tenant_id, override=_override_view(stored), effective=effective))
 
 
 async def delete_policy(request: Request) -> Response:
@@ -98,6 +127,7 @@ async def delete_policy(request: Request) -> Response:
     await access.state.tenants.require(tenant_id)
     if not await access.state.admin.policies.delete(tenant_id, changed_by=access.principal):
         raise ApiError(404, "policy_override_not_found", f"tenant '{tenant_id}' has no policy override")
+    await access.state.host.policies.refresh()
     return DELETE.reply()
 
 

@@ -8,6 +8,8 @@ its own tools.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +19,7 @@ from gateway.errors import ApiError
 from gateway.openapi import Operation
 from host.pins import PinChange, PinNotFound
 
-TOOL_PATH = {
+TOOL_PATH: dict[str, dict[str, Any]] = {
     "server": {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,31}$"},
     "tool": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,128}$"},
 }

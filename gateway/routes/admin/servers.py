@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,7 +20,7 @@ class ServerList(BaseModel):
     items: list[ServerView]
 
 
-SERVER_PATH = {"name": {"type": "string", "pattern": SERVER_NAME_PATTERN}}
+SERVER_PATH: dict[str, dict[str, Any]] = {"name": {"type": "string", "pattern": SERVER_NAME_PATTERN}}
 
 LIST = Operation(
     "GET", "/api/admin/servers", "listServers", "List the MCP servers", "servers", ServerList, errors=(403,)
