@@ -56,9 +56,15 @@ class AgentProfile(BaseModel):
     """What the router knows of one agent."""
 
     name: str = Field(min_length=1)
-    description: str = Field(min_length=1)
+    description: str = ""
     examples: list[str] = []
     keywords: list[str] = []
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> AgentProfile:
+        if not self.description.strip() and not any(example.strip() for example in self.examples):
+            raise ValueError(f"agent '{self.name}' needs a description or examples to be routed to")
+        return self
 
 
 class RouteCandidate(BaseModel):
@@ -118,9 +124,9 @@ class RouterSettings(BaseModel):
     lexical_alone_weight: float = Field(default=0.55, ge=0, le=1)
     semantic_background: float = Field(default=0.2777, ge=-1, le=1)
     part_lexical_evidence: float = Field(default=0.5, ge=0, le=1)
-    score_slope: float = Field(default=13.358, gt=0)
+    score_slope: float = Field(default=13.3233, gt=0)
     score_offset: float = 0.2817
-    threshold: float = Field(default=0.6354, ge=0, le=1)
+    threshold: float = Field(default=0.6359, ge=0, le=1)
     margin: float = Field(default=0.0, ge=0, le=1)
     max_candidates: int = Field(default=3, ge=1)
 
@@ -241,7 +247,10 @@ class Router:
         self.settings = settings or RouterSettings()
         self._encoder = encoder
         # An agent without examples is matched on its description in the examples slot too.
-        example_texts = [agent.examples or [agent.description] for agent in self.agents]
+        example_texts = [
+            [example for example in agent.examples if example.strip()] or [agent.description]
+            for agent in self.agents
+        ]
         vectors = _unit_rows(encoder([agent.description for agent in self.agents] + _flatten(example_texts)))
         self._descriptions = vectors[: len(self.agents)]
         self._examples = vectors[len(self.agents) :]

@@ -359,6 +359,12 @@ def test_a_router_needs_agents_with_distinct_names() -> None:
         Router([DEMO_AGENTS[0], DEMO_AGENTS[0]])
 
 
+def test_an_agent_needs_a_description_or_examples() -> None:
+    with pytest.raises(ValueError, match="'blank' needs a description or examples"):
+        AgentProfile(name="blank", description="  ", examples=[""])
+    assert AgentProfile(name="by-example", examples=["Where is shipment SH-1042?"]).description == ""
+
+
 def test_settings_reject_weights_that_leave_nothing_to_score() -> None:
     with pytest.raises(ValueError, match="at least one of"):
         RouterSettings(example_weight=0, description_weight=0, lexical_weight=0)
