@@ -419,14 +419,16 @@ def calibrate(
     target_oos_recall: float = 0.75,
     margins: Sequence[float] = (0.0, 0.005, 0.01, 0.02),
 ) -> RouterSettings:
-    """Fit the score curve, threshold and margin of `router` on labelled messages.
+    """Fit the score curve, threshold, margin and semantic background of `router` on labelled messages.
 
     `in_scope` pairs a message with the agent that should handle it; `out_of_scope` messages should
     be clarified. The logistic curve is fitted to "the best-scoring agent is right"; then, among the
     margins given, the threshold and margin chosen are those with the highest in-scope accuracy
     (clarifications count as misses) that still clarify at least `target_oos_recall` of the
-    out-of-scope messages. Use messages the agents were not configured with. Whole messages only:
-    the multiple-intent check reuses the threshold and margin.
+    out-of-scope messages. The semantic background is the median similarity of the English
+    in-scope messages to the agents they are not for. Use messages the agents were not configured
+    with. Whole messages only: the multiple-intent check reuses the threshold and margin. Returns
+    new settings; `router.with_settings(...)` applies them without re-encoding the agents.
     """
     if not in_scope or not out_of_scope:
         raise ValueError("calibration needs both in-scope and out-of-scope messages")

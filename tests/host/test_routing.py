@@ -315,10 +315,10 @@ def test_empty_messages_get_a_question_listing_the_agents(router: Router, messag
 
 
 def test_a_near_tie_is_ambiguous_and_names_the_tied_agents(router: Router) -> None:
-    wide_margin = router.with_settings(RouterSettings(margin=0.5))
-    decision = wide_margin.route("How much does customer 0312345678 owe for the invoice in this photo?")
+    with_margin = router.with_settings(RouterSettings(margin=0.1))
+    decision = with_margin.route("Read the payment terms from this scanned policy document")
     assert_asks_about(decision, "ambiguous")
-    assert len(decision.candidates) >= 2
+    assert {candidate.agent for candidate in decision.candidates} == {"ocr", "knowledge"}
 
 
 def test_candidates_are_calibrated_best_first_and_at_most_three(router: Router) -> None:
@@ -337,7 +337,17 @@ def test_route_many_decides_as_route_does(router: Router) -> None:
         OFF_TOPIC[0],
         "what is the debt of MST 0123456789 and where is SH-1042?",
     ]
-    assert router.route_many(messages) == [router.route(message) for message in messages]
+    for batched, single in zip(router.route_many(messages), map(router.route, messages), strict=True):
+        assert (batched.agent, batched.reason, batched.question) == (
+            single.agent,
+            single.reason,
+            single.question,
+        )
+        # Batched encoding may differ from single encoding in the last float bits.
+        assert [c.agent for c in batched.candidates] == [c.agent for c in single.candidates]
+        assert [c.score for c in batched.candidates] == pytest.approx(
+            [c.score for c in single.candidates], abs=1e-3
+        )
 
 
 def test_split_intents_cuts_on_english_and_vietnamese_conjunctions_and_punctuation() -> None:
