@@ -509,3 +509,46 @@ def test_a_reversed_or_too_long_usage_window_is_400(client: TestClient, who: Cal
         400,
         "invalid_query",
     )
+
+
+# Tenant LLM configuration
+
+
+def test_an_llm_key_is_sealed_and_never_returned(
+    client: TestClient, who: Callers, module_settings: Settings
+) -> None:
+    key = "sk-test-0123456789abcdef-wxyz"
+    body = {"provider": "openai", "model": "gpt-4o-mini", "api_key": key}
+    stored = client.put("/api/admin/tenants/acme/llm", json=body, headers=who.acme_admin)
+    assert stored.status_code == 200, stored.text
+    assert key not in stored.text
+    assert stored.json()["has_api_key"] is True and stored.json()["key_hint"] == "…wxyz"
+    read = client.get("/api/admin/tenants/acme/llm", headers=who.acme_admin)
+    assert read.json()["model"] == "gpt-4o-mini" and key not in read.text
+    with platform_db(module_settings).connect() as db:
+        sealed = " ".join(str(v) for v in db.execute(text("SELECT * FROM host_llm_configs")).one())
+    assert key not in sealed
+    assert key not in str(
+        client.get("/api/admin/tenants/acme/audit?limit=500", headers=who.acme_admin).json()
+    )
+
+
+def test_an_llm_configuration_is_per_tenant_and_removable(client: TestClient, who: Callers) -> None:
+    body = {"provider": "anthropic", "model": "claude-sonnet-4", "api_key": "sk-ant-abcdefgh"}
+    assert client.put("/api/admin/tenants/globex/llm", json=body, headers=who.globex_admin).status_code == 200
+    assert_error(client.get("/api/admin/tenants/globex/llm", headers=who.acme_admin), 403, "forbidden_tenant")
+    assert client.delete("/api/admin/tenants/globex/llm", headers=who.globex_admin).status_code == 204
+    assert_error(
+        client.get("/api/admin/tenants/globex/llm", headers=who.globex_admin), 404, "llm_config_not_found"
+    )
+    assert_error(
+        client.delete("/api/admin/tenants/globex/llm", headers=who.globex_admin), 404, "llm_config_not_found"
+    )
+
+
+def test_a_bad_llm_configuration_names_each_field(client: TestClient, who: Callers) -> None:
+    body = {"provider": "acme-ai", "model": "has space", "api_key": "short", "base_url": "ftp://x"}
+    error = assert_error(
+        client.put("/api/admin/tenants/acme/llm", json=body, headers=who.acme_admin), 400, "invalid_request"
+    )
+    assert {problem["field"] for problem in error["details"]} == {"provider", "model", "api_key", "base_url"}
