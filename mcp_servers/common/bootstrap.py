@@ -24,6 +24,7 @@ from mcp_servers.common.tenant import TenantResolver
 Transport = Literal["stdio", "http"]
 
 DEFAULT_LOCAL_TENANT = "acme"
+MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,11 @@ def run(server: MCPServer, settings: Settings, options: ServeOptions) -> None:
     if options.transport == "stdio":
         anyio.run(server.run_stdio_async)
         return
-    app = server.streamable_http_app(streamable_http_path="/mcp", host=options.host)
+    # Documents and images travel base64-encoded inside tool arguments; the SDK's 4 MiB default
+    # would refuse a legitimate scan before the domain's own, clearer size check runs.
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp", host=options.host, max_request_body_size=MAX_REQUEST_BODY_BYTES
+    )
     config = uvicorn.Config(
         app,
         host=options.host,
