@@ -275,10 +275,13 @@ def openapi_route(operations: Iterable[Operation[Any, Any]]) -> Route:
 
 
 def public_operations() -> list[Operation[Any, Any]]:
-    """The chat-facing API (served by `gateway.routes.chat` and its siblings), described here."""
+    """The user-facing APIs (chat, sessions, OpenAI-compatible), described here for the document."""
+    from gateway.openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList
+    from gateway.routes.sessions import SessionHistory, SessionList
     from gateway.schemas import ChatRequest, ChatResponse
 
     tenant_path = {"tenant_id": {"type": "string", "minLength": 1, "maxLength": 64}}
+    session_path = {**tenant_path, "session_id": {"type": "string", "minLength": 1, "maxLength": 64}}
     return [
         Operation(
             "POST",
@@ -291,5 +294,56 @@ def public_operations() -> list[Operation[Any, Any]]:
             errors=(400, 403, 404, 413, 429),
             streams=True,
             path_schemas=tenant_path,
+        ),
+        Operation(
+            "GET",
+            "/api/{tenant_id}/sessions",
+            "listSessions",
+            "The caller's own sessions, newest first",
+            "sessions",
+            SessionList,
+            errors=(403, 404, 429),
+            path_schemas=tenant_path,
+        ),
+        Operation(
+            "GET",
+            "/api/{tenant_id}/sessions/{session_id}",
+            "getSession",
+            "One of the caller's sessions with its whole transcript",
+            "sessions",
+            SessionHistory,
+            errors=(403, 404, 429),
+            path_schemas=session_path,
+        ),
+        Operation(
+            "DELETE",
+            "/api/{tenant_id}/sessions/{session_id}",
+            "deleteSession",
+            "Delete one of the caller's sessions and its transcript",
+            "sessions",
+            None,
+            status=204,
+            errors=(403, 404, 429),
+            path_schemas=session_path,
+        ),
+        Operation(
+            "POST",
+            "/v1/chat/completions",
+            "createChatCompletion",
+            "OpenAI-compatible completion: `model` is an agent or `auto`; streams with `stream: true`",
+            "openai",
+            ChatCompletion,
+            body=ChatCompletionRequest,
+            errors=(400, 404, 413, 429),
+            streams=True,
+        ),
+        Operation(
+            "GET",
+            "/v1/models",
+            "listModels",
+            "OpenAI-compatible model list: `auto` and the agents the tenant may use",
+            "openai",
+            ModelList,
+            errors=(404,),
         ),
     ]

@@ -1,9 +1,9 @@
 """`/openapi.json` describes the whole HTTP API, and the API keeps to it.
 
 Schemathesis generates requests from the document for every operation (a bounded number each, so
-the run takes about a minute) and sends them as a platform admin to a gateway with a real RAG
-server behind it: no answer may be a 5xx, and every answer must be one the document declares,
-with the declared content type and body schema.
+the run takes about a minute) and sends them, as a platform admin and as a tenant admin who may
+also chat, to a gateway with a real RAG server behind it: no answer may be a 5xx, and every
+answer must be one the document declares, with the declared content type and body schema.
 """
 
 from __future__ import annotations
@@ -31,15 +31,23 @@ from tests.support.processes import running_server
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 4
+CALLERS = {
+    "platform-admin": ("platform", "root", "platform_admin"),
+    "acme-admin": ("acme", "ada", "tenant_admin"),
+}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 class Gateway:
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
-        token = issue_dev_token(settings, tenant_id="platform", user="root", roles=["platform_admin"])
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.settings = settings
+
+    def headers(self, caller: str) -> dict[str, str]:
+        tenant, user, role = CALLERS[caller]
+        token = issue_dev_token(self.settings, tenant_id=tenant, user=user, roles=[role])
+        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +116,10 @@ def _in_a_real_tenant(case: schemathesis.Case) -> schemathesis.Case:
     return case
 
 
+@pytest.mark.parametrize("caller", list(CALLERS))
 @pytest.mark.parametrize(("method", "path"), DOCUMENTED)
 def test_no_request_the_document_allows_makes_the_gateway_fail(
-    api_schema: schemathesis.BaseSchema, gateway: Gateway, method: str, path: str
+    api_schema: schemathesis.BaseSchema, gateway: Gateway, method: str, path: str, caller: str
 ) -> None:
     strategy = api_schema[path][method].as_strategy()
 
@@ -125,7 +134,7 @@ def test_no_request_the_document_allows_makes_the_gateway_fail(
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(
             base_url=gateway.url,
-            headers=gateway.headers,
+            headers=gateway.headers(caller),
             checks=CHECKS,
             timeout=60,
         )
