@@ -98,16 +98,24 @@ def _migration_lock_id(connection: Connection) -> int:
 
 def _upgrade(connection: Connection, revision: str) -> None:
     config = alembic_config(connection)
-    if connection.dialect.name == "postgresql":
-        # Replicas starting together: one migrates, the others wait, then find nothing to do.
-        lock_id = _migration_lock_id(connection)
-        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
-        try:
-            command.upgrade(config, revision)
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+    if connection.dialect.name != "postgresql":
+        command.upgrade(config, revision)
+        connection.commit()
         return
-    command.upgrade(config, revision)
+    # Replicas starting together: one migrates, the others wait, then find nothing to do. The
+    # lock is the session's, so it is released only after the migration is committed.
+    lock_id = _migration_lock_id(connection)
+    connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+    connection.commit()
+    try:
+        command.upgrade(config, revision)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+        connection.commit()
 
 
 def _sqlite_lock_path(url: str) -> Path | None:
@@ -128,7 +136,6 @@ async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_upgrade, revision)
-            await connection.commit()
     finally:
         if lock_file is not None:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
