@@ -73,7 +73,7 @@ def test_a_turn_streams_its_steps_then_the_final_answer(mesh: Mesh) -> None:
     assert final["session_id"] == session_id
     assert final["outcome"] == "answered"
     assert "321,330,000" in str(final["answer"])
-    assert [step["type"] for step in final["steps"]][0] == "route"  # type: ignore[index]
+    assert final["steps"][0]["type"] == "route"  # type: ignore[index]
 
     history = httpx.get(f"{mesh.url}/api/acme/sessions/{session_id}", headers=mesh.headers()).json()
     assert [m["role"] for m in history["messages"]] == ["user", "assistant"]
