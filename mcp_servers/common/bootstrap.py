@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from agentmesh.logging import configure_logging
 from agentmesh.settings import Settings
+from agentmesh.telemetry import configure_tracing
 from mcp_servers.common.auth import server_auth
 from mcp_servers.common.scope import ToolScopeMiddleware
 from mcp_servers.common.tenant import TenantResolver
@@ -72,6 +73,8 @@ def new_server(
 def run(server: MCPServer, settings: Settings, options: ServeOptions) -> None:
     """Serve until interrupted (SIGINT/SIGTERM end the process cleanly)."""
     configure_logging(settings, stream="stderr")
+    # The SDK's server middleware then joins each request to the caller's trace (from `_meta`).
+    configure_tracing(settings, f"agentmesh-mcp-{server.name}")
     if options.transport == "stdio":
         anyio.run(server.run_stdio_async)
         return
