@@ -45,7 +45,7 @@ from host.events import (
 )
 from host.executor import ToolExecutor, ToolOutcome
 from host.llm_config import LlmConfigStore
-from host.loop import AgentLoop, LoopLimits
+from host.loop import AgentLoop, LoopLimits, ToolRunner
 from host.mcp_pool import McpPool
 from host.models.base import Attachment, Message, Model, ModelRequest, ModelResponse, ToolCall
 from host.models.local import LocalPlanner
@@ -161,9 +161,10 @@ class AgentHost:
         policies: PolicySet,
         pool: McpPool,
         catalog: ToolCatalog,
-        executor: ToolExecutor,
+        executor: ToolRunner,
         models: ModelRegistry,
         limits: LoopLimits | None = None,
+        breakers: CircuitBreakers | None = None,
         agent_store: AgentStore | None = None,
         versions: ConfigVersions | None = None,
         approvals: ApprovalStore | None = None,
@@ -183,6 +184,7 @@ class AgentHost:
         self.approvals = approvals
         self.audit = audit
         self._executor = executor
+        self._breakers = breakers
         self._limits = limits
         self._agent_store = agent_store
         self._versions = versions
@@ -240,7 +242,7 @@ class AgentHost:
 
     def circuit_states(self) -> dict[str, CircuitState]:
         """Each server's circuit breaker state (closed, open, half_open), for health and metrics."""
-        return self._executor.breakers.states()
+        return self._breakers.states() if self._breakers is not None else {}
 
     async def _refresh_config(self) -> dict[str, int]:
         """Reload what another replica (or the admin API) changed since the last turn."""
@@ -691,15 +693,10 @@ def build_agent_host(
     )
     catalog = ToolCatalog(pool, ttl_seconds=settings.host_catalog_ttl_seconds, pins=pins)
     catalog_holder.append(catalog)
-    executor = ToolExecutor(
-        pool,
-        issuer,
-        breakers=CircuitBreakers(
-            failure_threshold=settings.host_breaker_failures,
-            reset_seconds=settings.host_breaker_reset_seconds,
-        ),
-        max_result_chars=settings.host_max_result_chars,
+    breakers = CircuitBreakers(
+        failure_threshold=settings.host_breaker_failures, reset_seconds=settings.host_breaker_reset_seconds
     )
+    executor = ToolExecutor(pool, issuer, breakers=breakers, max_result_chars=settings.host_max_result_chars)
     llm_configs = LlmConfigStore(sessions, secret_box(settings)) if sessions is not None else None
     if policies is None:
         overrides = PolicyOverrideStore(sessions) if sessions is not None else None
@@ -710,6 +707,7 @@ def build_agent_host(
         pool=pool,
         catalog=catalog,
         executor=executor,
+        breakers=breakers,
         models=ModelRegistry.from_settings(settings, llm_configs=llm_configs),
         agent_store=AgentStore(sessions) if sessions is not None else None,
         versions=ConfigVersions(sessions) if sessions is not None else None,

@@ -186,6 +186,14 @@ class ToolCatalog:
         finally:
             self._refreshing.discard(server)
 
+    def preload(self, tools: Sequence[ToolSpec]) -> None:
+        """Serve `tools` as if just listed (episode replay: the tools of the recorded turn)."""
+        now = time.monotonic()
+        for tool in tools:
+            self._tools.setdefault(tool.server, []).append(tool)
+            self._fetched_at[tool.server] = now
+        self.version += 1
+
     def invalidate(self, server: str) -> None:
         """Forget when `server` was fetched: its next use (or the background) fetches it again."""
         self.refresh_soon(server)

@@ -36,8 +36,17 @@ class LlmConfigIn(BaseModel):
 
     provider: Provider
     model: str = Field(min_length=1, max_length=200, pattern=r"^\S+$")
-    api_key: SecretStr = Field(min_length=8, max_length=500)
+    api_key: SecretStr
     base_url: str | None = Field(default=None, max_length=500)
+
+    @field_validator("api_key")
+    @classmethod
+    def _plausible_key(cls, value: SecretStr) -> SecretStr:
+        if not 8 <= len(value.get_secret_value()) <= 500 or any(
+            c.isspace() for c in value.get_secret_value()
+        ):
+            raise ValueError("api_key must be 8 to 500 characters without spaces")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -83,7 +92,8 @@ def _view(row: LlmConfigRow) -> LlmConfigView:
         base_url=row.base_url,
         has_api_key=bool(row.api_key_sealed),
         key_hint=row.key_hint,
-        updated_at=row.updated_at,
+        # SQLite hands timestamps back without their zone; they were written in UTC.
+        updated_at=row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC),
     )
 
 

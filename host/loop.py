@@ -188,6 +188,7 @@ class AgentLoop:
             yield event
         state.messages.extend(observations[call.id] for call in paused.pending if call.id in observations)
         state.made.extend(call_key(call) for call in paused.pending)
+        state.usage = state.usage.add(Usage(tool_calls=len(runnable)))
         async for event in self._drive(caller, request, state, started):
             yield event
 

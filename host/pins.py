@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -115,10 +115,27 @@ class ToolPins:
                         row.pending_hash = None
                         row.pending_definition = None
                 elif tool.definition_hash != row.pending_hash:
-                    row.pending_hash = tool.definition_hash
-                    row.pending_definition = tool.definition()
-                    row.changed_at = now
-                    changed.append(tool)
+                    # Conditional, so that of several replicas seeing the change at once exactly one
+                    # records it (and raises the audit event).
+                    result = await db.execute(
+                        update(ToolPinRow)
+                        .where(
+                            ToolPinRow.server == server,
+                            ToolPinRow.tool == tool.name,
+                            or_(
+                                ToolPinRow.pending_hash.is_(None),
+                                ToolPinRow.pending_hash != tool.definition_hash,
+                            ),
+                        )
+                        .values(
+                            pending_hash=tool.definition_hash,
+                            pending_definition=tool.definition(),
+                            changed_at=now,
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+                    if result.rowcount == 1:  # type: ignore[attr-defined]
+                        changed.append(tool)
             if changed:
                 await bump(db, "pins")
             accepted = {(server, name): row.accepted_hash for name, row in rows.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agentmesh.db import Base, create_engine, import_all_tables, session_factory
 from agentmesh.keys import mesh_key
 from agentmesh.secrets import secret_box
-from agentmesh.settings import Settings
+from agentmesh.settings import Settings, load_settings
 from host.agent_host import AgentHost
 from host.agent_store import AgentStore
 from host.agents import AgentConfig, AgentRegistry
@@ -35,7 +35,7 @@ from host.tokens import MeshTokenIssuer
 from policies.audit import AuditLog
 from policies.loader import PolicySet
 from policies.model import TenantPolicy
-from tests.host.probe_server import ProbeState, serve_probe
+from tests.host.probe_server import ProbeState, ProbeThread, serve_probe
 
 ACME = Caller(tenant_id="acme", subject="alice", session_id="s-acme")
 GLOBEX = Caller(tenant_id="globex", subject="gary", session_id="s-globex")
@@ -43,7 +43,11 @@ GLOBEX = Caller(tenant_id="globex", subject="gary", session_id="s-globex")
 PROBE_AGENT = AgentConfig(
     name="accounts",
     description="Customer balances: how much a customer owes, looked up by MST tax code.",
-    examples=["What does customer 0123456789 owe?", "Balance of MST 0312345678", "How much is customer 0101234567 owing?"],
+    examples=[
+        "What does customer 0123456789 owe?",
+        "Balance of MST 0312345678",
+        "How much is customer 0101234567 owing?",
+    ],
     keywords=["balance", "owe", "owes", "mst", "customer"],
     tools=["probe:lookup_customer"],
     model="local",
@@ -65,7 +69,30 @@ def policies(*tenants: TenantPolicy, base: dict[str, Any] | None = None) -> Poli
 
 
 def tenant_policy(tenant: str, *, agents: list[str], allow: list[str], **extra: Any) -> TenantPolicy:
-    return TenantPolicy.model_validate({"tenant": tenant, "agents": agents, "tools": {"allow": allow}, **extra})
+    return TenantPolicy.model_validate(
+        {"tenant": tenant, "agents": agents, "tools": {"allow": allow}, **extra}
+    )
+
+
+@pytest.fixture(scope="module")
+def shared_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings on a data directory shared by a module's tests (and its probe server)."""
+    return load_settings(
+        AGENTMESH_DATA_DIR=tmp_path_factory.mktemp("host"), DATABASE_URL=None, REDIS_URL=None, QDRANT_URL=None
+    )
+
+
+@pytest.fixture(scope="module")
+def probe_thread(shared_settings: Settings) -> Iterator[ProbeThread]:
+    with ProbeThread(shared_settings) as probe:
+        yield probe
+
+
+@pytest.fixture
+def probe(probe_thread: ProbeThread) -> ProbeThread:
+    """The module's probe server, reset for this test."""
+    probe_thread.reset()
+    return probe_thread
 
 
 @contextlib.asynccontextmanager
@@ -120,6 +147,7 @@ def make_host(
     episodes: EpisodeStore | None = None,
     breakers: CircuitBreakers | None = None,
     call_timeout_seconds: float = 10.0,
+    llm_tool_limit: int = 5,
 ) -> tuple[AgentHost, HostParts]:
     """An `AgentHost` over `servers` with explicit agents and policies (and the database, if given)."""
     issuer = MeshTokenIssuer(mesh_key(settings.keys_dir), issuer=settings.mesh_issuer)
@@ -132,7 +160,9 @@ def make_host(
         catalog.invalidate(server)
 
     pool.on_tools_changed = changed
-    executor = ToolExecutor(pool, issuer, breakers=breakers, max_result_chars=2_000, retry_backoff_seconds=0.05)
+    executor = ToolExecutor(
+        pool, issuer, breakers=breakers, max_result_chars=2_000, retry_backoff_seconds=0.05
+    )
     llm_configs = LlmConfigStore(sessions, secret_box(settings)) if sessions is not None else None
     host = AgentHost(
         registry=AgentRegistry(agents),
@@ -140,6 +170,7 @@ def make_host(
         pool=pool,
         catalog=catalog,
         executor=executor,
+        breakers=executor.breakers,
         models=models or ModelRegistry(llm_configs=llm_configs),
         limits=limits,
         agent_store=AgentStore(sessions) if sessions is not None else None,
@@ -148,6 +179,7 @@ def make_host(
         audit=AuditTrail(audit_log) if audit_log is not None else None,
         episodes=episodes,
         call_timeout_seconds=call_timeout_seconds,
+        llm_tool_limit=llm_tool_limit,
     )
     return host, HostParts(pool=pool, catalog=catalog, executor=executor, issuer=issuer)
 

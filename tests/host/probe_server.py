@@ -6,7 +6,8 @@ with an oversized result, and a description that can change at run time (tool pi
 `tools/list_changed` announcement.
 
 Run alone: `python -m tests.host.probe_server --port P` (data dir from AGENTMESH_DATA_DIR;
-PROBE_DELAY_SECONDS slows the lookup; PROBE_DESCRIPTION replaces its description).
+PROBE_DELAY_SECONDS slows the lookup; PROBE_DESCRIPTION replaces its description; PROBE_NAME
+names the server, default `probe`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -27,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from agentmesh.settings import Settings, load_settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
-from mcp_servers.common.results import render_meta, structured_result
+from mcp_servers.common.results import TENANT_META_KEY, render_meta, structured_result
 from tests.support.processes import free_port
 
 SERVER_NAME = "probe"
@@ -74,10 +77,13 @@ class ProbeServer(MCPServer):
         ]
 
 
-def build_probe(settings: Settings, state: ProbeState) -> tuple[ProbeServer, InMemorySubscriptionBus]:
+def build_probe(
+    settings: Settings, state: ProbeState, *, name: str = SERVER_NAME
+) -> tuple[ProbeServer, InMemorySubscriptionBus]:
+    """The probe server as `name` (the audience its mesh tokens must carry)."""
     bus = InMemorySubscriptionBus()
     server, tenants = new_server(
-        SERVER_NAME,
+        name,
         settings,
         ServeOptions(),
         instructions="Probe tools for the agent host's tests.",
@@ -119,6 +125,11 @@ def build_probe(settings: Settings, state: ProbeState) -> tuple[ProbeServer, InM
         state.calls.append(f"create_note:{text}")
         return f"note created: {text}"
 
+    @server.tool(annotations=READ_ONLY, meta={TENANT_META_KEY: "acme"})
+    async def acme_discount(mst: MST) -> str:
+        """acme's own tool: the discount acme grants a customer."""
+        return f"{mst}: 5% for {tenants.current().tenant_id}"
+
     @server.tool(annotations=READ_ONLY)
     async def big_report() -> str:
         """A report far larger than any result cap."""
@@ -151,6 +162,41 @@ async def serve_probe(
             uv.should_exit = True
 
 
+class ProbeThread:
+    """The probe served by uvicorn on a thread of its own, so one server can outlive many tests."""
+
+    def __init__(self, settings: Settings, state: ProbeState | None = None) -> None:
+        self.state = state or ProbeState()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        server, self._bus = build_probe(settings, self.state)
+        app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+        self._uvicorn = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )
+        self._thread = threading.Thread(target=self._uvicorn.run, name="probe-server", daemon=True)
+
+    def __enter__(self) -> ProbeThread:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._uvicorn.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the probe server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._uvicorn.should_exit = True
+        self._thread.join(10)
+
+    def reset(self) -> None:
+        """Forget calls and concurrency; back to a fast lookup with its first description."""
+        fresh = ProbeState()
+        for name in ("delay_seconds", "description", "running", "max_running"):
+            setattr(self.state, name, getattr(fresh, name))
+        self.state.calls.clear()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -160,7 +206,7 @@ def main() -> None:
         delay_seconds=float(os.environ.get("PROBE_DELAY_SECONDS", "0")),
         description=os.environ.get("PROBE_DESCRIPTION", LOOKUP_DESCRIPTION),
     )
-    server, _ = build_probe(settings, state)
+    server, _ = build_probe(settings, state, name=os.environ.get("PROBE_NAME", SERVER_NAME))
     app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
     uvicorn.Server(
         uvicorn.Config(

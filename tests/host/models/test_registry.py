@@ -1,0 +1,84 @@
+"""Which model an agent gets for a tenant: its own key first, the platform's key second, never a guess."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentmesh.secrets import secret_box
+from agentmesh.settings import Settings, load_settings
+from host.config_versions import ConfigVersions
+from host.llm_config import LlmConfigIn, LlmConfigStore
+from host.models.anthropic import AnthropicModel
+from host.models.gemini import GeminiModel
+from host.models.local import LocalPlanner
+from host.models.openai import OpenAIModel
+from host.models.options import ProviderOptions
+from host.models.registry import ModelRegistry, ModelUnavailable, UnknownModel
+
+TENANT_KEY = "sk-tenant-acme-1234567890"
+
+
+def registry(
+    settings: Settings, database: async_sessionmaker[AsyncSession], **platform_keys: str
+) -> ModelRegistry:
+    return ModelRegistry(
+        LocalPlanner(),
+        llm_configs=LlmConfigStore(database, secret_box(settings)),
+        options=ProviderOptions(http_client=httpx2.AsyncClient()),
+        platform_keys=platform_keys,
+    )
+
+
+async def test_local_is_the_planner_and_default_is_the_planner_without_a_tenant_llm(
+    settings: Settings, database: async_sessionmaker[AsyncSession]
+) -> None:
+    models = registry(settings, database)
+    assert isinstance(await models.resolve("local", tenant_id="acme"), LocalPlanner)
+    assert isinstance(await models.resolve("default", tenant_id="acme"), LocalPlanner)
+
+
+async def test_default_follows_the_tenants_configuration_from_the_next_version(
+    settings: Settings, database: async_sessionmaker[AsyncSession]
+) -> None:
+    models = registry(settings, database)
+    versions = ConfigVersions(database)
+    assert isinstance(await models.resolve("default", tenant_id="acme", llm_version=0), LocalPlanner)
+    store = LlmConfigStore(database, secret_box(settings))
+    await store.set(
+        "acme",
+        LlmConfigIn(
+            provider="openai", model="gpt-4o-mini", api_key=TENANT_KEY, base_url="http://vllm.local:8000/v1"
+        ),
+    )
+    version = (await versions.current())["llm"]
+    chosen = await models.resolve("default", tenant_id="acme", llm_version=version)
+    assert isinstance(chosen, OpenAIModel) and chosen.name == "openai:gpt-4o-mini"
+    assert isinstance(await models.resolve("default", tenant_id="globex", llm_version=version), LocalPlanner)
+
+
+async def test_a_named_provider_uses_the_tenant_key_else_the_platform_key_else_refuses(
+    settings: Settings, database: async_sessionmaker[AsyncSession]
+) -> None:
+    store = LlmConfigStore(database, secret_box(settings))
+    await store.set("acme", LlmConfigIn(provider="anthropic", model="claude-haiku-5-5", api_key=TENANT_KEY))
+    models = registry(settings, database, openai="sk-platform-0000000000")
+    tenant_model = await models.resolve("anthropic:claude-sonnet-5", tenant_id="acme", llm_version=1)
+    assert isinstance(tenant_model, AnthropicModel) and tenant_model.name == "anthropic:claude-sonnet-5"
+    assert isinstance(await models.resolve("openai:gpt-4o", tenant_id="globex", llm_version=1), OpenAIModel)
+    with pytest.raises(ModelUnavailable, match="no API key for anthropic"):
+        await models.resolve("anthropic:claude-sonnet-5", tenant_id="globex", llm_version=1)
+    with pytest.raises(UnknownModel, match="'mistral' is not available"):
+        await models.resolve("mistral:large", tenant_id="acme", llm_version=1)
+
+
+async def test_platform_keys_come_from_the_settings(settings: Settings) -> None:
+    configured = load_settings(
+        AGENTMESH_DATA_DIR=settings.data_dir, GEMINI_API_KEY="AIza-platform-key", OPENAI_API_KEY=None
+    )
+    models = ModelRegistry.from_settings(configured)
+    assert isinstance(await models.resolve("gemini:gemini-2.5-flash", tenant_id="acme"), GeminiModel)
+    with pytest.raises(ModelUnavailable):
+        await models.resolve("openai:gpt-4o", tenant_id="acme")
+    await models.aclose()
