@@ -1,5 +1,5 @@
 """Each module registers one `agentmesh` subcommand with `register(subparsers)`."""
 
-from agentmesh.commands import chat, db, demo_erp, gateway, policy, serve, token, up
+from agentmesh.commands import chat, db, demo_erp, gateway, policy, replay, serve, token, up
 
-COMMANDS = [chat, db, demo_erp, gateway, policy, serve, token, up]
+COMMANDS = [chat, db, demo_erp, gateway, policy, replay, serve, token, up]
