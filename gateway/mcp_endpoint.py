@@ -17,7 +17,7 @@ the protected resource metadata (RFC 9728) served under `/.well-known/oauth-prot
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,6 +132,7 @@ class TenantMcpEndpoint:
             instructions=INSTRUCTIONS,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
+            get_tool_input_schema=self._input_schema,
         )
         self._sessions = StreamableHTTPSessionManager(app=self._server, stateless=True, json_response=True)
 
@@ -175,6 +176,19 @@ class TenantMcpEndpoint:
             # Every request passes `__call__`, which authenticates it; reaching here is a wiring bug.
             raise RuntimeError("an /mcp request reached its handler without an authenticated user")
         return user
+
+    def _input_schema(self, name: str) -> Mapping[str, Any] | None:
+        """The input schema the SDK checks `Mcp-Param-*` headers against, from the cached catalog.
+
+        Without it the SDK would run the whole `tools/list` handler for every call. It is asked
+        before the caller is known, so tenant-owned tools are not looked up (their calls are
+        validated by the server, like any other): nothing about them shows.
+        """
+        server, tool = split_external_name(name)
+        spec = self._host.catalog.find(server, tool) if server and tool else None
+        if spec is None or spec.owner_tenant is not None:
+            return None
+        return spec.input_schema
 
     @staticmethod
     def _caller(user: AuthenticatedUser) -> Caller:
