@@ -165,7 +165,7 @@ class ChatTurn:
             agent=request.agent,
         )
         started = time.perf_counter()
-        outcome = "cancelled"
+        outcome, agent = "cancelled", None
         calls: list[dict[str, object]] = []
         attributes = {"agentmesh.tenant_id": user.tenant_id, "agentmesh.session_id": session_id or ""}
         with tracer.start_as_current_span("chat turn", attributes=attributes) as span:
@@ -180,7 +180,7 @@ class ChatTurn:
                             event.server, event.tool, event.duration_ms / 1000, is_error=event.is_error
                         )
                     elif isinstance(event, FinalEvent):
-                        outcome = event.outcome
+                        outcome, agent = event.outcome, event.agent
                         span.set_attribute("agentmesh.agent", event.agent or "")
                         span.set_attribute("agentmesh.outcome", event.outcome)
                         # Shielded: once the answer exists it is recorded whole, even if the client left.
@@ -191,9 +191,16 @@ class ChatTurn:
                 outcome = "error"
                 raise
             finally:
-                self._metrics.turns.labels(user.tenant_id, outcome).observe(time.perf_counter() - started)
-                if outcome == "cancelled":
-                    log.info("turn_cancelled", tool_calls_started=len(calls))
+                seconds = time.perf_counter() - started
+                self._metrics.turns.labels(user.tenant_id, outcome).observe(seconds)
+                # One line per turn; tenant, session and trace ids come from the log context.
+                log.info(
+                    "turn_finished",
+                    outcome=outcome,
+                    agent=agent,
+                    tool_calls=len(calls),
+                    ms=round(seconds * 1000, 1),
+                )
 
     async def _record(
         self, user: AuthenticatedUser, request: TurnRequest, final: FinalEvent, calls: list[dict[str, object]]
