@@ -135,7 +135,10 @@ def test_a_client_that_disconnects_cancels_the_turn_and_its_tool_call(
     erp = SlowErp()
     data_dir = tmp_path_factory.mktemp("cancel")
     anyio.run(store_erp_key, data_dir)
-    with serve_in_thread(erp.app()) as erp_url, running_mesh(data_dir, erp_api_url=erp_url) as slow_mesh:
+    with (
+        serve_in_thread(erp.app()) as erp_url,
+        running_mesh(data_dir, erp_api_url=erp_url, AGENTMESH_MAX_CONCURRENT_TURNS=1) as slow_mesh,
+    ):
         session_id = None
         with httpx.stream(
             "POST",
@@ -151,6 +154,12 @@ def test_a_client_that_disconnects_cancels_the_turn_and_its_tool_call(
                 if kind == "tool_call":
                     break
             assert erp.started.wait(15), "the tool call reached the ERP"
+
+            # The tenant may run one turn at a time: a second one now is refused, not queued.
+            second = slow_mesh.chat("What is our return policy?", user="bob")
+            assert second.status_code == 429
+            assert second.json()["error"]["code"] == "too_many_turns"
+            assert second.headers["Retry-After"] == "1"
             left_at = time.monotonic()
         # Leaving the block closed the connection mid-turn.
         events.close()
@@ -168,3 +177,5 @@ def test_a_client_that_disconnects_cancels_the_turn_and_its_tool_call(
 
         history = httpx.get(f"{slow_mesh.url}/api/acme/sessions/{session_id}", headers=slow_mesh.headers())
         assert history.status_code == 404, "nothing of the cancelled turn was recorded"
+        after = slow_mesh.chat("What is our return policy?", user="bob")
+        assert after.status_code == 200, "the cancelled turn's slot is free again"
