@@ -51,6 +51,7 @@ from host.models.base import Attachment, Message, Model, ModelRequest, ModelResp
 from host.models.local import LocalPlanner
 from host.models.registry import ModelRegistry, ModelUnavailable, UnknownModel
 from host.pins import ToolPins
+from host.routing import RouteDecision
 from host.supervisor import Supervisor
 from host.tables import create_host_tables
 from host.tokens import MeshTokenIssuer
@@ -64,7 +65,9 @@ from policies.redaction import Redactor
 log = structlog.get_logger(__name__)
 
 FOLLOW_UP_MAX_WORDS = 8
-"""A message this short, unclear on its own, may continue the previous agent's conversation."""
+"""A message this short may continue the previous agent's conversation."""
+FOLLOW_UP_MARGIN = 0.15
+"""How far below the router's choice the previous agent may score and still keep a follow-up."""
 LAST_AGENT_KEY = "_agent"
 """Session memory key of the agent that answered last (for follow-ups)."""
 _WORD = re.compile(r"\w+")
@@ -573,13 +576,13 @@ class AgentHost:
         candidates = [c.model_dump() for c in decision.candidates]
         confidence = decision.candidates[0].score if decision.candidates else 0.0
         chosen, reason = decision.agent, decision.reason
-        if decision.clarify or chosen is None:
-            follow_up = self._follow_up_agent(turn, decision.reason)
-            if follow_up is None:
-                return None, RouteEvent(
-                    agent=None, confidence=confidence, reason=decision.reason, candidates=candidates
-                )
+        follow_up = self._follow_up_agent(turn, decision)
+        if follow_up is not None:
             chosen, reason = follow_up.name, "follow_up"
+        elif decision.clarify or chosen is None:
+            return None, RouteEvent(
+                agent=None, confidence=confidence, reason=decision.reason, candidates=candidates
+            )
         use = self.policies.decide(principal, "use_agent", chosen)
         if self.audit is not None:
             self.audit.decision(caller, f"agent:{chosen}", use)
@@ -590,17 +593,26 @@ class AgentHost:
         agent = self.registry.get(chosen, caller.tenant_id)
         return agent, RouteEvent(agent=chosen, confidence=confidence, reason=reason, candidates=candidates)
 
-    def _follow_up_agent(self, turn: TurnInput, reason: str) -> AgentConfig | None:
-        """The previous turn's agent, when an unclear short message reads as its continuation.
+    def _follow_up_agent(self, turn: TurnInput, decision: RouteDecision) -> AgentConfig | None:
+        """The previous turn's agent, when a short message reads as its continuation.
 
-        It does when the message names an identifier one of that agent's tools takes ("and
-        3190048330?") or when the session remembers such an identifier ("and his history?").
+        It does when the router is unsure, or when the previous agent scores close to the router's
+        choice (a bare identifier fits several agents), and the message names an identifier one of
+        that agent's tools takes ("and 3190048330?") or the session remembers one ("and his history?").
         """
         last = turn.memory.get(LAST_AGENT_KEY)
-        if reason not in {"low_confidence", "ambiguous"} or not isinstance(last, str):
+        if (
+            not isinstance(last, str)
+            or decision.reason in {"multiple_intents", "empty"}
+            or decision.agent == last
+        ):
             return None
         if len(_WORD.findall(turn.message)) > FOLLOW_UP_MAX_WORDS:
             return None
+        if not decision.clarify:
+            scores = {candidate.agent: candidate.score for candidate in decision.candidates}
+            if last not in scores or decision.candidates[0].score - scores[last] > FOLLOW_UP_MARGIN:
+                return None
         agent = self.registry.get(last, turn.caller.tenant_id)
         if agent is None:
             return None

@@ -1,18 +1,25 @@
 """Filling a tool's arguments from its JSON Schema, the user's message and the session's memory.
 
-Used by the local planner. Each property is filled by what its schema says it is: a `pattern`
-(an identifier such as an MST or a shipment id) is searched for in the message, an `enum` value
-is matched by name, `format: date` parses dates, `format: uri` finds URLs, numbers are taken
-near the property's name, base64 content comes from an attachment, and a free-text field gets
-the message itself. What the message lacks is taken from the session's entity memory ("and his
-payment history?" reuses the last customer).
+Used by the local planner. Each property is filled by what its schema says it is, identifiers
+first so their digits are not mistaken for numbers later:
+
+1. a `pattern` (an identifier such as an MST or a shipment id) is searched for in the message,
+   an `enum` value is matched by name (accents and underscores ignored), `format: date` reads
+   ISO, day/month/year, "5 March 2024", Vietnamese "ngày 5 tháng 3 năm 2024" and today /
+   yesterday / tomorrow, `format: uri` finds a URL, and base64 content comes from an attachment;
+2. numbers are taken near the property's name ("top 5", "more than 30 days") within the schema's
+   bounds, never from text already used by step 1;
+3. a free-text field gets the quoted part of the message if there is one, else the message.
+
+What a required property still lacks is taken from the session's entity memory ("and his payment
+history?" reuses the last customer), but only a value that fits the property's pattern.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,14 +27,59 @@ from pydantic import BaseModel, Field
 from host.models.base import Attachment
 from host.text import fold
 
-_URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
-_DATE_PATTERNS = (
-    (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), ("y", "m", "d")),
-    (re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b"), ("d", "m", "y")),
-)
-_NUMBER = re.compile(r"(?<![\w.-])(\d+(?:[.,]\d+)?)(?![\w-])")
 FREE_TEXT_NAMES = frozenset({"query", "question", "text", "q", "prompt", "message", "search", "keywords"})
+_WHOLE_MESSAGE_NAMES = frozenset({"query", "question", "q", "prompt", "search", "keywords"})
+"""Free-text fields that want the whole message (a search reads it all), not a quoted part."""
 _CONTENT_NAMES = frozenset({"image", "document", "file", "content", "content_base64", "data"})
+_URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w.-])(\d+(?:[.,]\d+)?)(?![\w-])")
+_QUOTED = re.compile(r"[\"“«']([^\"”»']{2,})[\"”»']")
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# Each pattern runs on the folded (lower-case, accent-free) message; groups are named y, m, d or mon.
+_DATE_PATTERNS = (
+    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b"),
+    re.compile(r"\b(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4})\b"),
+    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon>{_MONTH})\.?,?\s+(?P<y>\d{{4}})\b"),
+    re.compile(rf"\b(?P<mon>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b"),
+    re.compile(r"\bngay\s+(?P<d>\d{1,2})\s+thang\s+(?P<m>\d{1,2})\s+nam\s+(?P<y>\d{4})\b"),
+)
+_RELATIVE_DAYS = (
+    ("yesterday", -1),
+    ("hom qua", -1),
+    ("tomorrow", 1),
+    ("ngay mai", 1),
+    ("today", 0),
+    ("hom nay", 0),
+)
+_NUMBER_SYNONYMS = {
+    "limit": ("top", "first", "limit", "max", "most"),
+    "top": ("top", "first"),
+    "days": ("day", "days", "ngay"),
+    "quantity": ("qty", "units", "pieces", "pcs", "quantity"),
+}
+
+Span = tuple[int, int]
 
 
 class FilledArguments(BaseModel):
@@ -38,69 +90,92 @@ class FilledArguments(BaseModel):
     from_memory: list[str] = Field(default_factory=list)
 
 
-def _searchable(pattern: str) -> re.Pattern[str]:
-    """A JSON Schema `pattern` (usually anchored) turned into one that finds a match inside text."""
-    body = pattern.removeprefix("^").removesuffix("$")
-    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
+def _body(pattern: str) -> str:
+    return pattern.removeprefix("^").removesuffix("$")
 
 
 def _fits(pattern: str, value: str) -> bool:
-    return re.fullmatch(pattern.removeprefix("^").removesuffix("$"), value) is not None
+    return re.fullmatch(_body(pattern), value) is not None
 
 
-def _find_pattern(pattern: str, message: str) -> str | None:
-    for match in _searchable(pattern).finditer(message):
+def _find_pattern(pattern: str, message: str) -> tuple[str, Span] | None:
+    """The first identifier in `message` that fits `pattern` (a case variant may fit: `sh-1042`)."""
+    searchable = re.compile(rf"(?<![\w-])(?:{_body(pattern)})(?![\w-])", re.IGNORECASE)
+    for match in searchable.finditer(message):
         candidate = match.group(0)
         for variant in (candidate, candidate.upper(), candidate.lower()):
             if _fits(pattern, variant):
-                return variant
+                return variant, match.span()
     return None
 
 
 def _find_enum(values: Sequence[Any], message: str) -> Any | None:
-    text = f" {fold(message)} "
+    text = f" {fold(message).replace('_', ' ')} "
     for value in values:
-        if isinstance(value, str) and f" {fold(value).replace('_', ' ')} " in text.replace("_", " "):
+        if isinstance(value, str) and f" {fold(value).replace('_', ' ')} " in text:
             return value
     return None
 
 
-def _find_date(message: str) -> str | None:
-    for pattern, order in _DATE_PATTERNS:
-        match = pattern.search(message)
-        if match:
-            parts = dict(zip(order, (int(g) for g in match.groups()), strict=True))
+def _find_date(message: str, today: date) -> tuple[str, Span | None] | None:
+    folded = fold(message)  # for Latin and Vietnamese text, folding keeps positions: one character each
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(folded):
+            parts = match.groupdict()
+            month = _MONTHS[parts["mon"]] if parts.get("mon") else int(parts["m"])
             try:
-                return date(parts["y"], parts["m"], parts["d"]).isoformat()
+                return date(int(parts["y"]), month, int(parts["d"])).isoformat(), match.span()
             except ValueError:
                 continue
-    lowered = fold(message)
-    if "today" in lowered or "hom nay" in lowered:
-        return datetime.now().date().isoformat()
+    for phrase, offset in _RELATIVE_DAYS:
+        if re.search(rf"\b{phrase}\b", folded):
+            return (today + timedelta(days=offset)).isoformat(), None
     return None
 
 
-def _find_number(name: str, schema: Mapping[str, Any], message: str, taken: set[str]) -> float | int | None:
-    """A number written near the property's name ("top 5", "more than 30 days")."""
-    words = [w for w in re.split(r"[_\W]+", name.lower()) if len(w) > 2]
-    lowered = message.lower()
-    best: tuple[int, str] | None = None
-    for match in _NUMBER.finditer(message):
-        raw = match.group(1)
-        if raw in taken:
+def _number_words(name: str, schema: Mapping[str, Any]) -> set[str]:
+    words = {w for w in re.split(r"[_\W]+", f"{name} {schema.get('title', '')}".lower()) if len(w) > 2}
+    for word in list(words):
+        words.update(_NUMBER_SYNONYMS.get(word, ()))
+    return words
+
+
+def _within_bounds(value: float, schema: Mapping[str, Any]) -> bool:
+    checks = (
+        ("minimum", lambda bound: value >= bound),
+        ("maximum", lambda bound: value <= bound),
+        ("exclusiveMinimum", lambda bound: value > bound),
+        ("exclusiveMaximum", lambda bound: value < bound),
+    )
+    return all(check(schema[key]) for key, check in checks if isinstance(schema.get(key), int | float))
+
+
+def _find_number(name: str, schema: Mapping[str, Any], text: str) -> float | int | None:
+    """The number written nearest the property's name (within 40 characters) that the schema allows."""
+    words = _number_words(name, schema)
+    lowered = fold(text)
+    mentions = [hit.start() for word in words for hit in re.finditer(rf"\b{re.escape(word)}", lowered)]
+    candidates: list[tuple[int, float]] = []
+    for match in _NUMBER.finditer(text):
+        value = float(match.group(1).replace(",", "."))
+        if schema.get("type") == "integer" and value != int(value):
             continue
-        distance = min(
-            (abs(match.start() - hit.start()) for w in words for hit in re.finditer(re.escape(w), lowered)),
-            default=None,
-        )
-        if distance is not None and distance <= 40 and (best is None or distance < best[0]):
-            best = (distance, raw)
-    if best is None:
+        distance = min((abs(match.start() - at) for at in mentions), default=None)
+        if distance is not None and distance <= 40 and _within_bounds(value, schema):
+            candidates.append((distance, value))
+    if not candidates:
         return None
-    value = float(best[1].replace(",", "."))
-    if schema.get("type") == "integer":
-        return int(value)
-    return value
+    value = min(candidates)[1]
+    return int(value) if schema.get("type") == "integer" else value
+
+
+def _free_text(name: str, message: str) -> str | None:
+    """The quoted part of the message for a note or a label; the whole message for a search."""
+    if name.lower() not in _WHOLE_MESSAGE_NAMES:
+        quoted = _QUOTED.search(message)
+        if quoted:
+            return quoted.group(1).strip()
+    return message.strip() or None
 
 
 def _is_content(name: str, schema: Mapping[str, Any]) -> bool:
@@ -112,14 +187,23 @@ def _is_content(name: str, schema: Mapping[str, Any]) -> bool:
 
 
 def _from_memory(schema: Mapping[str, Any], name: str, memory: Mapping[str, Any]) -> Any | None:
-    if name in memory:
-        return memory[name]
+    """A remembered value for the property: by its name, or any remembered value fitting its pattern."""
     pattern = schema.get("pattern")
+    remembered = memory.get(name)
+    if remembered is not None and (not isinstance(pattern, str) or _fits(pattern, str(remembered))):
+        return remembered
     if isinstance(pattern, str):
         for value in reversed(list(memory.values())):
             if isinstance(value, str) and _fits(pattern, value):
                 return value
     return None
+
+
+def _mask(text: str, span: Span | None) -> str:
+    if span is None:
+        return text
+    start, end = span
+    return text[:start] + " " * (end - start) + text[end:]
 
 
 def fill_arguments(
@@ -128,16 +212,35 @@ def fill_arguments(
     *,
     memory: Mapping[str, Any] | None = None,
     attachments: Sequence[Attachment] = (),
+    today: date | None = None,
 ) -> FilledArguments:
     """Fill the properties of an object `schema` from `message`, `attachments` and `memory`."""
     memory = memory or {}
+    today = today or datetime.now().date()
     properties: Mapping[str, Mapping[str, Any]] = schema.get("properties", {}) or {}
-    required = list(schema.get("required", []) or [])
-    result = FilledArguments()
-    taken: set[str] = set()
+    required = set(schema.get("required", []) or [])
+    found: dict[str, Any] = {}
+    remaining = message  # what numbers may still be read from: identifiers and dates masked out
 
     for name, prop in properties.items():
-        value = _extract(name, prop, message, attachments, taken, required_field=name in required)
+        value, span = _identifier(name, prop, message, attachments, today)
+        if value is not None:
+            found[name] = value
+            remaining = _mask(remaining, span)
+    for name, prop in properties.items():
+        if name not in found and prop.get("type") in {"integer", "number"} and "enum" not in prop:
+            number = _find_number(name, prop, remaining)
+            if number is not None:
+                found[name] = number
+    for name, prop in properties.items():
+        if name not in found and _is_free_text(name, prop, required_field=name in required):
+            text = _free_text(name, message)
+            if text is not None:
+                found[name] = text
+
+    result = FilledArguments()
+    for name, prop in properties.items():
+        value = found.get(name)
         if value is None and name in required:
             value = _from_memory(prop, name, memory)
             if value is not None:
@@ -146,38 +249,34 @@ def fill_arguments(
             if name in required:
                 result.missing.append(name)
             continue
-        if isinstance(value, str):
-            taken.add(value)
         result.arguments[name] = value
     return result
 
 
-def _extract(
-    name: str,
-    prop: Mapping[str, Any],
-    message: str,
-    attachments: Sequence[Attachment],
-    taken: set[str],
-    *,
-    required_field: bool,
-) -> Any | None:
-    kind = prop.get("type")
+def _identifier(
+    name: str, prop: Mapping[str, Any], message: str, attachments: Sequence[Attachment], today: date
+) -> tuple[Any | None, Span | None]:
+    """A value that the schema pins down exactly (pattern, enum, date, URL, attachment), and where it was."""
     if isinstance(prop.get("pattern"), str):
-        return _find_pattern(prop["pattern"], message)
+        hit = _find_pattern(prop["pattern"], message)
+        return hit if hit is not None else (None, None)
     if isinstance(prop.get("enum"), list):
-        return _find_enum(prop["enum"], message)
+        return _find_enum(prop["enum"], message), None
     if prop.get("format") == "date":
-        return _find_date(message)
+        found = _find_date(message, today)
+        return found if found is not None else (None, None)
     if prop.get("format") == "uri" or name.lower() in {"url", "uri", "link"}:
         match = _URL.search(message)
-        return match.group(0).rstrip(".,;") if match else None
-    if kind == "string" and _is_content(name, prop):
-        return attachments[0].content_base64 if attachments else None
-    if kind in {"integer", "number"}:
-        return _find_number(name, prop, message, taken)
-    if kind == "string" and (name.lower() in FREE_TEXT_NAMES or required_field):
-        return message.strip() or None
-    return None
+        return (match.group(0).rstrip(".,;"), match.span()) if match else (None, None)
+    if prop.get("type") == "string" and _is_content(name, prop):
+        return (attachments[0].content_base64 if attachments else None), None
+    return None, None
+
+
+def _is_free_text(name: str, prop: Mapping[str, Any], *, required_field: bool) -> bool:
+    if prop.get("type") != "string" or {"pattern", "enum", "format", "contentEncoding"} & prop.keys():
+        return False
+    return name.lower() in FREE_TEXT_NAMES or required_field
 
 
 def remembered_entities(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any]:

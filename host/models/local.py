@@ -81,13 +81,15 @@ class LocalPlanner:
         asks = []
         for name in missing:
             prop = properties.get(name, {})
-            label = prop.get("title") or name.replace("_", " ")
-            hint = prop.get("description")
-            example = f", for example {prop['examples'][0]}" if prop.get("examples") else ""
+            ask = f"the {name.replace('_', ' ')}"
+            if prop.get("description"):
+                ask += f": {prop['description']}"
             if isinstance(prop.get("enum"), list):
-                example = ": one of " + ", ".join(str(v) for v in prop["enum"])
-            asks.append(f"the {label}" + (f" ({hint}{example})" if hint else example))
-        return f"To {tool.name.replace('_', ' ')} I need " + " and ".join(asks) + ". Which one?"
+                ask += " (one of " + ", ".join(str(value) for value in prop["enum"]) + ")"
+            elif prop.get("examples"):
+                ask += f", for example {prop['examples'][0]}"
+            asks.append(ask)
+        return f"To {tool.name.replace('_', ' ')} I need " + "; and ".join(asks) + "."
 
     def _answer(self, result: Message, request: ModelRequest) -> ModelResponse:
         tool = next((t for t in request.tools if t.external_name == result.tool_name), None)

@@ -46,6 +46,12 @@ class Balance(BaseModel):
     tenant: str
 
 
+class Contact(BaseModel):
+    mst: str
+    email: str
+    phone: str
+
+
 class Visit(BaseModel):
     label: str
     concurrent: int
@@ -124,6 +130,12 @@ def build_probe(
         """Create a note (changes data)."""
         state.calls.append(f"create_note:{text}")
         return f"note created: {text}"
+
+    @server.tool(annotations=READ_ONLY)
+    async def customer_contact(mst: MST) -> Annotated[CallToolResult, Contact]:
+        """A customer's contact details by MST tax code."""
+        contact = Contact(mst=mst, email=f"ap@customer{mst[-3:]}.vn", phone="0912 345 678")
+        return structured_result(contact, f"Reach {contact.email} or {contact.phone}.")
 
     @server.tool(annotations=READ_ONLY, meta={TENANT_META_KEY: "acme"})
     async def acme_discount(mst: MST) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from host.arguments import fill_arguments, remembered_entities
 from host.models.base import Attachment
 
@@ -98,3 +100,69 @@ def test_only_pattern_arguments_are_remembered() -> None:
         "properties": {"mst": {"type": "string", "pattern": "^[0-9]{10}$"}, "top_k": {"type": "integer"}},
     }
     assert remembered_entities(schema, {"mst": "0312345678", "top_k": 5}) == {"mst": "0312345678"}
+
+
+ORDERS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "limit": {"type": "integer", "minimum": 1, "maximum": 50},
+        "mst": {"type": "string", "pattern": r"^[0-9]{10}$"},
+        "min_days_overdue": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+def test_identifier_digits_are_never_read_as_numbers() -> None:
+    filled = fill_arguments(ORDERS_SCHEMA, "limit 0312345678 please")
+    assert filled.arguments == {"mst": "0312345678"}
+
+
+def test_numbers_follow_common_words_for_the_property_and_respect_bounds() -> None:
+    assert fill_arguments(ORDERS_SCHEMA, "Show the top 5 customers").arguments == {"limit": 5}
+    assert fill_arguments(ORDERS_SCHEMA, "Show the top 500 customers").arguments == {}  # above the maximum
+    assert fill_arguments(ORDERS_SCHEMA, "overdue by more than 45 days").arguments == {"min_days_overdue": 45}
+
+
+def test_dates_in_many_writings() -> None:
+    schema = {"type": "object", "properties": {"as_of": {"type": "string", "format": "date"}}}
+    today = date(2024, 6, 15)
+    cases = {
+        "as of 2024-03-05": "2024-03-05",
+        "as of 5/3/2024": "2024-03-05",
+        "as of 5 March 2024": "2024-03-05",
+        "as of March 5, 2024": "2024-03-05",
+        "as of the 5th of Mar 2024": "2024-03-05",
+        "công nợ ngày 5 tháng 3 năm 2024": "2024-03-05",
+        "as of yesterday": "2024-06-14",
+        "tính đến hôm nay": "2024-06-15",
+    }
+    for message, expected in cases.items():
+        assert fill_arguments(schema, message, today=today).arguments == {"as_of": expected}, message
+    assert fill_arguments(schema, "as of 31/02/2024", today=today).arguments == {}  # no such day
+
+
+def test_an_enum_is_matched_without_accents_or_underscores() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"status": {"type": "string", "enum": ["in_transit", "đã_giao"]}},
+    }
+    assert fill_arguments(schema, "shipments still in transit").arguments == {"status": "in_transit"}
+    assert fill_arguments(schema, "các đơn da giao").arguments == {"status": "đã_giao"}
+
+
+def test_a_note_takes_the_quoted_text_and_a_search_the_whole_message() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"text": {"type": "string"}, "query": {"type": "string"}},
+        "required": ["text", "query"],
+    }
+    filled = fill_arguments(schema, 'Create a note "call the supplier on Monday"')
+    assert filled.arguments == {
+        "text": "call the supplier on Monday",
+        "query": 'Create a note "call the supplier on Monday"',
+    }
+
+
+def test_a_remembered_value_that_does_not_fit_the_pattern_is_not_used() -> None:
+    filled = fill_arguments(DEBT_SCHEMA, "and his history?", memory={"mst": "SH-1042"})
+    assert filled.missing == ["mst"]

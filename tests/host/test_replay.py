@@ -98,7 +98,7 @@ async def test_a_changed_argument_extraction_is_flagged(
     shared_settings: Settings, probe: ProbeThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     episode = read_episode(await record(shared_settings, probe, tmp_path, QUESTION))
-    monkeypatch.setattr("host.arguments._find_pattern", lambda pattern, message: "0999999999")
+    monkeypatch.setattr("host.arguments._find_pattern", lambda pattern, message: ("0999999999", (0, 0)))
     _, divergences = await replay(episode)
     where = [d.where for d in divergences]
     assert "event 1 (tool_call) arguments" in where
