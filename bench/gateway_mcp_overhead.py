@@ -1,7 +1,7 @@
 """What the gateway's `/mcp` adds to a tool call: the same `tools/call` through the gateway and
 straight to the ERP server, on loopback, at several concurrencies.
 
-    python bench/gateway_mcp_overhead.py [--duration 10] [--concurrency 1 16 64] [--tool get_customer_debt]
+    python bench/gateway_mcp_overhead.py [--rounds 5] [--slice 2] [--concurrency 1 16 64]
 
 Both sides run as their own processes, as deployed: `agentmesh serve erp` (with its embedded demo
 ERP API, so every call is a real HTTP call to the ERP) and `agentmesh gateway` in front of it.
@@ -11,7 +11,9 @@ structured content. Direct calls carry a mesh token minted for the ERP server (a
 would); gateway calls carry an end-user token, so the gateway pays for what it does in
 production: token verification, the rate limit, the tenant's catalog and policy decision, the
 audit event, the mesh token and the call over its long-lived client to the server. The tenant's
-rate limits are raised for the run, so no call is refused.
+rate limits are raised for the run, so no call is refused. The two paths are measured in
+alternating slices (direct, gateway, direct, ...) and each path's slices pooled, so a change in
+the machine's load during the run weighs on both alike.
 """
 
 from __future__ import annotations
@@ -111,7 +113,11 @@ async def _measure(
             nonlocal errors
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await http.post(url, json=_body(next(ids), tool, arguments))
+                try:
+                    response = await http.post(url, json=_body(next(ids), tool, arguments))
+                except httpx.TransportError:
+                    errors += 1
+                    continue
                 elapsed = (time.perf_counter() - started) * 1000
                 result = response.json().get("result", {}) if response.status_code == 200 else {}
                 if result.get("isError") is False and result.get("structuredContent"):
@@ -142,30 +148,34 @@ async def _benchmark(args: argparse.Namespace, erp: str, gateway: str, settings:
     user_token = issue_dev_token(settings, tenant_id="acme", user="bench")
     runs: list[Run] = []
     for concurrency in args.concurrency:
-        # Mesh tokens live at most 60 s: mint one per measurement, as the host mints per call.
-        mesh_token = mint_server_token(
-            mesh_key(settings.keys_dir),
-            issuer=settings.mesh_issuer,
-            server="erp",
-            tenant_id="acme",
-            subject="bench",
-            tools=[args.tool],
-            ttl_seconds=60,
-        )
-        targets = [
-            ("direct", f"{erp}/mcp", mesh_token, args.tool),
-            ("gateway", f"{gateway}/mcp", user_token, f"erp__{args.tool}"),
-        ]
-        for target, url, token, tool in targets:
-            await _measure(
-                url, token, tool, arguments, concurrency=concurrency, seconds=args.warmup, target=target
+        pooled = {target: Run(target, concurrency, [], 0, 0.0) for target in ("direct", "gateway")}
+        for round_number in range(args.rounds):
+            # Mesh tokens live at most 60 s: mint one per round, as the host mints per call.
+            mesh_token = mint_server_token(
+                mesh_key(settings.keys_dir),
+                issuer=settings.mesh_issuer,
+                server="erp",
+                tenant_id="acme",
+                subject="bench",
+                tools=[args.tool],
+                ttl_seconds=60,
             )
-            run = await _measure(
-                url, token, tool, arguments, concurrency=concurrency, seconds=args.duration, target=target
-            )
+            targets = [
+                ("direct", f"{erp}/mcp", mesh_token, args.tool),
+                ("gateway", f"{gateway}/mcp", user_token, f"erp__{args.tool}"),
+            ]
+            for target, url, token, tool in targets:
+                measure = {"concurrency": concurrency, "target": target}
+                if round_number == 0:
+                    await _measure(url, token, tool, arguments, seconds=args.warmup, **measure)
+                run = await _measure(url, token, tool, arguments, seconds=args.slice, **measure)
+                pooled[target].latencies_ms.extend(run.latencies_ms)
+                pooled[target].errors += run.errors
+                pooled[target].seconds += run.seconds
+        for run in pooled.values():
             runs.append(run)
             print(
-                f"  {target:7} c={concurrency:<3} calls={len(run.latencies_ms):<6} errors={run.errors} "
+                f"  {run.target:7} c={concurrency:<3} calls={len(run.latencies_ms):<6} errors={run.errors} "
                 f"p50={run.percentile(0.5):.2f} ms p99={run.percentile(0.99):.2f} ms "
                 f"{run.calls_per_second:.0f} calls/s",
                 flush=True,
@@ -197,8 +207,9 @@ def _report(runs: list[Run]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each run")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating slices per path and concurrency")
+    parser.add_argument("--slice", type=float, default=2.0, help="measured seconds per slice")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before the first slice")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--tool", default="get_customer_debt", help="a read-only ERP tool taking an MST")
     args = parser.parse_args()
@@ -224,7 +235,8 @@ def main() -> int:
         try:
             _raise_limits(gateway, settings)
             print(
-                f"tool erp:{args.tool}, {args.duration:g} s per run after {args.warmup:g} s warm-up",
+                f"tool erp:{args.tool}: {args.rounds} alternating slices of {args.slice:g} s per path "
+                f"and concurrency, after {args.warmup:g} s warm-up",
                 flush=True,
             )
             runs = asyncio.run(_benchmark(args, erp, gateway, settings))
