@@ -36,7 +36,7 @@ from mcp_types import (
 )
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -44,6 +44,7 @@ from agentmesh import __version__
 from agentmesh.settings import Settings
 from gateway.auth import AuthenticatedUser, authenticate
 from gateway.errors import ApiError, error_response
+from gateway.openapi import Operation
 from host.agent_host import AgentHost
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
@@ -245,15 +246,31 @@ class _McpApp:
         await endpoint(scope, receive, send)
 
 
-async def protected_resource_metadata(request: Request) -> JSONResponse:
-    endpoint: TenantMcpEndpoint = request.app.state.gateway.mcp
-    return JSONResponse(
-        endpoint.metadata(request).model_dump(), headers={"Cache-Control": "public, max-age=3600"}
+def _metadata_operation(path: str, operation_id: str) -> Operation:
+    return Operation(
+        "GET",
+        path,
+        operation_id,
+        "OAuth 2.0 protected resource metadata (RFC 9728) of the per-tenant MCP endpoint `/mcp`",
+        "mcp",
+        ProtectedResourceMetadata,
+        errors=(),
+        authenticated=False,
     )
 
 
+METADATA = _metadata_operation(f"{METADATA_PATH}{MCP_PATH}", "getMcpResourceMetadata")
+ROOT_METADATA = _metadata_operation(METADATA_PATH, "getResourceMetadata")
+
+
+async def protected_resource_metadata(request: Request) -> Response:
+    endpoint: TenantMcpEndpoint = request.app.state.gateway.mcp
+    return METADATA.reply(endpoint.metadata(request), headers={"Cache-Control": "public, max-age=3600"})
+
+
+operations = [METADATA, ROOT_METADATA]
 routes = [
     Route(MCP_PATH, _McpApp(), methods=["GET", "POST", "DELETE"]),
-    Route(METADATA_PATH, protected_resource_metadata, methods=["GET"]),
-    Route(f"{METADATA_PATH}{MCP_PATH}", protected_resource_metadata, methods=["GET"]),
+    METADATA.route(protected_resource_metadata),
+    ROOT_METADATA.route(protected_resource_metadata),
 ]

@@ -275,7 +275,8 @@ def openapi_route(operations: Iterable[Operation[Any, Any]]) -> Route:
 
 
 def public_operations() -> list[Operation[Any, Any]]:
-    """The user-facing APIs (chat, sessions, OpenAI-compatible), described here for the document."""
+    """The user-facing APIs (chat, sessions, OpenAI-compatible, `/mcp` metadata) for the document."""
+    from gateway import mcp_endpoint
     from gateway.openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList
     from gateway.routes.sessions import SessionHistory, SessionList
     from gateway.schemas import ChatRequest, ChatResponse
@@ -346,4 +347,5 @@ def public_operations() -> list[Operation[Any, Any]]:
             ModelList,
             errors=(404,),
         ),
+        *mcp_endpoint.operations,
     ]

@@ -78,7 +78,7 @@ def test_the_document_is_openapi_3_1_with_every_admin_route(document: dict[str, 
 def test_every_operation_declares_its_errors_with_the_error_schema(document: dict[str, Any]) -> None:
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            assert "401" in operation["responses"], f"{method} {path}"
+            assert ("401" in operation["responses"]) == bool(operation["security"]), f"{method} {path}"
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
                     schema = response["content"]["application/json"]["schema"]
