@@ -678,12 +678,13 @@ def build_agent_host(
     *,
     policies: PolicySet | None = None,
     sessions: async_sessionmaker[AsyncSession] | None = None,
+    agents: list[AgentConfig] | None = None,
 ) -> AgentHost:
     """An `AgentHost` wired from settings over `servers`.
 
     With `sessions` (the platform database) agents, tenant LLM settings, tool pins, approvals,
-    policy overrides and the audit log live there; without it the host runs on the demo agents
-    and policy files alone (tests, benchmarks).
+    policy overrides and the audit log live there, `agents` (default: the demo agents) seeding an
+    empty agent store; without it the host runs on those agents and the policy files alone.
     """
     issuer = MeshTokenIssuer(
         mesh_key(settings.keys_dir), issuer=settings.mesh_issuer, ttl_seconds=settings.mesh_token_ttl_seconds
@@ -714,7 +715,7 @@ def build_agent_host(
         overrides = PolicyOverrideStore(sessions) if sessions is not None else None
         policies = PolicySet.from_directory(overrides=overrides)
     return AgentHost(
-        registry=AgentRegistry.from_yaml(),
+        registry=AgentRegistry(agents) if agents is not None else AgentRegistry.from_yaml(),
         policies=policies,
         pool=pool,
         catalog=catalog,

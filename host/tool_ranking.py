@@ -72,9 +72,9 @@ class ToolRanker:
         return f"{tool.qualified_name}:{tool.definition_hash}"
 
     def rank(self, message: str, tools: Sequence[ToolSpec]) -> list[tuple[float, ToolSpec]]:
-        """`tools` with their scores, best first."""
-        if not tools:
-            return []
+        """`tools` with their scores, best first (a lone tool is not scored: nothing to rank it against)."""
+        if len(tools) <= 1:
+            return [(1.0, tool) for tool in tools]
         vectors = self._tool_vectors(tools)
         query = self._encoder([message])[0]
         words = set(terms(message))

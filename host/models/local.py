@@ -13,6 +13,8 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
+import anyio
+
 from host.answers import compose_answer
 from host.arguments import fill_arguments
 from host.catalog import ToolSpec
@@ -41,7 +43,12 @@ class LocalPlanner:
         self.ranker = ranker or ToolRanker()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
-        yield self.respond(request)
+        user, results = _current_turn(request.messages)
+        if user is not None and not results and len(request.tools) > 1:
+            # Ranking encodes the message: a worker thread keeps the event loop free for other turns.
+            yield await anyio.to_thread.run_sync(self.respond, request)
+        else:
+            yield self.respond(request)
 
     def respond(self, request: ModelRequest) -> ModelResponse:
         """The planner's step: a tool call, a question for a missing argument, or the answer."""

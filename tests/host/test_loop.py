@@ -18,6 +18,7 @@ import pytest
 from agentmesh.settings import Settings
 from host.agents import AgentConfig
 from host.catalog import ToolSpec
+from host.circuit import CircuitBreakers
 from host.events import TurnEvent
 from host.loop import AgentLoop, LoopLimits, PausedTurn
 from host.models.base import Message, ModelRequest, ModelResponse, TextDelta, ToolCall
@@ -290,3 +291,27 @@ async def test_only_read_only_tools_are_retried_when_the_server_is_unreachable(
     assert (looked_up.error_code, looked_up.attempts) == ("server_unavailable", 3)
     assert (created.error_code, created.attempts) == ("server_unavailable", 1)
     assert looked_up.text == "the 'probe' server is not reachable right now"
+
+
+async def test_a_failing_server_trips_its_circuit_and_calls_then_fail_fast(shared_settings: Settings) -> None:
+    breakers = CircuitBreakers(failure_threshold=2, reset_seconds=30)
+    _, parts = make_host(
+        shared_settings,
+        {"probe": "http://127.0.0.1:9/mcp"},
+        agents=[AGENT],
+        policy_set=policies(),
+        breakers=breakers,
+    )
+    changing = ToolSpec(server="probe", name="create_note", destructive=True)
+    granted = frozenset({"create_note"})
+    first = await parts.executor.call(ACME, changing, {"text": "a"}, granted=granted, timeout=1)
+    second = await parts.executor.call(ACME, changing, {"text": "b"}, granted=granted, timeout=1)
+    third = await parts.executor.call(ACME, changing, {"text": "c"}, granted=granted, timeout=1)
+    assert [o.error_code for o in (first, second, third)] == [
+        "server_unavailable",
+        "server_unavailable",
+        "circuit_open",
+    ]
+    assert third.server_unavailable  # the loop treats it as the server being down
+    assert third.text.startswith("the 'probe' service failed repeatedly; calls to it are paused for")
+    assert breakers.states() == {"probe": "open"}
