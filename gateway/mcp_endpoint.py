@@ -217,7 +217,10 @@ class TenantMcpEndpoint:
         except ApiError as exc:
             if exc.status != 429:
                 raise
-            return _error_result(exc.message, exc.code, retry_after_seconds=exc.headers.get("Retry-After"))
+            retry_after = int(exc.headers.get("Retry-After", "1"))
+            return _error_result(
+                f"{exc.message}; retry in {retry_after} s", exc.code, retry_after_seconds=retry_after
+            )
         outcome = await self._host.call_tool_for(
             self._caller(user), server, tool, dict(params.arguments or {})
         )

@@ -191,12 +191,11 @@ async def test_tool_calls_share_the_gateways_rate_limit(gateway: Gateway) -> Non
             if {t.name for t in (await client.list_tools()).tools} == {"erp__get_customer_debt"}:
                 break
             await anyio.sleep(0.1)
-        codes = []
-        for _ in range(3):
-            result = await client.call_tool("erp__get_customer_debt", {"mst": ACME_MST})
-            codes.append((result.meta or {}).get(ERROR_META, {}).get("code"))
-    assert codes[-1] == "rate_limited", codes
-    assert "rate_limited" not in codes[:2]
+        results = [await client.call_tool("erp__get_customer_debt", {"mst": ACME_MST}) for _ in range(3)]
+    codes = [(result.meta or {}).get(ERROR_META, {}).get("code") for result in results]
+    assert codes[-1] == "rate_limited" and "rate_limited" not in codes[:2], codes
+    assert results[-1].meta[ERROR_META]["retry_after_seconds"] >= 1
+    assert "retry in" in results[-1].content[0].text
 
 
 def test_no_token_is_401_pointing_at_the_resource_metadata(gateway: Gateway) -> None:
