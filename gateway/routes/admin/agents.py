@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from gateway.admin_auth import TENANT_PATH, AdminAccess, platform_admin, tenant_admin
 from gateway.errors import ApiError
@@ -102,7 +103,7 @@ def _not_found(name: str) -> ApiError:
     return ApiError(404, "agent_not_found", f"no agent named '{name}' here")
 
 
-def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[object]:
+def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[Route]:
     async def access_of(request: Request) -> AdminAccess:
         return platform_admin(request) if platform else await tenant_admin(request)
 
