@@ -208,9 +208,6 @@ class ToolCatalog:
         """Every cached tool of every server, withheld ones included (for admins and metrics)."""
         return [tool for tools in self._tools.values() for tool in tools]
 
-    def withheld(self) -> list[ToolSpec]:
-        return [tool for tool in self.all_tools() if self.is_withheld(tool)]
-
     def select(self, globs: Sequence[str], *, tenant_id: str) -> list[ToolSpec]:
         """Tools matching any of `globs` that `tenant_id` may see and that are not withheld.
 

@@ -110,17 +110,6 @@ class Model(Protocol):
         ...
 
 
-async def respond(model: Model, request: ModelRequest) -> ModelResponse:
-    """Run one step to its end and return its response (deltas are dropped)."""
-    response: ModelResponse | None = None
-    async for item in model.stream(request):
-        if isinstance(item, ModelResponse):
-            response = item
-    if response is None:
-        raise ModelError("model_no_response", f"{model.name} ended its step without a response")
-    return response
-
-
 def context_note(request: ModelRequest) -> str:
     """What a remote model is told besides the agent's prompt: remembered entities and attachments."""
     parts = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from host.catalog import ToolSpec
-from host.models.base import Message, ModelRequest, respond
+from host.models.base import Message, ModelRequest
 from host.models.local import LocalPlanner
 
 MST = {
@@ -57,30 +57,30 @@ def ask(message: str, tools: list[ToolSpec], **request: Any) -> ModelRequest:
     return ModelRequest(messages=[Message(role="user", content=message)], tools=tools, **request)
 
 
-async def test_the_best_fitting_tool_is_called_with_the_identifier_from_the_message() -> None:
-    step = await respond(planner, ask("What is the debt of customer 3428557611?", DEBT_TOOLS))
+def test_the_best_fitting_tool_is_called_with_the_identifier_from_the_message() -> None:
+    step = planner.respond(ask("What is the debt of customer 3428557611?", DEBT_TOOLS))
     [call] = step.tool_calls
     assert (call.name, call.arguments) == ("erp__get_customer_debt", {"mst": "3428557611"})
 
 
-async def test_a_follow_up_reuses_the_remembered_customer() -> None:
-    step = await respond(planner, ask("and his payment history?", DEBT_TOOLS, memory={"mst": "3428557611"}))
+def test_a_follow_up_reuses_the_remembered_customer() -> None:
+    step = planner.respond(ask("and his payment history?", DEBT_TOOLS, memory={"mst": "3428557611"}))
     [call] = step.tool_calls
     assert (call.name, call.arguments) == ("erp__get_payment_history", {"mst": "3428557611"})
 
 
-async def test_a_new_identifier_in_the_message_wins_over_memory() -> None:
-    step = await respond(
-        planner, ask("what about shipment SH-1042?", [SHIPMENT_TOOL], memory={"shipment_id": "SH-2001"})
+def test_a_new_identifier_in_the_message_wins_over_memory() -> None:
+    step = planner.respond(
+        ask("what about shipment SH-1042?", [SHIPMENT_TOOL], memory={"shipment_id": "SH-2001"})
     )
     assert step.tool_calls[0].arguments == {"shipment_id": "SH-1042"}
 
 
-async def test_a_missing_argument_is_asked_for_by_name_with_its_hint() -> None:
-    step = await respond(planner, ask("Where is my shipment?", [SHIPMENT_TOOL]))
+def test_a_missing_argument_is_asked_for_by_name_with_its_hint() -> None:
+    step = planner.respond(ask("Where is my shipment?", [SHIPMENT_TOOL]))
     assert step.needs_input and not step.tool_calls
     assert step.text == "To track shipment I need the shipment id, for example SH-1042."
-    step = await respond(planner, ask("What does this customer owe?", DEBT_TOOLS))
+    step = planner.respond(ask("What does this customer owe?", DEBT_TOOLS))
     assert step.text == "To get customer debt I need the mst: the customer's tax code (MST)."
 
 
@@ -100,7 +100,7 @@ def result(tool: ToolSpec, structured: dict[str, Any], text: str) -> ModelReques
     )
 
 
-async def test_a_table_tool_answers_with_a_markdown_table() -> None:
+def test_a_table_tool_answers_with_a_markdown_table() -> None:
     payments = {
         "mst": "3428557611",
         "payments": [
@@ -108,7 +108,7 @@ async def test_a_table_tool_answers_with_a_markdown_table() -> None:
             {"paid_on": "2024-06-03", "amount": 250000},
         ],
     }
-    step = await respond(planner, result(DEBT_TOOLS[1], payments, "2 payments"))
+    step = planner.respond(result(DEBT_TOOLS[1], payments, "2 payments"))
     assert (
         "| Paid on | Amount |\n| --- | --- |\n| 2024-05-02 | 1,500,000 |\n| 2024-06-03 | 250,000 |"
         in step.text
@@ -116,14 +116,14 @@ async def test_a_table_tool_answers_with_a_markdown_table() -> None:
     assert step.data == payments and step.render["format"] == "markdown_table"
 
 
-async def test_a_summary_tool_answers_with_its_readable_text() -> None:
-    step = await respond(planner, result(DEBT_TOOLS[0], {"outstanding": 5}, "Evergreen owes 5 VND."))
+def test_a_summary_tool_answers_with_its_readable_text() -> None:
+    step = planner.respond(result(DEBT_TOOLS[0], {"outstanding": 5}, "Evergreen owes 5 VND."))
     assert step.text == "Evergreen owes 5 VND."
 
 
-async def test_the_agents_format_applies_when_the_tool_declares_none() -> None:
+def test_the_agents_format_applies_when_the_tool_declares_none() -> None:
     tool = SHIPMENT_TOOL.model_copy(update={"render": {}})
     request = result(tool, {"events": [{"at": "09:00", "status": "picked up"}]}, '{"events": []}')
     request.output_format = "markdown_table"
-    step = await respond(planner, request)
+    step = planner.respond(request)
     assert "| At | Status |" in step.text
