@@ -99,24 +99,50 @@ class UsageLedger:
         at: datetime | None = None,
     ) -> None:
         """Append one request's usage."""
-        at = at or datetime.now(UTC)
+        entry = self.entry(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            channel=channel,
+            outcome=outcome,
+            usage=usage,
+            agent=agent,
+            at=at,
+        )
+        await self.add(entry)
+
+    async def add(self, entry: UsageRecordRow) -> None:
+        """Append a row made by `entry`."""
         async with self._sessions() as db, db.begin():
-            db.add(
-                UsageRecordRow(
-                    tenant_id=tenant_id,
-                    user_id=user_id,
-                    channel=channel,
-                    agent=agent,
-                    outcome=outcome,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    cost_micro_usd=round(usage.cost_usd * MICRO),
-                    model_calls=usage.model_calls,
-                    tool_calls=usage.tool_calls,
-                    day=at.astimezone(UTC).date().isoformat(),
-                    at=at,
-                )
-            )
+            db.add(entry)
+
+    @staticmethod
+    def entry(
+        *,
+        tenant_id: str,
+        user_id: str,
+        channel: Channel,
+        outcome: str,
+        usage: Usage,
+        agent: str | None = None,
+        at: datetime | None = None,
+    ) -> UsageRecordRow:
+        """One request's usage row, for a caller that adds it to a transaction of its own (a chat
+        turn writes it with the transcript, so a turn costs one database write)."""
+        at = at or datetime.now(UTC)
+        return UsageRecordRow(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            channel=channel,
+            agent=agent,
+            outcome=outcome,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_micro_usd=round(usage.cost_usd * MICRO),
+            model_calls=usage.model_calls,
+            tool_calls=usage.tool_calls,
+            day=at.astimezone(UTC).date().isoformat(),
+            at=at,
+        )
 
     async def summary(self, tenant_id: str, since: date, until: date) -> UsageSummary:
         """Totals, per day, per agent and per channel, for `tenant_id` only."""
