@@ -55,7 +55,7 @@ class GatewayMetrics:
         )
         self.turns = Histogram(
             "agentmesh_turn_duration_seconds",
-            "Chat turns by tenant and outcome (answered, clarify, cancelled, ...)",
+            "Time chat turns spend in the agent host (routing, model, tools), by tenant and outcome",
             ["tenant", "outcome"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,

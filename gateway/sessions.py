@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.db import Base
 from gateway.errors import ApiError
 from gateway.tables import ChatMessageRow, ChatSessionRow, utcnow
 
@@ -148,22 +151,50 @@ class SessionStore:
         user_message: str,
         answer: StoredMessage,
         memory: dict[str, Any],
+        *,
+        also: Sequence[Base] = (),
     ) -> None:
-        """Append a user message and its answer, and update memory: one SQL transaction, then the window."""
+        """Append a user message and its answer, and update memory: one SQL transaction (with the
+        rows in `also`, such as the turn's usage record), then the window."""
         turn = [StoredMessage(role="user", content=user_message), answer]
+        for attempt in range(2):
+            try:
+                merged_memory = await self._write_turn(key, turn, memory, also)
+                break
+            except IntegrityError as exc:
+                # The id is taken: by another user (refused), or by this user's own turn that
+                # created the session a moment ago (the second attempt then finds it theirs).
+                if attempt == 1:
+                    raise _not_found() from exc
+        if self._windows is not None:
+            await self._windows.store(key, turn, merged_memory, replace=False)
+
+    async def _write_turn(
+        self, key: SessionKey, turn: list[StoredMessage], memory: dict[str, Any], also: Sequence[Base]
+    ) -> dict[str, Any]:
         async with self._sessions() as db, db.begin():
-            row = await db.get(ChatSessionRow, key.session_id, with_for_update=True)
-            if row is None:
+            # The first statement writes, so on SQLite the transaction takes the write lock at once
+            # (waiting its turn) rather than reading first and failing to upgrade its snapshot when
+            # another writer commits in between. On PostgreSQL it locks the session's row.
+            owned = await db.execute(
+                update(ChatSessionRow)
+                .where(
+                    ChatSessionRow.id == key.session_id,
+                    ChatSessionRow.tenant_id == key.tenant_id,
+                    ChatSessionRow.user_id == key.user_id,
+                )
+                .values(updated_at=utcnow())
+            )
+            if owned.rowcount == 0:  # type: ignore[attr-defined]
                 row = ChatSessionRow(
                     id=key.session_id, tenant_id=key.tenant_id, user_id=key.user_id, memory={}
                 )
                 db.add(row)
                 await db.flush()  # the session row must exist before its messages reference it
-            elif row.tenant_id != key.tenant_id or row.user_id != key.user_id:
-                raise _not_found()
+            else:
+                row = await db.get_one(ChatSessionRow, key.session_id, populate_existing=True)
             row.memory = {**(row.memory or {}), **memory}
-            row.updated_at = utcnow()
-            merged_memory = dict(row.memory)
+            db.add_all(also)
             for message in turn:
                 db.add(
                     ChatMessageRow(
@@ -176,8 +207,7 @@ class SessionStore:
                         meta=message.meta,
                     )
                 )
-        if self._windows is not None:
-            await self._windows.store(key, turn, merged_memory, replace=False)
+            return dict(row.memory)
 
     async def _owned(self, db: AsyncSession, key: SessionKey) -> ChatSessionRow:
         row = await db.get(ChatSessionRow, key.session_id)

@@ -104,6 +104,22 @@ async def test_sessions_on_postgresql_belong_to_one_user_of_one_tenant(pg_engine
         await store.transcript(alice)
 
 
+async def test_concurrent_turns_on_sqlite_are_all_recorded(settings: Settings) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade_database(engine)
+    db = session_factory(engine)
+    await TenantDirectory(db).ensure({"acme": "Acme"})
+    store = SessionStore(db)
+    keys = [SessionKey(tenant_id="acme", user_id=f"user-{n}", session_id=f"c-{n}") for n in range(40)]
+    try:
+        # Many writers at once, each turn one transaction: they queue for SQLite's write lock.
+        for round_ in range(3):
+            await asyncio.gather(*(store.append_turn(k, f"q{round_}", reply("a"), {}) for k in keys))
+        assert [len(await store.transcript(k)) for k in keys] == [6] * len(keys)
+    finally:
+        await engine.dispose()
+
+
 async def test_session_windows_in_redis_are_trimmed_expiring_and_per_user(
     redis_prefix: tuple[Redis, str], settings: Settings
 ) -> None:
