@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -10,9 +14,15 @@ from agentmesh.keys import mesh_key
 from gateway.state import GatewayState
 
 
+@functools.lru_cache(maxsize=4)
+def published_jwks(keys_dir: Path) -> dict[str, Any]:
+    """The mesh key's public JWKS, read from the key file once per process."""
+    return mesh_key(keys_dir).jwks()
+
+
 async def mesh_jwks(request: Request) -> JSONResponse:
     state: GatewayState = request.app.state.gateway
-    jwks = mesh_key(state.settings.keys_dir).jwks()
+    jwks = published_jwks(state.settings.keys_dir)
     return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
 
