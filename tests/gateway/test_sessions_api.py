@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+from sqlalchemy import Connection, event
 
 from tests.gateway.mesh import DEBT_QUESTION, Mesh
 
@@ -76,3 +79,39 @@ def test_deleting_removes_the_session_for_good(mesh: Mesh) -> None:
     assert delete(mesh, f"/api/acme/sessions/{created}", user="dana").status_code == 204
     assert get(mesh, f"/api/acme/sessions/{created}", user="dana").status_code == 404
     assert delete(mesh, f"/api/acme/sessions/{created}", user="dana").status_code == 404
+
+
+GATEWAY_TABLES = ("chat_sessions", "chat_messages", "usage_records")
+
+
+def test_a_turn_is_written_in_one_database_transaction(mesh: Mesh, session_id: str) -> None:
+    engine = mesh.state.engine.sync_engine
+    open_transactions: dict[int, list[str]] = {}
+    committed: list[list[str]] = []
+
+    def on_execute(connection: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        open_transactions.setdefault(id(connection), []).append(statement)
+
+    def on_commit(connection: Connection) -> None:
+        committed.append(open_transactions.pop(id(connection), []))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        response = mesh.chat("Which customers are overdue?", user="sam", session_id=session_id)
+        assert response.status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+
+    def writes(statements: list[str]) -> set[str]:
+        return {
+            table
+            for statement in statements
+            if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+            for table in GATEWAY_TABLES
+            if f" {table} " in f" {statement} ".replace("(", " ")
+        }
+
+    gateway_writes = [writes(statements) for statements in committed if writes(statements)]
+    assert gateway_writes == [set(GATEWAY_TABLES)], "transcript, session and usage in one transaction"
