@@ -19,6 +19,8 @@ from typing import Any
 import anyio
 import structlog
 from anyio.abc import TaskGroup
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -47,7 +49,15 @@ from host.executor import ToolExecutor, ToolOutcome
 from host.llm_config import LlmConfigStore
 from host.loop import AgentLoop, LoopLimits, ToolRunner
 from host.mcp_pool import McpPool
-from host.models.base import Attachment, Message, Model, ModelRequest, ModelResponse, ToolCall
+from host.models.base import (
+    Attachment,
+    Message,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    TextDelta,
+    ToolCall,
+)
 from host.models.local import LocalPlanner
 from host.models.registry import ModelRegistry, ModelUnavailable, UnknownModel
 from host.pins import ToolPins
@@ -63,6 +73,7 @@ from policies.overrides import PolicyOverrideStore
 from policies.redaction import Redactor
 
 log = structlog.get_logger(__name__)
+_tracer = trace.get_tracer("agentmesh.host")
 
 FOLLOW_UP_MAX_WORDS = 8
 """A message this short may continue the previous agent's conversation."""
@@ -86,6 +97,34 @@ class TurnInput(BaseModel):
 
 def _principal(caller: Caller) -> Principal:
     return Principal(tenant_id=caller.tenant_id, subject=caller.subject, roles=caller.roles)
+
+
+class _TracedModel:
+    """The turn's model, each step a client span of the turn's trace (gateway, host, model, MCP).
+
+    The span is not made current: a step streams across yields, and the trace context must not
+    leak into the consumer's code between them.
+    """
+
+    def __init__(self, model: Model) -> None:
+        self._model = model
+        self.name = model.name
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
+        span = _tracer.start_span(
+            f"model {self.name}",
+            kind=SpanKind.CLIENT,
+            attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": self.name},
+        )
+        try:
+            async for item in self._model.stream(request):
+                if isinstance(item, ModelResponse):
+                    span.set_attribute("gen_ai.usage.input_tokens", item.usage.input_tokens)
+                    span.set_attribute("gen_ai.usage.output_tokens", item.usage.output_tokens)
+                    span.set_attribute("agentmesh.tool_calls", len(item.tool_calls))
+                yield item
+        finally:
+            span.end()
 
 
 class _TurnObserver:
@@ -432,7 +471,7 @@ class AgentHost:
     ) -> AgentLoop:
         return AgentLoop(
             agent=agent,
-            model=model,
+            model=_TracedModel(model),
             runner=self._executor,
             tools=tools,
             authorize=lambda tool, arguments: self._authorize(caller, tool, arguments),
