@@ -150,7 +150,7 @@ def ancestors(span: ReceivedSpan, spans: list[ReceivedSpan]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_one_turn_is_one_trace_from_the_gateway_to_the_mcp_server(traced_mesh: TracedMesh) -> None:
+def test_one_turn_is_one_trace_through_the_gateway_host_model_and_mcp_server(traced_mesh: TracedMesh) -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     token = issue_dev_token(traced_mesh.settings, tenant_id="acme", user="tracy")
     response = httpx.post(
@@ -178,6 +178,10 @@ def test_one_turn_is_one_trace_from_the_gateway_to_the_mcp_server(traced_mesh: T
     request_span = next(s for s in spans if s.name == "POST /api/{tenant_id}/chat")
     assert request_span.parent_span_id == "00f067aa0ba902b7"
     assert request_span.attributes["agentmesh.tenant_id"] == "acme"
+    model_steps = [s for s in spans if s.name.startswith("model ")]
+    assert model_steps and all(s.kind == SPAN_KIND_CLIENT for s in model_steps)
+    assert all(ancestors(s, spans)[0] == "agentmesh-gateway:chat turn" for s in model_steps)
+    assert {s.attributes["agentmesh.tool_calls"] for s in model_steps} == {0, 1}  # a call, then the answer
     turn = next(s for s in spans if s.name == "chat turn")
     assert turn.attributes["agentmesh.session_id"] == session_id
     assert turn.attributes["agentmesh.agent"] == "debt"
