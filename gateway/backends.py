@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from agentmesh.settings import Settings
 from gateway.cache import Cache, InProcessCache, RedisCache
 from gateway.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
-from gateway.sessions import RedisSessionWindows
+from gateway.sessions import InProcessSessionWindows, RedisSessionWindows, SessionWindows
 from gateway.turn_slots import InProcessTurnSlots, RedisTurnSlots, TurnSlots
 
 
@@ -23,7 +23,7 @@ class Backends:
     limiter: RateLimiter
     slots: TurnSlots
     cache: Cache
-    windows: RedisSessionWindows | None
+    windows: SessionWindows
 
     async def aclose(self) -> None:
         if self.redis is not None:
@@ -38,7 +38,9 @@ async def open_backends(settings: Settings) -> Backends:
             limiter=InProcessRateLimiter(),
             slots=InProcessTurnSlots(lease_seconds=settings.turn_lease_seconds),
             cache=InProcessCache(),
-            windows=None,
+            windows=InProcessSessionWindows(
+                window=settings.session_window_messages, ttl_seconds=settings.session_ttl_seconds
+            ),
         )
     redis = Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
     try:

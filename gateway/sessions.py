@@ -2,16 +2,19 @@
 
 The transcript is durable SQL (SQLite or PostgreSQL). The window the next turn reads is kept in
 Redis when it is configured (trimmed to the window size, expiring after the session TTL), so a
-turn on any replica reads it without touching SQL; when Redis lacks it (expired, or no Redis),
-it is rebuilt from SQL. Every session belongs to one tenant and one user; every read and write
-is keyed by both, so a session id alone never reveals anything.
+turn on any replica reads it without touching SQL, or in this process otherwise; when the window
+is missing (expired, evicted, or a restart), it is rebuilt from SQL. Every session belongs to
+one tenant and one user; every read and write is keyed by both, so a session id alone never
+reveals anything.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -106,6 +109,56 @@ class RedisSessionWindows:
         await self._redis.delete(*self._keys(key))
 
 
+class InProcessSessionWindows:
+    """The same windows in this process (one replica): a bounded LRU map with expiry times."""
+
+    def __init__(
+        self,
+        *,
+        window: int,
+        ttl_seconds: int,
+        max_sessions: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._window = window
+        self._ttl = ttl_seconds
+        self._max_sessions = max_sessions
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, str, str], tuple[float, SessionWindow]] = OrderedDict()
+
+    @staticmethod
+    def _key(key: SessionKey) -> tuple[str, str, str]:
+        return key.tenant_id, key.user_id, key.session_id
+
+    async def load(self, key: SessionKey) -> SessionWindow | None:
+        entry = self._entries.get(self._key(key))
+        if entry is None:
+            return None
+        expires, window = entry
+        if self._clock() >= expires:
+            del self._entries[self._key(key)]
+            return None
+        self._entries.move_to_end(self._key(key))
+        return window.model_copy(deep=True)
+
+    async def store(
+        self, key: SessionKey, messages: list[StoredMessage], memory: dict[str, Any], *, replace: bool
+    ) -> None:
+        entry = self._entries.get(self._key(key))
+        kept = [] if replace or entry is None else entry[1].messages
+        window = SessionWindow(key=key, messages=[*kept, *messages][-self._window :], memory=dict(memory))
+        self._entries[self._key(key)] = (self._clock() + self._ttl, window)
+        self._entries.move_to_end(self._key(key))
+        while len(self._entries) > self._max_sessions:
+            self._entries.popitem(last=False)
+
+    async def forget(self, key: SessionKey) -> None:
+        self._entries.pop(self._key(key), None)
+
+
+SessionWindows = RedisSessionWindows | InProcessSessionWindows
+
+
 class SessionStore:
     """Sessions: the durable transcript in SQL, the window in Redis when configured."""
 
@@ -114,7 +167,7 @@ class SessionStore:
         sessions: async_sessionmaker[AsyncSession],
         *,
         window: int = 10,
-        windows: RedisSessionWindows | None = None,
+        windows: SessionWindows | None = None,
     ) -> None:
         self._sessions = sessions
         self._window = window

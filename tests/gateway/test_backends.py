@@ -27,7 +27,13 @@ from agentmesh.settings import Settings
 from gateway.cache import RedisCache
 from gateway.errors import ApiError
 from gateway.ratelimit import Charge, InProcessRateLimiter, Quota, RateLimiter, RedisRateLimiter
-from gateway.sessions import RedisSessionWindows, SessionKey, SessionStore, StoredMessage
+from gateway.sessions import (
+    InProcessSessionWindows,
+    RedisSessionWindows,
+    SessionKey,
+    SessionStore,
+    StoredMessage,
+)
 from gateway.tables import ChatMessageRow, TenantRow
 from gateway.tenants import TenantDirectory
 from gateway.turn_slots import InProcessTurnSlots, RedisTurnSlots, TurnSlots
@@ -153,6 +159,32 @@ async def test_session_windows_in_redis_are_trimmed_expiring_and_per_user(
             await store.open("acme", "bob", "w-1")  # falls through to SQL, which says: not bob's
     finally:
         await engine.dispose()
+
+
+async def test_in_process_windows_are_trimmed_expiring_and_per_user(settings: Settings) -> None:
+    clock = [0.0]
+    windows = InProcessSessionWindows(window=4, ttl_seconds=60, max_sessions=2, clock=lambda: clock[0])
+    alice = SessionKey(tenant_id="acme", user_id="alice", session_id="p-1")
+    for n in range(3):
+        await windows.store(
+            alice, [StoredMessage(role="user", content=f"q{n}"), reply(f"a{n}")], {"n": n}, replace=False
+        )
+    window = await windows.load(alice)
+    assert window is not None
+    assert [m.content for m in window.messages] == ["q1", "a1", "q2", "a2"]
+    assert window.memory == {"n": 2}
+    assert await windows.load(SessionKey(tenant_id="acme", user_id="bob", session_id="p-1")) is None
+    assert await windows.load(SessionKey(tenant_id="globex", user_id="alice", session_id="p-1")) is None
+
+    for n in range(2):  # two more sessions: the least recently used one is evicted
+        await windows.store(
+            SessionKey(tenant_id="acme", user_id="alice", session_id=f"o-{n}"), [], {}, replace=True
+        )
+    assert await windows.load(alice) is None
+
+    await windows.store(alice, [reply("again")], {}, replace=True)
+    clock[0] += 61
+    assert await windows.load(alice) is None, "expired after the session TTL"
 
 
 async def test_a_lost_window_is_rebuilt_from_the_transcript(
