@@ -129,7 +129,7 @@ async def _drop_database(url: str) -> None:
 
 def start_mesh(data_dir: Path, args: argparse.Namespace, database_url: str | None) -> Mesh:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "QDRANT_URL"}}
-    env.update(AGENTMESH_DATA_DIR=str(data_dir), AGENTMESH_LOG_LEVEL="WARNING")
+    env.update(AGENTMESH_DATA_DIR=str(data_dir), AGENTMESH_LOG_LEVEL=args.log_level)
     if database_url:
         env["DATABASE_URL"] = database_url
     settings = load_settings(AGENTMESH_DATA_DIR=data_dir, DATABASE_URL=database_url)
@@ -360,6 +360,9 @@ def main() -> int:
         "--postgres", action="store_true", help="a fresh PostgreSQL database instead of SQLite"
     )
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument(
+        "--log-level", default="WARNING", help="of the mesh's processes (logs in the data dir)"
+    )
     return asyncio.run(main_async(parser.parse_args()))
 
 
