@@ -20,7 +20,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 # The algorithm a key of each kind and curve signs with; other key kinds are never used.
-SIGNING_ALGORITHMS = {("RSA", None): "RS256", ("EC", "P-256"): "ES256"}
+SIGNING_ALGORITHMS: dict[tuple[Any, Any], str] = {("RSA", None): "RS256", ("EC", "P-256"): "ES256"}
 
 
 class UnknownKey(Exception):

@@ -72,7 +72,7 @@ def _details(final: FinalEvent) -> AgentmeshDetails:
 
 def _turn(body: ChatCompletionRequest) -> TurnRequest:
     history = [
-        Message(role=m.role, content=m.text)  # type: ignore[arg-type]
+        Message(role=m.role, content=m.text)
         for m in body.messages[:-1]
         if m.role in ("user", "assistant") and m.text
     ]
@@ -141,10 +141,16 @@ async def _chunks(
     completion_id: str,
     created: int,
 ) -> AsyncIterator[ServerSentEvent]:
-    def chunk(model: str, choices: list[ChunkChoice], **extra: object) -> ServerSentEvent:
+    def chunk(
+        model: str,
+        choices: list[ChunkChoice],
+        *,
+        usage: CompletionUsage | None = None,
+        agentmesh: AgentmeshDetails | None = None,
+    ) -> ServerSentEvent:
         payload = ChatCompletionChunk(
-            id=completion_id, created=created, model=model, choices=choices, **extra
-        )  # type: ignore[arg-type]
+            id=completion_id, created=created, model=model, choices=choices, usage=usage, agentmesh=agentmesh
+        )
         return ServerSentEvent(data=payload.model_dump_json(exclude_none=True))
 
     yield chunk(body.model, [ChunkChoice(delta=ChunkDelta(role="assistant", content=""))])

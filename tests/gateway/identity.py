@@ -40,8 +40,11 @@ class IdpKey:
 
     def jwk(self) -> dict[str, Any]:
         public = self.private_key.public_key()
-        to_jwk = RSAAlgorithm.to_jwk if isinstance(public, rsa.RSAPublicKey) else ECAlgorithm.to_jwk
-        return {**to_jwk(public, as_dict=True), "kid": self.kid, "use": "sig", "alg": self.algorithm}
+        if isinstance(public, rsa.RSAPublicKey):
+            fields = RSAAlgorithm.to_jwk(public, as_dict=True)
+        else:
+            fields = ECAlgorithm.to_jwk(public, as_dict=True)
+        return {**fields, "kid": self.kid, "use": "sig", "alg": self.algorithm}
 
     def public_pem(self) -> bytes:
         return self.private_key.public_key().public_bytes(
@@ -83,7 +86,7 @@ def forge_hmac_with_public_key(key: IdpKey, **claim_overrides: Any) -> str:
 
 
 def unsigned(**claim_overrides: Any) -> str:
-    return jwt.encode(claims(**claim_overrides), key=None, algorithm="none")
+    return jwt.encode(claims(**claim_overrides), key=None, algorithm="none")  # type: ignore[arg-type]
 
 
 class IdentityProvider:

@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -21,7 +22,7 @@ class _ThreadServer(uvicorn.Server):
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: ASGIApp, *, lifespan: str = "off") -> Iterator[str]:
+def serve_in_thread(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
     """Serve `app` on a free loopback port until the block ends; yields its base URL."""
     port = free_port()
     server = _ThreadServer(

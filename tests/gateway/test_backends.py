@@ -270,11 +270,11 @@ async def slots(request: pytest.FixtureRequest) -> AsyncIterator[TurnSlots]:
 
 
 async def test_turn_slots_cap_each_tenant_and_come_back(slots: TurnSlots) -> None:
-    taken = [await slots.acquire("acme", 2) for _ in range(3)]
-    assert taken[0] and taken[1] and taken[2] is None
+    first, second, third = [await slots.acquire("acme", 2) for _ in range(3)]
+    assert first and second and third is None
     assert await slots.acquire("globex", 2) is not None, "another tenant has its own slots"
     assert await slots.in_use("acme") == 2
-    await slots.release("acme", taken[0])  # type: ignore[arg-type]
+    await slots.release("acme", first)
     assert await slots.acquire("acme", 2) is not None
 
 

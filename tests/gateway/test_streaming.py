@@ -6,7 +6,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import anyio
@@ -27,7 +27,7 @@ from tests.gateway.mesh import DEBT_QUESTION, Mesh, running_mesh
 pytestmark = pytest.mark.slow
 
 
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, object]]]:
+def sse_events(lines: Iterator[str]) -> Generator[tuple[str, dict[str, object]], None, None]:
     """(event, data) pairs from a text/event-stream, skipping keep-alive comments."""
     event, data = "message", ""
     for line in lines:
