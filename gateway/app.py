@@ -59,7 +59,7 @@ def create_app(
         session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
         limits = TenantLimits(settings, host.policies)
         admission = Admission(backends.limiter, backends.slots, limits.for_tenant, gateway_metrics)
-        gateway_metrics.watch_circuits(host.pool.states)
+        gateway_metrics.watch_mcp_servers(host.pool.states, host.circuit_states)
         admin_stores = AdminStores.build(
             db=db, engine=engine, secrets=secret_box(settings), pool=host.pool, startup_servers=server_urls
         )

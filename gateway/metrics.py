@@ -6,7 +6,7 @@ tenant count, not its users).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -17,20 +17,38 @@ from host.mcp_pool import ConnectionState
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
-class _CircuitCollector(Collector):
-    """Each MCP server's circuit, read from the host's pool at scrape time (closed = connected)."""
+CIRCUIT_STATES = ("closed", "half_open", "open")
 
-    def __init__(self, states: Callable[[], Iterable[ConnectionState]]) -> None:
-        self._states = states
+
+class _McpServerCollector(Collector):
+    """Each MCP server's connection and circuit breaker, read from the host at scrape time."""
+
+    def __init__(
+        self,
+        connections: Callable[[], Iterable[ConnectionState]],
+        circuits: Callable[[], Mapping[str, str]],
+    ) -> None:
+        self._connections = connections
+        self._circuits = circuits
 
     def collect(self) -> Iterable[Metric]:
-        circuit = GaugeMetricFamily(
-            "agentmesh_mcp_circuit_open",
-            "1 when the MCP server is unreachable and calls to it fail fast, 0 when connected",
+        connected = GaugeMetricFamily(
+            "agentmesh_mcp_server_connected",
+            "1 while the host's long-lived client to the MCP server is connected",
             labels=["server"],
         )
-        for state in self._states():
-            circuit.add_metric([state.name], 0.0 if state.connected else 1.0)
+        circuit = GaugeMetricFamily(
+            "agentmesh_mcp_circuit_state",
+            "The host's circuit breaker per MCP server: 1 for its current state (closed, half_open, open)",
+            labels=["server", "state"],
+        )
+        circuits = self._circuits()
+        for connection in self._connections():
+            connected.add_metric([connection.name], 1.0 if connection.connected else 0.0)
+            current = circuits.get(connection.name, "closed")
+            for state in CIRCUIT_STATES:
+                circuit.add_metric([connection.name, state], 1.0 if state == current else 0.0)
+        yield connected
         yield circuit
 
 
@@ -79,9 +97,13 @@ class GatewayMetrics:
             "agentmesh_turns_in_flight", "Turns running in this gateway process", registry=self.registry
         )
 
-    def watch_circuits(self, states: Callable[[], Iterable[ConnectionState]]) -> None:
-        """Export the circuit state of the host's MCP servers."""
-        self.registry.register(_CircuitCollector(states))
+    def watch_mcp_servers(
+        self,
+        connections: Callable[[], Iterable[ConnectionState]],
+        circuits: Callable[[], Mapping[str, str]],
+    ) -> None:
+        """Export the host's MCP servers: connection and circuit breaker state."""
+        self.registry.register(_McpServerCollector(connections, circuits))
 
     def record_tool_call(self, server: str, tool: str, seconds: float, *, is_error: bool) -> None:
         self.tool_calls.labels(server, tool, "error" if is_error else "ok").observe(seconds)

@@ -56,7 +56,9 @@ def test_metrics_time_requests_and_tool_calls_and_show_circuits(mesh: Mesh) -> N
     assert grew("agentmesh_tool_call_duration_seconds_count", **tool) == 1
     assert grew("agentmesh_tool_call_duration_seconds_sum", **tool) > 0
     assert grew("agentmesh_turn_duration_seconds_count", tenant="acme", outcome="answered") == 1
-    assert value(after, "agentmesh_mcp_circuit_open", server="erp") == 0
+    assert value(after, "agentmesh_mcp_server_connected", server="erp") == 1
+    assert value(after, "agentmesh_mcp_circuit_state", server="erp", state="closed") == 1
+    assert value(after, "agentmesh_mcp_circuit_state", server="erp", state="open") == 0
     assert value(after, "agentmesh_turns_in_flight") == 0
 
 
