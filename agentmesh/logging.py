@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, Literal
 
@@ -12,7 +13,14 @@ from opentelemetry import trace
 from agentmesh.settings import Settings
 from policies.redaction import platform_redactor
 
-_SECRET_KEYS = frozenset({"authorization", "api_key", "token", "password", "secret", "access_token"})
+_SECRET_KEYS = frozenset(
+    {"authorization", "api_key", "token", "password", "secret", "access_token", "cookie", "set-cookie"}
+)
+_SECRET_SUFFIXES = ("_token", "_secret", "_password", "_api_key")
+# A JWT, or a bearer credential, wherever it appears in a value (a URL, an exception message).
+_CREDENTIAL = re.compile(
+    r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|(?i:\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"
+)
 
 
 def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -23,10 +31,14 @@ def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _drop_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
-    for key in list(event):
-        if key.lower() in _SECRET_KEYS:
+def drop_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: secret-named fields are masked, and so are tokens inside any text value."""
+    for key, value in list(event.items()):
+        name = key.lower()
+        if name in _SECRET_KEYS or name.endswith(_SECRET_SUFFIXES):
             event[key] = "[redacted]"
+        elif isinstance(value, str):
+            event[key] = _CREDENTIAL.sub("[redacted credential]", value)
     return event
 
 
@@ -46,9 +58,10 @@ def configure_logging(settings: Settings, *, stream: Literal["stdout", "stderr"]
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _add_trace_ids,
-            _drop_secrets,
             structlog.processors.format_exc_info,
-            # After the traceback is rendered, so personal data in exception messages is masked too.
+            # After the traceback is rendered, so tokens and personal data in exception messages
+            # are masked too.
+            drop_secrets,
             platform_redactor(settings).process_log_event,
             renderer,
         ],
