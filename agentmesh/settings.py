@@ -85,7 +85,9 @@ class Settings(BaseSettings):
 
     # RAG server: the largest document one call may send, the size from which ingestion runs as a
     # job polled with ingest_status, and whether the demo knowledge base is seeded on start.
-    rag_max_upload_bytes: int = Field(default=3 * 1024 * 1024, ge=1024, alias="AGENTMESH_RAG_MAX_UPLOAD_BYTES")
+    rag_max_upload_bytes: int = Field(
+        default=3 * 1024 * 1024, ge=1024, alias="AGENTMESH_RAG_MAX_UPLOAD_BYTES"
+    )
     rag_job_threshold_bytes: int = Field(default=64 * 1024, ge=0, alias="AGENTMESH_RAG_JOB_THRESHOLD_BYTES")
     rag_demo_kb: bool = Field(default=True, alias="AGENTMESH_RAG_DEMO_KB")
 
