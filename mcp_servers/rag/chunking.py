@@ -6,8 +6,12 @@ section needs several chunks, each one after the first starts with the last sent
 before (up to `overlap_words`), so a fact split across the cut is still whole in one chunk. A
 sentence longer than a whole chunk is cut into word windows.
 
-Sizes are in words: all-MiniLM-L6-v2 reads 256 word pieces, about 180 words of English prose
-with the title and heading prepended, so the default chunk fits the dense model whole.
+Sizes are in words. The default chunk (up to 256 words, about half a page of prose) is longer than
+the 256 word pieces all-MiniLM-L6-v2 reads (about 180 words with the title prepended): BM25
+scores the whole chunk, the dense vector its beginning. On SciFact this loses nothing against
+160-word chunks (hybrid nDCG@10 0.729 with abstracts whole against 0.731 at 160 words, in an
+exploratory NumPy replica of the search) while storing 32% fewer chunks; a query in Qdrant local
+mode scores every stored chunk, so its time, like the ingestion time, grows with their number.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from dataclasses import dataclass
 
 from mcp_servers.rag.formats import ParsedDocument, Section
 
-DEFAULT_MAX_WORDS = 160
-DEFAULT_OVERLAP_WORDS = 32
+DEFAULT_MAX_WORDS = 256
+DEFAULT_OVERLAP_WORDS = 48
 
 # A sentence ends at . ! ? (or their full-width forms) followed by space and a non-lowercase start,
 # which keeps "e.g. this" and "3.5 mm" together in the common case.

@@ -254,7 +254,12 @@ class KnowledgeBase:
         return _Plan(previous=previous, record=record, points=points, duplicates_skipped=skipped)
 
     def _embed_missing(self, plans: list[_Plan], report: Progress) -> None:
-        missing = [point for plan in plans for point in plan.points if point.dense is None]
+        # Batches of similar length: a batch is padded to its longest text, so mixing a short
+        # tail chunk with full ones would make the encoder read mostly padding.
+        missing = sorted(
+            (point for plan in plans for point in plan.points if point.dense is None),
+            key=lambda point: len(point.indexed),
+        )
         report("embedding", 0, len(missing))
         for start in range(0, len(missing), _EMBED_BATCH):
             batch = missing[start : start + _EMBED_BATCH]

@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from qdrant_client import models
 
-from agentmesh.embeddings import EMBEDDING_DIM
+from agentmesh.embeddings import EMBEDDING_DIM, embed
+from mcp_servers.rag.chunking import Chunk
 from mcp_servers.rag.errors import InvalidFilter, JobNotFound
-from mcp_servers.rag.index import DOCUMENTS, KnowledgeIndex
+from mcp_servers.rag.index import CHUNKS, DENSE, DOCUMENTS, KnowledgeIndex, SearchMode
 from mcp_servers.rag.jobs import IngestJob, IngestJobs
-from mcp_servers.rag.knowledge_base import DocumentInput, KnowledgeBase
+from mcp_servers.rag.knowledge_base import DocumentInput, KnowledgeBase, indexed_text
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,9 @@ def test_sparse_scores_use_only_the_tenants_own_statistics(knowledge: KnowledgeB
 def test_every_mode_returns_only_the_callers_chunks(knowledge: KnowledgeBase) -> None:
     knowledge.ingest("t-iso-a", text("Project Falcon launches in May.", title="Falcon", document_id="falcon"))
     knowledge.ingest("t-iso-b", text("Project Falcon is cancelled.", title="Falcon", document_id="falcon"))
-    for mode in ("hybrid", "dense", "sparse"):
-        hits = knowledge.search("t-iso-a", "Project Falcon", top_k=20, mode=mode)  # type: ignore[arg-type]
+    modes: tuple[SearchMode, ...] = ("hybrid", "dense", "sparse")
+    for mode in modes:
+        hits = knowledge.search("t-iso-a", "Project Falcon", top_k=20, mode=mode)
         assert [hit.text for hit in hits] == ["Project Falcon launches in May."], mode
     assert knowledge.document("t-iso-b", "falcon").text == "Project Falcon is cancelled."
     knowledge.delete("t-iso-a", "falcon")
@@ -81,6 +84,47 @@ def test_a_failed_update_leaves_the_previous_version_whole(
     hits = knowledge.search("t-undo", "opening hours", top_k=10)
     assert sorted(hit.text for hit in hits) == ["Closed.", "Open 8 to 17."]
     assert knowledge.index.chunk_count("t-undo") == 2
+
+
+def test_each_chunk_is_stored_with_the_embedding_of_its_own_text(knowledge: KnowledgeBase) -> None:
+    # Chunks are embedded in batches sorted by length, not in document order; each vector must
+    # still land on the chunk it was computed from.
+    guide = "\n\n".join(
+        f"## Part {n}\n\nStep {n} of the guide: " + "tighten the bolt. " * (4 * n) for n in range(6)
+    )
+    knowledge.ingest_many(
+        "t-embed",
+        [
+            text(guide, title="Guide", document_id="guide"),
+            text("A short note.", title="Note", document_id="note"),
+        ],
+    )
+    records, _ = knowledge.index._client.scroll(
+        CHUNKS,
+        scroll_filter=models.Filter(
+            must=[models.FieldCondition(key="tenant_id", match=models.MatchValue(value="t-embed"))]
+        ),
+        limit=100,
+        with_payload=True,
+        with_vectors=[DENSE],
+    )
+    assert len(records) == 7
+    texts = [
+        indexed_text(
+            record.payload["title"],
+            Chunk(
+                record.payload["chunk_index"],
+                record.payload["text"],
+                tuple(filter(None, [record.payload["heading"]])),
+            ),
+        )
+        for record in records
+        if record.payload is not None
+    ]
+    stored = np.array([record.vector[DENSE] for record in records if isinstance(record.vector, dict)])
+    similarity = stored @ embed(texts).T
+    assert list(similarity.argmax(axis=1)) == list(range(len(records)))
+    assert similarity.diagonal().min() > 0.999
 
 
 def test_filters_are_validated_before_any_search(knowledge: KnowledgeBase) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import MCPError
+from mcp_types import TextContent, TextResourceContents
 
 from agentmesh.settings import Settings, load_settings
 from tests.mcp_servers.rag.documents import scanned_pdf, text_pdf
@@ -72,9 +73,11 @@ async def test_tools_declare_schemas_and_hints(server_settings: Settings, server
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         templates = (await client.list_resource_templates()).resource_templates
     assert set(tools) == set(TOOLS)
-    assert tools["search"].annotations.read_only_hint is True
-    assert tools["delete_document"].annotations.destructive_hint is True
-    assert tools["search"].output_schema["properties"]["results"]["type"] == "array"
+    search_hints, delete_hints = tools["search"].annotations, tools["delete_document"].annotations
+    assert search_hints is not None and search_hints.read_only_hint is True
+    assert delete_hints is not None and delete_hints.destructive_hint is True
+    output_schema = tools["search"].output_schema
+    assert output_schema is not None and output_schema["properties"]["results"]["type"] == "array"
     assert {"query", "top_k", "filters"} <= set(tools["search"].input_schema["properties"])
     assert [template.uri_template for template in templates] == ["kb://documents/{document_id}"]
 
@@ -361,7 +364,9 @@ async def test_documents_are_readable_as_resources(server_settings: Settings, se
         resource = await client.read_resource("kb://documents/return-policy")
         with pytest.raises(MCPError, match="no document 'nope'"):
             await client.read_resource("kb://documents/nope")
-    text = resource.contents[0].text
+    content = resource.contents[0]
+    assert isinstance(content, TextResourceContents)
+    text = content.text
     assert text.startswith("# Globex Return Policy")
     assert "14 days" in text and "30 days" not in text
 
@@ -465,6 +470,7 @@ async def test_a_tool_outside_the_token_scope_is_refused(server_settings: Settin
     token = mesh_token(server_settings, "rag", tenant="globex", tools=["search", "list_documents"])
     async with http_client(server_url, token) as client:
         result = await client.call_tool("delete_document", {"document_id": "return-policy"})
-    assert result.is_error and "not granted" in result.content[0].text
+    message = result.content[0]
+    assert result.is_error and isinstance(message, TextContent) and "not granted" in message.text
     listed = await ok(server_settings, server_url, "globex", "list_documents", {})
     assert "return-policy" in {doc["document_id"] for doc in listed["documents"]}
