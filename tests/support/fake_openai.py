@@ -59,6 +59,23 @@ class ReceivedRequest:
         """The names of the tools offered to the model in this request."""
         return [tool["function"]["name"] for tool in self.body.get("tools") or []]
 
+    @property
+    def question(self) -> str:
+        """The last user message."""
+        users = [m for m in self.messages if m.get("role") == "user"]
+        return str(users[-1].get("content") or "") if users else ""
+
+    def proposed(self) -> list[ProposedCall]:
+        """The tool calls the model already proposed since the last user message."""
+        calls: list[ProposedCall] = []
+        for message in self.messages:
+            if message.get("role") == "user":
+                calls = []
+            for call in message.get("tool_calls") or []:
+                function = call["function"]
+                calls.append(ProposedCall(function["name"], json.loads(function["arguments"] or "{}")))
+        return calls
+
     def tool_results(self) -> list[str]:
         """The contents of the `tool` messages since the last user message, in order."""
         results: list[str] = []
@@ -79,6 +96,8 @@ class FakeOpenAI:
 
     respond: Responder
     requests: list[ReceivedRequest] = field(default_factory=list)
+    completions: list[Completion] = field(default_factory=list)
+    """What was answered to each request, in the same order."""
     base_url: str | None = None
     """Set while serving: what a tenant's LLM configuration points `base_url` at."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -107,9 +126,10 @@ class FakeOpenAI:
         if not body.get("stream"):
             return _error(400, "this endpoint answers streamed requests only (stream: true)")
         received = ReceivedRequest(api_key=api_key, body=body)
+        completion = self.respond(received)
         with self._lock:
             self.requests.append(received)
-        completion = self.respond(received)
+            self.completions.append(completion)
         return Response(_stream(completion, received), media_type="text/event-stream")
 
 

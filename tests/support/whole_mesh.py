@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from agentmesh.settings import Settings, load_settings
 from tests.support.processes import free_port, wait_healthy
 
 BANNER_END = "Ctrl-C stops everything."
+DEMO_ERP_DB = "demo_erp.db"
 START_TIMEOUT_SECONDS = 240
 
 
@@ -53,6 +55,15 @@ class WholeMesh:
     ) -> httpx.Response:
         """One HTTP request to the gateway (`body` sent as JSON when given)."""
         return httpx.request(method, f"{self.url}{path}", json=body, headers=headers, timeout=60, **kwargs)
+
+    def orders(self) -> list[tuple[Any, ...]]:
+        """Per tenant, from the demo ERP's own database: orders, order lines, and the last order id."""
+        with sqlite3.connect(f"file:{self.data_dir / DEMO_ERP_DB}?mode=ro", uri=True) as db:
+            return db.execute(
+                "SELECT o.tenant_id, COUNT(DISTINCT o.order_id), COUNT(i.line), MAX(o.order_id) "
+                "FROM orders o LEFT JOIN order_items i ON i.order_id = o.order_id "
+                "GROUP BY o.tenant_id ORDER BY o.tenant_id"
+            ).fetchall()
 
 
 @contextlib.contextmanager
