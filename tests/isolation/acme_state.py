@@ -6,7 +6,6 @@ write attempt is shown harmless by reading the same store before and after it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +13,6 @@ from tests.isolation.acme_data import ACME_MST, AcmeData
 from tests.isolation.attackers import ACME_ADMIN, ALICE, PLATFORM_ADMIN
 from tests.isolation.channels import call_tool
 from tests.support.whole_mesh import WholeMesh
-
-DEMO_ERP_DB = "demo_erp.db"
 
 Reader = Callable[[WholeMesh, AcmeData], Any]
 
@@ -45,16 +42,6 @@ def _erp_data(mesh: WholeMesh, acme: AcmeData) -> Any:
     return answer.is_error, answer.structured
 
 
-def orders(mesh: WholeMesh) -> list[tuple[Any, ...]]:
-    """Orders and order lines per tenant in the demo ERP's own database."""
-    with sqlite3.connect(f"file:{mesh.data_dir / DEMO_ERP_DB}?mode=ro", uri=True) as db:
-        return db.execute(
-            "SELECT o.tenant_id, COUNT(DISTINCT o.order_id), COUNT(i.line), MAX(o.order_id) "
-            "FROM orders o LEFT JOIN order_items i ON i.order_id = o.order_id "
-            "GROUP BY o.tenant_id ORDER BY o.tenant_id"
-        ).fetchall()
-
-
 def _servers(mesh: WholeMesh, acme: AcmeData) -> Any:
     status, body = _read(mesh, PLATFORM_ADMIN, "/api/admin/servers")
     return status, sorted((server["name"], server["url"]) for server in body["items"])
@@ -66,7 +53,7 @@ STORES: dict[str, Reader] = {
     "erp_tools": _admin("/erp/tools"),
     "erp_credentials": _admin("/erp/credentials"),
     "erp_data": _erp_data,
-    "orders": lambda mesh, acme: orders(mesh),
+    "orders": lambda mesh, acme: mesh.orders(),
     "llm": _admin("/llm"),
     "policy": _platform("/api/admin/tenants/acme/policy"),
     "agents": _admin("/agents"),

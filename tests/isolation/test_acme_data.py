@@ -15,7 +15,7 @@ from tests.isolation.acme_data import (
     TENANT_AGENT,
     AcmeData,
 )
-from tests.isolation.acme_state import orders, snapshot
+from tests.isolation.acme_state import snapshot
 from tests.isolation.attackers import ACME_ADMIN, ALICE
 from tests.isolation.channels import call_tool, list_tools
 from tests.support.whole_mesh import WholeMesh
@@ -34,7 +34,7 @@ def test_every_store_holds_acme_data(mesh: WholeMesh, acme: AcmeData) -> None:
     assert TENANT_AGENT in {a["name"] for a in state["agents"][1]["items"]}
     assert acme.approval_id in {a["id"] for a in state["approvals"][1]["items"]}
     assert BRIEF_TOOL in {c["tool"] for c in state["pins"][1]["items"]}
-    assert {tenant for tenant, *_ in orders(mesh)} == {"acme", "globex"}
+    assert {tenant for tenant, *_ in mesh.orders()} == {"acme", "globex"}
 
 
 def test_acme_reaches_its_own_data_through_every_channel(mesh: WholeMesh, acme: AcmeData) -> None:

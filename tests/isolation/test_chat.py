@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from tests.isolation.acme_data import AcmeData
-from tests.isolation.acme_state import orders
 from tests.isolation.attackers import ATTACKERS
 from tests.isolation.attempts import ANSWERED, HttpAttempt, attempt_over_http, by_globex, fill
 from tests.isolation.leaks import leaked, sent_text
@@ -93,7 +92,7 @@ def test_a_globex_turn_answers_from_globex_data_only(
     headers = mesh.headers(*ATTACKERS[attempt.attacker])
     if attempt.channel == "sse":
         headers["Accept"] = "text/event-stream"
-    orders_before, llm_requests_before = orders(mesh), len(llm.requests)
+    orders_before, llm_requests_before = mesh.orders(), len(llm.requests)
 
     response = mesh.request("POST", "/api/globex/chat", headers, body)
 
@@ -111,7 +110,7 @@ def test_a_globex_turn_answers_from_globex_data_only(
             steps
         )  # an agent that answered did look, and found nothing
     assert leaked(response.text, acme.secrets, sent=sent_text(body)) == [], response.text
-    assert orders(mesh) == orders_before
+    assert mesh.orders() == orders_before
     assert len(llm.requests) == llm_requests_before, "a globex turn reached acme's LLM endpoint"
 
 

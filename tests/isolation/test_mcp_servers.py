@@ -10,11 +10,14 @@ not found, acme's own tools are not available, and nothing of acme's is in any a
 from __future__ import annotations
 
 import dataclasses
+import time
 
+import httpx
+import jwt
 import pytest
 
 from agentmesh.keys import mesh_key
-from agentmesh.mesh_tokens import mint_server_token
+from agentmesh.mesh_tokens import mint_server_token, server_audience
 from tests.isolation.acme_data import DOCUMENT_ID, AcmeData
 from tests.isolation.acme_state import snapshot
 from tests.isolation.attackers import ATTACKERS
@@ -157,3 +160,64 @@ def test_the_erp_server_lists_acmes_tools_to_acme_only(
     tools, raw = list_tools(mesh.server_urls["erp"], globex_token(mesh, "erp", attacker, []))
     assert "get_customer_debt" in tools
     assert leaked(raw, acme.secrets) == [], raw
+
+
+def end_user_token(mesh: WholeMesh, server: str) -> str:
+    """The globex user's own gateway token, presented to the server directly."""
+    return mesh.token(*ATTACKERS["globex_user"])
+
+
+def expired_mesh_token(mesh: WholeMesh, server: str) -> str:
+    """A mesh token for this very server and globex, a minute past its expiry."""
+    key = mesh_key(mesh.settings.keys_dir)
+    now = int(time.time())
+    claims = {
+        "iss": mesh.settings.mesh_issuer,
+        "aud": server_audience(server),
+        "sub": "gary",
+        "tenant_id": "globex",
+        "scope": "",
+        "iat": now - 180,
+        "nbf": now - 180,
+        "exp": now - 120,
+        "jti": "expired",
+    }
+    return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})
+
+
+def other_server_token(mesh: WholeMesh, server: str) -> str:
+    """A valid mesh token for globex, minted for another server."""
+    other = "rag" if server == "erp" else "erp"
+    return globex_token(mesh, other, "globex_user", [])
+
+
+TOKENS = {
+    "end_user_token": end_user_token,
+    "expired_mesh_token": expired_mesh_token,
+    "token_for_another_server": other_server_token,
+}
+
+
+@pytest.mark.parametrize(
+    ("server", "kind"),
+    [(server, kind) for server in ("erp", "rag", "ocr", "search") for kind in TOKENS],
+    ids=[
+        f"servers-{kind}-{server}_server-globex_user"
+        for server in ("erp", "rag", "ocr", "search")
+        for kind in TOKENS
+    ],
+)
+def test_a_server_refuses_a_token_not_minted_for_it(
+    mesh: WholeMesh, acme: AcmeData, server: str, kind: str
+) -> None:
+    response = httpx.post(
+        mesh.server_urls[server],
+        headers={
+            "Authorization": f"Bearer {TOKENS[kind](mesh, server)}",
+            "Accept": "application/json, text/event-stream",
+        },
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+        timeout=30,
+    )
+    assert response.status_code == 401, response.text
+    assert leaked(response.text, acme.secrets) == [], response.text
