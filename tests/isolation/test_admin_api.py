@@ -307,7 +307,9 @@ def test_globex_admins_audit_log_holds_globex_events_only(mesh: WholeMesh, acme:
 
 
 @pytest.mark.parametrize(
-    "path", ["", "/policy", "/usage", "/audit"], ids=lambda p: f"tenants-exists{p or ''}"
+    "path",
+    ["", "/policy", "/usage", "/audit"],
+    ids=lambda path: f"tenants-tell_exists_{path.strip('/') or 'tenant'}-http-globex_admin",
 )
 def test_a_globex_admin_cannot_tell_acme_exists(mesh: WholeMesh, path: str) -> None:
     """The tenant directory answers an admin of another tenant exactly as it answers for no tenant."""
