@@ -21,6 +21,13 @@ from agentmesh.keys import SigningKey
 
 MESH_ALGORITHMS = ["ES256"]
 
+LISTING_TENANT = "*"
+"""The tenant of the host's own listing token: it may list a server's tools and call none.
+
+User tokens can never carry it (tenant ids are word characters), so a server may safely answer
+a listing for this tenant with every tenant's tools, which the host then filters per tenant.
+"""
+
 
 def server_audience(server: str) -> str:
     """The `aud` value that binds a token to one server."""

@@ -32,7 +32,7 @@ from host.agents import AgentConfig, AgentRegistry
 from host.approvals import ApprovalStore, PausedTurnRecord, PendingApproval
 from host.audit_trail import AuditTrail
 from host.caller import Caller
-from host.catalog import ToolCatalog, ToolSpec
+from host.catalog import ToolCatalog, ToolSpec, split_external_name
 from host.circuit import CircuitBreakers, CircuitState
 from host.config_versions import ConfigVersions
 from host.episodes import Episode, EpisodeInput, EpisodeRecorder, EpisodeStore
@@ -152,6 +152,13 @@ class _TurnObserver:
             )
         if self._recorder is not None:
             self._recorder.tool_ran(tool, call, decision, outcome)
+
+    def tool_not_offered(self, call: ToolCall) -> None:
+        """A model asked for a tool its agent was not offered: audited as a deny, never called."""
+        if self._audit is not None:
+            server, name = split_external_name(call.name)
+            refusal = Decision(effect="deny", rule="not-offered", reason="not offered to this agent")
+            self._audit.decision(self._caller, f"{server}:{name}", refusal, arguments=call.arguments)
 
 
 class _ResponseRedaction:

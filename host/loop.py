@@ -70,6 +70,8 @@ class TurnObserver(Protocol):
 
     def tool_ran(self, tool: ToolSpec, call: ToolCall, decision: Decision, outcome: ToolOutcome) -> None: ...
 
+    def tool_not_offered(self, call: ToolCall) -> None: ...
+
 
 Authorize = Callable[[ToolSpec, dict[str, Any]], Decision]
 
@@ -166,6 +168,8 @@ class AgentLoop:
                     error_code="rejected",
                 )
             elif tool is None or decision is None:
+                if self._observer is not None:
+                    self._observer.tool_not_offered(call)
                 refusal = ToolOutcome(
                     is_error=True,
                     text=f"tool '{call.name}' is no longer available",
@@ -310,6 +314,8 @@ class AgentLoop:
             refusal: ToolOutcome | None = None
             if tool is None:
                 rule = "not-offered"
+                if self._observer is not None:
+                    self._observer.tool_not_offered(call)
                 refusal = ToolOutcome(
                     is_error=True,
                     text=f"tool '{call.name}' is not available to this agent",

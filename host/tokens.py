@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 from agentmesh.keys import SigningKey
-from agentmesh.mesh_tokens import mint_server_token
+from agentmesh.mesh_tokens import LISTING_TENANT, mint_server_token
 from host.caller import Caller
 
 HOST_SUBJECT = "agentmesh-host"
-LISTING_TENANT = "*"
 
 # Re-use a token while it has this many seconds left: signing costs more than a dict lookup,
 # and a token is bound to one server, tenant, user and scope anyway.

@@ -17,6 +17,7 @@ import structlog
 from jsonschema import Draft202012Validator
 from mcp_types import CallToolResult, TextContent, Tool, ToolAnnotations
 
+from agentmesh.mesh_tokens import LISTING_TENANT
 from mcp_servers.common.results import TENANT_META_KEY, render_meta
 from mcp_servers.common.tenant import TenantResolver
 from mcp_servers.erp.arguments import check_arguments
@@ -105,7 +106,13 @@ class ConfiguredTools:
         self._base_url = base_url
 
     def listed(self) -> list[Tool]:
-        return [mcp_tool(entry) for entry in self._catalog.entries()]
+        """Platform tools plus the caller's own; the host's listing token sees every tenant's."""
+        tenant_id = self._tenants.current().tenant_id
+        return [
+            mcp_tool(entry)
+            for entry in self._catalog.entries()
+            if entry.tenant_id in (None, tenant_id) or tenant_id == LISTING_TENANT
+        ]
 
     def __contains__(self, name: str) -> bool:
         return self._catalog.get(name) is not None

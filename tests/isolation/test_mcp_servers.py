@@ -145,12 +145,6 @@ def test_a_globex_document_under_acmes_id_is_globex_own(
     assert snapshot(mesh, acme, ("knowledge",)) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the ERP server lists every tenant's own tools (tagged with their owner) to any "
-    "mesh token and leaves hiding them to the host; no user-facing channel shows them (see "
-    "test_mcp_endpoint), but a server filtering its listing by the token's tenant would hold by itself",
-)
 @pytest.mark.parametrize(
     "attacker", ["globex_user", "globex_admin"], ids=lambda a: f"catalog-list_tools-erp_server-{a}"
 )

@@ -269,8 +269,13 @@ def test_a_document_cannot_make_the_knowledge_agent_place_an_order(mesh: Mesh) -
     assert result["detail"]["text"] == "tool 'erp__create_order' is not available to this agent"
     assert reply["outcome"] == "answered"
     assert mesh.running.orders() == orders
-    events = mesh.audit_once_written("acme", ACME_ADMIN, reply["session_id"], "tool.call", "rag:search")
-    assert not [e for e in events if e["resource"] == "erp:create_order"], events
+    events = mesh.audit_once_written(
+        "acme", ACME_ADMIN, reply["session_id"], "policy.decision", "erp:create_order"
+    )
+    order_events = [
+        (e["action"], e["effect"], e["rule"]) for e in events if e["resource"] == "erp:create_order"
+    ]
+    assert order_events == [("policy.decision", "deny", "not-offered")], events
 
 
 def test_an_injected_order_beyond_the_policy_limits_is_denied_by_the_rule(mesh: Mesh) -> None:
@@ -342,9 +347,10 @@ def test_a_globex_document_cannot_call_a_tool_globex_was_not_offered(
     assert result is not None and result["is_error"]
     assert result["detail"]["text"] == f"tool '{injection.tool}' is not available to this agent"
     assert mesh.running.orders() == orders
-    events = mesh.audit_once_written("globex", GLOBEX_ADMIN, reply["session_id"], "tool.call", "rag:search")
     resource = injection.tool.replace("__", ":")
-    assert not [e for e in events if e["resource"] == resource], events
+    events = mesh.audit_once_written("globex", GLOBEX_ADMIN, reply["session_id"], "policy.decision", resource)
+    refused = [(e["action"], e["effect"], e["rule"]) for e in events if e["resource"] == resource]
+    assert refused == [("policy.decision", "deny", "not-offered")], events
 
 
 def test_a_globex_document_naming_acmes_customer_finds_nothing_of_acmes(mesh: Mesh) -> None:

@@ -215,14 +215,15 @@ async def test_answers_that_are_not_what_the_tool_declares_are_refused(tmp_path:
     assert error_of(denied)["code"] == "upstream_unauthorized"
 
 
-async def test_another_tenants_tool_is_listed_with_its_owner_and_refused(tmp_path: Path) -> None:
+async def test_another_tenants_tool_is_neither_listed_nor_callable(tmp_path: Path) -> None:
     tenant_tools = {"globex": [tool("globex_report", "/ok")], "acme": [tool("acme_report", "/ok")]}
     async with erp_with(tmp_path, [], tenant_tools=tenant_tools) as (client, upstream):
         listed = {t.name: t for t in (await client.list_tools()).tools}
         refused = await client.call_tool("globex_report", {})
         allowed = await client.call_tool("acme_report", {})
-    assert listed["globex_report"].meta is not None
-    assert listed["globex_report"].meta[TENANT_META_KEY] == "globex"
+    assert "globex_report" not in listed
+    assert listed["acme_report"].meta is not None
+    assert listed["acme_report"].meta[TENANT_META_KEY] == "acme"
     assert TENANT_META_KEY not in (listed["get_customer_debt"].meta or {})
     assert text_of(refused) == "tool 'globex_report' is not available to tenant 'acme'"
     assert error_of(refused)["code"] == "tool_not_available"
