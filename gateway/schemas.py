@@ -53,5 +53,8 @@ class ChatResponse(BaseModel):
     data: dict[str, Any] | None = None
     render: dict[str, Any] | None = None
     citations: list[dict[str, Any]] = Field(default_factory=list)
+    approval_id: str | None = Field(
+        default=None, description="when the outcome is pending_approval: the approval to approve or reject"
+    )
     steps: list[Step]
     usage: Usage

@@ -9,7 +9,7 @@ turn's own duration go to the metrics; the turn is one span of the request's tra
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import anyio
 import structlog
@@ -20,7 +20,7 @@ from gateway.admission import Admission
 from gateway.auth import AuthenticatedUser
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
-from gateway.schemas import ChatRequest, ChatResponse, Step
+from gateway.schemas import AttachmentIn, ChatRequest, ChatResponse, Step
 from gateway.sessions import SessionKey, SessionStore, SessionWindow, StoredMessage
 from gateway.usage import UsageLedger
 from host.agent_host import AgentHost, TurnInput
@@ -104,6 +104,7 @@ def response_of(session_id: str, final: FinalEvent, steps: list[Step]) -> ChatRe
         data=final.data,
         render=final.render,
         citations=final.citations,
+        approval_id=final.approval_id,
         steps=steps,
         usage=final.usage,
     )
@@ -127,16 +128,22 @@ class ChatTurn:
         self._metrics = metrics
         self._usage = usage
 
-    async def open(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
-        """The session this turn continues (or a new one); refused if it is another user's, or if
-        the message or an attachment is larger than the tenant's policy accepts (413)."""
+    def check_input(
+        self, user: AuthenticatedUser, message: str, attachments: Sequence[AttachmentIn] = ()
+    ) -> None:
+        """413 when the message or an attachment is larger than the tenant's policy accepts."""
         limits = self._host.policies.limits(user.tenant_id)
         try:
-            check_message(limits, body.message)
-            for attachment in body.attachments:
+            check_message(limits, message)
+            for attachment in attachments:
                 check_attachment(limits, attachment.name, base64_decoded_size(attachment.content_base64))
         except InputTooLarge as exc:
             raise ApiError(413, exc.code, str(exc), details=exc.details) from exc
+
+    async def open(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
+        """The session this turn continues (or a new one); refused if it is another user's, or if
+        the input is larger than the tenant's policy accepts."""
+        self.check_input(user, body.message, body.attachments)
         return await self._sessions.open(user.tenant_id, user.subject, body.session_id)
 
     @staticmethod

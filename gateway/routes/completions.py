@@ -103,6 +103,7 @@ async def chat_completions(request: Request) -> Response:
     limit_headers = await state.admission.admit(user)
     body = await read_model(request, ChatCompletionRequest, state.settings.max_body_bytes)
     _require_model(state, user, body.model)
+    state.chat.check_input(user, body.messages[-1].text)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 

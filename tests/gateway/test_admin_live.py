@@ -199,6 +199,7 @@ def test_a_tool_under_approval_pauses_the_turn_until_an_admin_approves(mesh: Mes
     assert paused["outcome"] == "pending_approval", paused
     pending = mesh.call("GET", "/api/admin/tenants/acme/approvals", mesh.acme_admin).json()["items"]
     approval = next(a for a in pending if a["calls"][0]["tool"] == "get_customer_profile")
+    assert paused["approval_id"] == approval["id"]
     assert approval["subject"] == "alice" and approval["calls"][0]["arguments"] == {"mst": ACME_MST}
 
     globex_admin = mesh.headers("globex", "gina", "tenant_admin")

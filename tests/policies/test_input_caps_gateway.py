@@ -32,6 +32,12 @@ def test_inputs_over_the_tenants_caps_are_refused_with_413_naming_the_limit(sett
             },
         )
         uncapped = chat(client, "acme", {"message": "What is the debt of MST 3428557611? " + "x" * 2000})
+        token = issue_dev_token(gateway_settings, tenant_id="globex", user="alice")
+        completion = client.post(
+            "/v1/chat/completions",
+            json={"model": "auto", "messages": [{"role": "user", "content": "x" * 2001}]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
     assert long_message.status_code == 413, long_message.text
     error = long_message.json()["error"]
@@ -46,3 +52,5 @@ def test_inputs_over_the_tenants_caps_are_refused_with_413_naming_the_limit(sett
     assert large_scan.json()["error"]["message"].startswith("the attachment 'scan.png' is 5,000,001 bytes")
 
     assert uncapped.status_code == 200, uncapped.text
+    assert completion.status_code == 413, completion.text
+    assert completion.json()["error"]["code"] == "input_too_large"
