@@ -27,6 +27,7 @@ run: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy agentmesh gateway host policies mcp_servers
 	$(BIN)/python -m pytest
 
 lint: $(TEST_STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any, Literal
 
 import structlog
@@ -23,7 +24,7 @@ _CREDENTIAL = re.compile(
 )
 
 
-def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     span = trace.get_current_span().get_span_context()
     if span.is_valid:
         event.setdefault("trace_id", format(span.trace_id, "032x"))
@@ -31,7 +32,7 @@ def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def drop_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: secret-named fields are masked, and so are tokens inside any text value."""
     for key, value in list(event.items()):
         name = key.lower()

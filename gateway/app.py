@@ -108,7 +108,7 @@ def create_app(
             *mcp_endpoint.routes,
             openapi_route([*public_operations(), *admin.operations]),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             Middleware(RequestTelemetryMiddleware, metrics=gateway_metrics),
             Middleware(BearerAuthMiddleware),

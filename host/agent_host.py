@@ -616,18 +616,18 @@ class AgentHost:
                 )
             return agent, RouteEvent(agent=agent.name, confidence=1.0, reason="requested")
 
-        decision = await self._supervisor.route(self.registry, caller.tenant_id, turn.message)
-        if decision is None:
+        route = await self._supervisor.route(self.registry, caller.tenant_id, turn.message)
+        if route is None:
             return None, RouteEvent(agent=None, confidence=0.0, reason="no_agents")
-        candidates = [c.model_dump() for c in decision.candidates]
-        confidence = decision.candidates[0].score if decision.candidates else 0.0
-        chosen, reason = decision.agent, decision.reason
-        follow_up = self._follow_up_agent(turn, decision)
+        candidates = [c.model_dump() for c in route.candidates]
+        confidence = route.candidates[0].score if route.candidates else 0.0
+        chosen, reason = route.agent, str(route.reason)
+        follow_up = self._follow_up_agent(turn, route)
         if follow_up is not None:
             chosen, reason = follow_up.name, "follow_up"
-        elif decision.clarify or chosen is None:
+        elif route.clarify or chosen is None:
             return None, RouteEvent(
-                agent=None, confidence=confidence, reason=decision.reason, candidates=candidates
+                agent=None, confidence=confidence, reason=route.reason, candidates=candidates
             )
         use = self.policies.decide(principal, "use_agent", chosen)
         if self.audit is not None:

@@ -91,11 +91,8 @@ class PendingApprovalRow(Base):
 
 
 HOST_TABLES = [
-    ConfigVersionRow.__table__,
-    AgentRow.__table__,
-    LlmConfigRow.__table__,
-    ToolPinRow.__table__,
-    PendingApprovalRow.__table__,
+    Base.metadata.tables[row.__tablename__]
+    for row in (ConfigVersionRow, AgentRow, LlmConfigRow, ToolPinRow, PendingApprovalRow)
 ]
 
 

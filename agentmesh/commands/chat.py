@@ -12,7 +12,7 @@ from agentmesh.commands._settings import settings_from_args
 from agentmesh.dev_tokens import issue_dev_token
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("chat", help="send one message to the gateway and print the answer")
     parser.add_argument("--tenant", required=True)
     parser.add_argument("--user", default="alice")

@@ -16,7 +16,7 @@ from agentmesh.commands._settings import settings_from_args
 from agentmesh.settings import Settings
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("db", help="database schema migrations")
     actions = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = actions.add_parser("upgrade", help="apply migrations up to a revision (default head)")

@@ -14,7 +14,7 @@ from agentmesh.commands._settings import settings_from_args
 from agentmesh.logging import configure_logging
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("gateway", help="run the gateway and agent host alone")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

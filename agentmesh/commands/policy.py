@@ -55,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
         return parsed, extras
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("policy", help="explain policy decisions and show tenant policies")
     actions = parser.add_subparsers(
         dest="policy_command", required=True, metavar="ACTION", parser_class=_Parser

@@ -19,7 +19,7 @@ from agentmesh.logging import configure_logging
 from host.replay import replay_file
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("replay", help="re-run recorded episodes and report divergences")
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="episode JSON files")
     parser.set_defaults(handler=handle)

@@ -11,7 +11,7 @@ from mcp_servers.common.bootstrap import DEFAULT_LOCAL_TENANT, ServeOptions, run
 DOMAINS = ("erp", "rag", "ocr", "search")
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("serve", help="run one domain MCP server")
     parser.add_argument("domain", choices=DOMAINS)
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")

@@ -8,7 +8,7 @@ from agentmesh.commands._settings import settings_from_args
 from agentmesh.dev_tokens import ROLES, issue_dev_token
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("token", help="print a development user token")
     parser.add_argument("--tenant", required=True)
     parser.add_argument("--user", default="demo-user")

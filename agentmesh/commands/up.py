@@ -25,7 +25,7 @@ from agentmesh.settings import Settings
 DOMAINS = ("erp", "rag", "ocr", "search")
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("up", help="start the whole mesh (servers, host, gateway)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

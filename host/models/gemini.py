@@ -111,7 +111,7 @@ class GeminiModel:
 
     def _config(self, request: ModelRequest) -> types.GenerateContentConfig:
         system = system_text(request)
-        tools = (
+        tools: list[types.Tool | Any] | None = (
             [
                 types.Tool(
                     function_declarations=[
