@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     qdrant_url: str | None = Field(default=None, alias="QDRANT_URL")
+    # Without QDRANT_URL: Qdrant local mode (pure Python) or Qdrant Edge (the Rust engine in process).
+    rag_engine: Literal["local", "edge"] = Field(default="local", alias="AGENTMESH_RAG_ENGINE")
 
     # End-user tokens accepted by the gateway.
     jwt_issuer: str = Field(default="agentmesh-dev", alias="AGENTMESH_JWT_ISSUER")

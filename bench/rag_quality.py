@@ -16,8 +16,13 @@ document ranks where its best chunk ranks) and scored against the qrels:
 Nothing is cached between runs: the index is built from scratch every time, and the load average
 is printed at the start and the end, because the machine is shared and the times depend on it.
 
+Both embedded engines are measured by default (`--engine local|edge|both`): Qdrant local mode
+(the default engine, pure Python) and Qdrant Edge (Qdrant's Rust engine in process,
+`AGENTMESH_RAG_ENGINE=edge`). With both, the second engine reuses the first one's embeddings,
+so its ingestion figure is the index's own cost, not the model's.
+
 Run: `python bench/rag_quality.py [--data ../shared/data/scifact] [--queries N] [--documents N]
-[--max-words W --overlap-words O]`
+[--engine local|edge|both] [--max-words W --overlap-words O]`
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import structlog
 import torch
 
@@ -47,7 +53,16 @@ from qdrant_client import models  # noqa: E402
 from agentmesh.embeddings import EMBEDDING_DIM, embed, sentence_encoder  # noqa: E402
 from mcp_servers.rag.bm25 import Bm25Encoder  # noqa: E402
 from mcp_servers.rag.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP_WORDS  # noqa: E402
-from mcp_servers.rag.index import CHUNKS, DENSE, SPARSE, TENANT_FIELD, KnowledgeIndex, SearchMode  # noqa: E402
+from mcp_servers.rag.edge_index import EdgeKnowledgeIndex  # noqa: E402
+from mcp_servers.rag.index import (  # noqa: E402
+    CHUNKS,
+    DENSE,
+    SPARSE,
+    TENANT_FIELD,
+    KnowledgeIndex,
+    KnowledgeStore,
+    SearchMode,
+)
 from mcp_servers.rag.knowledge_base import DocumentInput, KnowledgeBase  # noqa: E402
 
 TENANT = "bench"
@@ -99,6 +114,25 @@ def ranked_documents(knowledge: KnowledgeBase, query: str, mode: SearchMode) -> 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+class RememberedEmbeddings:
+    """The model's embeddings, each text computed once, so a second engine's ingestion skips the model."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, embed(missing), strict=True))
+        return np.array([self._vectors[text] for text in texts])
+
+
+def open_index(engine: str, path: Path) -> KnowledgeStore:
+    if engine == "edge":
+        return EdgeKnowledgeIndex.open(path=path, dimension=EMBEDDING_DIM)
+    return KnowledgeIndex.open(path=path, url=None, dimension=EMBEDDING_DIM)
 
 
 def load_average() -> str:
@@ -163,6 +197,7 @@ def breakdown(knowledge: KnowledgeBase, texts: list[str]) -> None:
     These probes call Qdrant directly (top 100, no payload), adding one piece at a time to a
     bare sparse or dense query, so each difference is what that piece costs.
     """
+    assert isinstance(knowledge.index, KnowledgeIndex)
     client = knowledge.index._client  # the same client the searches above went through
     encoder = Bm25Encoder()
     tenant = models.Filter(
@@ -231,6 +266,7 @@ def main() -> int:
     parser.add_argument("--ingest-threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS, help="chunk size in words")
     parser.add_argument("--overlap-words", type=int, default=DEFAULT_OVERLAP_WORDS)
+    parser.add_argument("--engine", choices=["local", "edge", "both"], default="both")
     args = parser.parse_args()
     # One line per ingested document would drown the figures.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -242,20 +278,24 @@ def main() -> int:
     print(f"load average at start: {load_average()}")
     sentence_encoder()  # model load is start-up cost, not ingestion throughput
 
-    with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
-        knowledge = KnowledgeBase(
-            KnowledgeIndex.open(path=Path(tmp) / "qdrant", url=None, dimension=EMBEDDING_DIM),
-            max_words=args.max_words,
-            overlap_words=args.overlap_words,
-        )
-        try:
-            ingest(knowledge, corpus, args.ingest_threads)
-            print(f"load average after ingestion: {load_average()}")
-            quality(knowledge, queries, qrels)
-            latency(knowledge, list(queries.values())[: args.latency_queries])
-            breakdown(knowledge, list(queries.values())[: args.latency_queries // 4])
-        finally:
-            knowledge.close()
+    embeddings = RememberedEmbeddings()
+    engines = ["local", "edge"] if args.engine == "both" else [args.engine]
+    for position, engine in enumerate(engines):
+        print(f"\n== engine: {engine}" + (" (embeddings reused from the first engine)" if position else ""))
+        with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
+            index = open_index(engine, Path(tmp))
+            # Ingestion may reuse remembered vectors; searches always embed their query afresh.
+            chunking = {"max_words": args.max_words, "overlap_words": args.overlap_words}
+            knowledge = KnowledgeBase(index, **chunking)
+            try:
+                ingest(KnowledgeBase(index, embedder=embeddings, **chunking), corpus, args.ingest_threads)
+                print(f"load average after ingestion: {load_average()}")
+                quality(knowledge, queries, qrels)
+                latency(knowledge, list(queries.values())[: args.latency_queries])
+                if engine == "local":
+                    breakdown(knowledge, list(queries.values())[: args.latency_queries // 4])
+            finally:
+                knowledge.close()
     print(f"\nload average at the end: {load_average()}")
     return 0
 

@@ -11,6 +11,7 @@ runs both as prefetches and fuses them with reciprocal rank fusion in one Query 
 
 The same code runs against Qdrant local mode (on disk, in-process) or a Qdrant server; only the
 client construction differs. Local mode is not thread-safe, so calls are serialised there.
+`edge_index` keeps the same layout on Qdrant Edge, the server's engine embedded in the process.
 
 Local mode is an exact, pure-Python engine, and its query time grows with every chunk stored,
 whichever tenant owns it. A hybrid query there scores every stored sparse vector with a Python
@@ -29,7 +30,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 from qdrant_client import QdrantClient, models
@@ -76,6 +77,41 @@ class ScoredChunk:
     point_id: str
     score: float
     payload: dict[str, Any]
+
+
+class KnowledgeStore(Protocol):
+    """What the knowledge base needs of an index: this module's on qdrant-client, or `edge_index`'s."""
+
+    def close(self) -> None: ...
+
+    def document(
+        self, tenant_id: str, document_id: str, *, with_text: bool = True
+    ) -> dict[str, Any] | None: ...
+
+    def documents(self, tenant_id: str) -> list[dict[str, Any]]: ...
+
+    def document_with_content(self, tenant_id: str, content_hash: str) -> dict[str, Any] | None: ...
+
+    def chunk_count(self, tenant_id: str) -> int: ...
+
+    def stored_dense_vectors(self, tenant_id: str, point_ids: Sequence[str]) -> dict[str, list[float]]: ...
+
+    def replace_document(
+        self, tenant_id: str, record: dict[str, Any], points: Sequence[ChunkPoint]
+    ) -> None: ...
+
+    def delete_document(self, tenant_id: str, document_id: str) -> dict[str, Any] | None: ...
+
+    def search(
+        self,
+        tenant_id: str,
+        *,
+        dense: Sequence[float] | np.ndarray | None,
+        sparse: SparseWeights | None,
+        limit: int,
+        conditions: Sequence[models.Condition] = (),
+        mode: SearchMode = "hybrid",
+    ) -> list[ScoredChunk]: ...
 
 
 class KnowledgeIndex:
@@ -205,9 +241,7 @@ class KnowledgeIndex:
                 for batch in _batches([_to_point(tenant_id, point) for point in points], 128):
                     self._client.upsert(CHUNKS, batch, wait=True)
                 payload = {**record, "chunk_ids": new_ids, TENANT_FIELD: tenant_id}
-                self._client.upsert(
-                    DOCUMENTS, [models.PointStruct(id=record_id, vector={}, payload=payload)], wait=True
-                )
+                self._write_record(models.PointStruct(id=record_id, vector={}, payload=payload))
             except Exception:
                 self._undo_replace(record_id, previous_record, previous_points, new_ids)
                 raise
@@ -215,6 +249,9 @@ class KnowledgeIndex:
             stale = sorted(set(old_ids) - set(new_ids))
             if stale:
                 self._client.delete(CHUNKS, models.PointIdsList(points=stale), wait=True)
+
+    def _write_record(self, point: models.PointStruct) -> None:
+        self._client.upsert(DOCUMENTS, [point], wait=True)
 
     def _undo_replace(
         self,
@@ -235,9 +272,7 @@ class KnowledgeIndex:
             self._client.upsert(CHUNKS, restored, wait=True)
         if previous_record:
             old = previous_record[0]
-            self._client.upsert(
-                DOCUMENTS, [models.PointStruct(id=old.id, vector={}, payload=old.payload)], wait=True
-            )
+            self._write_record(models.PointStruct(id=old.id, vector={}, payload=old.payload))
         else:
             self._client.delete(DOCUMENTS, models.PointIdsList(points=[record_id]), wait=True)
 

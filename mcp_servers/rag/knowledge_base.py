@@ -23,10 +23,18 @@ from agentmesh.embeddings import EMBEDDING_DIM, embed
 from agentmesh.settings import Settings
 from mcp_servers.rag.bm25 import Bm25Encoder
 from mcp_servers.rag.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP_WORDS, Chunk, chunk_document
+from mcp_servers.rag.edge_index import EdgeKnowledgeIndex
 from mcp_servers.rag.errors import DocumentNotFound, InvalidDocument, InvalidQuery
 from mcp_servers.rag.filters import MetadataValue, filter_conditions, validate_metadata
 from mcp_servers.rag.formats import MIME_OF, ParsedDocument, SourceType, parse_document
-from mcp_servers.rag.index import ChunkPoint, KnowledgeIndex, ScoredChunk, SearchMode, chunk_point_id
+from mcp_servers.rag.index import (
+    ChunkPoint,
+    KnowledgeIndex,
+    KnowledgeStore,
+    ScoredChunk,
+    SearchMode,
+    chunk_point_id,
+)
 from mcp_servers.rag.snippets import snippet
 
 log = structlog.get_logger(__name__)
@@ -135,7 +143,7 @@ class KnowledgeBase:
 
     def __init__(
         self,
-        index: KnowledgeIndex,
+        index: KnowledgeStore,
         *,
         embedder: Embedder = embed,
         encoder: Bm25Encoder | None = None,
@@ -151,11 +159,17 @@ class KnowledgeBase:
     @classmethod
     def open(cls, settings: Settings) -> KnowledgeBase:
         """The knowledge base on `QDRANT_URL`, or on disk under the data directory."""
-        index = KnowledgeIndex.open(
-            path=settings.resolved_data_dir / "rag" / "qdrant",
-            url=settings.qdrant_url,
-            dimension=EMBEDDING_DIM,
-        )
+        index: KnowledgeStore
+        if settings.qdrant_url:
+            index = KnowledgeIndex.open(path=None, url=settings.qdrant_url, dimension=EMBEDDING_DIM)
+        elif settings.rag_engine == "edge":
+            index = EdgeKnowledgeIndex.open(
+                path=settings.resolved_data_dir / "rag" / "edge", dimension=EMBEDDING_DIM
+            )
+        else:
+            index = KnowledgeIndex.open(
+                path=settings.resolved_data_dir / "rag" / "qdrant", url=None, dimension=EMBEDDING_DIM
+            )
         return cls(index)
 
     def close(self) -> None:

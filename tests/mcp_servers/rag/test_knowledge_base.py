@@ -1,4 +1,4 @@
-"""The knowledge base in process, on Qdrant local mode in a temporary directory.
+"""The knowledge base in process, on each embedded engine (Qdrant local mode, Qdrant Edge).
 
 These pin what the server relies on beneath the MCP layer: every read is scoped to the tenant
 (including BM25's statistics), failed writes leave the previous version intact, and ingestion
@@ -18,16 +18,24 @@ from qdrant_client import models
 
 from agentmesh.embeddings import EMBEDDING_DIM, embed
 from mcp_servers.rag.chunking import Chunk
+from mcp_servers.rag.edge_index import EdgeKnowledgeIndex
 from mcp_servers.rag.errors import InvalidFilter, JobNotFound
-from mcp_servers.rag.index import CHUNKS, DENSE, DOCUMENTS, KnowledgeIndex, SearchMode
+from mcp_servers.rag.index import KnowledgeIndex, KnowledgeStore, SearchMode
 from mcp_servers.rag.jobs import IngestJob, IngestJobs
 from mcp_servers.rag.knowledge_base import DocumentInput, KnowledgeBase, indexed_text
 
 
-@pytest.fixture(scope="module")
-def knowledge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    path: Path = tmp_path_factory.mktemp("kb") / "qdrant"
-    kb = KnowledgeBase(KnowledgeIndex.open(path=path, url=None, dimension=EMBEDDING_DIM))
+@pytest.fixture(scope="module", params=["local", "edge"])
+def knowledge(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KnowledgeBase]:
+    path: Path = tmp_path_factory.mktemp(f"kb-{request.param}")
+    index: KnowledgeStore = (
+        EdgeKnowledgeIndex.open(path=path, dimension=EMBEDDING_DIM)
+        if request.param == "edge"
+        else KnowledgeIndex.open(path=path, url=None, dimension=EMBEDDING_DIM)
+    )
+    kb = KnowledgeBase(index)
     yield kb
     kb.close()
 
@@ -66,15 +74,12 @@ def test_a_failed_update_leaves_the_previous_version_whole(
 ) -> None:
     original = "# Hours\n\n## Weekdays\n\nOpen 8 to 17.\n\n## Weekends\n\nClosed."
     knowledge.ingest("t-undo", text(original, document_id="hours"))
-    client = knowledge.index._client
-    real_upsert = client.upsert
 
-    def disk_full(collection_name: str, points: Any, **kwargs: Any) -> Any:
-        if collection_name == DOCUMENTS:
-            raise OSError("disk full")
-        return real_upsert(collection_name, points, **kwargs)
+    def disk_full(point: Any) -> None:
+        raise OSError("disk full")
 
-    monkeypatch.setattr(client, "upsert", disk_full)
+    # The document record is written after the chunks: failing there leaves the most to undo.
+    monkeypatch.setattr(knowledge.index, "_write_record", disk_full)
     changed = "# Hours\n\n## Weekdays\n\nOpen 9 to 18.\n\n## Weekends\n\nClosed.\n\n## Holidays\n\nClosed."
     with pytest.raises(OSError, match="disk full"):
         knowledge.ingest("t-undo", text(changed, document_id="hours"))
@@ -99,31 +104,25 @@ def test_each_chunk_is_stored_with_the_embedding_of_its_own_text(knowledge: Know
             text("A short note.", title="Note", document_id="note"),
         ],
     )
-    records, _ = knowledge.index._client.scroll(
-        CHUNKS,
-        scroll_filter=models.Filter(
-            must=[models.FieldCondition(key="tenant_id", match=models.MatchValue(value="t-embed"))]
-        ),
-        limit=100,
-        with_payload=True,
-        with_vectors=[DENSE],
+    chunks = knowledge.index.search(
+        "t-embed", dense=embed(["guide"])[0], sparse=None, limit=100, mode="dense"
     )
-    assert len(records) == 7
+    assert len(chunks) == 7
     texts = [
         indexed_text(
-            record.payload["title"],
+            chunk.payload["title"],
             Chunk(
-                record.payload["chunk_index"],
-                record.payload["text"],
-                tuple(filter(None, [record.payload["heading"]])),
+                chunk.payload["chunk_index"],
+                chunk.payload["text"],
+                tuple(filter(None, [chunk.payload["heading"]])),
             ),
         )
-        for record in records
-        if record.payload is not None
+        for chunk in chunks
     ]
-    stored = np.array([record.vector[DENSE] for record in records if isinstance(record.vector, dict)])
+    vectors = knowledge.index.stored_dense_vectors("t-embed", [chunk.point_id for chunk in chunks])
+    stored = np.array([vectors[chunk.point_id] for chunk in chunks])
     similarity = stored @ embed(texts).T
-    assert list(similarity.argmax(axis=1)) == list(range(len(records)))
+    assert list(similarity.argmax(axis=1)) == list(range(len(chunks)))
     assert similarity.diagonal().min() > 0.999
 
 
@@ -178,3 +177,61 @@ def test_a_failing_job_reports_the_reason(knowledge: KnowledgeBase) -> None:
     final = jobs.status("t-jobs-c", job.job_id)
     assert final.state == "failed"
     assert final.error is not None and "the PDF could not be read" in final.error
+
+
+def test_metadata_filters_narrow_every_mode_to_the_matching_documents(knowledge: KnowledgeBase) -> None:
+    for team, year in (("sales", 2024), ("sales", 2025), ("support", 2025)):
+        body = f"The {team} handbook for {year} covers refunds."
+        knowledge.ingest(
+            "t-meta",
+            text(
+                body,
+                title=f"{team} {year}",
+                document_id=f"{team}-{year}",
+                metadata={"team": team, "year": year},
+            ),
+        )
+    modes: tuple[SearchMode, ...] = ("hybrid", "dense", "sparse")
+    for mode in modes:
+        by_value = knowledge.search(
+            "t-meta", "handbook refunds", top_k=10, mode=mode, filters={"team": "sales"}
+        )
+        assert sorted(hit.document_id for hit in by_value) == ["sales-2024", "sales-2025"], mode
+        any_of = knowledge.search(
+            "t-meta", "handbook refunds", top_k=10, mode=mode, filters={"year": [2024, 2023]}
+        )
+        assert [hit.document_id for hit in any_of] == ["sales-2024"], mode
+        both = knowledge.search(
+            "t-meta", "handbook refunds", top_k=10, mode=mode, filters={"team": "support", "year": 2025}
+        )
+        assert [hit.document_id for hit in both] == ["support-2025"], mode
+
+
+def test_the_index_and_its_tenant_scoping_survive_a_restart(tmp_path: Path) -> None:
+    first = KnowledgeBase(EdgeKnowledgeIndex.open(path=tmp_path, dimension=EMBEDDING_DIM))
+    first.ingest(
+        "t-restart-a", text("Warehouse B closes at noon on Fridays.", title="Hours", document_id="hours")
+    )
+    first.ingest("t-restart-b", text("Warehouse B is open all day.", title="Hours", document_id="hours"))
+    first.close()
+
+    reopened = KnowledgeBase(EdgeKnowledgeIndex.open(path=tmp_path, dimension=EMBEDDING_DIM))
+    try:
+        hits = reopened.search("t-restart-a", "when does warehouse B close", top_k=10)
+        assert [hit.text for hit in hits] == ["Warehouse B closes at noon on Fridays."]
+        assert reopened.index.chunk_count("t-restart-b") == 1
+        assert reopened.delete("t-restart-a", "hours") is not None
+        assert reopened.index.chunk_count("t-restart-a") == 0
+        assert reopened.document("t-restart-b", "hours").text == "Warehouse B is open all day."
+    finally:
+        reopened.close()
+
+
+def test_the_embedded_engine_refuses_a_condition_it_cannot_translate(tmp_path: Path) -> None:
+    index = EdgeKnowledgeIndex.open(path=tmp_path, dimension=EMBEDDING_DIM)
+    try:
+        text_match = models.FieldCondition(key="title", match=models.MatchText(text="hours"))
+        with pytest.raises(TypeError, match="exact-match field conditions only"):
+            index.search("t-edge", dense=embed(["hours"])[0], sparse=None, limit=5, conditions=[text_match])
+    finally:
+        index.close()

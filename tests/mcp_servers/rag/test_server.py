@@ -1,6 +1,7 @@
 """The RAG server as deployed: `agentmesh serve rag` over HTTP, called with mesh tokens.
 
-One server process serves the whole module (the embedding model loads once). acme and globex
+One server process per embedded engine (Qdrant local mode, Qdrant Edge) serves the whole module,
+and every test runs against both. acme and globex
 are the demo tenants with their own seeded policies; every cross-tenant test asks with the other
 tenant's real ids and expects to learn nothing.
 """
@@ -27,9 +28,14 @@ TOOLS = ["ingest_text", "ingest_document", "ingest_status", "search", "list_docu
 JOB_THRESHOLD = 6 * 1024
 
 
+@pytest.fixture(scope="module", params=["local", "edge"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("rag-server")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Path:
+    return tmp_path_factory.mktemp(f"rag-server-{engine}")
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +44,10 @@ def server_settings(data_dir: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def server_url(data_dir: Path) -> Iterator[str]:
-    with running_server("rag", data_dir, AGENTMESH_RAG_JOB_THRESHOLD_BYTES=str(JOB_THRESHOLD)) as url:
+def server_url(data_dir: Path, engine: str) -> Iterator[str]:
+    with running_server(
+        "rag", data_dir, AGENTMESH_RAG_JOB_THRESHOLD_BYTES=str(JOB_THRESHOLD), AGENTMESH_RAG_ENGINE=engine
+    ) as url:
         yield url
 
 
