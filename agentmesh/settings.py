@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     jwks_min_refetch_seconds: float = Field(default=30.0, ge=0, alias="AGENTMESH_JWKS_MIN_REFETCH_SECONDS")
 
     gateway_url: str = Field(default="http://127.0.0.1:8000", alias="AGENTMESH_URL")
+    # When set, `/metrics` (labelled by tenant) answers only to this bearer token.
+    metrics_token: str | None = Field(default=None, min_length=16, alias="AGENTMESH_METRICS_TOKEN")
 
     # Where the tool servers live; `agentmesh up` fills these for the children it starts.
     erp_url: str | None = Field(default=None, alias="AGENTMESH_ERP_URL")

@@ -76,6 +76,21 @@ def test_rate_limit_rejections_are_counted_by_tenant_and_quota(settings: Setting
     assert value(metrics, "agentmesh_rate_limit_rejections_total", **rejections) == 1
 
 
+def test_with_a_scrape_token_metrics_answer_only_to_it(settings: Settings) -> None:
+    scrape_token = "s3cret-scrape-token-0123"
+    guarded = load_settings(AGENTMESH_DATA_DIR=settings.data_dir, AGENTMESH_METRICS_TOKEN=scrape_token)
+    user_token = issue_dev_token(guarded, tenant_id="acme", user="alice")
+    with TestClient(create_app(guarded, servers={})) as client:
+        for headers in ({}, {"Authorization": f"Bearer {user_token}"}, {"Authorization": "Bearer s3cret"}):
+            refused = client.get("/metrics", headers=headers)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "unauthorized"
+            assert "agentmesh_" not in refused.text
+        allowed = client.get("/metrics", headers={"Authorization": f"Bearer {scrape_token}"})
+    assert allowed.status_code == 200
+    assert "agentmesh_turns_in_flight" in allowed.text
+
+
 def test_tokens_and_cost_are_counted_by_tenant() -> None:
     metrics = GatewayMetrics()
     metrics.record_usage("acme", input_tokens=1200, output_tokens=300, cost_usd=0.0042)
