@@ -222,6 +222,35 @@ class SessionStore:
         if self._windows is not None:
             await self._windows.store(key, turn, merged_memory, replace=False)
 
+    async def append_answer(
+        self, key: SessionKey, answer: StoredMessage, memory: dict[str, Any], *, also: Sequence[Base] = ()
+    ) -> bool:
+        """Append a later answer to a turn already in the session (one resumed after approval).
+
+        One SQL transaction with the rows in `also`, then the window. False, writing nothing
+        (not even `also`), when the session does not exist or is not this user's.
+        """
+        async with self._sessions() as db, db.begin():
+            owned = await db.execute(
+                update(ChatSessionRow)
+                .where(
+                    ChatSessionRow.id == key.session_id,
+                    ChatSessionRow.tenant_id == key.tenant_id,
+                    ChatSessionRow.user_id == key.user_id,
+                )
+                .values(updated_at=utcnow())
+            )
+            if owned.rowcount == 0:  # type: ignore[attr-defined]
+                return False
+            row = await db.get_one(ChatSessionRow, key.session_id, populate_existing=True)
+            row.memory = {**(row.memory or {}), **memory}
+            merged_memory = dict(row.memory)
+            db.add_all(also)
+            db.add(_message_row(key, answer))
+        if self._windows is not None:
+            await self._windows.store(key, [answer], merged_memory, replace=False)
+        return True
+
     async def _write_turn(
         self, key: SessionKey, turn: list[StoredMessage], memory: dict[str, Any], also: Sequence[Base]
     ) -> dict[str, Any]:
@@ -248,18 +277,7 @@ class SessionStore:
                 row = await db.get_one(ChatSessionRow, key.session_id, populate_existing=True)
             row.memory = {**(row.memory or {}), **memory}
             db.add_all(also)
-            for message in turn:
-                db.add(
-                    ChatMessageRow(
-                        session_id=key.session_id,
-                        tenant_id=key.tenant_id,
-                        user_id=key.user_id,
-                        role=message.role,
-                        content=message.content,
-                        agent=message.agent,
-                        meta=message.meta,
-                    )
-                )
+            db.add_all(_message_row(key, message) for message in turn)
             return dict(row.memory)
 
     async def _owned(self, db: AsyncSession, key: SessionKey) -> ChatSessionRow:
@@ -317,3 +335,15 @@ class SessionStore:
 
 def _stored(row: ChatMessageRow) -> StoredMessage:
     return StoredMessage(role=row.role, content=row.content, agent=row.agent, meta=row.meta or {})
+
+
+def _message_row(key: SessionKey, message: StoredMessage) -> ChatMessageRow:
+    return ChatMessageRow(
+        session_id=key.session_id,
+        tenant_id=key.tenant_id,
+        user_id=key.user_id,
+        role=message.role,
+        content=message.content,
+        agent=message.agent,
+        meta=message.meta,
+    )

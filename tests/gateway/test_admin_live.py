@@ -221,6 +221,15 @@ def test_a_tool_under_approval_pauses_the_turn_until_an_admin_approves(mesh: Mes
     usage = mesh.call("GET", "/api/admin/tenants/acme/usage", mesh.acme_admin).json()
     assert {c["channel"] for c in usage["by_channel"]} >= {"chat", "approval"}
 
+    transcript = mesh.call("GET", f"/api/acme/sessions/{paused['session_id']}", mesh.headers("acme", "alice"))
+    messages = transcript.json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
+    assert messages[1]["meta"]["outcome"] == "pending_approval"
+    assert messages[2]["content"] == body["answer"]
+    assert messages[2]["meta"]["approval_id"] == approval["id"]
+    assert messages[2]["meta"]["decided_by"] == "ada"
+    assert messages[2]["meta"]["tool_calls"][0]["tool"] == "get_customer_profile"
+
 
 def test_a_rejected_call_never_runs(mesh: Mesh) -> None:
     mesh.chat(f"Show the customer profile of MST {ACME_MST}", agent="profiles")

@@ -101,9 +101,15 @@ async def test_sessions_on_postgresql_belong_to_one_user_of_one_tenant(pg_engine
             await store.open(intruder.tenant_id, intruder.user_id, "s-1")
         with pytest.raises(ApiError):
             await store.append_turn(intruder, "mine now?", reply("no"), {})
+        assert await store.append_answer(intruder, reply("approved: mine now"), {}) is False
         with pytest.raises(ApiError):
             await store.delete(intruder)
     assert len(await store.transcript(alice)) == 4, "the refused writes left nothing behind"
+
+    # A turn resumed after an approval adds its answer alone.
+    assert await store.append_answer(alice, reply("Order SO-1 placed"), {"order": "SO-1"}) is True
+    assert [m.content for m in await store.transcript(alice)][-2:] == ["99,700,000 VND", "Order SO-1 placed"]
+    assert (await store.open("acme", "alice", "s-1")).memory == {"mst": "3428557611", "order": "SO-1"}
 
     await store.delete(alice)
     with pytest.raises(ApiError):

@@ -18,6 +18,7 @@ from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
 from gateway.schemas import Step
+from gateway.sessions import SessionKey, StoredMessage
 from gateway.turns import step_of
 from host.approvals import ApprovalError, PendingApproval
 from host.caller import Caller
@@ -93,7 +94,8 @@ async def list_approvals(request: Request) -> Response:
 async def _decide(access: AdminAccess, approval_id: str, approve: bool) -> ResumedTurn:
     assert access.tenant_id is not None
     host = access.state.host
-    if host.approvals is None or await host.approvals.get(approval_id, tenant_id=access.tenant_id) is None:
+    pending = await host.approvals.get(approval_id, tenant_id=access.tenant_id) if host.approvals else None
+    if pending is None:
         raise ApiError(
             404, "approval_not_found", f"no approval '{approval_id}' for tenant '{access.tenant_id}'"
         )
@@ -110,14 +112,7 @@ async def _decide(access: AdminAccess, approval_id: str, approve: bool) -> Resum
     except ApprovalError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from exc
     assert final is not None, "a resumed turn always ends with a final event"
-    await access.state.admin.usage.record(
-        tenant_id=access.tenant_id,
-        user_id=access.user.subject,
-        channel="approval",
-        outcome=final.outcome,
-        usage=final.usage,
-        agent=final.agent,
-    )
+    await _record(access, pending, final, steps)
     return ResumedTurn(
         approval_id=approval_id,
         decision="approved" if approve else "rejected",
@@ -131,6 +126,42 @@ async def _decide(access: AdminAccess, approval_id: str, approve: bool) -> Resum
         usage=final.usage,
         next_approval_id=final.approval_id,
     )
+
+
+async def _record(
+    access: AdminAccess, pending: PendingApproval, final: FinalEvent, steps: list[Step]
+) -> None:
+    """The resumed answer joins the paused turn's session, with its usage in the same write."""
+    ledger = access.state.admin.usage
+    entry = ledger.entry(
+        tenant_id=pending.tenant_id,
+        user_id=access.user.subject,
+        channel="approval",
+        outcome=final.outcome,
+        usage=final.usage,
+        agent=final.agent,
+    )
+    if pending.session_id is not None:
+        answer = StoredMessage(
+            role="assistant",
+            content=final.answer,
+            agent=final.agent,
+            meta={
+                "outcome": final.outcome,
+                "approval_id": pending.id,
+                "decided_by": access.user.subject,
+                "tool_calls": [
+                    {"server": step.server, "tool": step.tool, "arguments": step.arguments}
+                    for step in steps
+                    if step.type == "tool_call"
+                ],
+                "usage": final.usage.model_dump(),
+            },
+        )
+        key = SessionKey(tenant_id=pending.tenant_id, user_id=pending.subject, session_id=pending.session_id)
+        if await access.state.sessions.append_answer(key, answer, final.memory, also=[entry]):
+            return
+    await ledger.add(entry)
 
 
 async def approve(request: Request) -> Response:
