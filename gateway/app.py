@@ -78,6 +78,7 @@ def create_app(
             admission=admission,
             metrics=gateway_metrics,
             mcp=TenantMcpEndpoint(host, settings, admit=admission.admit),
+            redis=backends.redis,
         )
         app.state.gateway = state
         app.state.token_verifier = state.token_verifier

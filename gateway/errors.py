@@ -6,6 +6,9 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -60,6 +63,18 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
 
+async def handle_backend_unavailable(request: Request, exc: Exception) -> Response:
+    # An outage of Redis or the database is the platform's, not the client's, and passes: say so
+    # and when to retry, instead of an internal error.
+    log.error("backend_unavailable", path=request.url.path, error=type(exc).__name__)
+    return error_response(
+        503,
+        "backend_unavailable",
+        "A service the gateway depends on (Redis or the database) is unreachable; retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path)
     return error_response(500, "internal_error", "The server hit an unexpected error; it has been logged.")
@@ -68,5 +83,8 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     HTTPException: handle_http_exception,
+    RedisConnectionError: handle_backend_unavailable,
+    RedisTimeoutError: handle_backend_unavailable,
+    OperationalError: handle_backend_unavailable,
     Exception: handle_unexpected,
 }

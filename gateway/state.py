@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agentmesh.settings import Settings
@@ -40,3 +41,4 @@ class GatewayState:
     admission: Admission
     metrics: GatewayMetrics
     mcp: TenantMcpEndpoint
+    redis: Redis | None = None

@@ -1,12 +1,25 @@
-"""`GET /healthz`: the gateway is up, and how its MCP servers are doing."""
+"""`GET /healthz`: the gateway is up, and how its MCP servers are doing.
+`GET /readyz`: whether it can serve requests now, that is, reach its database and Redis.
+
+Liveness and readiness are apart on purpose: an outage of a shared backend should take replicas
+out of the load balancer (readiness), not restart them all (liveness).
+"""
 
 from __future__ import annotations
 
+import anyio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.state import GatewayState
+
+_CHECK_TIMEOUT_SECONDS = 2.0
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -15,4 +28,34 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "servers": servers})
 
 
-routes = [Route("/healthz", healthz, methods=["GET"])]
+async def readyz(request: Request) -> JSONResponse:
+    state: GatewayState = request.app.state.gateway
+    checks = {"database": await _database(state.engine)}
+    if state.redis is not None:
+        checks["redis"] = await _redis(state.redis)
+    ready = all(result == "ok" for result in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+async def _database(engine: AsyncEngine) -> str:
+    try:
+        with anyio.fail_after(_CHECK_TIMEOUT_SECONDS):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+async def _redis(redis: Redis) -> str:
+    try:
+        with anyio.fail_after(_CHECK_TIMEOUT_SECONDS):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
