@@ -61,8 +61,14 @@ def create_app(
         admission = Admission(backends.limiter, backends.slots, limits.for_tenant, gateway_metrics)
         gateway_metrics.watch_mcp_servers(host.pool.states, host.circuit_states)
         admin_stores = AdminStores.build(
-            db=db, engine=engine, secrets=secret_box(settings), pool=host.pool, startup_servers=server_urls
+            db=db,
+            engine=engine,
+            secrets=secret_box(settings),
+            pool=host.pool,
+            catalog=host.catalog,
+            startup_servers=server_urls,
         )
+        host.on_servers_changed = admin_stores.servers.sync
         state = GatewayState(
             settings=settings,
             engine=engine,

@@ -1,8 +1,10 @@
 """MCP servers registered by URL through the admin API: persisted, and connected without a restart.
 
 The servers the gateway was started with (from settings or `agentmesh up`) are fixed; a platform
-admin adds further servers here. Each registration is stored first and then handed to the host's
-connection pool, and every stored registration is handed to the pool again when the gateway starts.
+admin adds, re-points and removes further servers here. Each change is stored first (bumping the
+`servers` config version in the same transaction) and then applied to this replica's connection
+pool; the other replicas see the version move at their next turn and re-read the registrations
+(`sync`). Every stored registration is handed to the pool again when the gateway starts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.tables import McpServerRow, utcnow
+from host.catalog import ToolCatalog
+from host.config_versions import bump
 from host.mcp_pool import McpPool
 
 SERVER_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
@@ -74,10 +78,16 @@ class ServerRegistry:
     """Registered servers in the platform database, mirrored into the host's pool."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], pool: McpPool, *, startup: Iterable[str] = ()
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: McpPool,
+        catalog: ToolCatalog,
+        *,
+        startup: Iterable[str] = (),
     ) -> None:
         self._sessions = sessions
         self._pool = pool
+        self._catalog = catalog
         self._startup = frozenset(startup)
 
     async def connect_registered(self) -> list[str]:
@@ -89,13 +99,7 @@ class ServerRegistry:
 
     async def register(self, name: str, registration: ServerRegistration, registered_by: str) -> ServerView:
         """Store `name` -> URL (replacing an earlier URL) and connect to it in the background."""
-        if not re.fullmatch(SERVER_NAME_PATTERN, name):
-            raise InvalidServerName(
-                f"'{name}' is not a server name: a lower-case letter, then up to 31 lower-case "
-                "letters, digits or dashes"
-            )
-        if name in self._startup:
-            raise ServerNameTaken(f"'{name}' is configured at startup and cannot be re-registered")
+        self._check_changeable(name)
         url = str(registration.url)
         async with self._sessions() as db, db.begin():
             row = await db.get(McpServerRow, name, with_for_update=True)
@@ -106,10 +110,50 @@ class ServerRegistry:
                 row.url = url
                 row.registered_by = registered_by
                 row.updated_at = utcnow()
+            await bump(db, "servers")
+        self._connect(name, url)
+        return self._view_of(row)
+
+    async def remove(self, name: str) -> None:
+        """Delete a registration and disconnect the server; its tools leave every catalog."""
+        self._check_changeable(name)
+        async with self._sessions() as db, db.begin():
+            row = await db.get(McpServerRow, name, with_for_update=True)
+            if row is None:
+                raise ServerNotFound(f"no registered MCP server named '{name}'")
+            await db.delete(row)
+            await bump(db, "servers")
+        self._disconnect(name)
+
+    async def sync(self) -> None:
+        """Make this replica's pool match the stored registrations (another replica changed them)."""
+        rows = {row.name: row.url for row in await self._rows() if row.name not in self._startup}
+        for name in self._pool.servers():
+            if name not in self._startup and name not in rows:
+                self._disconnect(name)
+        for name, url in rows.items():
+            self._connect(name, url)
+
+    def _check_changeable(self, name: str) -> None:
+        if not re.fullmatch(SERVER_NAME_PATTERN, name):
+            raise InvalidServerName(
+                f"'{name}' is not a server name: a lower-case letter, then up to 31 lower-case "
+                "letters, digits or dashes"
+            )
+        if name in self._startup:
+            raise ServerNameTaken(f"'{name}' is configured at startup and cannot be changed here")
+
+    def _connect(self, name: str, url: str) -> None:
+        if self._pool.has(name) and self._pool.connection(name).url == url:
+            return
+        self._catalog.forget(name)  # tools listed from the old URL are not the new server's
         # The connection outlives this request: start it outside the request's context (its
         # tenant, trace and log bindings), as if it had been there from the start.
         contextvars.Context().run(self._pool.add_server, name, url)
-        return self._view_of(row)
+
+    def _disconnect(self, name: str) -> None:
+        self._pool.remove_server(name)
+        self._catalog.forget(name)
 
     async def get(self, name: str) -> ServerView:
         for view in await self.all():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -246,6 +246,8 @@ class AgentHost:
         self._supervisor = Supervisor()
         self._seen: dict[str, int] = {}
         self._config_lock = anyio.Lock()
+        # Set by the gateway: re-reads the registered MCP servers when another replica changed them.
+        self.on_servers_changed: Callable[[], Awaitable[None]] | None = None
         self._background: anyio.CancelScope | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -306,6 +308,8 @@ class AgentHost:
                 log.info("agents_reloaded", version=current["agents"], agents=len(self.registry.all()))
             if current["pins"] != self._seen.get("pins"):
                 await self.catalog.reload_pins()
+            if self.on_servers_changed is not None and current["servers"] != self._seen.get("servers"):
+                await self.on_servers_changed()
             self._seen = current
         return current
 

@@ -205,8 +205,14 @@ class ToolCatalog:
         return self._accepted.get((tool.server, tool.name)) != tool.definition_hash
 
     def all_tools(self) -> list[ToolSpec]:
-        """Every cached tool of every server, withheld ones included (for admins and metrics)."""
-        return [tool for tools in self._tools.values() for tool in tools]
+        """Every cached tool of every server in the pool, withheld ones included (for admins and metrics)."""
+        return [tool for server, tools in self._tools.items() if self._pool.has(server) for tool in tools]
+
+    def forget(self, server: str) -> None:
+        """Drop `server`'s cached tools (it was removed, or re-pointed at another URL)."""
+        self._tools.pop(server, None)
+        self._fetched_at.pop(server, None)
+        self.version += 1
 
     def select(self, globs: Sequence[str], *, tenant_id: str) -> list[ToolSpec]:
         """Tools matching any of `globs` that `tenant_id` may see and that are not withheld.
@@ -222,6 +228,8 @@ class ToolCatalog:
         ]
 
     def find(self, server: str, name: str) -> ToolSpec | None:
+        if not self._pool.has(server):
+            return None
         return next((tool for tool in self._tools.get(server, []) if tool.name == name), None)
 
     def servers_for(self, globs: Sequence[str]) -> list[str]:

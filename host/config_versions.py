@@ -1,9 +1,10 @@
 """Version counters of the host's stored configuration, read once per turn.
 
-Agents, tenant LLM settings and tool pins live in the database and can change on any replica.
-Every write bumps its kind's counter in the same transaction; each host keeps what it loaded
-together with the counter it loaded it at, and reloads only when a counter moved. Concurrent
-turns share one read (single flight), so a burst of turns costs one small query, not one each.
+Agents, tenant LLM settings, tool pins and registered MCP servers live in the database and can
+change on any replica. Every write bumps its kind's counter in the same transaction; each host
+keeps what it loaded together with the counter it loaded it at, and reloads only when a counter
+moved. Concurrent turns share one read (single flight), so a burst of turns costs one small
+query, not one each.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from host.tables import ConfigVersionRow
 
-ConfigKind = Literal["agents", "llm", "pins"]
-KINDS: tuple[ConfigKind, ...] = ("agents", "llm", "pins")
+ConfigKind = Literal["agents", "llm", "pins", "servers"]
+KINDS: tuple[ConfigKind, ...] = ("agents", "llm", "pins", "servers")
 
 
 async def bump(db: AsyncSession, kind: ConfigKind) -> None:

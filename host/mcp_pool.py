@@ -277,8 +277,19 @@ class McpPool:
         if self._task_group is not None:
             self._task_group.start_soon(connection.run)
 
+    def remove_server(self, name: str) -> bool:
+        """Disconnect and forget a server; False when there was none by that name."""
+        connection = self._connections.pop(name, None)
+        if connection is None:
+            return False
+        connection.close()
+        return True
+
     def servers(self) -> list[str]:
         return sorted(self._connections)
+
+    def has(self, name: str) -> bool:
+        return name in self._connections
 
     def connection(self, server: str) -> ServerConnection:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import anyio
 import pytest
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.settings import Settings, load_settings
 from gateway.app import create_app
+from gateway.servers import ServerNameTaken, ServerRegistry
 from gateway.state import GatewayState
 from host.usage import Usage
 
@@ -193,6 +195,51 @@ def test_registering_a_server_connects_it_in_the_background_and_survives_a_resta
         assert "billing" in state_of(restarted).host.pool.servers()
         view = restarted.get("/api/admin/servers/billing", headers=who.platform).json()
         assert view["url"] == "http://127.0.0.1:9/mcp" and view["registered_by"] == "root@platform"
+
+
+def test_a_removed_server_is_disconnected_and_stays_removed_after_a_restart(
+    client: TestClient, who: Callers, module_settings: Settings
+) -> None:
+    url = "http://127.0.0.1:9/mcp"
+    assert client.put("/api/admin/servers/ledger", json={"url": url}, headers=who.platform).status_code == 200
+    assert "ledger" in state_of(client).host.pool.servers()
+
+    removed = client.delete("/api/admin/servers/ledger", headers=who.platform)
+    assert removed.status_code == 204, removed.text
+    assert "ledger" not in state_of(client).host.pool.servers()
+    assert_error(client.get("/api/admin/servers/ledger", headers=who.platform), 404, "server_not_found")
+    assert_error(client.delete("/api/admin/servers/ledger", headers=who.platform), 404, "server_not_found")
+    assert_error(
+        client.delete("/api/admin/servers/ledger", headers=who.acme_admin), 403, "platform_admin_required"
+    )
+    with TestClient(create_app(module_settings, servers={})) as restarted:
+        assert "ledger" not in state_of(restarted).host.pool.servers()
+
+
+def test_a_server_configured_at_startup_cannot_be_removed(client: TestClient) -> None:
+    state = state_of(client)
+    registry = ServerRegistry(state.db, state.host.pool, state.host.catalog, startup=["erp"])
+    with pytest.raises(ServerNameTaken, match="configured at startup"):
+        anyio.run(registry.remove, "erp")
+
+
+def test_registrations_and_removals_reach_every_replica_at_its_next_turn(
+    module_settings: Settings, who: Callers
+) -> None:
+    with (
+        TestClient(create_app(module_settings, servers={})) as first,
+        TestClient(create_app(module_settings, servers={})) as second,
+    ):
+        url = "http://127.0.0.1:9/mcp"
+        assert first.put("/api/admin/servers/crm", json={"url": url}, headers=who.platform).status_code == 200
+        assert "crm" not in state_of(second).host.pool.servers(), "not before the replica's next turn"
+        turn = second.post("/api/acme/chat", json={"message": "hello"}, headers=who.acme_user)
+        assert turn.status_code == 200, turn.text
+        assert "crm" in state_of(second).host.pool.servers()
+
+        assert first.delete("/api/admin/servers/crm", headers=who.platform).status_code == 204
+        second.post("/api/acme/chat", json={"message": "hello again"}, headers=who.acme_user)
+        assert "crm" not in state_of(second).host.pool.servers()
 
 
 @pytest.mark.parametrize(

@@ -277,6 +277,7 @@ ATTEMPTS = [
         body={"url": "http://127.0.0.1:9/mcp"},
         guards=("servers",),
     ),
+    *platform_only("servers", "remove", "DELETE", "/api/admin/servers/erp", guards=("servers",)),
     # Tenants.
     *by_globex("tenants", "read_acme", "GET", ACME, user=AR, admin=FT),
     *platform_only("tenants", "list", "GET", "/api/admin/tenants"),

@@ -1,4 +1,8 @@
-"""`/api/admin/servers`: the MCP servers every tenant's agents draw tools from (platform admins)."""
+"""`/api/admin/servers`: the MCP servers every tenant's agents draw tools from (platform admins).
+
+Servers configured at startup are listed but fixed; registered ones can be re-pointed or removed,
+and every replica follows within a turn.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +56,17 @@ REGISTER = Operation(
     ),
 )
 
+REMOVE = Operation(
+    "DELETE",
+    "/api/admin/servers/{name}",
+    "removeServer",
+    "Remove a registered MCP server; its tools leave every tenant's catalog",
+    "servers",
+    None,
+    errors=(403, 404, 409),
+    path_schemas=SERVER_PATH,
+)
+
 
 async def list_servers(request: Request) -> Response:
     access = platform_admin(request)
@@ -78,5 +93,21 @@ async def register_server(request: Request) -> Response:
     return REGISTER.reply(view)
 
 
-operations = [LIST, GET, REGISTER]
-routes = [LIST.route(list_servers), GET.route(get_server), REGISTER.route(register_server)]
+async def remove_server(request: Request) -> Response:
+    access = platform_admin(request)
+    name = request.path_params["name"]
+    try:
+        await access.state.admin.servers.remove(name)
+    except ServerRegistryError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    await access.record("server.remove", f"server:{name}")
+    return REMOVE.reply()
+
+
+operations = [LIST, GET, REGISTER, REMOVE]
+routes = [
+    LIST.route(list_servers),
+    GET.route(get_server),
+    REGISTER.route(register_server),
+    REMOVE.route(remove_server),
+]

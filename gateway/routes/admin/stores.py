@@ -11,6 +11,7 @@ from agentmesh.secrets import SecretBox
 from gateway.servers import ServerRegistry
 from gateway.usage import UsageLedger
 from host.agent_store import AgentStore
+from host.catalog import ToolCatalog
 from host.llm_config import LlmConfigStore
 from host.mcp_pool import McpPool
 from host.pins import ToolPins
@@ -43,13 +44,14 @@ class AdminStores:
         engine: AsyncEngine,
         secrets: SecretBox,
         pool: McpPool,
+        catalog: ToolCatalog,
         startup_servers: Iterable[str],
     ) -> AdminStores:
         return cls(
             erp_tools=ToolConfigStore(db),
             erp_credentials=ServiceCredentialStore(db, secrets),
             search_providers=ProviderConfigStore(engine, secrets),
-            servers=ServerRegistry(db, pool, startup=startup_servers),
+            servers=ServerRegistry(db, pool, catalog, startup=startup_servers),
             usage=UsageLedger(db),
             policies=PolicyOverrideStore(db),
             agents=AgentStore(db),
