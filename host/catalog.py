@@ -127,6 +127,8 @@ class ToolCatalog:
         async with self._locks.setdefault(server, anyio.Lock()):
             tools = await self._pool.connection(server).list_tools()
             specs = [ToolSpec.from_mcp(server, tool) for tool in tools]
+            if not self._pool.has(server):
+                return specs  # removed while it was listing: `forget` has run, keep it forgotten
             if self._pins is not None:
                 accepted = await self._pins.observe(server, specs)
                 self._accepted = {k: v for k, v in self._accepted.items() if k[0] != server} | accepted
@@ -205,8 +207,8 @@ class ToolCatalog:
         return self._accepted.get((tool.server, tool.name)) != tool.definition_hash
 
     def all_tools(self) -> list[ToolSpec]:
-        """Every cached tool of every server in the pool, withheld ones included (for admins and metrics)."""
-        return [tool for server, tools in self._tools.items() if self._pool.has(server) for tool in tools]
+        """Every cached tool of every server, withheld ones included (for admins and metrics)."""
+        return [tool for tools in self._tools.values() for tool in tools]
 
     def forget(self, server: str) -> None:
         """Drop `server`'s cached tools (it was removed, or re-pointed at another URL)."""
@@ -228,8 +230,6 @@ class ToolCatalog:
         ]
 
     def find(self, server: str, name: str) -> ToolSpec | None:
-        if not self._pool.has(server):
-            return None
         return next((tool for tool in self._tools.get(server, []) if tool.name == name), None)
 
     def servers_for(self, globs: Sequence[str]) -> list[str]:

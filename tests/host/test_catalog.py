@@ -111,6 +111,19 @@ async def test_an_expired_list_is_fetched_again(shared_settings: Settings, probe
         pool.stop()
 
 
+async def test_a_removed_server_leaves_the_pool_and_its_tools_the_catalog(
+    shared_settings: Settings, probe: ProbeThread
+) -> None:
+    _, parts = make_host(shared_settings, {"probe": probe.url}, agents=[], policy_set=policies())
+    async with listed(parts) as catalog:
+        assert catalog.select(["probe:*"], tenant_id="acme")
+        assert parts.pool.remove_server("probe") is True
+        catalog.forget("probe")
+        assert catalog.select(["probe:*"], tenant_id="acme") == []
+        assert catalog.find("probe", "lookup_customer") is None
+        assert parts.pool.servers() == [] and parts.pool.remove_server("probe") is False
+
+
 def spec(name: str, description: str, priority: int = 0) -> ToolSpec:
     render = {"priority": priority} if priority else {}
     return ToolSpec(server="erp", name=name, description=description, render=render, definition_hash=name)
