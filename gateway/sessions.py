@@ -231,16 +231,7 @@ class SessionStore:
         (not even `also`), when the session does not exist or is not this user's.
         """
         async with self._sessions() as db, db.begin():
-            owned = await db.execute(
-                update(ChatSessionRow)
-                .where(
-                    ChatSessionRow.id == key.session_id,
-                    ChatSessionRow.tenant_id == key.tenant_id,
-                    ChatSessionRow.user_id == key.user_id,
-                )
-                .values(updated_at=utcnow())
-            )
-            if owned.rowcount == 0:  # type: ignore[attr-defined]
+            if not await _touch_owned(db, key):
                 return False
             row = await db.get_one(ChatSessionRow, key.session_id, populate_existing=True)
             row.memory = {**(row.memory or {}), **memory}
@@ -255,19 +246,7 @@ class SessionStore:
         self, key: SessionKey, turn: list[StoredMessage], memory: dict[str, Any], also: Sequence[Base]
     ) -> dict[str, Any]:
         async with self._sessions() as db, db.begin():
-            # The first statement writes, so on SQLite the transaction takes the write lock at once
-            # (waiting its turn) rather than reading first and failing to upgrade its snapshot when
-            # another writer commits in between. On PostgreSQL it locks the session's row.
-            owned = await db.execute(
-                update(ChatSessionRow)
-                .where(
-                    ChatSessionRow.id == key.session_id,
-                    ChatSessionRow.tenant_id == key.tenant_id,
-                    ChatSessionRow.user_id == key.user_id,
-                )
-                .values(updated_at=utcnow())
-            )
-            if owned.rowcount == 0:  # type: ignore[attr-defined]
+            if not await _touch_owned(db, key):
                 row = ChatSessionRow(
                     id=key.session_id, tenant_id=key.tenant_id, user_id=key.user_id, memory={}
                 )
@@ -335,6 +314,25 @@ class SessionStore:
 
 def _stored(row: ChatMessageRow) -> StoredMessage:
     return StoredMessage(role=row.role, content=row.content, agent=row.agent, meta=row.meta or {})
+
+
+async def _touch_owned(db: AsyncSession, key: SessionKey) -> bool:
+    """Mark the user's session updated; False when the user has no session by that id.
+
+    It is the transaction's first statement and a write, so on SQLite the transaction takes the
+    write lock at once (waiting its turn) rather than reading first and failing to upgrade its
+    snapshot when another writer commits in between. On PostgreSQL it locks the session's row.
+    """
+    owned = await db.execute(
+        update(ChatSessionRow)
+        .where(
+            ChatSessionRow.id == key.session_id,
+            ChatSessionRow.tenant_id == key.tenant_id,
+            ChatSessionRow.user_id == key.user_id,
+        )
+        .values(updated_at=utcnow())
+    )
+    return bool(owned.rowcount)  # type: ignore[attr-defined]
 
 
 def _message_row(key: SessionKey, message: StoredMessage) -> ChatMessageRow:
