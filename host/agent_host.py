@@ -65,7 +65,7 @@ from host.routing import RouteDecision
 from host.supervisor import Supervisor
 from host.tables import create_host_tables
 from host.tokens import MeshTokenIssuer
-from host.tool_ranking import ToolRanker
+from host.tool_ranking import ToolRanker, remember_message_vector
 from policies.audit import AuditLog
 from policies.loader import PolicySet
 from policies.model import Decision, Principal
@@ -623,6 +623,7 @@ class AgentHost:
         route = await self._supervisor.route(self.registry, caller.tenant_id, turn.message)
         if route is None:
             return None, RouteEvent(agent=None, confidence=0.0, reason="no_agents")
+        remember_message_vector(turn.message, route.message_vector)
         candidates = [c.model_dump() for c in route.candidates]
         confidence = route.candidates[0].score if route.candidates else 0.0
         chosen, reason = route.agent, str(route.reason)

@@ -77,11 +77,15 @@ class RouteCandidate(BaseModel):
 class RouteDecision(BaseModel):
     """The router's answer: an agent, or a clarifying question naming the candidates."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     agent: str | None
     candidates: list[RouteCandidate]
     clarify: bool
     reason: RouteReason
     question: str | None
+    # The message's embedding, for the rest of its turn (tool ranking) to reuse; never serialised.
+    message_vector: np.ndarray | None = Field(default=None, exclude=True, repr=False)
 
 
 class RouterSettings(BaseModel):
@@ -215,10 +219,14 @@ class Evidence:
     raw: np.ndarray
     lexical: np.ndarray
     neighbours: np.ndarray
+    vectors: np.ndarray
 
     def rows(self, start: int, end: int) -> Evidence:
         return Evidence(
-            raw=self.raw[start:end], lexical=self.lexical[start:end], neighbours=self.neighbours[start:end]
+            raw=self.raw[start:end],
+            lexical=self.lexical[start:end],
+            neighbours=self.neighbours[start:end],
+            vectors=self.vectors[start:end],
         )
 
 
@@ -277,7 +285,7 @@ class Router:
         """Decide which agent handles `message`, or which clarifying question to ask."""
         if not words(message):
             return self._empty(message)
-        return self._decide(message, self._evidence(_texts_to_score(message)))
+        return self._decided(message, self._evidence(_texts_to_score(message)))
 
     def route_many(self, messages: Sequence[str]) -> list[RouteDecision]:
         """`route` for many messages with one encoder call (for evaluation and calibration)."""
@@ -293,7 +301,7 @@ class Router:
             if evidence is None or start == end:
                 decisions.append(self._empty(message))
             else:
-                decisions.append(self._decide(message, evidence.rows(start, end)))
+                decisions.append(self._decided(message, evidence.rows(start, end)))
         return decisions
 
     def _evidence(self, texts: Sequence[str]) -> Evidence:
@@ -314,7 +322,7 @@ class Router:
         )[:, None]
         blend = (1 - lexical_share) * semantic + lexical_share * lexical
         raw = np.maximum(blend, settings.lexical_alone_weight * lexical)
-        return Evidence(raw=raw, lexical=lexical, neighbours=neighbours)
+        return Evidence(raw=raw, lexical=lexical, neighbours=neighbours, vectors=vectors)
 
     def _neighbours(self, vectors: np.ndarray, vietnamese: np.ndarray) -> np.ndarray:
         """Per-agent similarity to the nearest examples, re-based for Vietnamese messages.
@@ -344,6 +352,13 @@ class Router:
             rebased = neighbours - others + settings.semantic_background
             neighbours = np.where(vietnamese[:, None], rebased, neighbours)
         return neighbours
+
+    def _decided(self, message: str, evidence: Evidence) -> RouteDecision:
+        decision = self._decide(message, evidence)
+        # Shared only when it is the embedding every other part of the host computes (`embed`).
+        if self._encoder is embed:
+            decision.message_vector = evidence.vectors[0]
+        return decision
 
     def _decide(self, message: str, evidence: Evidence) -> RouteDecision:
         """Turn evidence (row 0: the whole message; rows 1..: its parts) into a decision."""

@@ -10,6 +10,7 @@ agent), and a small bonus for the tool's declared priority (1 = the agent's prim
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -23,6 +24,17 @@ _LEXICAL_WEIGHT = 0.15
 _PRIORITY_WEIGHT = 0.05
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
+
+
+# The message of the current turn and its embedding, when routing already computed it. A context
+# variable, not a cache: each turn runs in its own context, so nothing crosses turns or tenants
+# (a shared cache would let one tenant time another's messages).
+_turn_message: ContextVar[tuple[str, np.ndarray] | None] = ContextVar("turn_message", default=None)
+
+
+def remember_message_vector(message: str, vector: np.ndarray | None) -> None:
+    """Let this turn's tool ranking reuse the router's embedding of `message`."""
+    _turn_message.set((message, vector) if vector is not None else None)
 
 
 def tool_text(tool: ToolSpec) -> str:
@@ -76,7 +88,7 @@ class ToolRanker:
         if len(tools) <= 1:
             return [(1.0, tool) for tool in tools]
         vectors = self._tool_vectors(tools)
-        query = self._encoder([message])[0]
+        query = self._query_vector(message)
         words = set(terms(message))
         ranked = []
         for tool, vector in zip(tools, vectors, strict=True):
@@ -88,6 +100,12 @@ class ToolRanker:
             ranked.append((score, tool))
         ranked.sort(key=lambda item: item[0], reverse=True)
         return ranked
+
+    def _query_vector(self, message: str) -> np.ndarray:
+        known = _turn_message.get()
+        if known is not None and known[0] == message and self._encoder is embed:
+            return known[1]
+        return self._encoder([message])[0]
 
     def top(self, message: str, tools: Sequence[ToolSpec], limit: int) -> list[ToolSpec]:
         """The `limit` best-fitting tools (all of them when there are no more than `limit`)."""

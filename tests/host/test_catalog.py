@@ -4,11 +4,15 @@ tenant-owned tools hidden from other tenants, and at most five tools offered to 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import anyio
+import pytest
 
+from agentmesh.embeddings import sentence_encoder
 from agentmesh.settings import Settings
 from host.agent_host import TurnInput
 from host.agents import AgentConfig
@@ -16,7 +20,8 @@ from host.catalog import ToolCatalog, ToolSpec, split_external_name
 from host.mcp_pool import McpPool
 from host.models.base import Model, ModelRequest, ModelResponse, TextDelta
 from host.models.registry import ModelRegistry
-from host.tool_ranking import ToolRanker
+from host.routing import AgentProfile, Router
+from host.tool_ranking import ToolRanker, remember_message_vector
 from tests.host.conftest import (
     ACME,
     GLOBEX,
@@ -145,6 +150,46 @@ def test_with_more_than_five_candidates_the_most_relevant_five_are_kept() -> Non
     assert len(kept) == 5
     assert {"get_customer_debt", "list_overdue_customers", "get_payment_history"} <= {t.name for t in kept}
     assert ranker.top("anything", tools[:5], 5) == tools[:5]
+
+
+def test_ranking_reuses_the_routers_embedding_of_the_message_within_its_turn_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = "How much does customer 0312345678 still owe us?"
+    router = Router(
+        [
+            AgentProfile(name="debt", description="How much a customer owes, by MST tax code."),
+            AgentProfile(name="shipment", description="Where a shipment is and when it arrives."),
+        ]
+    )
+    decision = router.route(message)
+    assert decision.agent == "debt" and decision.message_vector is not None
+    assert "message_vector" not in decision.model_dump()
+    tools = [
+        spec("get_customer_debt", "Outstanding and overdue debt of a customer by MST.", priority=1),
+        spec("track_shipment", "Where a shipment is and its delivery status."),
+    ]
+    ranker = ToolRanker()
+    expected = [tool.name for _, tool in ranker.rank(message, tools)]  # also embeds the tools once
+
+    model = sentence_encoder()
+    encoded: list[str] = []
+    real_encode = model.encode
+
+    def counting_encode(texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        encoded.extend(texts)
+        return real_encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(model, "encode", counting_encode)
+
+    def turn() -> list[str]:
+        remember_message_vector(message, decision.message_vector)
+        return [tool.name for _, tool in ranker.rank(message, tools)]
+
+    assert contextvars.copy_context().run(turn) == expected
+    assert encoded == [], "the turn reused the router's vector"
+    assert [tool.name for _, tool in ranker.rank(message, tools)] == expected
+    assert encoded == [message], "outside that turn's context the message is embedded afresh"
 
 
 class RecordingModel:
