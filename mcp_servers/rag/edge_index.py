@@ -222,8 +222,8 @@ class EdgeKnowledgeIndex:
                 # Qdrant's default RRF constant, so both engines fuse alike.
                 query=edge.Fusion.Rrf(k=2),  # type: ignore[arg-type]  # the stubs type Rrf apart from Fusion
                 prefetches=[
-                    edge.Prefetch(limit=depth, query=sparse_query, params=idf, filter=flt),
-                    edge.Prefetch(limit=depth, query=dense_query, filter=flt),
+                    edge.Prefetch(limit=depth, query=sparse_query, params=idf),
+                    edge.Prefetch(limit=depth, query=dense_query),
                 ],
             )
         elif mode in ("hybrid", "sparse") and sparse_query is not None:

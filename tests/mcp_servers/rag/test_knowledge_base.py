@@ -235,3 +235,18 @@ def test_the_embedded_engine_refuses_a_condition_it_cannot_translate(tmp_path: P
             index.search("t-edge", dense=embed(["hours"])[0], sparse=None, limit=5, conditions=[text_match])
     finally:
         index.close()
+
+
+def test_a_small_tenant_is_not_crowded_out_by_a_large_one_on_the_same_topic(knowledge: KnowledgeBase) -> None:
+    # More of another tenant's matching chunks than a prefetch holds: the tenant filter must apply
+    # inside each prefetch, not after it, or the small tenant's own chunk never comes back.
+    crowd = [
+        text(f"Refund policy note {n}: refunds are issued within days.", title=f"Note {n}")
+        for n in range(120)
+    ]
+    knowledge.ingest_many("t-crowd-big", crowd)
+    knowledge.ingest("t-crowd-small", text("Our refund policy allows thirty days.", title="Refunds"))
+    modes: tuple[SearchMode, ...] = ("hybrid", "dense", "sparse")
+    for mode in modes:
+        hits = knowledge.search("t-crowd-small", "refund policy", top_k=5, mode=mode)
+        assert [hit.text for hit in hits] == ["Our refund policy allows thirty days."], mode
