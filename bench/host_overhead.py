@@ -49,9 +49,10 @@ from agentmesh.keys import mesh_key
 from agentmesh.logging import configure_logging
 from agentmesh.mesh_tokens import mint_server_token
 from agentmesh.settings import Settings, load_settings
-from host.agent_host import TurnInput, build_agent_host
 from host.agents import AgentConfig
 from host.caller import Caller
+from host.composition import build_agent_host
+from host.turn import TurnInput
 from mcp_servers.common.bootstrap import ServeOptions, new_server, run
 from mcp_servers.common.results import render_meta, structured_result
 from policies.loader import PolicySet

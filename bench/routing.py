@@ -33,7 +33,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agentmesh.embeddings import embed
-from host.routing import AgentProfile, Router, calibrate
+from host.routing import AgentProfile, Router
+from host.routing_calibration import calibrate
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150"
 

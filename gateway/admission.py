@@ -12,18 +12,28 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
 from urllib.parse import quote
 
 import anyio
 from pydantic import BaseModel
 
-from gateway.auth import AuthenticatedUser
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import Charge, Quota, RateDecision, RateLimiter
 from gateway.turn_slots import TurnSlots
 
 CONCURRENCY_RETRY_AFTER_SECONDS = 1
+
+
+class Quotaholder(Protocol):
+    """Whom requests and turns are counted against: a tenant and one of its users."""
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    @property
+    def subject(self) -> str: ...
 
 
 class RequestLimits(BaseModel):
@@ -77,12 +87,12 @@ class Admission:
         self._metrics = metrics
 
     @staticmethod
-    def _keys(user: AuthenticatedUser) -> tuple[str, str]:
+    def _keys(user: Quotaholder) -> tuple[str, str]:
         # The `{tenant}` hash tag keeps one request's keys in one Redis Cluster slot.
         tenant = f"{{{user.tenant_id}}}"
         return tenant, f"{tenant}:user:{quote(user.subject, safe='')}"
 
-    def _quotas(self, user: AuthenticatedUser) -> tuple[RequestLimits, list[Charge]]:
+    def _quotas(self, user: Quotaholder) -> tuple[RequestLimits, list[Charge]]:
         limits = self._limits_for(user.tenant_id)
         tenant, person = self._keys(user)
         return limits, [
@@ -106,7 +116,7 @@ class Admission:
             ),
         ]
 
-    async def admit(self, user: AuthenticatedUser) -> dict[str, str]:
+    async def admit(self, user: Quotaholder) -> dict[str, str]:
         """Charge one request to the tenant and the user; the rate-limit headers, or a 429."""
         _, charges = self._quotas(user)
         decisions = await self._limiter.hit_all(charges)
@@ -126,7 +136,7 @@ class Admission:
             )
         return headers
 
-    async def charge_tokens(self, user: AuthenticatedUser, tokens: int) -> None:
+    async def charge_tokens(self, user: Quotaholder, tokens: int) -> None:
         """Spend the tokens a turn used on the tenant's and the user's token quotas."""
         if tokens <= 0:
             return
@@ -140,7 +150,7 @@ class Admission:
         )
 
     @contextlib.asynccontextmanager
-    async def turn(self, user: AuthenticatedUser) -> AsyncIterator[None]:
+    async def turn(self, user: Quotaholder) -> AsyncIterator[None]:
         """Hold one of the tenant's concurrent-turn slots for the block; 429 when all are taken."""
         limit = self._limits_for(user.tenant_id).max_concurrent_turns
         slot = await self._slots.acquire(user.tenant_id, limit)

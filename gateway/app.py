@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import anyio
 import structlog
@@ -22,16 +23,15 @@ from gateway.errors import EXCEPTION_HANDLERS
 from gateway.limits import TenantLimits
 from gateway.mcp_endpoint import TenantMcpEndpoint
 from gateway.metrics import GatewayMetrics
-from gateway.openapi import openapi_route, public_operations
+from gateway.openapi import Operation, openapi_operation
 from gateway.request_telemetry import RequestTelemetryMiddleware
 from gateway.routes import admin, chat, completions, health, jwks, metrics, sessions
 from gateway.routes.admin.stores import AdminStores
 from gateway.sessions import SessionStore
 from gateway.state import GatewayState
 from gateway.tenants import DEMO_TENANTS, TenantDirectory
-from gateway.turns import ChatTurn
-from host.agent_host import build_agent_host
-from policies.audit import AuditLog
+from gateway.turns import TurnRunner
+from host.composition import HostStores, build_agent_host
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +44,7 @@ def create_app(
     """The gateway for `servers` (name -> MCP URL; default: the URLs in settings)."""
     server_urls = dict(servers if servers is not None else settings.server_urls())
     gateway_metrics = GatewayMetrics()
+    operations = public_operations()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -55,20 +56,22 @@ def create_app(
         tenants = TenantDirectory(db, cache=backends.cache)
         if seed_demo:
             await tenants.ensure(DEMO_TENANTS)
-        host = build_agent_host(settings, server_urls, sessions=db)
+        secrets = secret_box(settings)
+        host_stores = HostStores.open(db, secrets)
+        host = build_agent_host(settings, server_urls, stores=host_stores)
         session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
         limits = TenantLimits(settings, host.policies)
         admission = Admission(backends.limiter, backends.slots, limits.for_tenant, gateway_metrics)
         gateway_metrics.watch_mcp_servers(host.pool.states, host.circuit_states)
         admin_stores = AdminStores.build(
-            db=db,
+            host_stores=host_stores,
             engine=engine,
-            secrets=secret_box(settings),
+            secrets=secrets,
             pool=host.pool,
             catalog=host.catalog,
             startup_servers=server_urls,
         )
-        host.on_servers_changed = admin_stores.servers.sync
+        host.config.on_servers_changed = admin_stores.servers.sync
         state = GatewayState(
             settings=settings,
             engine=engine,
@@ -77,9 +80,9 @@ def create_app(
             sessions=session_store,
             limiter=backends.limiter,
             host=host,
-            chat=ChatTurn(host, session_store, admission, gateway_metrics, usage=admin_stores.usage),
+            turns=TurnRunner(host, session_store, admission, gateway_metrics, admin_stores.usage),
             token_verifier=UserTokenVerifier(settings),
-            audit=AuditLog(db),
+            audit=host_stores.audit_log,
             admin=admin_stores,
             admission=admission,
             metrics=gateway_metrics,
@@ -104,17 +107,7 @@ def create_app(
         await state.token_verifier.aclose()
 
     return Starlette(
-        routes=[
-            *health.routes,
-            *chat.routes,
-            *sessions.routes,
-            *completions.routes,
-            *metrics.routes,
-            *jwks.routes,
-            *admin.routes,
-            *mcp_endpoint.routes,
-            openapi_route([*public_operations(), *admin.operations]),
-        ],
+        routes=[*(operation.route() for operation in operations), *mcp_endpoint.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             Middleware(RequestTelemetryMiddleware, metrics=gateway_metrics),
@@ -122,3 +115,18 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+def public_operations() -> list[Operation[Any, Any]]:
+    """Every operation the gateway serves, in routing order: what `/openapi.json` documents."""
+    served = [
+        *health.operations,
+        *chat.operations,
+        *sessions.operations,
+        *completions.operations,
+        *metrics.operations,
+        *jwks.operations,
+        *admin.operations,
+        *mcp_endpoint.operations,
+    ]
+    return [*served, openapi_operation(served)]

@@ -4,7 +4,7 @@ An MCP client (an IDE, a desktop assistant) connects with the same bearer token 
 The tenant comes from that token. `tools/list` answers the tenant's catalog across all servers
 (`AgentHost.catalog_for`: policy applied, other tenants' tools and withheld pins hidden) under
 `server__tool` names; `tools/call` passes the gateway's rate limit and then runs through
-`AgentHost.call_tool_for`, the same policy decision, audit and audience-bound mesh token as a
+`AgentHost.call_tool`, the same policy decision, audit and audience-bound mesh token as a
 tool call inside a chat turn.
 
 The transport is the SDK's Streamable HTTP session manager in stateless mode with JSON answers:
@@ -221,9 +221,7 @@ class TenantMcpEndpoint:
             return _error_result(
                 f"{exc.message}; retry in {retry_after} s", exc.code, retry_after_seconds=retry_after
             )
-        outcome = await self._host.call_tool_for(
-            self._caller(user), server, tool, dict(params.arguments or {})
-        )
+        outcome = await self._host.call_tool(self._caller(user), server, tool, dict(params.arguments or {}))
         if outcome.is_error:
             return _error_result(outcome.text, outcome.error_code or "tool_error")
         spec = self._host.catalog.find(server, tool)
@@ -271,9 +269,6 @@ async def protected_resource_metadata(request: Request) -> Response:
     return METADATA.reply(endpoint.metadata(request), headers={"Cache-Control": "public, max-age=3600"})
 
 
-operations = [METADATA, ROOT_METADATA]
-routes = [
-    Route(MCP_PATH, _McpApp(), methods=["GET", "POST", "DELETE"]),
-    METADATA.route(protected_resource_metadata),
-    ROOT_METADATA.route(protected_resource_metadata),
-]
+operations = [METADATA.bind(protected_resource_metadata), ROOT_METADATA.bind(protected_resource_metadata)]
+routes = [Route(MCP_PATH, _McpApp(), methods=["GET", "POST", "DELETE"])]
+"""`/mcp` speaks MCP (JSON-RPC), not this REST API: a route of its own, outside the OpenAPI document."""

@@ -1,19 +1,22 @@
 """The gateway's HTTP API described once, as `Operation`s, and rendered as OpenAPI 3.1.
 
-An `Operation` is both the documentation of an endpoint and the means to serve it: its route,
-the pydantic model its body is read into, the model of its query string and the model it
-replies with. Reading and replying through the operation keeps the served API and
-`/openapi.json` from drifting apart.
+An `Operation` is both the documentation of an endpoint and the means to serve it: its path and
+the schemas of its path parameters (checked before the endpoint runs), the pydantic model its
+body is read into, the model of its query string, the model it replies with, and the endpoint
+itself (`bind`). Each route module exports its bound `operations`; the application serves exactly
+those and renders `/openapi.json` from the same list, so the served API and its document cannot
+drift apart.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal
 
+from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from pydantic_core import to_jsonable_python
@@ -32,6 +35,12 @@ QueryT = TypeVar("QueryT", bound=BaseModel, default=BaseModel)
 OPENAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{model}"
 BEARER_SCHEME = "bearer"
+
+DEFAULT_PATH_SCHEMA: Mapping[str, Any] = {"type": "string", "minLength": 1, "maxLength": 256}
+"""A path parameter whose operation declares no schema of its own."""
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+JSON = "application/json"
 
 _PATH_PARAMETER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?}")
 
@@ -80,10 +89,41 @@ class Operation(Generic[BodyT, QueryT]):
     authenticated: bool = True
     streams: bool = False
     path_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    media_type: str = JSON
+    """What the endpoint answers with: JSON (`response`), or another type documented as text."""
+    endpoint: Endpoint | None = None
 
-    def route(self, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-        """The Starlette route serving this operation with `endpoint`."""
-        return Route(self.path, endpoint, methods=[self.method], name=self.operation_id)
+    def __post_init__(self) -> None:
+        undeclared = set(self.path_schemas) - set(self.path_parameters())
+        if undeclared:
+            raise ValueError(f"{self.operation_id}: schemas for parameters not in the path: {undeclared}")
+
+    def bind(self, endpoint: Endpoint) -> Operation[BodyT, QueryT]:
+        """This operation served by `endpoint`."""
+        return replace(self, endpoint=endpoint)
+
+    def route(self) -> Route:
+        """The Starlette route serving this operation: path parameters checked, then the endpoint."""
+        endpoint = self.endpoint
+        assert endpoint is not None, f"{self.operation_id} is not bound to an endpoint"
+        validators = {
+            name: Draft202012Validator(dict(self.path_schemas.get(name, DEFAULT_PATH_SCHEMA)))
+            for name in self.path_parameters()
+        }
+
+        async def checked(request: Request) -> Response:
+            problems = [
+                {"field": name, "problem": error.message}
+                for name, validator in validators.items()
+                for error in validator.iter_errors(request.path_params.get(name))
+            ]
+            if problems:
+                raise ApiError(
+                    400, "invalid_path", "path parameters do not match the schema", details=problems
+                )
+            return await endpoint(request)
+
+        return Route(self.path, checked, methods=[self.method], name=self.operation_id)
 
     async def read_body(self, request: Request, max_bytes: int) -> BodyT:
         """The request body as this operation's body model (400/413 with details when not)."""
@@ -191,7 +231,7 @@ def _operation_object(
             "name": name,
             "in": "path",
             "required": True,
-            "schema": dict(operation.path_schemas.get(name, {"type": "string", "minLength": 1})),
+            "schema": dict(operation.path_schemas.get(name, DEFAULT_PATH_SCHEMA)),
         }
         for name in operation.path_parameters()
     ]
@@ -199,7 +239,12 @@ def _operation_object(
         parameters.extend(_query_parameters(operation.query))
 
     responses: dict[str, Any] = {}
-    if operation.response is None:
+    if operation.media_type != JSON:
+        responses[str(operation.status)] = {
+            "description": operation.summary,
+            "content": {operation.media_type: {"schema": {"type": "string"}}},
+        }
+    elif operation.response is None:
         responses[str(operation.status if operation.status != 200 else 204)] = {"description": "Done."}
     else:
         content: dict[str, Any] = {
@@ -264,88 +309,31 @@ def build_openapi(
     }
 
 
-def openapi_route(operations: Iterable[Operation[Any, Any]]) -> Route:
-    """`GET /openapi.json`, rendered once and served as is."""
-    document = build_openapi(operations)
+def openapi_operation(operations: Iterable[Operation[Any, Any]]) -> Operation[Any, Any]:
+    """`GET /openapi.json`: the document of `operations` (and of itself), rendered once."""
+    operation: Operation[Any, Any] = Operation(
+        "GET",
+        "/openapi.json",
+        "getOpenApi",
+        "This API's OpenAPI 3.1 document",
+        "meta",
+        OpenApiDocument,
+        errors=(),
+        authenticated=False,
+    )
+    document = build_openapi([*operations, operation])
 
     async def openapi_json(request: Request) -> JSONResponse:
         return JSONResponse(document)
 
-    return Route("/openapi.json", openapi_json, methods=["GET"], name="openapi")
+    return operation.bind(openapi_json)
 
 
-def public_operations() -> list[Operation[Any, Any]]:
-    """The user-facing APIs (chat, sessions, OpenAI-compatible, `/mcp` metadata) for the document."""
-    from gateway import mcp_endpoint
-    from gateway.openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList
-    from gateway.routes.sessions import SessionHistory, SessionList
-    from gateway.schemas import ChatRequest, ChatResponse
+class OpenApiDocument(BaseModel):
+    """An OpenAPI 3.1 document."""
 
-    tenant_path = {"tenant_id": {"type": "string", "minLength": 1, "maxLength": 64}}
-    session_path = {**tenant_path, "session_id": {"type": "string", "minLength": 1, "maxLength": 64}}
-    return [
-        Operation(
-            "POST",
-            "/api/{tenant_id}/chat",
-            "chat",
-            "One chat turn: JSON, or server-sent events with `Accept: text/event-stream` or `stream: true`",
-            "chat",
-            ChatResponse,
-            body=ChatRequest,
-            errors=(400, 403, 404, 413, 429),
-            streams=True,
-            path_schemas=tenant_path,
-        ),
-        Operation(
-            "GET",
-            "/api/{tenant_id}/sessions",
-            "listSessions",
-            "The caller's own sessions, newest first",
-            "sessions",
-            SessionList,
-            errors=(403, 404, 429),
-            path_schemas=tenant_path,
-        ),
-        Operation(
-            "GET",
-            "/api/{tenant_id}/sessions/{session_id}",
-            "getSession",
-            "One of the caller's sessions with its whole transcript",
-            "sessions",
-            SessionHistory,
-            errors=(403, 404, 429),
-            path_schemas=session_path,
-        ),
-        Operation(
-            "DELETE",
-            "/api/{tenant_id}/sessions/{session_id}",
-            "deleteSession",
-            "Delete one of the caller's sessions and its transcript",
-            "sessions",
-            None,
-            status=204,
-            errors=(403, 404, 429),
-            path_schemas=session_path,
-        ),
-        Operation(
-            "POST",
-            "/v1/chat/completions",
-            "createChatCompletion",
-            "OpenAI-compatible completion: `model` is an agent or `auto`; streams with `stream: true`",
-            "openai",
-            ChatCompletion,
-            body=ChatCompletionRequest,
-            errors=(400, 404, 413, 429),
-            streams=True,
-        ),
-        Operation(
-            "GET",
-            "/v1/models",
-            "listModels",
-            "OpenAI-compatible model list: `auto` and the agents the tenant may use",
-            "openai",
-            ModelList,
-            errors=(404,),
-        ),
-        *mcp_endpoint.operations,
-    ]
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]

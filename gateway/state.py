@@ -15,7 +15,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.sessions import SessionStore
 from gateway.tenants import TenantDirectory
-from gateway.turns import ChatTurn
+from gateway.turns import TurnRunner
 from host.agent_host import AgentHost
 from policies.audit import AuditLog
 
@@ -34,7 +34,7 @@ class GatewayState:
     sessions: SessionStore
     limiter: RateLimiter
     host: AgentHost
-    chat: ChatTurn
+    turns: TurnRunner
     token_verifier: UserTokenVerifier
     audit: AuditLog
     admin: AdminStores

@@ -1,36 +1,54 @@
-"""Running one chat turn for an authenticated user: session in, host events out, transcript kept.
+"""The one turn runner: a fresh chat turn and a turn resumed after an approval, run the same way.
 
-A turn is recorded only when it reaches its final event, in one SQL transaction (shielded, so a
-client leaving at that moment cannot cut it in half); a turn cancelled before then (the client
-disconnected mid-stream) leaves no trace in the session. Tool-call latencies, token use and the
-turn's own duration go to the metrics; the turn is one span of the request's trace.
+Whatever starts a turn (the chat API, the OpenAI-compatible API, an admin deciding an approval),
+`TurnRunner` admits it and runs it identically:
+
+- **admission**: the turn holds one of its tenant's concurrent-turn slots (429 when all are
+  taken) from admission until its events end or it is closed unread; its model tokens are
+  charged to the tenant's and the user's token quotas;
+- **trace**: the turn is one `chat turn` span of the request's trace;
+- **metrics**: each tool call's latency, the tokens and cost, and the turn's duration by outcome;
+- **record**: at the final event, in one SQL transaction (shielded, so a client leaving at that
+  moment cannot cut it in half), the transcript and session memory with the turn's usage row; a
+  turn cancelled before its final event (the client disconnected) leaves no trace.
+
+A resumed turn belongs to the user whose turn paused: it takes their tenant's slot, is charged to
+their quotas and appends its answer to their session.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
 
 import anyio
 import structlog
 from opentelemetry import trace
 from pydantic import BaseModel, Field
 
-from gateway.admission import Admission
+from gateway.admission import Admission, Quotaholder
 from gateway.auth import AuthenticatedUser
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from gateway.schemas import AttachmentIn, ChatRequest, ChatResponse, Step
 from gateway.sessions import SessionKey, SessionStore, SessionWindow, StoredMessage
 from gateway.usage import UsageLedger
-from host.agent_host import AgentHost, TurnInput
+from host.agent_host import AgentHost
 from host.caller import Caller
 from host.events import FinalEvent, RouteEvent, ToolCallEvent, ToolResultEvent, TurnEvent
 from host.models.base import Attachment, Message
+from host.turn import TurnInput
 from policies.input_caps import InputTooLarge, base64_decoded_size, check_attachment, check_message
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("agentmesh.gateway")
+"""The process's tracer (its provider is installed by `agentmesh.telemetry` at start)."""
+
+Channel = Literal["chat", "openai", "approval"]
 
 
 def history_of(window: SessionWindow) -> list[Message]:
@@ -42,6 +60,7 @@ def history_of(window: SessionWindow) -> list[Message]:
 
 
 def step_of(event: TurnEvent) -> Step | None:
+    """The step a client sees for `event` (None for text deltas and errors)."""
     if isinstance(event, RouteEvent):
         return Step(
             type="route",
@@ -81,7 +100,7 @@ def step_of(event: TurnEvent) -> Step | None:
 
 
 class TurnRequest(BaseModel):
-    """What one turn answers, whichever API it came from.
+    """What one fresh turn answers, whichever API it came from.
 
     `session` is where the turn is recorded (the chat API); None for stateless callers such as the
     OpenAI-compatible API, whose clients send the history themselves.
@@ -110,8 +129,59 @@ def response_of(session_id: str, final: FinalEvent, steps: list[Step]) -> ChatRe
     )
 
 
-class ChatTurn:
-    """One turn: opens the session window, runs the host, records the transcript and the usage."""
+@dataclass(frozen=True)
+class TurnRecord:
+    """Where a turn's final event is written down."""
+
+    channel: Channel
+    session: SessionKey | None = None
+    user_message: str | None = None
+    """The message that started the turn (None: the turn's message is already in the session)."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Written with the answer (for a resumed turn: the approval and who decided)."""
+
+
+class AdmittedTurn:
+    """A turn holding its tenant's concurrent-turn slot; run it with `events`, or `aclose` it unread."""
+
+    def __init__(
+        self,
+        runner: TurnRunner,
+        owner: Quotaholder,
+        source: Callable[[], AsyncIterator[TurnEvent]],
+        record: TurnRecord,
+        slot: contextlib.AsyncExitStack,
+    ) -> None:
+        self._runner = runner
+        self._owner = owner
+        self._source = source
+        self._record = record
+        self._slot = slot
+
+    async def __aenter__(self) -> AdmittedTurn:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Give the slot back (idempotent; shielded, so a cancelled client still releases it)."""
+        with anyio.CancelScope(shield=True):
+            await self._slot.aclose()
+
+    async def events(self) -> AsyncIterator[TurnEvent]:
+        """The turn's events; the slot is released when they end, however they end."""
+        try:
+            async for event in self._runner.run(self._owner, self._source(), self._record):
+                yield event
+        finally:
+            await self.aclose()
+
+
+class TurnRunner:
+    """Admits, runs, observes and records turns over the host."""
 
     def __init__(
         self,
@@ -119,14 +189,18 @@ class ChatTurn:
         sessions: SessionStore,
         admission: Admission,
         metrics: GatewayMetrics,
+        usage: UsageLedger,
         *,
-        usage: UsageLedger | None = None,
+        tracer: trace.Tracer = tracer,
     ) -> None:
         self._host = host
         self._sessions = sessions
         self._admission = admission
         self._metrics = metrics
         self._usage = usage
+        self._tracer = tracer
+
+    # -- input -------------------------------------------------------------------------------
 
     def check_input(
         self, user: AuthenticatedUser, message: str, attachments: Sequence[AttachmentIn] = ()
@@ -140,14 +214,14 @@ class ChatTurn:
         except InputTooLarge as exc:
             raise ApiError(413, exc.code, str(exc), details=exc.details) from exc
 
-    async def open(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
-        """The session this turn continues (or a new one); refused if it is another user's, or if
+    async def open_session(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
+        """The session a chat turn continues (or a new one); refused if it is another user's, or if
         the input is larger than the tenant's policy accepts."""
         self.check_input(user, body.message, body.attachments)
         return await self._sessions.open(user.tenant_id, user.subject, body.session_id)
 
     @staticmethod
-    def request_of(body: ChatRequest, window: SessionWindow) -> TurnRequest:
+    def chat_request(body: ChatRequest, window: SessionWindow) -> TurnRequest:
         return TurnRequest(
             message=body.message,
             history=history_of(window),
@@ -157,8 +231,10 @@ class ChatTurn:
             session=window.key,
         )
 
-    async def run(self, user: AuthenticatedUser, request: TurnRequest) -> AsyncIterator[TurnEvent]:
-        """The turn's events, as the host yields them; the turn is recorded at its final event."""
+    # -- admitting ---------------------------------------------------------------------------
+
+    async def start(self, user: AuthenticatedUser, request: TurnRequest) -> AdmittedTurn:
+        """Admit a fresh turn for `user` (429 when the tenant runs all the turns it may)."""
         session_id = request.session.session_id if request.session else None
         caller = Caller(
             tenant_id=user.tenant_id, subject=user.subject, roles=user.roles, session_id=session_id
@@ -171,14 +247,75 @@ class ChatTurn:
             attachments=request.attachments,
             agent=request.agent,
         )
+        record = TurnRecord(
+            channel="chat" if request.session is not None else "openai",
+            session=request.session,
+            user_message=request.message,
+        )
+        return await self._admit(user, lambda: self._host.run_turn(turn), record)
+
+    async def resume(
+        self, approver: AuthenticatedUser, tenant_id: str, approval_id: str, *, approve: bool
+    ) -> AdmittedTurn:
+        """Decide the approval `approval_id` of `tenant_id` and admit its paused turn to continue.
+
+        404 when the tenant has no such approval; 429 when the turn's tenant runs all the turns it
+        may (nothing is decided then); 403 for an approver without the right role and 409 for a
+        second decision, from the host.
+        """
+        pending = await self._host.approvals.get(approval_id, tenant_id=tenant_id)
+        if pending is None:
+            raise ApiError(404, "approval_not_found", f"no approval '{approval_id}' for tenant '{tenant_id}'")
+        owner = Caller(tenant_id=pending.tenant_id, subject=pending.subject, session_id=pending.session_id)
+        slot = await self._slot(owner)
+        try:
+            decider = Caller(tenant_id=approver.tenant_id, subject=approver.subject, roles=approver.roles)
+            claimed = await self._host.claim_approval(approval_id, decider, approve)
+        except BaseException:
+            await slot.aclose()
+            raise
+        session = (
+            SessionKey(tenant_id=pending.tenant_id, user_id=pending.subject, session_id=pending.session_id)
+            if pending.session_id is not None
+            else None
+        )
+        record = TurnRecord(
+            channel="approval",
+            session=session,
+            meta={"approval_id": pending.id, "decided_by": approver.subject},
+        )
+        return AdmittedTurn(self, owner, lambda: self._host.resume_turn(claimed), record, slot)
+
+    async def _admit(
+        self, owner: Quotaholder, source: Callable[[], AsyncIterator[TurnEvent]], record: TurnRecord
+    ) -> AdmittedTurn:
+        return AdmittedTurn(self, owner, source, record, await self._slot(owner))
+
+    async def _slot(self, owner: Quotaholder) -> contextlib.AsyncExitStack:
+        """One of the owner's tenant's concurrent-turn slots, held until the stack is closed."""
+        slot = contextlib.AsyncExitStack()
+        await slot.enter_async_context(self._admission.turn(owner))
+        return slot
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run(
+        self, owner: Quotaholder, events: AsyncIterator[TurnEvent], record: TurnRecord
+    ) -> AsyncIterator[TurnEvent]:
+        """`events` as the host yields them, traced and counted; recorded at the final event."""
+        session_id = record.session.session_id if record.session else ""
         started = time.perf_counter()
         outcome, agent = "cancelled", None
         recorded = 0.0  # seconds spent writing the turn down, which the turn histogram leaves out
         calls: list[dict[str, object]] = []
-        attributes = {"agentmesh.tenant_id": user.tenant_id, "agentmesh.session_id": session_id or ""}
-        with tracer.start_as_current_span("chat turn", attributes=attributes) as span:
+        attributes = {
+            "agentmesh.tenant_id": owner.tenant_id,
+            "agentmesh.session_id": session_id,
+            "agentmesh.channel": record.channel,
+        }
+        with self._tracer.start_as_current_span("chat turn", attributes=attributes) as span:
             try:
-                async for event in self._host.run_turn(turn):
+                async for event in events:
                     if isinstance(event, ToolCallEvent):
                         calls.append(
                             {"server": event.server, "tool": event.tool, "arguments": event.arguments}
@@ -194,7 +331,7 @@ class ChatTurn:
                         # Shielded: once the answer exists it is recorded whole, even if the client left.
                         recording = time.perf_counter()
                         with anyio.CancelScope(shield=True):
-                            await self._record(user, request, event, calls)
+                            await self._record(owner, record, event, calls)
                         recorded += time.perf_counter() - recording
                     yield event
             except Exception:
@@ -202,10 +339,11 @@ class ChatTurn:
                 raise
             finally:
                 seconds = time.perf_counter() - started
-                self._metrics.turns.labels(user.tenant_id, outcome).observe(seconds - recorded)
+                self._metrics.turns.labels(owner.tenant_id, outcome).observe(seconds - recorded)
                 # One line per turn; tenant, session and trace ids come from the log context.
                 log.info(
                     "turn_finished",
+                    channel=record.channel,
                     outcome=outcome,
                     agent=agent,
                     tool_calls=len(calls),
@@ -213,50 +351,46 @@ class ChatTurn:
                 )
 
     async def _record(
-        self, user: AuthenticatedUser, request: TurnRequest, final: FinalEvent, calls: list[dict[str, object]]
+        self, owner: Quotaholder, record: TurnRecord, final: FinalEvent, calls: list[dict[str, object]]
     ) -> None:
-        """The turn's one database write: transcript and usage record together (usage alone when
-        the turn has no session), then the metrics and the token quotas."""
+        """The turn's one database write (transcript, memory and usage together; usage alone when
+        there is no session to write to), then the metrics and the token quotas."""
         usage = final.usage
-        entry = (
-            UsageLedger.entry(
-                tenant_id=user.tenant_id,
-                user_id=user.subject,
-                channel="chat" if request.session is not None else "openai",
-                outcome=final.outcome,
-                usage=usage,
-                agent=final.agent,
-            )
-            if self._usage is not None
-            else None
+        entry = UsageLedger.entry(
+            tenant_id=owner.tenant_id,
+            user_id=owner.subject,
+            channel=record.channel,
+            outcome=final.outcome,
+            usage=usage,
+            agent=final.agent,
         )
-        if request.session is not None:
-            answer = StoredMessage(
-                role="assistant",
-                content=final.answer,
-                agent=final.agent,
-                meta={"outcome": final.outcome, "tool_calls": calls, "usage": usage.model_dump()},
-            )
-            await self._sessions.append_turn(
-                request.session, request.message, answer, final.memory, also=[entry] if entry else []
-            )
-        elif entry is not None and self._usage is not None:
+        answer = StoredMessage(
+            role="assistant",
+            content=final.answer,
+            agent=final.agent,
+            meta={"outcome": final.outcome, "tool_calls": calls, "usage": usage.model_dump(), **record.meta},
+        )
+        if record.session is None:
             await self._usage.add(entry)
-        self._metrics.record_usage(user.tenant_id, usage.input_tokens, usage.output_tokens, usage.cost_usd)
-        await self._admission.charge_tokens(user, usage.total_tokens)
+        elif record.user_message is not None:
+            await self._sessions.append_turn(
+                record.session, record.user_message, answer, final.memory, also=[entry]
+            )
+        elif not await self._sessions.append_answer(record.session, answer, final.memory, also=[entry]):
+            await self._usage.add(entry)  # the session was deleted meanwhile: the usage still counts
+        self._metrics.record_usage(owner.tenant_id, usage.input_tokens, usage.output_tokens, usage.cost_usd)
+        await self._admission.charge_tokens(owner, usage.total_tokens)
 
-    async def respond(
-        self, user: AuthenticatedUser, body: ChatRequest, window: SessionWindow | None = None
-    ) -> ChatResponse:
-        """Run the turn to its end and fold its events into one response."""
-        window = window or await self.open(user, body)
-        steps: list[Step] = []
-        final: FinalEvent | None = None
-        async for event in self.run(user, self.request_of(body, window)):
-            step = step_of(event)
-            if step is not None:
-                steps.append(step)
-            if isinstance(event, FinalEvent):
-                final = event
-        assert final is not None, "a turn always ends with a final event"
-        return response_of(window.key.session_id, final, steps)
+
+async def fold(events: AsyncIterator[TurnEvent]) -> tuple[FinalEvent, list[Step]]:
+    """Run a turn to its end: its final event and the steps a client sees."""
+    steps: list[Step] = []
+    final: FinalEvent | None = None
+    async for event in events:
+        step = step_of(event)
+        if step is not None:
+            steps.append(step)
+        if isinstance(event, FinalEvent):
+            final = event
+    assert final is not None, "a turn always ends with a final event"
+    return final, steps

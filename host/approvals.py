@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from host.caller import Caller
 from host.catalog import split_external_name
+from host.language import DEFAULT_LANGUAGE, Language
 from host.loop import PausedTurn
 from host.models.base import Attachment
 from host.tables import PendingApprovalRow
@@ -81,6 +82,7 @@ class PausedTurnRecord(BaseModel):
     paused: PausedTurn
     memory: dict[str, Any] = Field(default_factory=dict)
     attachments: list[Attachment] = Field(default_factory=list)
+    language: Language = DEFAULT_LANGUAGE
 
 
 def _calls(paused: PausedTurn) -> list[PendingCall]:
@@ -187,3 +189,31 @@ class ApprovalStore:
                 raise ApprovalAlreadyResolved(f"approval '{approval_id}' was already decided")
             await db.refresh(row)
             return _view(row), PausedTurnRecord.model_validate(row.state)
+
+
+class ApprovalsUnavailable(ApprovalError):
+    """This host has no database to keep paused turns in."""
+
+    code = "approvals_unavailable"
+    status = 503
+
+
+class NoApprovals:
+    """The approvals of a host without a database: nothing waits, and nothing can be paused."""
+
+    async def create(self, agent: str, record: PausedTurnRecord) -> PendingApproval:
+        raise ApprovalsUnavailable("approvals need the platform database")
+
+    async def pending(self, tenant_id: str) -> list[PendingApproval]:
+        return []
+
+    async def get(self, approval_id: str, *, tenant_id: str) -> PendingApproval | None:
+        return None
+
+    async def claim(
+        self, approval_id: str, approver: Caller, *, approve: bool
+    ) -> tuple[PendingApproval, PausedTurnRecord]:
+        raise ApprovalNotFound(f"no approval '{approval_id}'")
+
+
+Approvals = ApprovalStore | NoApprovals

@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import structlog
 
 from host.caller import Caller
-from policies.audit import AuditEvent, AuditLog, arguments_hash
+from policies.audit import AuditEvent, arguments_hash
 from policies.model import Decision
 
 log = structlog.get_logger(__name__)
@@ -25,10 +25,16 @@ _MAX_BUFFERED = 100_000
 """Past this many unwritten events (the database away for long) the oldest are dropped, loudly."""
 
 
+class AuditSink(Protocol):
+    """Where audit events are written (the `AuditLog` table)."""
+
+    async def append(self, *events: AuditEvent) -> None: ...
+
+
 class AuditTrail:
     """Buffers `AuditEvent`s and appends them to an `AuditLog` in batches."""
 
-    def __init__(self, audit_log: AuditLog, *, batch_size: int = 500, interval_seconds: float = 0.2) -> None:
+    def __init__(self, audit_log: AuditSink, *, batch_size: int = 500, interval_seconds: float = 0.2) -> None:
         self._log = audit_log
         self._batch_size = batch_size
         self._interval = interval_seconds
@@ -167,3 +173,18 @@ class AuditTrail:
             await self.flush()
             if self._buffer:
                 log.error("audit_events_unwritten_at_shutdown", events=len(self._buffer))
+
+
+class _Discard:
+    async def append(self, *events: AuditEvent) -> None:
+        return None
+
+
+class NoAuditTrail(AuditTrail):
+    """The audit trail of a host without a database: decisions still apply, nothing is kept."""
+
+    def __init__(self) -> None:
+        super().__init__(_Discard())
+
+    def record(self, event: AuditEvent) -> None:
+        return None

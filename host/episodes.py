@@ -14,7 +14,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import structlog
@@ -77,11 +77,38 @@ class Episode(BaseModel):
         return TURN_EVENTS.validate_python(self.events)
 
 
-class EpisodeRecorder:
-    """Collects one turn's model steps and tool calls (a `TurnObserver`), then writes the episode."""
+class TurnRecorder(Protocol):
+    """What a turn tells its episode as it runs (a `TurnObserver`, plus the turn's events)."""
 
-    def __init__(self, episode: Episode) -> None:
+    def offered(self, tools: list[ToolSpec]) -> None: ...
+
+    def used_model(self, name: str) -> None: ...
+
+    def model_step(self, response: ModelResponse) -> None: ...
+
+    def tool_ran(self, tool: ToolSpec, call: ToolCall, decision: Decision, outcome: ToolOutcome) -> None: ...
+
+    def tool_not_offered(self, call: ToolCall) -> None: ...
+
+    def event(self, event: TurnEvent) -> None: ...
+
+    async def finish(self) -> None:
+        """Write the episode (after the turn's final event)."""
+        ...
+
+
+class EpisodeRecorder:
+    """Collects one turn's model steps, tool calls and events, then writes the episode."""
+
+    def __init__(self, episode: Episode, store: EpisodeStore) -> None:
         self.episode = episode
+        self._store = store
+
+    def offered(self, tools: list[ToolSpec]) -> None:
+        self.episode.tools = tools
+
+    def used_model(self, name: str) -> None:
+        self.episode.model = name
 
     def model_step(self, response: ModelResponse) -> None:
         self.episode.model_steps.append(response)
@@ -97,8 +124,59 @@ class EpisodeRecorder:
             )
         )
 
+    def tool_not_offered(self, call: ToolCall) -> None:
+        return None  # the refusal shows in the recorded events
+
     def event(self, event: TurnEvent) -> None:
         self.episode.events.append(event.model_dump(mode="json"))
+
+    async def finish(self) -> None:
+        await self._store.write(self.episode)
+
+
+class _Unrecorded:
+    """The recorder of a turn when episodes are off: told everything, keeps nothing."""
+
+    def offered(self, tools: list[ToolSpec]) -> None:
+        return None
+
+    def used_model(self, name: str) -> None:
+        return None
+
+    def model_step(self, response: ModelResponse) -> None:
+        return None
+
+    def tool_ran(self, tool: ToolSpec, call: ToolCall, decision: Decision, outcome: ToolOutcome) -> None:
+        return None
+
+    def tool_not_offered(self, call: ToolCall) -> None:
+        return None
+
+    def event(self, event: TurnEvent) -> None:
+        return None
+
+    async def finish(self) -> None:
+        return None
+
+
+UNRECORDED: TurnRecorder = _Unrecorded()
+
+
+class Episodes(Protocol):
+    """Where turns are recorded, if anywhere."""
+
+    def recorder(
+        self, turn: EpisodeInput, agents: list[AgentConfig], policies: list[dict[str, Any]]
+    ) -> TurnRecorder: ...
+
+
+class NoEpisodes:
+    """Episodes off (the default): every turn gets the recorder that keeps nothing."""
+
+    def recorder(
+        self, turn: EpisodeInput, agents: list[AgentConfig], policies: list[dict[str, Any]]
+    ) -> TurnRecorder:
+        return UNRECORDED
 
 
 class EpisodeStore:
@@ -106,6 +184,12 @@ class EpisodeStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def recorder(
+        self, turn: EpisodeInput, agents: list[AgentConfig], policies: list[dict[str, Any]]
+    ) -> TurnRecorder:
+        """A recorder for one turn, holding its input and the configuration in force."""
+        return EpisodeRecorder(Episode(input=turn, agents=agents, policies=policies), self)
 
     def path_for(self, episode: Episode) -> Path:
         tenant = _SAFE.sub("_", episode.input.caller.tenant_id.lower()) or "_"

@@ -231,12 +231,11 @@ class McpPool:
         servers: Mapping[str, str],
         *,
         listing_token: Callable[[str], str],
-        on_message: Callable[[str, Any], Any] | None = None,
         on_tools_changed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._listing_token = listing_token
-        self._on_message = on_message
         self.on_tools_changed = on_tools_changed
+        """Told the name of a server whose tools changed (set by whoever caches its tool list)."""
         self._connections: dict[str, ServerConnection] = {}
         self._task_group: TaskGroup | None = None
         for name, url in servers.items():
@@ -247,9 +246,14 @@ class McpPool:
             name,
             url,
             listing_token=lambda: self._listing_token(name),
-            on_message=self._on_message,
+            on_message=self._message,
             on_tools_changed=self._tools_changed,
         )
+
+    async def _message(self, server: str, message: Any) -> None:
+        # Servers on protocol 2025-11-25 announce changes as notifications on the session.
+        if getattr(message, "method", None) == "notifications/tools/list_changed":
+            await self._tools_changed(server)
 
     async def _tools_changed(self, server: str) -> None:
         if self.on_tools_changed is not None:

@@ -21,11 +21,14 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentmesh.db import Base, create_engine, import_all_tables, session_factory
-from host.agent_host import AgentHost, TurnInput
-from host.agents import AgentRegistry
+from host.agent_host import AgentHost, HostTools
 from host.approvals import ApprovalStore
+from host.audit_trail import NoAuditTrail
+from host.authorizer import Authorizer
 from host.caller import Caller
 from host.catalog import ToolCatalog, ToolSpec
+from host.circuit import CircuitBreakers
+from host.config_sync import HostConfig
 from host.episodes import Episode, RecordedToolCall
 from host.events import TurnEvent
 from host.executor import ToolOutcome
@@ -33,6 +36,7 @@ from host.mcp_pool import McpPool
 from host.models.base import Model, ModelError, ModelRequest, ModelResponse, TextDelta
 from host.models.local import PLANNER_NAME
 from host.models.registry import ModelRegistry
+from host.turn import TurnInput
 from policies.loader import PolicySet
 from policies.model import TenantPolicy
 
@@ -198,13 +202,19 @@ async def replay(episode: Episode) -> tuple[list[TurnEvent], list[Divergence]]:
     catalog = ToolCatalog(pool, ttl_seconds=float("inf"))
     catalog.preload(episode.tools)
     engine, approvals = await _approvals_database()
+    models = _ReplayModels(model)
+    policies = PolicySet([TenantPolicy.model_validate(document) for document in episode.policies])
     host = AgentHost(
-        registry=AgentRegistry(episode.agents),
-        policies=PolicySet([TenantPolicy.model_validate(document) for document in episode.policies]),
-        pool=pool,
-        catalog=catalog,
-        executor=RecordedTools(episode.tool_calls),
-        models=_ReplayModels(model),
+        config=HostConfig(episode.agents, catalog=catalog),
+        tools=HostTools(
+            pool=pool,
+            catalog=catalog,
+            runner=RecordedTools(episode.tool_calls),
+            breakers=CircuitBreakers(),
+            ranker=models.local.ranker,
+        ),
+        authorizer=Authorizer(policies, NoAuditTrail()),
+        models=models,
         approvals=approvals,
     )
     try:

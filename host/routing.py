@@ -13,7 +13,7 @@ The encoder is English-centred: it finds any two Vietnamese sentences alike. For
 message (accented or not) the semantic signals are therefore re-based to the agent's lead over the
 others and the lexical signal weighs more; a strong lexical match is enough on its own anywhere.
 
-The blend goes through a logistic curve fitted on labelled data (`calibrate`), giving scores in
+The blend goes through a logistic curve fitted on labelled data (`host.routing_calibration`), giving scores in
 0..1 that compare across agents. Below `threshold`, or with the runner-up within `margin`, the
 router asks a clarifying question naming the candidates instead of guessing; a message whose parts
 (split on "and", "và", ";", "?", ...) clearly belong to different agents is also sent back.
@@ -25,7 +25,6 @@ math. Build a new `Router` when agent configurations change.
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -36,7 +35,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentmesh.embeddings import embed
-from host.text import is_function_term, looks_vietnamese, terms, words
+from host.language import Language
+from host.lexical_index import LexicalIndex
+from host.text import looks_vietnamese, words
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 RouteReason = Literal["confident", "low_confidence", "ambiguous", "multiple_intents", "empty"]
@@ -74,6 +75,14 @@ class RouteCandidate(BaseModel):
     score: float
 
 
+@dataclass(frozen=True)
+class MessageEmbedding:
+    """A message's vector and the encoder that produced it: reusable only with that same encoder."""
+
+    vector: np.ndarray
+    encoder: Encoder
+
+
 class RouteDecision(BaseModel):
     """The router's answer: an agent, or a clarifying question naming the candidates."""
 
@@ -85,15 +94,15 @@ class RouteDecision(BaseModel):
     reason: RouteReason
     question: str | None
     # The message's embedding, for the rest of its turn (tool ranking) to reuse; never serialised.
-    message_vector: np.ndarray | None = Field(default=None, exclude=True, repr=False)
+    embedding: MessageEmbedding | None = Field(default=None, exclude=True, repr=False)
 
 
 class RouterSettings(BaseModel):
     """Weights, calibration curve and decision thresholds.
 
     The defaults were calibrated by `bench/routing.py` on the CLINC150 training split (see
-    bench/README.md); `calibrate` refits `semantic_background`, `score_slope`, `score_offset`,
-    `threshold` and `margin` for another set of agents.
+    bench/README.md); `host.routing_calibration.calibrate` refits `semantic_background`,
+    `score_slope`, `score_offset`, `threshold` and `margin` for another set of agents.
 
     - `threshold`: the calibrated score (0..1) below which the router asks instead of routing.
     - `margin`: when the runner-up is within this of the best, the router asks which one was
@@ -145,61 +154,6 @@ class RouterSettings(BaseModel):
     def calibrated(self, raw: np.ndarray) -> np.ndarray:
         """Map blended similarities to 0..1 scores along the fitted logistic curve."""
         return 1.0 / (1.0 + np.exp(-self.score_slope * (raw - self.score_offset)))
-
-
-class LexicalIndex:
-    """Folded-term evidence for each agent, in 0..1.
-
-    An agent's score for a message is the IDF-weighted share of the message's terms that point to
-    it; a term used by several agents splits its weight by how often each uses it. Unknown words
-    count against every agent (they are evidence the message is about something else); unknown
-    bigrams are ignored, since most bigrams of a new phrasing are unseen. Function words are
-    taken to occur in at least a quarter of all documents, so a tiny corpus cannot make them rare.
-    """
-
-    FUNCTION_TERM_SHARE = 0.25
-
-    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
-        self._agents = len(documents)
-        document_frequency: Counter[str] = Counter()
-        per_agent: list[Counter[str]] = []
-        for agent_documents in documents:
-            counts: Counter[str] = Counter()
-            for document in agent_documents:
-                counts.update(set(terms(document)))
-            per_agent.append(counts)
-            document_frequency.update(counts)
-        self._total = sum(len(agent_documents) for agent_documents in documents)
-        self._unknown_idf = self._inverse_frequency(0.0)
-        self._function_idf = self._inverse_frequency(self.FUNCTION_TERM_SHARE * self._total)
-        self._idf = {
-            term: min(self._inverse_frequency(n), self._function_idf)
-            if is_function_term(term)
-            else self._inverse_frequency(n)
-            for term, n in document_frequency.items()
-        }
-        sizes = np.array([max(len(agent_documents), 1) for agent_documents in documents], dtype=np.float64)
-        self._share: dict[str, np.ndarray] = {}
-        for term in document_frequency:
-            rates = np.array([counts[term] for counts in per_agent], dtype=np.float64) / sizes
-            self._share[term] = rates / rates.sum()
-
-    def _inverse_frequency(self, count: float) -> float:
-        return math.log(1 + (self._total - count + 0.5) / (count + 0.5))
-
-    def score(self, text: str) -> np.ndarray:
-        """Per-agent lexical evidence for `text`, each in 0..1."""
-        message_terms = set(terms(text))
-        evidence = np.zeros(self._agents)
-        mass = 0.0
-        for term in message_terms:
-            idf = self._idf.get(term)
-            if idf is not None:
-                evidence += idf * self._share[term]
-                mass += idf
-            elif " " not in term:
-                mass += self._function_idf if is_function_term(term) else self._unknown_idf
-        return evidence / mass if mass > 0 else evidence
 
 
 def split_intents(message: str) -> list[str]:
@@ -285,7 +239,7 @@ class Router:
         """Decide which agent handles `message`, or which clarifying question to ask."""
         if not words(message):
             return self._empty(message)
-        return self._decided(message, self._evidence(_texts_to_score(message)))
+        return self._decided(message, self.evidence(_texts_to_score(message)))
 
     def route_many(self, messages: Sequence[str]) -> list[RouteDecision]:
         """`route` for many messages with one encoder call (for evaluation and calibration)."""
@@ -296,7 +250,7 @@ class Router:
             own = _texts_to_score(message) if words(message) else []
             spans.append((len(texts), len(texts) + len(own)))
             texts.extend(own)
-        evidence = self._evidence(texts) if texts else None
+        evidence = self.evidence(texts) if texts else None
         for message, (start, end) in zip(messages, spans, strict=True):
             if evidence is None or start == end:
                 decisions.append(self._empty(message))
@@ -304,7 +258,7 @@ class Router:
                 decisions.append(self._decided(message, evidence.rows(start, end)))
         return decisions
 
-    def _evidence(self, texts: Sequence[str]) -> Evidence:
+    def evidence(self, texts: Sequence[str]) -> Evidence:
         settings = self.settings
         vectors = _unit_rows(self._encoder(texts))
         vietnamese = np.array([looks_vietnamese(text) for text in texts])
@@ -355,9 +309,7 @@ class Router:
 
     def _decided(self, message: str, evidence: Evidence) -> RouteDecision:
         decision = self._decide(message, evidence)
-        # Shared only when it is the embedding every other part of the host computes (`embed`).
-        if self._encoder is embed:
-            decision.message_vector = evidence.vectors[0]
+        decision.embedding = MessageEmbedding(evidence.vectors[0], self._encoder)
         return decision
 
     def _decide(self, message: str, evidence: Evidence) -> RouteDecision:
@@ -419,105 +371,13 @@ class Router:
 
     def _empty(self, message: str) -> RouteDecision:
         names = [agent.name for agent in self.agents]
-        if looks_vietnamese(message):
-            question = f"Bạn cần giúp gì? Tôi có thể hỗ trợ về: {_join(names, 'hoặc')}."
-        else:
-            question = f"What would you like to do? I can help with {_join(names, 'or')}."
+        question = clarifying_question(names, "empty", "vi" if looks_vietnamese(message) else "en")
         return RouteDecision(agent=None, candidates=[], clarify=True, reason="empty", question=question)
 
 
-def calibrate(
-    router: Router,
-    in_scope: Sequence[tuple[str, str]],
-    out_of_scope: Sequence[str],
-    *,
-    target_oos_recall: float = 0.75,
-    margins: Sequence[float] = (0.0, 0.005, 0.01, 0.02),
-) -> RouterSettings:
-    """Fit the score curve, threshold, margin and semantic background of `router` on labelled messages.
-
-    `in_scope` pairs a message with the agent that should handle it; `out_of_scope` messages should
-    be clarified. The logistic curve is fitted to "the best-scoring agent is right"; then, among the
-    margins given, the threshold and margin chosen are those with the highest in-scope accuracy
-    (clarifications count as misses) that still clarify at least `target_oos_recall` of the
-    out-of-scope messages. The semantic background is the median similarity of the English
-    in-scope messages to the agents they are not for. Use messages the agents were not configured
-    with. Whole messages only: the multiple-intent check reuses the threshold and margin. Returns
-    new settings; `router.with_settings(...)` applies them without re-encoding the agents.
-    """
-    if not in_scope or not out_of_scope:
-        raise ValueError("calibration needs both in-scope and out-of-scope messages")
-    if not 0.0 < target_oos_recall <= 1.0:
-        raise ValueError(f"target_oos_recall must be in (0, 1], got {target_oos_recall}")
-    names = router.names
-    unknown = sorted({agent for _, agent in in_scope} - set(names))
-    if unknown:
-        raise ValueError(f"in-scope labels name unknown agents: {', '.join(unknown)}")
-
-    evidence = router._evidence([message for message, _ in in_scope] + list(out_of_scope))
-    raw = evidence.raw
-    top = raw.max(axis=1)
-    expected = np.array([names.index(agent) for _, agent in in_scope])
-    background = router.settings.semantic_background
-    english = np.array([not looks_vietnamese(message) for message, _ in in_scope])
-    if len(names) > 1 and english.any():
-        # What an English message scores, on average, with the agents it is not for.
-        neighbours = evidence.neighbours[: len(in_scope)]
-        own = neighbours[np.arange(len(in_scope)), expected]
-        others = (neighbours.sum(axis=1) - own) / (len(names) - 1)
-        background = float(np.median(others[english]))
-    correct = np.zeros(len(raw), dtype=bool)
-    correct[: len(in_scope)] = raw[: len(in_scope)].argmax(axis=1) == expected
-    slope, offset = _fit_logistic(top, correct)
-    curve = router.settings.model_copy(
-        update={"score_slope": slope, "score_offset": offset, "semantic_background": round(background, 4)}
-    )
-
-    ordered = np.sort(raw, axis=1)
-    best = curve.calibrated(ordered[:, -1])
-    gap = ordered[:, -1] - ordered[:, -2] if raw.shape[1] > 1 else np.full(len(raw), np.inf)
-    is_oos = np.arange(len(raw)) >= len(in_scope)
-    chosen: tuple[float, float, float] | None = None  # (accuracy, threshold, margin)
-    for margin in margins:
-        thresholds = np.unique(np.concatenate([[0.0], best[is_oos] + 1e-9]))
-        for threshold in thresholds:
-            clarified = (best < threshold) | (gap < margin)
-            if clarified[is_oos].mean() < target_oos_recall:
-                continue
-            accuracy = float((correct & ~clarified)[~is_oos].mean())
-            if chosen is None or accuracy > chosen[0]:
-                chosen = (accuracy, float(threshold), float(margin))
-            break  # higher thresholds only clarify more in-scope messages
-    if chosen is None:
-        raise ValueError(f"no threshold reaches an out-of-scope recall of {target_oos_recall}")
-    # Rounded up, so the rounding never lets through an out-of-scope message the threshold caught.
-    return curve.model_copy(update={"threshold": math.ceil(chosen[1] * 1e4) / 1e4, "margin": chosen[2]})
-
-
-def _fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float]:
-    """Platt scaling: `slope`, `offset` of P(y) = 1 / (1 + exp(-slope * (x - offset))), by Newton's method."""
-    if y.all() or not y.any():
-        raise ValueError("calibration needs both correctly and wrongly routed messages")
-    features = np.column_stack([x, np.ones_like(x)])
-    theta = np.zeros(2)
-    ridge = 1e-6 * np.eye(2)
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-features @ theta))
-        gradient = features.T @ (p - y)
-        hessian = features.T @ (features * (p * (1 - p))[:, None]) + ridge
-        step = np.linalg.solve(hessian, gradient)
-        theta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    slope, intercept = float(theta[0]), float(theta[1])
-    if slope <= 0:
-        raise ValueError("calibration data shows no link between score and correct routing")
-    return round(slope, 4), round(-intercept / slope, 4)
-
-
-def _clarification(candidates: list[RouteCandidate], reason: RouteReason, vietnamese: bool) -> RouteDecision:
-    names = [candidate.agent for candidate in candidates]
-    if vietnamese:
+def clarifying_question(names: Sequence[str], reason: str, language: Language) -> str:
+    """The question asked back instead of routing, naming the candidate agents, in `language`."""
+    if language == "vi":
         questions = {
             "low_confidence": f"Tôi chưa chắc yêu cầu này thuộc về ai. Bạn muốn hỏi {_join(names, 'hay')}?",
             "ambiguous": f"Yêu cầu này có thể dành cho {_join(names, 'hoặc')}. Bạn muốn hỏi bên nào?",
@@ -526,6 +386,7 @@ def _clarification(candidates: list[RouteCandidate], reason: RouteReason, vietna
                 "Bạn muốn xử lý yêu cầu nào trước? Vui lòng hỏi từng việc một."
             ),
         }
+        fallback = f"Bạn cần giúp gì? Tôi có thể hỗ trợ về: {_join(names, 'hoặc')}."
     else:
         questions = {
             "low_confidence": f"I'm not sure who should handle that. Did you mean {_join(names, 'or')}?",
@@ -535,9 +396,14 @@ def _clarification(candidates: list[RouteCandidate], reason: RouteReason, vietna
                 "Which should I handle first? Please ask one at a time."
             ),
         }
-    return RouteDecision(
-        agent=None, candidates=candidates, clarify=True, reason=reason, question=questions[reason]
-    )
+        fallback = f"What would you like to do? I can help with {_join(names, 'or')}."
+    return questions.get(reason, fallback)
+
+
+def _clarification(candidates: list[RouteCandidate], reason: RouteReason, vietnamese: bool) -> RouteDecision:
+    names = [candidate.agent for candidate in candidates]
+    question = clarifying_question(names, reason, "vi" if vietnamese else "en")
+    return RouteDecision(agent=None, candidates=candidates, clarify=True, reason=reason, question=question)
 
 
 def _join(names: Sequence[str], conjunction: str) -> str:

@@ -1,111 +1,161 @@
-"""The supervisor: which agent should answer a message, or whether to ask the user first.
+"""The supervisor: which agent answers a message, or what to ask the user first.
 
-Routing considers every agent the tenant can see (the platform's and its own), not only those its
+An agent named by the caller answers if the tenant's policy enables it. Otherwise the local
+router scores every agent the tenant can see (the platform's and its own, not only those its
 policy enables: a question for an agent the tenant lacks is then answered plainly as unavailable
-instead of being forced onto the wrong agent. Another tenant's own agents are never considered.
-Routers are built once per set of agents (in a worker thread: embedding the examples takes a
-moment) and dropped when the agent registry's version changes.
+instead of being forced onto the wrong agent; another tenant's own agents are never considered).
+A short message that reads as the continuation of the previous turn stays with that turn's agent
+(a follow-up). When no agent is chosen the user gets the router's clarifying question, in their
+language, naming only agents they may use.
 
-Routing a message costs one encoder call, the one expensive step of a turn outside the model. It
-runs in a worker thread, never on the event loop, and concurrent turns share it: while one batch
-is being encoded the next messages queue, and they are then routed together in one encoder call
-(`Router.route_many`), so under load the encoder's cost per message falls instead of turns
-waiting on each other one by one.
+Routing itself runs on the shared, batched routers of `host.router_pool`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-
-import anyio
+import re
+import time
+from dataclasses import dataclass
 
 from host.agents import AgentConfig, AgentRegistry
-from host.routing import AgentProfile, RouteDecision, Router
+from host.authorizer import Authorizer
+from host.catalog import ToolCatalog
+from host.events import Outcome, RouteEvent
+from host.language import Language
+from host.replies import reply
+from host.router_pool import RouterPool
+from host.routing import MessageEmbedding, RouteDecision, clarifying_question
+from host.turn import LAST_AGENT_KEY, TurnInput
 
-RouterFactory = Callable[[Sequence[AgentProfile]], Router]
-RouterKey = tuple[tuple[str, str], ...]
+FOLLOW_UP_MAX_WORDS = 8
+"""A message this short may continue the previous agent's conversation."""
+FOLLOW_UP_MARGIN = 0.15
+"""How far below the router's choice the previous agent may score and still keep a follow-up."""
+_WORD = re.compile(r"\w+")
 
 
-def profile_of(agent: AgentConfig) -> AgentProfile:
-    return AgentProfile(
-        name=agent.name, description=agent.description, examples=agent.examples, keywords=agent.keywords
-    )
+@dataclass(frozen=True)
+class Routing:
+    """Which agent answers (None: nobody, the user is told why), and what routing saw."""
 
-
-@dataclass
-class _Batch:
-    """Messages waiting for one router, and whether a batch of that router is being encoded."""
-
-    waiting: list[tuple[str, asyncio.Future[RouteDecision]]] = field(default_factory=list)
-    busy: bool = False
+    agent: AgentConfig | None
+    event: RouteEvent
+    message_embedding: MessageEmbedding | None = None
+    """The router's embedding of the message, for tool ranking to reuse (None when not routed)."""
 
 
 class Supervisor:
-    """Routes with the local router over the agents visible to a tenant."""
+    """Chooses the agent of each turn, over the agents visible to the caller's tenant."""
 
-    def __init__(self, router_factory: RouterFactory = Router, *, max_batch: int = 64) -> None:
-        self._factory = router_factory
-        self._max_batch = max_batch
-        self._version = ""
-        self._routers: dict[RouterKey, Router] = {}
-        self._batches: dict[int, _Batch] = {}
-        self._lock = anyio.Lock()
+    def __init__(
+        self, authorizer: Authorizer, catalog: ToolCatalog, routers: RouterPool | None = None
+    ) -> None:
+        self._authorizer = authorizer
+        self._catalog = catalog
+        self._routers = routers or RouterPool()
 
-    async def router_for(self, registry: AgentRegistry, tenant_id: str) -> Router | None:
-        """The router over `tenant_id`'s visible agents (None when there are none)."""
-        if registry.version != self._version:
-            self._routers = {}
-            self._version = registry.version
-        agents = registry.visible_to(tenant_id)
-        if not agents:
-            return None
-        key = tuple((agent.tenant_id or "", agent.name) for agent in agents)
-        router = self._routers.get(key)
-        if router is None:
-            async with self._lock:
-                router = self._routers.get(key)
-                if router is None:
-                    profiles = [profile_of(agent) for agent in agents]
-                    router = await anyio.to_thread.run_sync(self._factory, profiles)
-                    if registry.version == self._version:
-                        self._routers[key] = router
-        return router
+    # -- choosing ----------------------------------------------------------------------------
 
-    async def route(self, registry: AgentRegistry, tenant_id: str, message: str) -> RouteDecision | None:
-        """The routing decision for `message` among `tenant_id`'s visible agents."""
-        router = await self.router_for(registry, tenant_id)
-        if router is None:
-            return None
-        batch = self._batches.setdefault(id(router), _Batch())
-        decided: asyncio.Future[RouteDecision] = asyncio.get_running_loop().create_future()
-        batch.waiting.append((message, decided))
-        if not batch.busy:
-            await self._drain(router, batch)
-        return await decided
+    async def choose(self, registry: AgentRegistry, turn: TurnInput) -> Routing:
+        """The turn's agent (policy-checked and audited), or none with the reason in the event."""
+        started = time.perf_counter()
+        routing = await self._choose(registry, turn)
+        routing.event.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        return routing
 
-    async def _drain(self, router: Router, batch: _Batch) -> None:
-        """Route what is waiting, batch after batch, until nothing is (one caller drains at a time).
+    async def _choose(self, registry: AgentRegistry, turn: TurnInput) -> Routing:
+        caller = turn.caller
+        if turn.agent:
+            agent = registry.get(turn.agent, caller.tenant_id)
+            if agent is None or not self._authorizer.use_agent(caller, turn.agent).allowed:
+                candidates = [{"agent": turn.agent, "score": 0.0}]
+                return Routing(
+                    None,
+                    RouteEvent(agent=None, confidence=0.0, reason="agent_not_enabled", candidates=candidates),
+                )
+            return Routing(agent, RouteEvent(agent=agent.name, confidence=1.0, reason="requested"))
 
-        Shielded: the drainer's own turn being cancelled must not strand the turns waiting on it;
-        its cancellation takes effect once the queue is empty.
+        decision = await self._routers.route(registry, caller.tenant_id, turn.message)
+        if decision is None:
+            return Routing(None, RouteEvent(agent=None, confidence=0.0, reason="no_agents"))
+        candidates = [candidate.model_dump() for candidate in decision.candidates]
+        confidence = decision.candidates[0].score if decision.candidates else 0.0
+        chosen, reason = decision.agent, str(decision.reason)
+        follow_up = self._follow_up_agent(registry, turn, decision)
+        if follow_up is not None:
+            chosen, reason = follow_up.name, "follow_up"
+        elif decision.clarify or chosen is None:
+            event = RouteEvent(
+                agent=None, confidence=confidence, reason=decision.reason, candidates=candidates
+            )
+            return Routing(None, event, decision.embedding)
+        if not self._authorizer.use_agent(caller, chosen).allowed:
+            event = RouteEvent(
+                agent=None, confidence=confidence, reason="agent_not_enabled", candidates=candidates
+            )
+            return Routing(None, event, decision.embedding)
+        event = RouteEvent(agent=chosen, confidence=confidence, reason=reason, candidates=candidates)
+        return Routing(registry.get(chosen, caller.tenant_id), event, decision.embedding)
+
+    def _follow_up_agent(
+        self, registry: AgentRegistry, turn: TurnInput, decision: RouteDecision
+    ) -> AgentConfig | None:
+        """The previous turn's agent, when a short message reads as its continuation.
+
+        It does when the router is unsure, or when the previous agent scores close to the router's
+        choice (a bare identifier fits several agents), and the message names an identifier one of
+        that agent's tools takes ("and 3190048330?") or the session remembers one ("and his history?").
         """
-        batch.busy = True
-        try:
-            with anyio.CancelScope(shield=True):
-                while batch.waiting:
-                    taken, batch.waiting = batch.waiting[: self._max_batch], batch.waiting[self._max_batch :]
-                    try:
-                        decisions = await anyio.to_thread.run_sync(router.route_many, [m for m, _ in taken])
-                    except Exception as exc:  # every turn of the batch learns of the failure
-                        for _, decided in taken:
-                            if not decided.done():  # done: that turn was cancelled meanwhile
-                                decided.set_exception(exc)
-                        continue
-                    for (_, decided), decision in zip(taken, decisions, strict=True):
-                        if not decided.done():
-                            decided.set_result(decision)
-        finally:
-            batch.busy = False
-            self._batches.pop(id(router), None)
+        last = turn.memory.get(LAST_AGENT_KEY)
+        if (
+            not isinstance(last, str)
+            or decision.reason in {"multiple_intents", "empty"}
+            or decision.agent == last
+        ):
+            return None
+        if len(_WORD.findall(turn.message)) > FOLLOW_UP_MAX_WORDS:
+            return None
+        if not decision.clarify:
+            scores = {candidate.agent: candidate.score for candidate in decision.candidates}
+            if last not in scores or decision.candidates[0].score - scores[last] > FOLLOW_UP_MARGIN:
+                return None
+        agent = registry.get(last, turn.caller.tenant_id)
+        if agent is None:
+            return None
+        patterns = [
+            prop["pattern"]
+            for tool in self._catalog.select(agent.tools, tenant_id=turn.caller.tenant_id)
+            for prop in (tool.input_schema.get("properties") or {}).values()
+            if isinstance(prop, dict) and isinstance(prop.get("pattern"), str)
+        ]
+        texts = [
+            turn.message,
+            *(
+                value
+                for key, value in turn.memory.items()
+                if isinstance(value, str) and not key.startswith("_")
+            ),
+        ]
+        for pattern in patterns:
+            body = pattern.removeprefix("^").removesuffix("$")
+            if any(re.search(rf"(?<![\w-])(?:{body})(?![\w-])", text, re.IGNORECASE) for text in texts):
+                return agent
+        return None
+
+    def without_agent(
+        self, registry: AgentRegistry, turn: TurnInput, event: RouteEvent, language: Language
+    ) -> tuple[str, Outcome]:
+        """What the user is told when no agent answers, and that turn's outcome."""
+        enabled = {
+            agent.name: agent for agent in self._authorizer.agents_for(registry, turn.caller.tenant_id)
+        }
+        if event.reason == "agent_not_enabled":
+            wanted = event.candidates[0]["agent"] if event.candidates else "?"
+            offered = ", ".join(sorted(enabled)) or "-"
+            return reply(language, "agent_not_enabled", agent=wanted, offered=offered), "unavailable"
+        if event.reason == "no_agents" or not enabled:
+            return reply(language, "no_agents"), "clarify"
+        named = [c["agent"] for c in event.candidates if c["agent"] in enabled][:3]
+        if event.reason == "empty" or not named:
+            named = sorted(enabled)
+        return clarifying_question(named, event.reason, language), "clarify"

@@ -10,13 +10,13 @@ agent), and a small bonus for the tool's declared priority (1 = the agent's prim
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 
 import numpy as np
 
 from agentmesh.embeddings import embed
 from host.arguments import FREE_TEXT_NAMES
 from host.catalog import ToolSpec
+from host.routing import MessageEmbedding
 from host.text import terms
 
 _FREE_TEXT_BONUS = 0.25
@@ -24,17 +24,6 @@ _LEXICAL_WEIGHT = 0.15
 _PRIORITY_WEIGHT = 0.05
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
-
-
-# The message of the current turn and its embedding, when routing already computed it. A context
-# variable, not a cache: each turn runs in its own context, so nothing crosses turns or tenants
-# (a shared cache would let one tenant time another's messages).
-_turn_message: ContextVar[tuple[str, np.ndarray] | None] = ContextVar("turn_message", default=None)
-
-
-def remember_message_vector(message: str, vector: np.ndarray | None) -> None:
-    """Let this turn's tool ranking reuse the router's embedding of `message`."""
-    _turn_message.set((message, vector) if vector is not None else None)
 
 
 def tool_text(tool: ToolSpec) -> str:
@@ -83,12 +72,18 @@ class ToolRanker:
     def _key(tool: ToolSpec) -> str:
         return f"{tool.qualified_name}:{tool.definition_hash}"
 
-    def rank(self, message: str, tools: Sequence[ToolSpec]) -> list[tuple[float, ToolSpec]]:
-        """`tools` with their scores, best first (a lone tool is not scored: nothing to rank it against)."""
+    def rank(
+        self, message: str, tools: Sequence[ToolSpec], *, embedding: MessageEmbedding | None = None
+    ) -> list[tuple[float, ToolSpec]]:
+        """`tools` with their scores, best first (a lone tool is not scored: nothing to rank it against).
+
+        `embedding` is the message's embedding when the turn already has it (routing computed it);
+        it is reused when it came from this ranker's encoder, else the message is encoded here.
+        """
         if len(tools) <= 1:
             return [(1.0, tool) for tool in tools]
         vectors = self._tool_vectors(tools)
-        query = self._query_vector(message)
+        query = self._query_vector(message, embedding)
         words = set(terms(message))
         ranked = []
         for tool, vector in zip(tools, vectors, strict=True):
@@ -101,14 +96,20 @@ class ToolRanker:
         ranked.sort(key=lambda item: item[0], reverse=True)
         return ranked
 
-    def _query_vector(self, message: str) -> np.ndarray:
-        known = _turn_message.get()
-        if known is not None and known[0] == message and self._encoder is embed:
-            return known[1]
+    def _query_vector(self, message: str, embedding: MessageEmbedding | None) -> np.ndarray:
+        if embedding is not None and embedding.encoder is self._encoder:
+            return embedding.vector
         return self._encoder([message])[0]
 
-    def top(self, message: str, tools: Sequence[ToolSpec], limit: int) -> list[ToolSpec]:
+    def top(
+        self,
+        message: str,
+        tools: Sequence[ToolSpec],
+        limit: int,
+        *,
+        embedding: MessageEmbedding | None = None,
+    ) -> list[ToolSpec]:
         """The `limit` best-fitting tools (all of them when there are no more than `limit`)."""
         if len(tools) <= limit:
             return list(tools)
-        return [tool for _, tool in self.rank(message, tools)[:limit]]
+        return [tool for _, tool in self.rank(message, tools, embedding=embedding)[:limit]]

@@ -9,38 +9,52 @@ its tool calls are cancelled and nothing of it is recorded.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from gateway.auth import AuthenticatedUser, authenticate, require_tenant
-from gateway.bodies import read_model
-from gateway.schemas import ChatRequest
+from gateway.auth import authenticate, require_tenant
+from gateway.openapi import Operation
+from gateway.schemas import ChatRequest, ChatResponse
 from gateway.state import GatewayState
 from gateway.streams import TurnStream
-from gateway.turns import TurnRequest, response_of, step_of
+from gateway.turns import AdmittedTurn, fold, response_of, step_of
 from host.events import FinalEvent
 
 log = structlog.get_logger(__name__)
+
+TENANT_PATH: dict[str, dict[str, Any]] = {
+    "tenant_id": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9_.-]+$"}
+}
+
+CHAT = Operation(
+    "POST",
+    "/api/{tenant_id}/chat",
+    "chat",
+    "One chat turn: JSON, or server-sent events with `Accept: text/event-stream` or `stream: true`",
+    "chat",
+    ChatResponse,
+    body=ChatRequest,
+    errors=(400, 403, 404, 413, 429),
+    streams=True,
+    path_schemas=TENANT_PATH,
+)
 
 
 def wants_stream(request: Request, body: ChatRequest) -> bool:
     return body.stream or "text/event-stream" in request.headers.get("accept", "")
 
 
-async def chat_events(
-    state: GatewayState, user: AuthenticatedUser, turn: TurnRequest, session_id: str
-) -> AsyncIterator[ServerSentEvent]:
+async def chat_events(turn: AdmittedTurn, session_id: str) -> AsyncIterator[ServerSentEvent]:
     yield ServerSentEvent(event="session", data=json.dumps({"session_id": session_id}))
     steps = []
     try:
-        async for event in state.chat.run(user, turn):
+        async for event in turn.events():
             step = step_of(event)
             if step is not None:
                 steps.append(step)
@@ -63,20 +77,19 @@ async def chat(request: Request) -> Response:
     require_tenant(user, tenant_id)
     await state.tenants.require(tenant_id)
     limit_headers = await state.admission.admit(user)
-    body = await read_model(request, ChatRequest, state.settings.max_body_bytes)
-    window = await state.chat.open(user, body)
+    body = await CHAT.read_body(request, state.settings.max_body_bytes)
+    window = await state.turns.open_session(user, body)
     session_id = window.key.session_id
     structlog.contextvars.bind_contextvars(session_id=session_id)
+    turn = await state.turns.start(user, state.turns.chat_request(body, window))
 
     if not wants_stream(request, body):
-        async with state.admission.turn(user):
-            response = await state.chat.respond(user, body, window)
-        return JSONResponse(response.model_dump(mode="json"), headers=limit_headers)
-
-    slot = contextlib.AsyncExitStack()
-    await slot.enter_async_context(state.admission.turn(user))
-    events = chat_events(state, user, state.chat.request_of(body, window), session_id)
-    return TurnStream(events, on_close=slot.aclose, headers=limit_headers)
+        async with turn:
+            final, steps = await fold(turn.events())
+        return JSONResponse(
+            response_of(session_id, final, steps).model_dump(mode="json"), headers=limit_headers
+        )
+    return TurnStream(chat_events(turn, session_id), on_close=turn.aclose, headers=limit_headers)
 
 
-routes = [Route("/api/{tenant_id}/chat", chat, methods=["POST"])]
+operations = [CHAT.bind(chat)]

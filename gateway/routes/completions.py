@@ -9,7 +9,6 @@ sends `chat.completion.chunk` objects and `[DONE]`; a client that disconnects ca
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
@@ -19,10 +18,8 @@ import structlog
 from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from gateway.auth import AuthenticatedUser, authenticate
-from gateway.bodies import read_model
 from gateway.errors import ApiError
 from gateway.openai_schemas import (
     AUTO_MODEL,
@@ -38,14 +35,36 @@ from gateway.openai_schemas import (
     ModelCard,
     ModelList,
 )
+from gateway.openapi import Operation
 from gateway.state import GatewayState
 from gateway.streams import TurnStream
-from gateway.turns import TurnRequest
+from gateway.turns import AdmittedTurn, TurnRequest
 from host.events import DeltaEvent, FinalEvent
 from host.models.base import Message
 from host.usage import Usage
 
 log = structlog.get_logger(__name__)
+
+COMPLETIONS = Operation(
+    "POST",
+    "/v1/chat/completions",
+    "createChatCompletion",
+    "OpenAI-compatible completion: `model` is an agent or `auto`; streams with `stream: true`",
+    "openai",
+    ChatCompletion,
+    body=ChatCompletionRequest,
+    errors=(400, 404, 413, 429),
+    streams=True,
+)
+MODELS = Operation(
+    "GET",
+    "/v1/models",
+    "listModels",
+    "OpenAI-compatible model list: `auto` and the agents the tenant may use",
+    "openai",
+    ModelList,
+    errors=(404,),
+)
 
 
 def _usage(usage: Usage) -> CompletionUsage:
@@ -101,16 +120,17 @@ def _require_model(state: GatewayState, user: AuthenticatedUser, model: str) -> 
 async def chat_completions(request: Request) -> Response:
     state, user = await _caller(request)
     limit_headers = await state.admission.admit(user)
-    body = await read_model(request, ChatCompletionRequest, state.settings.max_body_bytes)
+    body = await COMPLETIONS.read_body(request, state.settings.max_body_bytes)
     _require_model(state, user, body.model)
-    state.chat.check_input(user, body.messages[-1].text)
+    state.turns.check_input(user, body.messages[-1].text)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    turn = await state.turns.start(user, _turn(body))
 
     if not body.stream:
         final: FinalEvent | None = None
-        async with state.admission.turn(user):
-            async for event in state.chat.run(user, _turn(body)):
+        async with turn:
+            async for event in turn.events():
                 if isinstance(event, FinalEvent):
                     final = event
         assert final is not None, "a turn always ends with a final event"
@@ -128,16 +148,12 @@ async def chat_completions(request: Request) -> Response:
             agentmesh=_details(final),
         )
         return JSONResponse(completion.model_dump(mode="json"), headers=limit_headers)
-
-    slot = contextlib.AsyncExitStack()
-    await slot.enter_async_context(state.admission.turn(user))
-    chunks = _chunks(state, user, body, completion_id, created)
-    return TurnStream(chunks, on_close=slot.aclose, headers=limit_headers)
+    chunks = _chunks(turn, body, completion_id, created)
+    return TurnStream(chunks, on_close=turn.aclose, headers=limit_headers)
 
 
 async def _chunks(
-    state: GatewayState,
-    user: AuthenticatedUser,
+    turn: AdmittedTurn,
     body: ChatCompletionRequest,
     completion_id: str,
     created: int,
@@ -157,7 +173,7 @@ async def _chunks(
     yield chunk(body.model, [ChunkChoice(delta=ChunkDelta(role="assistant", content=""))])
     streamed = False
     try:
-        async for event in state.chat.run(user, _turn(body)):
+        async for event in turn.events():
             if isinstance(event, DeltaEvent) and event.text:
                 streamed = True
                 yield chunk(body.model, [ChunkChoice(delta=ChunkDelta(content=event.text))])
@@ -181,10 +197,7 @@ async def models(request: Request) -> Response:
     agents = sorted(state.host.agents_for(user.tenant_id), key=lambda agent: agent.name)
     cards = [ModelCard(id=AUTO_MODEL, description="the router picks the agent for each message")]
     cards += [ModelCard(id=agent.name, description=agent.description) for agent in agents]
-    return JSONResponse(ModelList(data=cards).model_dump(mode="json"))
+    return MODELS.reply(ModelList(data=cards))
 
 
-routes = [
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/v1/models", models, methods=["GET"]),
-]
+operations = [COMPLETIONS.bind(chat_completions), MODELS.bind(models)]

@@ -8,35 +8,72 @@ out of the load balancer (readiness), not restart them all (liveness).
 from __future__ import annotations
 
 import anyio
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 
+from gateway.openapi import Operation
 from gateway.state import GatewayState
 
 _CHECK_TIMEOUT_SECONDS = 2.0
 
 
-async def healthz(request: Request) -> JSONResponse:
+class Health(BaseModel):
+    """The gateway is up; each MCP server is `connected` or `unavailable`."""
+
+    status: str
+    servers: dict[str, str]
+
+
+class Readiness(BaseModel):
+    """Whether the gateway can serve now: `ok` or why not, for each backend it needs."""
+
+    status: str
+    checks: dict[str, str]
+
+
+HEALTH = Operation(
+    "GET",
+    "/healthz",
+    "getHealth",
+    "Liveness, and each MCP server's connection",
+    "operations",
+    Health,
+    errors=(),
+    authenticated=False,
+)
+READY = Operation(
+    "GET",
+    "/readyz",
+    "getReadiness",
+    "Readiness: the database and Redis are reachable (503 when not)",
+    "operations",
+    Readiness,
+    errors=(503,),
+    authenticated=False,
+)
+
+
+async def healthz(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
     servers = {s.name: "connected" if s.connected else "unavailable" for s in state.host.pool.states()}
-    return JSONResponse({"status": "ok", "servers": servers})
+    return HEALTH.reply(Health(status="ok", servers=servers))
 
 
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
     checks = {"database": await _database(state.engine)}
     if state.redis is not None:
         checks["redis"] = await _redis(state.redis)
     ready = all(result == "ok" for result in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
-    )
+    readiness = Readiness(status="ready" if ready else "unavailable", checks=checks)
+    # Not `READY.reply`: a 503 here is the readiness answer itself, in the same shape.
+    return JSONResponse(readiness.model_dump(), status_code=200 if ready else 503)
 
 
 async def _database(engine: AsyncEngine) -> str:
@@ -58,4 +95,4 @@ async def _redis(redis: Redis) -> str:
     return "ok"
 
 
-routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+operations = [HEALTH.bind(healthz), READY.bind(readyz)]

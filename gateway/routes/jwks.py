@@ -6,24 +6,44 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import Response
 
 from agentmesh.keys import mesh_key
+from gateway.openapi import Operation
 from gateway.state import GatewayState
 
 
+class JsonWebKeySet(BaseModel):
+    """RFC 7517 key set: the public keys of the mesh tokens."""
+
+    keys: list[dict[str, Any]]
+
+
+MESH_JWKS = Operation(
+    "GET",
+    "/.well-known/mesh-jwks.json",
+    "getMeshJwks",
+    "The public keys MCP servers verify mesh tokens with",
+    "operations",
+    JsonWebKeySet,
+    errors=(),
+    authenticated=False,
+)
+
+
 @functools.lru_cache(maxsize=4)
-def published_jwks(keys_dir: Path) -> dict[str, Any]:
+def published_jwks(keys_dir: Path) -> JsonWebKeySet:
     """The mesh key's public JWKS, read from the key file once per process."""
-    return mesh_key(keys_dir).jwks()
+    return JsonWebKeySet.model_validate(mesh_key(keys_dir).jwks())
 
 
-async def mesh_jwks(request: Request) -> JSONResponse:
+async def mesh_jwks(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
-    jwks = published_jwks(state.settings.keys_dir)
-    return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
+    return MESH_JWKS.reply(
+        published_jwks(state.settings.keys_dir), headers={"Cache-Control": "public, max-age=300"}
+    )
 
 
-routes = [Route("/.well-known/mesh-jwks.json", mesh_jwks, methods=["GET"])]
+operations = [MESH_JWKS.bind(mesh_jwks)]

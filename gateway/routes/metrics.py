@@ -12,10 +12,22 @@ import hmac
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from gateway.errors import ApiError
+from gateway.openapi import Operation
 from gateway.state import GatewayState
+
+METRICS = Operation(
+    "GET",
+    "/metrics",
+    "getMetrics",
+    "Prometheus metrics (text exposition format), labelled by tenant",
+    "operations",
+    None,
+    errors=(),
+    description="With `AGENTMESH_METRICS_TOKEN` set, the scrape token is the bearer credential.",
+    media_type="text/plain",
+)
 
 
 async def metrics(request: Request) -> Response:
@@ -37,4 +49,4 @@ def _check_scrape_token(request: Request, expected: str | None) -> None:
         )
 
 
-routes = [Route("/metrics", metrics, methods=["GET"])]
+operations = [METRICS.bind(metrics)]

@@ -6,24 +6,68 @@ Another user's session (same tenant or not) answers 404, exactly like one that n
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
 from gateway.auth import AuthenticatedUser, authenticate, require_tenant
-from gateway.errors import ApiError
+from gateway.openapi import Operation
+from gateway.routes.chat import TENANT_PATH
 from gateway.sessions import SessionKey, SessionSummary, StoredMessage
 from gateway.state import GatewayState
 
+SESSION_PATH: dict[str, dict[str, Any]] = {
+    **TENANT_PATH,
+    "session_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+}
+
 
 class SessionHistory(BaseModel):
+    """One session with its whole transcript."""
+
     session_id: str
     messages: list[StoredMessage]
 
 
 class SessionList(BaseModel):
+    """The caller's sessions, newest first."""
+
     items: list[SessionSummary]
+
+
+LIST = Operation(
+    "GET",
+    "/api/{tenant_id}/sessions",
+    "listSessions",
+    "The caller's own sessions, newest first",
+    "sessions",
+    SessionList,
+    errors=(400, 403, 404, 429),
+    path_schemas=TENANT_PATH,
+)
+GET = Operation(
+    "GET",
+    "/api/{tenant_id}/sessions/{session_id}",
+    "getSession",
+    "One of the caller's sessions with its whole transcript",
+    "sessions",
+    SessionHistory,
+    errors=(400, 403, 404, 429),
+    path_schemas=SESSION_PATH,
+)
+DELETE = Operation(
+    "DELETE",
+    "/api/{tenant_id}/sessions/{session_id}",
+    "deleteSession",
+    "Delete one of the caller's sessions and its transcript",
+    "sessions",
+    None,
+    status=204,
+    errors=(400, 403, 404, 429),
+    path_schemas=SESSION_PATH,
+)
 
 
 async def _caller(request: Request) -> tuple[GatewayState, AuthenticatedUser, dict[str, str]]:
@@ -35,38 +79,28 @@ async def _caller(request: Request) -> tuple[GatewayState, AuthenticatedUser, di
 
 
 def _key(request: Request, user: AuthenticatedUser) -> SessionKey:
-    session_id = request.path_params["session_id"]
-    if not _valid_session_id(session_id):
-        raise ApiError(404, "session_not_found", "no such session for this user")
-    return SessionKey(tenant_id=user.tenant_id, user_id=user.subject, session_id=session_id)
-
-
-def _valid_session_id(session_id: str) -> bool:
-    return 0 < len(session_id) <= 64 and all(c.isascii() and (c.isalnum() or c in "_-") for c in session_id)
+    return SessionKey(
+        tenant_id=user.tenant_id, user_id=user.subject, session_id=request.path_params["session_id"]
+    )
 
 
 async def list_sessions(request: Request) -> Response:
     state, user, headers = await _caller(request)
     items = await state.sessions.list(user.tenant_id, user.subject)
-    return JSONResponse(SessionList(items=items).model_dump(mode="json"), headers=headers)
+    return LIST.reply(SessionList(items=items), headers=headers)
 
 
 async def get_session(request: Request) -> Response:
     state, user, headers = await _caller(request)
     key = _key(request, user)
     messages = await state.sessions.transcript(key)
-    history = SessionHistory(session_id=key.session_id, messages=messages)
-    return JSONResponse(history.model_dump(mode="json"), headers=headers)
+    return GET.reply(SessionHistory(session_id=key.session_id, messages=messages), headers=headers)
 
 
 async def delete_session(request: Request) -> Response:
     state, user, headers = await _caller(request)
     await state.sessions.delete(_key(request, user))
-    return Response(status_code=204, headers=headers)
+    return DELETE.reply(headers=headers)
 
 
-routes = [
-    Route("/api/{tenant_id}/sessions", list_sessions, methods=["GET"]),
-    Route("/api/{tenant_id}/sessions/{session_id}", get_session, methods=["GET"]),
-    Route("/api/{tenant_id}/sessions/{session_id}", delete_session, methods=["DELETE"]),
-]
+operations = [LIST.bind(list_sessions), GET.bind(get_session), DELETE.bind(delete_session)]

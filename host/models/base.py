@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from host.catalog import ToolSpec
+from host.language import DEFAULT_LANGUAGE, Language
+from host.routing import MessageEmbedding
 from host.usage import Usage
 
 ATTACHMENT_SCHEME = "attachment://"
@@ -53,12 +55,18 @@ class Message(BaseModel):
 class ModelRequest(BaseModel):
     """Everything a model needs for one step of the loop."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     system: str = ""
     messages: list[Message]
     tools: list[ToolSpec] = Field(default_factory=list)
     memory: dict[str, Any] = Field(default_factory=dict, description="entities remembered in the session")
     attachments: list[Attachment] = Field(default_factory=list)
     output_format: str | None = Field(default=None, description="the agent's preferred answer format")
+    language: Language = Field(default=DEFAULT_LANGUAGE, description="the language the user reads")
+    message_embedding: MessageEmbedding | None = Field(
+        default=None, exclude=True, repr=False, description="the routed message's embedding, when known"
+    )
 
 
 class ModelResponse(BaseModel):

@@ -60,7 +60,7 @@ class LocalPlanner:
         return self._plan(user.content, request)
 
     def _plan(self, message: str, request: ModelRequest) -> ModelResponse:
-        ranked = self.ranker.rank(message, request.tools)
+        ranked = self.ranker.rank(message, request.tools, embedding=request.message_embedding)
         if not ranked:
             return ModelResponse(text="I have no tool available to answer that.", needs_input=True)
         # Prefer the best-fitting tool whose required arguments can all be filled; otherwise ask

@@ -363,7 +363,8 @@ def test_a_bad_credential_name_is_400(client: TestClient, who: Callers) -> None:
     response = client.put(
         "/api/admin/tenants/acme/erp/credentials/has%20space", json={"secret": "x"}, headers=who.acme_admin
     )
-    assert_error(response, 400, "invalid_credential_name")
+    error = assert_error(response, 400, "invalid_path")
+    assert [problem["field"] for problem in error["details"]] == ["name"]
 
 
 def test_an_erp_tool_is_the_tenants_own(client: TestClient, who: Callers) -> None:

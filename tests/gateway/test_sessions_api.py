@@ -68,10 +68,11 @@ def test_another_tenant_cannot_reach_it(mesh: Mesh, session_id: str) -> None:
     assert get(mesh, f"/api/globex/sessions/{session_id}", tenant="globex", user="sam").status_code == 404
 
 
-def test_a_malformed_session_id_is_not_found(mesh: Mesh) -> None:
+def test_a_malformed_session_id_is_refused_by_the_path_schema(mesh: Mesh) -> None:
     response = get(mesh, "/api/acme/sessions/not%20a%20session", user="sam")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "session_not_found"
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_path" and [d["field"] for d in error["details"]] == ["session_id"]
 
 
 def test_deleting_removes_the_session_for_good(mesh: Mesh) -> None:

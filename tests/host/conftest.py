@@ -15,24 +15,21 @@ from agentmesh.db import Base, create_engine, import_all_tables, session_factory
 from agentmesh.keys import mesh_key
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings, load_settings
-from host.agent_host import AgentHost
-from host.agent_store import AgentStore
-from host.agents import AgentConfig, AgentRegistry
-from host.approvals import ApprovalStore
-from host.audit_trail import AuditTrail
+from host.agent_host import AgentHost, HostOptions, HostTools
+from host.agents import AgentConfig
+from host.audit_trail import AuditTrail, NoAuditTrail
+from host.authorizer import Authorizer
 from host.caller import Caller
 from host.catalog import ToolCatalog
 from host.circuit import CircuitBreakers
-from host.config_versions import ConfigVersions
+from host.composition import HostStores
+from host.config_sync import HostConfig
 from host.episodes import EpisodeStore
 from host.executor import ToolExecutor
-from host.llm_config import LlmConfigStore
 from host.loop import LoopLimits
 from host.mcp_pool import McpPool
 from host.models.registry import ModelRegistry
-from host.pins import ToolPins
 from host.tokens import MeshTokenIssuer
-from policies.audit import AuditLog
 from policies.loader import PolicySet
 from policies.model import TenantPolicy
 from tests.host.probe_server import ProbeState, ProbeThread, serve_probe
@@ -149,12 +146,15 @@ def make_host(
     call_timeout_seconds: float = 10.0,
     llm_tool_limit: int = 5,
 ) -> tuple[AgentHost, HostParts]:
-    """An `AgentHost` over `servers` with explicit agents and policies (and the database, if given)."""
+    """An `AgentHost` over `servers` with explicit agents and policies (and the database, if given).
+
+    Like `host.composition.build_agent_host`, with test-sized parts: small result caps, fast
+    retries, the breakers and models a test chooses.
+    """
     issuer = MeshTokenIssuer(mesh_key(settings.keys_dir), issuer=settings.mesh_issuer)
-    audit_log = AuditLog(sessions) if sessions is not None else None
-    pins = ToolPins(sessions, audit_log) if sessions is not None and audit_log is not None else None
+    stores = HostStores.open(sessions, secret_box(settings)) if sessions is not None else None
     pool = McpPool(servers, listing_token=issuer.for_listing)
-    catalog = ToolCatalog(pool, pins=pins)
+    catalog = ToolCatalog(pool, pins=stores.pins if stores is not None else None)
 
     async def changed(server: str) -> None:
         catalog.invalidate(server)
@@ -163,23 +163,30 @@ def make_host(
     executor = ToolExecutor(
         pool, issuer, breakers=breakers, max_result_chars=2_000, retry_backoff_seconds=0.05
     )
-    llm_configs = LlmConfigStore(sessions, secret_box(settings)) if sessions is not None else None
+    models = models or ModelRegistry(llm_configs=stores.llm if stores is not None else None)
     host = AgentHost(
-        registry=AgentRegistry(agents),
-        policies=policy_set,
-        pool=pool,
-        catalog=catalog,
-        executor=executor,
-        breakers=executor.breakers,
-        models=models or ModelRegistry(llm_configs=llm_configs),
-        limits=limits,
-        agent_store=AgentStore(sessions) if sessions is not None else None,
-        versions=ConfigVersions(sessions) if sessions is not None else None,
-        approvals=ApprovalStore(sessions) if sessions is not None else None,
-        audit=AuditTrail(audit_log) if audit_log is not None else None,
+        config=HostConfig(
+            agents,
+            catalog=catalog,
+            versions=stores.versions if stores is not None else None,
+            agent_store=stores.agents if stores is not None else None,
+        ),
+        tools=HostTools(
+            pool=pool,
+            catalog=catalog,
+            runner=executor,
+            breakers=executor.breakers,
+            ranker=models.local.ranker,
+        ),
+        authorizer=Authorizer(
+            policy_set, AuditTrail(stores.audit_log) if stores is not None else NoAuditTrail()
+        ),
+        models=models,
+        approvals=stores.approvals if stores is not None else None,
         episodes=episodes,
-        call_timeout_seconds=call_timeout_seconds,
-        llm_tool_limit=llm_tool_limit,
+        options=HostOptions(
+            limits=limits, call_timeout_seconds=call_timeout_seconds, llm_tool_limit=llm_tool_limit
+        ),
     )
     return host, HostParts(pool=pool, catalog=catalog, executor=executor, issuer=issuer)
 

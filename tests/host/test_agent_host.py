@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.settings import Settings
-from host.agent_host import AgentHost, TurnInput
+from host.agent_host import AgentHost
 from host.agents import AgentConfig
 from host.models.base import Model, ModelRequest, ModelResponse, TextDelta
 from host.models.registry import ModelRegistry
+from host.turn import TurnInput
 from policies.audit import AuditLog
 from tests.host.conftest import (
     ACME,
@@ -70,12 +71,12 @@ async def test_a_single_call_is_policy_checked_and_audited(
     host: AgentHost, probe: ProbeThread, database: async_sessionmaker[AsyncSession]
 ) -> None:
     async with running(host):
-        allowed = await host.call_tool_for(ACME, "probe", "lookup_customer", {"mst": "0123456789"})
-        denied = await host.call_tool_for(ACME, "probe", "big_report", {})
-        needs_approval = await host.call_tool_for(ACME, "probe", "create_note", {"text": "x"})
-        foreign = await host.call_tool_for(GLOBEX, "probe", "acme_discount", {"mst": "0123456789"})
-        unknown = await host.call_tool_for(ACME, "probe", "no_such_tool", {})
-        no_server = await host.call_tool_for(ACME, "nowhere", "tool", {})
+        allowed = await host.call_tool(ACME, "probe", "lookup_customer", {"mst": "0123456789"})
+        denied = await host.call_tool(ACME, "probe", "big_report", {})
+        needs_approval = await host.call_tool(ACME, "probe", "create_note", {"text": "x"})
+        foreign = await host.call_tool(GLOBEX, "probe", "acme_discount", {"mst": "0123456789"})
+        unknown = await host.call_tool(ACME, "probe", "no_such_tool", {})
+        no_server = await host.call_tool(ACME, "nowhere", "tool", {})
     assert not allowed.is_error and allowed.structured["tenant"] == "acme"
     assert denied.error_code == "denied" and "probe:big_report" in denied.text
     assert needs_approval.error_code == "approval_required"
@@ -115,7 +116,7 @@ async def test_a_short_unclear_follow_up_stays_with_the_previous_agent(host: Age
     assert alone[0].agent == "contacts"  # a bare tax code fits contacts about as well as accounts
     assert (followed[0].agent, followed[0].reason) == ("accounts", "follow_up")
     assert of_type(followed, "tool_call")[0].arguments == {"mst": "3190048330"}
-    assert followed[-1].memory == {"mst": "3190048330", "_agent": "accounts"}
+    assert followed[-1].memory == {"mst": "3190048330", "_agent": "accounts", "_language": "en"}
     assert of_type(remembered, "tool_call")[0].arguments == {"mst": "0123456789"}
 
 

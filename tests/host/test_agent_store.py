@@ -10,10 +10,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.settings import Settings
-from host.agent_host import TurnInput
 from host.agent_store import AgentNotFound, AgentStore
 from host.agents import AgentConfig, AgentRegistry, load_agents_file
 from host.config_versions import ConfigVersions
+from host.turn import TurnInput
 from tests.host.conftest import (
     ACME,
     GLOBEX,

@@ -7,10 +7,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.settings import Settings
-from host.agent_host import AgentHost, TurnInput
+from host.agent_host import AgentHost
 from host.agents import AgentConfig
 from host.approvals import ApprovalAlreadyResolved, ApprovalForbidden, ApprovalNotFound
 from host.caller import Caller
+from host.events import TurnEvent
+from host.turn import TurnInput
 from policies.audit import AuditLog
 from tests.host.conftest import ACME, collect, make_host, of_type, policies, running, tenant_policy
 from tests.host.probe_server import ProbeThread
@@ -25,6 +27,12 @@ ACME_ADMIN = Caller(tenant_id="acme", subject="ada", roles=["tenant_admin"])
 GLOBEX_ADMIN = Caller(tenant_id="globex", subject="gil", roles=["tenant_admin"])
 ACME_USER = Caller(tenant_id="acme", subject="bob", roles=["user"])
 MESSAGE = "Create a note: call the supplier"
+
+
+async def decide(host: AgentHost, approval_id: str, approver: Caller, *, approve: bool) -> list[TurnEvent]:
+    """A person's decision on a paused turn, and the events of the turn it resumes."""
+    claimed = await host.claim_approval(approval_id, approver, approve)
+    return await collect(host.resume_turn(claimed))
 
 
 def replica(settings: Settings, url: str, database: async_sessionmaker[AsyncSession]) -> AgentHost:
@@ -54,7 +62,7 @@ async def test_a_paused_turn_resumes_on_another_replica_when_approved(
         assert "needs a human approval" in pending.calls[0].reason
         assert await second.pending_approvals("globex") == []
 
-        resumed = await collect(second.resolve_approval(final.approval_id, ACME_ADMIN, approve=True))
+        resumed = await decide(second, final.approval_id, ACME_ADMIN, approve=True)
         assert probe.state.calls == [f"create_note:{MESSAGE}"]
         assert [e.type for e in resumed] == ["tool_call", "tool_result", "final"]
         assert resumed[-1].outcome == "answered"
@@ -62,11 +70,11 @@ async def test_a_paused_turn_resumes_on_another_replica_when_approved(
         assert await first.pending_approvals("acme") == []
 
         with pytest.raises(ApprovalAlreadyResolved):
-            await collect(first.resolve_approval(final.approval_id, ACME_ADMIN, approve=True))
+            await decide(first, final.approval_id, ACME_ADMIN, approve=True)
         assert len(probe.state.calls) == 1
 
     for host in (first, second):
-        assert host.audit is not None and host.audit.pending == 0
+        assert host.audit.pending == 0
     events = await AuditLog(database).for_tenant("acme")
     actions = [(e.action, e.resource, e.effect) for e in reversed(events)]
     assert ("approval.requested", "probe:create_note", "approve") in actions
@@ -82,7 +90,7 @@ async def test_a_rejected_call_is_never_made(
     host = replica(shared_settings, probe.url, database)
     async with running(host):
         final = (await collect(host.run_turn(TurnInput(caller=ACME, message=MESSAGE, agent="notes"))))[-1]
-        resumed = await collect(host.resolve_approval(final.approval_id, ACME_ADMIN, approve=False))
+        resumed = await decide(host, final.approval_id, ACME_ADMIN, approve=False)
     assert probe.state.calls == []
     [result] = of_type(resumed, "tool_result")
     assert result.error_code == "rejected"
@@ -96,13 +104,13 @@ async def test_only_an_authorised_person_of_the_same_tenant_may_decide(
     async with running(host):
         final = (await collect(host.run_turn(TurnInput(caller=ACME, message=MESSAGE, agent="notes"))))[-1]
         with pytest.raises(ApprovalNotFound):  # another tenant's approval does not even exist for globex
-            await collect(host.resolve_approval(final.approval_id, GLOBEX_ADMIN, approve=True))
+            await decide(host, final.approval_id, GLOBEX_ADMIN, approve=True)
         with pytest.raises(
             ApprovalForbidden, match="needs one of the roles approver, platform_admin, tenant_admin"
         ):
-            await collect(host.resolve_approval(final.approval_id, ACME_USER, approve=True))
+            await decide(host, final.approval_id, ACME_USER, approve=True)
         with pytest.raises(ApprovalNotFound):
-            await collect(host.resolve_approval("no-such-approval", ACME_ADMIN, approve=True))
+            await decide(host, "no-such-approval", ACME_ADMIN, approve=True)
         assert len(await host.pending_approvals("acme")) == 1
-        assert await host.approvals.get(final.approval_id, tenant_id="globex") is None  # type: ignore[union-attr]
+        assert await host.approvals.get(final.approval_id, tenant_id="globex") is None
     assert probe.state.calls == []

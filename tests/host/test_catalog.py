@@ -4,7 +4,6 @@ tenant-owned tools hidden from other tenants, and at most five tools offered to 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,14 +13,14 @@ import pytest
 
 from agentmesh.embeddings import sentence_encoder
 from agentmesh.settings import Settings
-from host.agent_host import TurnInput
 from host.agents import AgentConfig
 from host.catalog import ToolCatalog, ToolSpec, split_external_name
 from host.mcp_pool import McpPool
 from host.models.base import Model, ModelRequest, ModelResponse, TextDelta
 from host.models.registry import ModelRegistry
 from host.routing import AgentProfile, Router
-from host.tool_ranking import ToolRanker, remember_message_vector
+from host.tool_ranking import ToolRanker
+from host.turn import TurnInput
 from tests.host.conftest import (
     ACME,
     GLOBEX,
@@ -152,7 +151,7 @@ def test_with_more_than_five_candidates_the_most_relevant_five_are_kept() -> Non
     assert ranker.top("anything", tools[:5], 5) == tools[:5]
 
 
-def test_ranking_reuses_the_routers_embedding_of_the_message_within_its_turn_only(
+def test_ranking_reuses_the_routers_embedding_of_the_message_from_the_same_encoder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     message = "How much does customer 0312345678 still owe us?"
@@ -163,8 +162,8 @@ def test_ranking_reuses_the_routers_embedding_of_the_message_within_its_turn_onl
         ]
     )
     decision = router.route(message)
-    assert decision.agent == "debt" and decision.message_vector is not None
-    assert "message_vector" not in decision.model_dump()
+    assert decision.agent == "debt" and decision.embedding is not None
+    assert "embedding" not in decision.model_dump()
     tools = [
         spec("get_customer_debt", "Outstanding and overdue debt of a customer by MST.", priority=1),
         spec("track_shipment", "Where a shipment is and its delivery status."),
@@ -182,14 +181,14 @@ def test_ranking_reuses_the_routers_embedding_of_the_message_within_its_turn_onl
 
     monkeypatch.setattr(model, "encode", counting_encode)
 
-    def turn() -> list[str]:
-        remember_message_vector(message, decision.message_vector)
-        return [tool.name for _, tool in ranker.rank(message, tools)]
-
-    assert contextvars.copy_context().run(turn) == expected
-    assert encoded == [], "the turn reused the router's vector"
+    reused = [tool.name for _, tool in ranker.rank(message, tools, embedding=decision.embedding)]
+    assert reused == expected
+    assert encoded == [], "the ranking reused the router's vector"
     assert [tool.name for _, tool in ranker.rank(message, tools)] == expected
-    assert encoded == [message], "outside that turn's context the message is embedded afresh"
+    assert encoded == [message], "without the router's embedding the message is embedded afresh"
+    other_encoder = ToolRanker(encoder=lambda texts: model.encode(list(texts), normalize_embeddings=True))
+    other_encoder.rank(message, tools, embedding=decision.embedding)
+    assert encoded[-1] == message, "an embedding from another encoder is not reused"
 
 
 class RecordingModel:

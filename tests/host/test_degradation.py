@@ -14,9 +14,10 @@ import anyio
 import pytest
 
 from agentmesh.settings import Settings
-from host.agent_host import AgentHost, TurnInput
+from host.agent_host import AgentHost
 from host.agents import AgentConfig
 from host.circuit import CircuitBreakers
+from host.turn import TurnInput
 from tests.host.conftest import (
     ACME,
     VISITS_AGENT,

@@ -22,6 +22,7 @@ from host.circuit import CircuitBreakers
 from host.events import TurnEvent
 from host.loop import AgentLoop, LoopLimits, PausedTurn
 from host.models.base import Message, ModelRequest, ModelResponse, TextDelta, ToolCall
+from host.steps import Approval
 from policies.model import Decision
 from tests.host.conftest import ACME, HostParts, make_host, of_type, policies
 from tests.host.probe_server import ProbeThread
@@ -247,10 +248,15 @@ async def test_a_call_needing_approval_pauses_and_resumes_when_approved(
 
         again = loop_over(parts, tools, second, authorize=approve_notes)
         request = ModelRequest(messages=paused.messages)
-        resumed = [e async for e in again.resume(ACME, request, paused, approved=True, approver="bob")]
+        resumed = [
+            e async for e in again.resume(ACME, request, paused, Approval(approved=True, approver="bob"))
+        ]
     assert probe.state.calls == ["lookup_customer:0123456789", "create_note:call back"]
     assert [e.type for e in resumed] == ["tool_call", "tool_result", "delta", "final"]
-    assert resumed[-1].outcome == "answered" and resumed[-1].usage.tool_calls == 2
+    assert resumed[-1].outcome == "answered"
+    assert resumed[-1].usage.tool_calls == 1, (
+        "the resumed run reports its own usage (the lookup was reported)"
+    )
     tool_messages = [m for m in second.requests[0].messages if m.role == "tool"]
     assert [m.tool_name for m in tool_messages] == ["probe__lookup_customer", "probe__create_note"]
 
@@ -270,7 +276,10 @@ async def test_a_rejected_call_is_not_made_and_the_model_is_told(
         assert loop.paused is not None
         again = loop_over(parts, tools, second, authorize=approve_all)
         request = ModelRequest(messages=loop.paused.messages)
-        resumed = [e async for e in again.resume(ACME, request, loop.paused, approved=False, approver="bob")]
+        resumed = [
+            e
+            async for e in again.resume(ACME, request, loop.paused, Approval(approved=False, approver="bob"))
+        ]
     assert probe.state.calls == []
     [result] = of_type(resumed, "tool_result")
     assert result.error_code == "rejected" and result.text == "rejected by bob: the call was not made"

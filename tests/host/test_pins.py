@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.settings import Settings
-from host.agent_host import AgentHost, TurnInput
+from host.agent_host import AgentHost
 from host.pins import PinNotFound, ToolPins
+from host.turn import TurnInput
 from policies.audit import AuditLog
 from tests.host.conftest import (
     ACME,
@@ -69,7 +70,7 @@ async def test_a_changed_description_is_withheld_until_an_admin_accepts_it(
                 replica_a.run_turn(TurnInput(caller=ACME, message="x", agent="accounts"))
             )
             assert withheld[-1].outcome == "unavailable"
-            direct = await replica_a.call_tool_for(ACME, "probe", "lookup_customer", {"mst": "0123456789"})
+            direct = await replica_a.call_tool(ACME, "probe", "lookup_customer", {"mst": "0123456789"})
             assert direct.error_code == "tool_not_found"
 
             [change] = await pins.changed()

@@ -13,13 +13,13 @@ import anyio
 import pytest
 
 from agentmesh.settings import Settings
-from host.agent_host import TurnInput
 from host.agents import AgentConfig
 from host.episodes import EpisodeStore, read_episode
 from host.models.base import Model, ModelRequest, ModelResponse, TextDelta, ToolCall
 from host.models.local import LocalPlanner
 from host.models.registry import ModelRegistry
 from host.replay import replay
+from host.turn import TurnInput
 from tests.host.conftest import (
     ACME,
     PROBE_AGENT,

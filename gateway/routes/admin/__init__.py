@@ -37,5 +37,4 @@ _MODULES = [
     approvals,
 ]
 
-routes = [route for module in _MODULES for route in module.routes]
 operations = [operation for module in _MODULES for operation in module.operations]

@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from gateway.admin_auth import TENANT_PATH, AdminAccess, platform_admin, tenant_admin
 from gateway.errors import ApiError
@@ -103,7 +102,7 @@ def _not_found(name: str) -> ApiError:
     return ApiError(404, "agent_not_found", f"no agent named '{name}' here")
 
 
-def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[Route]:
+def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[Operation[Any, Any]]:
     async def access_of(request: Request) -> AdminAccess:
         return platform_admin(request) if platform else await tenant_admin(request)
 
@@ -151,10 +150,10 @@ def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> lis
         return operations["delete"].reply(AgentDeleted(name=name, tenant_id=access.tenant_id))
 
     return [
-        operations["list"].route(list_agents),
-        operations["get"].route(get_agent),
-        operations["put"].route(put_agent),
-        operations["delete"].route(delete_agent),
+        operations["list"].bind(list_agents),
+        operations["get"].bind(get_agent),
+        operations["put"].bind(put_agent),
+        operations["delete"].bind(delete_agent),
     ]
 
 
@@ -167,6 +166,5 @@ async def reload_agents(request: Request) -> Response:
     return RELOAD.reply(AgentList(items=agents))
 
 
-operations = [*TENANT_AGENTS.values(), *PLATFORM_AGENTS.values(), RELOAD]
-# The reload route comes before `/api/admin/agents/{name}`, which would otherwise match it.
-routes = [RELOAD.route(reload_agents), *_handlers(TENANT_AGENTS, False), *_handlers(PLATFORM_AGENTS, True)]
+# The reload operation comes before `/api/admin/agents/{name}`, which would otherwise match it.
+operations = [RELOAD.bind(reload_agents), *_handlers(TENANT_AGENTS, False), *_handlers(PLATFORM_AGENTS, True)]

@@ -2,8 +2,10 @@
 
 A turn that reaches a tool under `approve` in the tenant's policy pauses; the pause is stored with
 the whole turn. Approving or rejecting here resumes that turn on this replica (whichever one
-paused it) and answers with how it ended; a decision is taken exactly once, so a second one is
-a 409. The decision and the calls it released are audited by the host.
+paused it), through the gateway's one turn runner (`gateway.turns`: the turn's owner's slot and
+quotas, its trace, metrics and transcript, like any turn), and answers with how it ended; a
+decision is taken exactly once, so a second one is a 409. The decision and the calls it released
+are audited by the host.
 """
 
 from __future__ import annotations
@@ -18,11 +20,8 @@ from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
 from gateway.schemas import Step
-from gateway.sessions import SessionKey, StoredMessage
-from gateway.turns import step_of
+from gateway.turns import fold
 from host.approvals import ApprovalError, PendingApproval
-from host.caller import Caller
-from host.events import FinalEvent
 from host.usage import Usage
 
 APPROVAL_PATH: dict[str, dict[str, Any]] = {
@@ -70,7 +69,7 @@ APPROVE = Operation(
     "Approve the waiting calls and resume the turn",
     "approvals",
     ResumedTurn,
-    errors=(403, 404, 409),
+    errors=(403, 404, 409, 429),
     path_schemas=APPROVAL_PATH,
 )
 REJECT = Operation(
@@ -80,7 +79,7 @@ REJECT = Operation(
     "Reject the waiting calls; the turn ends telling the user so",
     "approvals",
     ResumedTurn,
-    errors=(403, 404, 409),
+    errors=(403, 404, 409, 429),
     path_schemas=APPROVAL_PATH,
 )
 
@@ -93,26 +92,12 @@ async def list_approvals(request: Request) -> Response:
 
 async def _decide(access: AdminAccess, approval_id: str, approve: bool) -> ResumedTurn:
     assert access.tenant_id is not None
-    host = access.state.host
-    pending = await host.approvals.get(approval_id, tenant_id=access.tenant_id) if host.approvals else None
-    if pending is None:
-        raise ApiError(
-            404, "approval_not_found", f"no approval '{approval_id}' for tenant '{access.tenant_id}'"
-        )
-    approver = Caller(tenant_id=access.user.tenant_id, subject=access.user.subject, roles=access.user.roles)
-    steps: list[Step] = []
-    final: FinalEvent | None = None
     try:
-        async for event in host.resolve_approval(approval_id, approver, approve):
-            step = step_of(event)
-            if step is not None:
-                steps.append(step)
-            if isinstance(event, FinalEvent):
-                final = event
+        turn = await access.state.turns.resume(access.user, access.tenant_id, approval_id, approve=approve)
+        async with turn:
+            final, steps = await fold(turn.events())
     except ApprovalError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from exc
-    assert final is not None, "a resumed turn always ends with a final event"
-    await _record(access, pending, final, steps)
     return ResumedTurn(
         approval_id=approval_id,
         decision="approved" if approve else "rejected",
@@ -128,42 +113,6 @@ async def _decide(access: AdminAccess, approval_id: str, approve: bool) -> Resum
     )
 
 
-async def _record(
-    access: AdminAccess, pending: PendingApproval, final: FinalEvent, steps: list[Step]
-) -> None:
-    """The resumed answer joins the paused turn's session, with its usage in the same write."""
-    ledger = access.state.admin.usage
-    entry = ledger.entry(
-        tenant_id=pending.tenant_id,
-        user_id=access.user.subject,
-        channel="approval",
-        outcome=final.outcome,
-        usage=final.usage,
-        agent=final.agent,
-    )
-    if pending.session_id is not None:
-        answer = StoredMessage(
-            role="assistant",
-            content=final.answer,
-            agent=final.agent,
-            meta={
-                "outcome": final.outcome,
-                "approval_id": pending.id,
-                "decided_by": access.user.subject,
-                "tool_calls": [
-                    {"server": step.server, "tool": step.tool, "arguments": step.arguments}
-                    for step in steps
-                    if step.type == "tool_call"
-                ],
-                "usage": final.usage.model_dump(),
-            },
-        )
-        key = SessionKey(tenant_id=pending.tenant_id, user_id=pending.subject, session_id=pending.session_id)
-        if await access.state.sessions.append_answer(key, answer, final.memory, also=[entry]):
-            return
-    await ledger.add(entry)
-
-
 async def approve(request: Request) -> Response:
     access = await tenant_admin(request)
     return APPROVE.reply(await _decide(access, request.path_params["approval_id"], approve=True))
@@ -174,5 +123,4 @@ async def reject(request: Request) -> Response:
     return REJECT.reply(await _decide(access, request.path_params["approval_id"], approve=False))
 
 
-operations = [LIST, APPROVE, REJECT]
-routes = [LIST.route(list_approvals), APPROVE.route(approve), REJECT.route(reject)]
+operations = [LIST.bind(list_approvals), APPROVE.bind(approve), REJECT.bind(reject)]

@@ -49,5 +49,4 @@ async def get_audit(request: Request) -> Response:
     return GET.reply(AuditPage(items=events, next_before_id=next_before))
 
 
-operations = [GET]
-routes = [GET.route(get_audit)]
+operations = [GET.bind(get_audit)]

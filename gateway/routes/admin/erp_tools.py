@@ -11,7 +11,6 @@ server serves exactly as written is accepted for tool pinning by the admin who w
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -22,7 +21,6 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from gateway.admin_auth import TENANT_PATH, AdminAccess, platform_admin, tenant_admin
 from gateway.errors import ApiError
@@ -257,7 +255,7 @@ async def _access(request: Request, platform: bool) -> AdminAccess:
     return platform_admin(request) if platform else await tenant_admin(request)
 
 
-def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[Route]:
+def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[Operation[Any, Any]]:
     async def list_tools(request: Request) -> Response:
         access = await _access(request, platform)
         stored = await access.state.admin.erp_tools.for_tenant(access.tenant_id)
@@ -309,11 +307,11 @@ def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> lis
         return operations["delete"].reply(ErpToolDeleted(name=name, live=live))
 
     return [
-        operations["list"].route(list_tools),
-        operations["create"].route(create_tool),
-        operations["get"].route(get_tool),
-        operations["update"].route(update_tool),
-        operations["delete"].route(delete_tool),
+        operations["list"].bind(list_tools),
+        operations["create"].bind(create_tool),
+        operations["get"].bind(get_tool),
+        operations["update"].bind(update_tool),
+        operations["delete"].bind(delete_tool),
     ]
 
 
@@ -324,22 +322,10 @@ async def list_credentials(request: Request) -> Response:
     return LIST_CREDENTIALS.reply(CredentialList(names=names))
 
 
-def _credential_name(request: Request) -> str:
-    name = request.path_params["name"]
-    if not re.fullmatch(CREDENTIAL_PATTERN, name):
-        raise ApiError(
-            400,
-            "invalid_credential_name",
-            "a credential name is 1 to 64 letters, digits, '_', '.' or '-'",
-            details=[{"field": "name", "problem": f"does not match {CREDENTIAL_PATTERN}"}],
-        )
-    return name
-
-
 async def put_credential(request: Request) -> Response:
     access = await tenant_admin(request)
     assert access.tenant_id is not None
-    name = _credential_name(request)
+    name = request.path_params["name"]
     body = await PUT_CREDENTIAL.read_body(request, access.state.settings.max_body_bytes)
     await access.state.admin.erp_credentials.put(access.tenant_id, name, body.secret.get_secret_value())
     await access.record("erp_credential.put", f"erp-credential:{name}")
@@ -349,7 +335,7 @@ async def put_credential(request: Request) -> Response:
 async def delete_credential(request: Request) -> Response:
     access = await tenant_admin(request)
     assert access.tenant_id is not None
-    name = _credential_name(request)
+    name = request.path_params["name"]
     if not await access.state.admin.erp_credentials.delete(access.tenant_id, name):
         raise ApiError(404, "credential_not_found", f"the tenant has no credential '{name}'")
     await access.record("erp_credential.delete", f"erp-credential:{name}")
@@ -357,16 +343,9 @@ async def delete_credential(request: Request) -> Response:
 
 
 operations = [
-    *TENANT_TOOLS.values(),
-    *PLATFORM_TOOLS.values(),
-    LIST_CREDENTIALS,
-    PUT_CREDENTIAL,
-    DELETE_CREDENTIAL,
-]
-routes = [
     *_handlers(TENANT_TOOLS, platform=False),
     *_handlers(PLATFORM_TOOLS, platform=True),
-    LIST_CREDENTIALS.route(list_credentials),
-    PUT_CREDENTIAL.route(put_credential),
-    DELETE_CREDENTIAL.route(delete_credential),
+    LIST_CREDENTIALS.bind(list_credentials),
+    PUT_CREDENTIAL.bind(put_credential),
+    DELETE_CREDENTIAL.bind(delete_credential),
 ]

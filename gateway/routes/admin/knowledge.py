@@ -1,7 +1,7 @@
 """`/api/admin/tenants/{tenant_id}/knowledge`: the tenant's knowledge base on the RAG server.
 
 Uploads go to the RAG server's `ingest_document` tool as that tenant, through
-`AgentHost.call_tool_for`: the tenant's policy decides (a tenant not granted `rag:ingest_document`
+`AgentHost.call_tool`: the tenant's policy decides (a tenant not granted `rag:ingest_document`
 cannot upload), the call is audited, and the RAG server sees an audience-bound mesh token for
 the tenant, never the admin's own token. Large files become ingestion jobs to poll.
 """
@@ -124,7 +124,7 @@ DELETE = Operation(
 async def _call(access: AdminAccess, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
     assert access.tenant_id is not None
     caller = Caller(tenant_id=access.tenant_id, subject=access.user.subject, roles=access.user.roles)
-    outcome = await access.state.host.call_tool_for(caller, RAG_SERVER, tool, arguments)
+    outcome = await access.state.host.call_tool(caller, RAG_SERVER, tool, arguments)
     if outcome.is_error:
         if outcome.error_code in _CALL_FAILURES:
             status, code = _CALL_FAILURES[outcome.error_code]
@@ -172,10 +172,9 @@ async def delete_document(request: Request) -> Response:
     return DELETE.reply(DeletedDocument.model_validate(outcome.structured))
 
 
-operations = [UPLOAD, LIST, JOB, DELETE]
-routes = [
-    UPLOAD.route(upload),
-    LIST.route(list_documents),
-    JOB.route(job_status),
-    DELETE.route(delete_document),
+operations = [
+    UPLOAD.bind(upload),
+    LIST.bind(list_documents),
+    JOB.bind(job_status),
+    DELETE.bind(delete_document),
 ]

@@ -87,5 +87,4 @@ async def delete_llm(request: Request) -> Response:
     return DELETE.reply()
 
 
-operations = [GET, PUT, DELETE]
-routes = [GET.route(get_llm), PUT.route(put_llm), DELETE.route(delete_llm)]
+operations = [GET.bind(get_llm), PUT.bind(put_llm), DELETE.bind(delete_llm)]

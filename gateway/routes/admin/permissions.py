@@ -131,5 +131,4 @@ async def delete_policy(request: Request) -> Response:
     return DELETE.reply()
 
 
-operations = [GET, PUT, DELETE]
-routes = [GET.route(get_policy), PUT.route(put_policy), DELETE.route(delete_policy)]
+operations = [GET.bind(get_policy), PUT.bind(put_policy), DELETE.bind(delete_policy)]

@@ -128,10 +128,9 @@ async def accept_tenant(request: Request) -> Response:
     return await _accept(access, request, ACCEPT_TENANT)
 
 
-operations = [LIST_ALL, ACCEPT_ANY, LIST_TENANT, ACCEPT_TENANT]
-routes = [
-    LIST_ALL.route(list_all),
-    ACCEPT_ANY.route(accept_any),
-    LIST_TENANT.route(list_tenant),
-    ACCEPT_TENANT.route(accept_tenant),
+operations = [
+    LIST_ALL.bind(list_all),
+    ACCEPT_ANY.bind(accept_any),
+    LIST_TENANT.bind(list_tenant),
+    ACCEPT_TENANT.bind(accept_tenant),
 ]

@@ -85,5 +85,4 @@ async def delete_provider(request: Request) -> Response:
     return DELETE.reply()
 
 
-operations = [GET, PUT, DELETE]
-routes = [GET.route(get_provider), PUT.route(put_provider), DELETE.route(delete_provider)]
+operations = [GET.bind(get_provider), PUT.bind(put_provider), DELETE.bind(delete_provider)]

@@ -104,10 +104,9 @@ async def remove_server(request: Request) -> Response:
     return REMOVE.reply()
 
 
-operations = [LIST, GET, REGISTER, REMOVE]
-routes = [
-    LIST.route(list_servers),
-    GET.route(get_server),
-    REGISTER.route(register_server),
-    REMOVE.route(remove_server),
+operations = [
+    LIST.bind(list_servers),
+    GET.bind(get_server),
+    REGISTER.bind(register_server),
+    REMOVE.bind(remove_server),
 ]

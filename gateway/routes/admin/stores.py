@@ -1,24 +1,28 @@
-"""The stores the admin API writes to, built once when the gateway starts."""
+"""The stores the admin API writes to, built once when the gateway starts.
+
+The host's own stores (agents, LLM settings, pins, policy overrides) are the very objects the
+host reads, handed over from `host.composition.HostStores`, not second copies.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentmesh.secrets import SecretBox
 from gateway.servers import ServerRegistry
 from gateway.usage import UsageLedger
 from host.agent_store import AgentStore
 from host.catalog import ToolCatalog
+from host.composition import HostStores
 from host.llm_config import LlmConfigStore
 from host.mcp_pool import McpPool
 from host.pins import ToolPins
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.tool_store import ToolConfigStore
 from mcp_servers.search.provider_configs import ProviderConfigStore
-from policies.audit import AuditLog
 from policies.overrides import PolicyOverrideStore
 
 
@@ -40,21 +44,22 @@ class AdminStores:
     def build(
         cls,
         *,
-        db: async_sessionmaker[AsyncSession],
+        host_stores: HostStores,
         engine: AsyncEngine,
         secrets: SecretBox,
         pool: McpPool,
         catalog: ToolCatalog,
         startup_servers: Iterable[str],
     ) -> AdminStores:
+        db = host_stores.sessions
         return cls(
             erp_tools=ToolConfigStore(db),
             erp_credentials=ServiceCredentialStore(db, secrets),
             search_providers=ProviderConfigStore(engine, secrets),
             servers=ServerRegistry(db, pool, catalog, startup=startup_servers),
             usage=UsageLedger(db),
-            policies=PolicyOverrideStore(db),
-            agents=AgentStore(db),
-            llm=LlmConfigStore(db, secrets),
-            pins=ToolPins(db, AuditLog(db)),
+            policies=host_stores.policy_overrides,
+            agents=host_stores.agents,
+            llm=host_stores.llm,
+            pins=host_stores.pins,
         )

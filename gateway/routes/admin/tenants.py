@@ -135,10 +135,9 @@ async def rename_tenant(request: Request) -> Response:
     return UPDATE.reply(TenantView.of(row))
 
 
-operations = [LIST, CREATE, GET, UPDATE]
-routes = [
-    LIST.route(list_tenants),
-    CREATE.route(create_tenant),
-    GET.route(get_tenant),
-    UPDATE.route(rename_tenant),
+operations = [
+    LIST.bind(list_tenants),
+    CREATE.bind(create_tenant),
+    GET.bind(get_tenant),
+    UPDATE.bind(rename_tenant),
 ]

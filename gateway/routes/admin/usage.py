@@ -64,5 +64,4 @@ async def get_usage(request: Request) -> Response:
     return GET.reply(await access.state.admin.usage.summary(access.tenant_id, since, until))
 
 
-operations = [GET]
-routes = [GET.route(get_usage)]
+operations = [GET.bind(get_usage)]

@@ -1,4 +1,4 @@
-"""The supervisor builds a router once per set of agents and routes concurrent turns in shared
+"""The router pool builds a router once per set of agents and routes concurrent turns in shared
 batches, off the event loop, with the same decisions as routing each message alone."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 
 from agentmesh.embeddings import embed
 from host.agents import AgentConfig, AgentRegistry
+from host.router_pool import RouterPool
 from host.routing import AgentProfile, RouteDecision, Router
-from host.supervisor import Supervisor
 
 AGENTS = AgentRegistry.from_yaml()
 MESSAGES = [
@@ -42,13 +42,13 @@ async def test_concurrent_turns_share_encoder_calls_and_get_the_same_decisions()
         built.append(Router(profiles, encoder=encoder))
         return built[-1]
 
-    supervisor = Supervisor(factory)
-    await supervisor.router_for(AGENTS, "acme")
+    routers = RouterPool(factory)
+    await routers.router_for(AGENTS, "acme")
     encoder.calls = 0
     decisions: dict[int, RouteDecision | None] = {}
 
     async def route(index: int) -> None:
-        decisions[index] = await supervisor.route(AGENTS, "acme", MESSAGES[index])
+        decisions[index] = await routers.route(AGENTS, "acme", MESSAGES[index])
 
     async with anyio.create_task_group() as task_group:
         for index in range(len(MESSAGES)):
@@ -69,14 +69,14 @@ async def test_a_router_is_built_once_per_agent_set_and_again_only_on_change() -
         builds.append([profile.name for profile in profiles])
         return Router(profiles)
 
-    supervisor = Supervisor(factory)
+    routers = RouterPool(factory)
     own = AgentConfig(name="acme-only", description="acme's own agent.", tenant_id="acme")
     registry = AgentRegistry([*AGENTS.all(), own])
     for tenant in ("acme", "acme", "globex", "globex"):
-        await supervisor.route(registry, tenant, "Where is shipment SH-1042?")
+        await routers.route(registry, tenant, "Where is shipment SH-1042?")
     assert len(builds) == 2 and "acme-only" in builds[0] and "acme-only" not in builds[1]
-    await supervisor.route(AgentRegistry([*AGENTS.all(), own]), "acme", "hi")  # same version: no rebuild
+    await routers.route(AgentRegistry([*AGENTS.all(), own]), "acme", "hi")  # same version: no rebuild
     assert len(builds) == 2
     changed = own.model_copy(update={"description": "acme's own agent, changed."})
-    await supervisor.route(AgentRegistry([*AGENTS.all(), changed]), "acme", "hi")
+    await routers.route(AgentRegistry([*AGENTS.all(), changed]), "acme", "hi")
     assert len(builds) == 3

@@ -1,0 +1,112 @@
+"""Everything the host itself says to a user, once per situation, in English and Vietnamese.
+
+Answers composed from tool results belong to the models (the local planner's templates, an LLM's
+own words); these are the host's: why no agent answers, why an agent cannot, why a turn stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from host.language import Language
+
+ReplyKey = Literal[
+    "agent_not_enabled",
+    "no_agents",
+    "agent_unavailable",
+    "no_tools",
+    "cannot_answer",
+    "agent_gone",
+    "approvals_unavailable",
+    "pending_approval",
+    "repeated_call",
+    "tool_budget",
+    "step_limit",
+    "model_failed",
+    "model_silent",
+]
+
+_REPLIES: dict[ReplyKey, dict[Language, str]] = {
+    "agent_not_enabled": {
+        "en": (
+            "The '{agent}' assistant is not available for your organisation. Available assistants: {offered}."
+        ),
+        "vi": "Trợ lý '{agent}' không khả dụng cho tổ chức của bạn. Các trợ lý hiện có: {offered}.",
+    },
+    "no_agents": {
+        "en": "No assistant is available for your organisation.",
+        "vi": "Không có trợ lý nào khả dụng cho tổ chức của bạn.",
+    },
+    "agent_unavailable": {
+        "en": (
+            "The '{agent}' assistant cannot answer right now: the {servers} service is unavailable. "
+            "Other assistants keep working; please try again shortly."
+        ),
+        "vi": (
+            "Trợ lý '{agent}' hiện không thể trả lời: dịch vụ {servers} đang không khả dụng. "
+            "Các trợ lý khác vẫn hoạt động; vui lòng thử lại sau ít phút."
+        ),
+    },
+    "no_tools": {
+        "en": "The '{agent}' assistant has no tools your organisation may use.",
+        "vi": "Trợ lý '{agent}' không có công cụ nào mà tổ chức của bạn được phép sử dụng.",
+    },
+    "cannot_answer": {
+        "en": "This assistant cannot answer: {reason}",
+        "vi": "Trợ lý này không thể trả lời: {reason}",
+    },
+    "agent_gone": {
+        "en": "The '{agent}' assistant no longer exists.",
+        "vi": "Trợ lý '{agent}' không còn tồn tại.",
+    },
+    "approvals_unavailable": {
+        "en": "This action needs approval, and approvals need the platform database.",
+        "vi": "Thao tác này cần được phê duyệt, nhưng việc phê duyệt cần cơ sở dữ liệu của nền tảng.",
+    },
+    "pending_approval": {
+        "en": "{tools} needs approval by an authorised person before it can run.",
+        "vi": "{tools} cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
+    },
+    "repeated_call": {
+        "en": (
+            "I stopped because the same call to {tool} was about to be repeated with the same "
+            "arguments; the results above are what I found."
+        ),
+        "vi": (
+            "Tôi đã dừng vì lệnh gọi {tool} sắp bị lặp lại với cùng tham số; "
+            "kết quả ở trên là những gì tôi tìm được."
+        ),
+    },
+    "tool_budget": {
+        "en": "I stopped: this turn reached its limit of {limit} tool calls.",
+        "vi": "Tôi đã dừng: lượt này đã đạt giới hạn {limit} lệnh gọi công cụ.",
+    },
+    "step_limit": {
+        "en": "I stopped after {limit} steps without a final answer (the step limit for this turn).",
+        "vi": (
+            "Tôi đã dừng sau {limit} bước mà chưa có câu trả lời cuối cùng (giới hạn số bước của lượt này)."
+        ),
+    },
+    "model_failed": {
+        "en": "The model could not answer: {reason}",
+        "vi": "Mô hình không thể trả lời: {reason}",
+    },
+    "model_silent": {
+        "en": "The model could not answer.",
+        "vi": "Mô hình không thể trả lời.",
+    },
+}
+
+
+def reply(language: Language, key: ReplyKey, **values: object) -> str:
+    """The host's text for situation `key` in `language`, with `values` filled in."""
+    return _REPLIES[key][language].format(**values)
+
+
+def joined(names: Sequence[str], language: Language) -> str:
+    """`a, b and c` (`a, b và c`)."""
+    conjunction = "và" if language == "vi" else "and"
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
