@@ -27,6 +27,7 @@ from tests.mcp_servers.rag.qdrant_wire.protocol import (
     check_response,
     tenant_scope,
 )
+from tests.mcp_servers.rag.qdrant_wire.record import record as record_scenario
 from tests.mcp_servers.rag.qdrant_wire.replay import QdrantReplay, Received
 from tests.mcp_servers.rag.qdrant_wire.scenario import (
     ACME,
@@ -100,6 +101,19 @@ def test_recordings_match_the_installed_client_and_a_compatible_server() -> None
     client = importlib.metadata.version("qdrant-client")
     assert CASSETTE.qdrant_client == client
     assert is_compatible(client, CASSETTE.server["version"])
+
+
+def test_the_recorder_reproduces_the_recordings() -> None:
+    """The recordings are what `record.py` produces today (processing times aside)."""
+    fresh = record_scenario()
+    assert _timeless(fresh) == _timeless(CASSETTE)
+
+
+def _timeless(cassette: Cassette) -> list[Any]:
+    return [
+        (exchange.request, {k: v for k, v in exchange.response.body.items() if k != "time"})
+        for exchange in cassette.exchanges()
+    ]
 
 
 def test_the_recorded_steps_are_the_scenario() -> None:

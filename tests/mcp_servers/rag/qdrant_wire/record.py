@@ -20,6 +20,7 @@ the models (`protocol.check_request`, `protocol.check_response`) before the cass
 from __future__ import annotations
 
 import importlib.metadata
+import threading
 import time
 from collections import defaultdict
 from typing import Any
@@ -56,9 +57,12 @@ class LocalModeServer(LoopbackServer):
         self._operations: dict[str, int] = defaultdict(int)
         self._versions: dict[tuple[str, str], int] = {}
         self.exchanges: list[Exchange] = []
+        # Set once the client has asked for the server version (from a thread of its own).
+        self.version_checked = threading.Event()
 
     def answer(self, request: Request) -> tuple[int, Any]:
         if (request.method, request.path) == ("GET", ROOT):
+            self.version_checked.set()
             return 200, SERVER_INFO
         target, collection = endpoint(request.method, request.path)
         body = TypeAdapter(target.request).validate_python(request.body) if target.request else None
@@ -184,6 +188,8 @@ def record() -> Cassette:
             operation.run(index)
             steps.append(Step(name=operation.name, tenant=operation.tenant, exchanges=_taken(server)))
         index.close()
+        if not server.version_checked.wait(10):
+            raise RuntimeError("the client never asked for the server version")
     cassette = Cassette(
         qdrant_client=importlib.metadata.version("qdrant-client"),
         server=SERVER_INFO,
