@@ -11,8 +11,8 @@ from typing import Any, Literal
 import structlog
 from opentelemetry import trace
 
+from agentmesh.redaction import platform_redactor
 from agentmesh.settings import Settings
-from policies.redaction import platform_redactor
 
 _SECRET_KEYS = frozenset(
     {"authorization", "api_key", "token", "password", "secret", "access_token", "cookie", "set-cookie"}

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="INFO", alias="AGENTMESH_LOG_LEVEL")
     log_json: bool = Field(default=True, alias="AGENTMESH_LOG_JSON")
-    # Identifiers masked in logs (and by `policies.redaction.platform_redactor` wherever it is used)
+    # Identifiers masked in logs (and by `agentmesh.redaction.platform_redactor` wherever it is used)
     # besides the built-in personal data categories: a JSON object of name -> regular expression.
     redact_identifiers: dict[str, str] = Field(default_factory=dict, alias="AGENTMESH_REDACT_IDENTIFIERS")
     otlp_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agentmesh.keys import mesh_key
+from agentmesh.redaction import Redactor
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from host.agent_store import AgentStore
@@ -70,7 +71,6 @@ from policies.audit import AuditLog
 from policies.loader import PolicySet
 from policies.model import Decision, Principal
 from policies.overrides import PolicyOverrideStore
-from policies.redaction import Redactor
 
 log = structlog.get_logger(__name__)
 _tracer = trace.get_tracer("agentmesh.host")

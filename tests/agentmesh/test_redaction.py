@@ -11,8 +11,8 @@ import pytest
 import structlog
 
 from agentmesh.logging import configure_logging
+from agentmesh.redaction import Redactor, luhn_valid
 from agentmesh.settings import load_settings
-from policies.redaction import Redactor, luhn_valid
 
 EVERYTHING = Redactor()
 
