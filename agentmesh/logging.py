@@ -71,5 +71,6 @@ def configure_logging(settings: Settings, *, stream: Literal["stdout", "stderr"]
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(stream=output, level=level, format="%(levelname)s %(name)s %(message)s", force=True)
-    for noisy in ("httpx", "httpx2", "httpcore", "mcp", "uvicorn.access", "sentence_transformers"):
+    # alembic: two lines of context per connection; `agentmesh.db` logs a migration itself.
+    for noisy in ("alembic", "httpx", "httpx2", "httpcore", "mcp", "uvicorn.access", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -139,6 +139,12 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'agentmesh.db'}"
 
     @property
+    def embedded_database(self) -> bool:
+        """Whether the database is the embedded SQLite default (no `DATABASE_URL`): this machine's
+        own, which a process that needs its tables may migrate (`agentmesh.db.require_schema`)."""
+        return not self.database_url
+
+    @property
     def keys_dir(self) -> Path:
         path = self.resolved_data_dir / "keys"
         path.mkdir(parents=True, exist_ok=True)

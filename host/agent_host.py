@@ -64,7 +64,6 @@ from host.models.registry import ModelRegistry, ModelUnavailable, UnknownModel
 from host.pins import ToolPins
 from host.routing import RouteDecision
 from host.supervisor import Supervisor
-from host.tables import create_host_tables
 from host.tokens import MeshTokenIssuer
 from host.tool_ranking import ToolRanker, remember_message_vector
 from policies.audit import AuditLog
@@ -254,8 +253,6 @@ class AgentHost:
 
     async def start(self, task_group: TaskGroup) -> None:
         """Seed and load the stored configuration, then start the pool and background work."""
-        if self._database is not None:
-            await create_host_tables(self._database)
         if self._versions is not None:
             await self._versions.ensure()
         if self._agent_store is not None:

@@ -254,7 +254,6 @@ class PolicySet:
         if self._store is None:
             yield self
             return
-        await self._store.prepare()
         await self.refresh()
         task = asyncio.create_task(self.keep_fresh(), name="policy-refresh")
         try:

@@ -12,6 +12,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from agentmesh.settings import Settings
+from mcp_servers.common.bootstrap import prepare_platform_database
 from mcp_servers.erp.demo_api import create_demo_api
 
 
@@ -60,6 +61,7 @@ async def embedded_demo_api(settings: Settings, *, as_of: date | None = None) ->
 
 def run_demo_api(settings: Settings, *, host: str, port: int, as_of: date | None = None) -> None:
     """Serve the demo ERP API in the foreground until interrupted."""
+    prepare_platform_database(settings)
     config = uvicorn.Config(
         create_demo_api(settings, as_of=as_of),
         host=host,
