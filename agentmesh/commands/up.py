@@ -128,7 +128,9 @@ async def _serve_gateway(settings: Settings, servers: dict[str, str], host: str,
         create_app(settings, servers),
         host=host,
         port=port,
-        log_level="warning",
+        # uvicorn's records reach the one handler `configure_logging` installed, at its level.
+        log_config=None,
+        log_level=None,
         access_log=False,
         lifespan="on",
     )

@@ -153,7 +153,9 @@ def run(server: MeshServer, settings: Settings, options: ServeOptions) -> None:
         app,
         host=options.host,
         port=options.port,
-        log_level="warning",
+        # uvicorn's records reach the process's one handler (`configure_logging`) at its level.
+        log_config=None,
+        log_level=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
