@@ -175,7 +175,8 @@ async def upgrade_database(
     if after != before:
         # Alembic's own records are debug detail (`agentmesh.logging`); this is the event. A
         # standard-library record: a command that set up no logging prints nothing at INFO.
-        log.info("migrated the database at %s from revision %s to %s", _displayed(engine.url), before, after)
+        where = _displayed(engine.url)
+        log.info("migrated the database at %s from revision %s to %s", where, before or "none", after)
 
 
 async def schema_differences(engine: AsyncEngine, metadata: MetaData) -> list[str]:
