@@ -87,4 +87,3 @@ class PendingApprovalRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
-

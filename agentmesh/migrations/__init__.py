@@ -30,4 +30,3 @@ TABLE_MODULES = (
 def declared_metadata() -> MetaData:
     """Every table the code declares (all of `TABLE_MODULES` are imported with this package)."""
     return Base.metadata
-

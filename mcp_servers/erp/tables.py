@@ -49,4 +49,3 @@ class ErpServiceCredentialRow(Base):
 
 CATALOG_VERSION_ID = 1
 """The id of the one `erp_tool_catalog_version` row (the migrations create it)."""
-
