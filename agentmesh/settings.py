@@ -119,7 +119,7 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="INFO", alias="AGENTMESH_LOG_LEVEL")
     log_json: bool = Field(default=True, alias="AGENTMESH_LOG_JSON")
-    # Identifiers masked in logs (and by `policies.redaction.platform_redactor` wherever it is used)
+    # Identifiers masked in logs (and by `agentmesh.redaction.platform_redactor` wherever it is used)
     # besides the built-in personal data categories: a JSON object of name -> regular expression.
     redact_identifiers: dict[str, str] = Field(default_factory=dict, alias="AGENTMESH_REDACT_IDENTIFIERS")
     otlp_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'agentmesh.db'}"
+
+    @property
+    def embedded_database(self) -> bool:
+        """Whether the database is the embedded SQLite default (no `DATABASE_URL`): this machine's
+        own, which a process that needs its tables may migrate (`agentmesh.db.require_schema`)."""
+        return not self.database_url
 
     @property
     def keys_dir(self) -> Path:

@@ -17,9 +17,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from agentmesh.redaction import platform_redactor
 from agentmesh.settings import Settings
-from policies.redaction import platform_redactor
-from policies.span_redaction import RedactingSpanProcessor
+from agentmesh.span_redaction import RedactingSpanProcessor
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None

@@ -44,7 +44,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from agentmesh.db import Base, create_engine, import_all_tables, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.keys import mesh_key
 from agentmesh.logging import configure_logging
 from agentmesh.mesh_tokens import mint_server_token
@@ -156,9 +156,7 @@ async def measure(total: int, concurrency: int, once: Callable[[int], Awaitable[
 async def bench(args: argparse.Namespace, settings: Settings, url: str) -> None:
     names = tenants(args.tenants)
     engine = create_engine(settings.resolved_database_url)
-    import_all_tables()
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    await upgrade_database(engine)
     host = build_agent_host(
         settings, {SERVER: url}, policies=policy_set(names), sessions=session_factory(engine), agents=AGENTS
     )

@@ -20,7 +20,7 @@ import anyio
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentmesh.db import Base, create_engine, import_all_tables, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from host.agent_host import AgentHost, HostTools
 from host.approvals import ApprovalStore
 from host.audit_trail import NoAuditTrail
@@ -186,11 +186,9 @@ def compare(recorded: list[TurnEvent], replayed: list[TurnEvent]) -> list[Diverg
 
 
 async def _approvals_database() -> tuple[AsyncEngine, ApprovalStore]:
-    """An in-memory database, so a turn pausing for approval replays as it ran."""
+    """An in-memory database with the migrated schema, so a turn pausing for approval replays as it ran."""
     engine = create_engine("sqlite+aiosqlite:///:memory:")
-    import_all_tables()
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    await upgrade_database(engine)
     return engine, ApprovalStore(session_factory(engine))
 
 

@@ -6,7 +6,7 @@ Streamed text is released line by line, so a number split across two deltas is s
 from __future__ import annotations
 
 from host.events import DeltaEvent, FinalEvent, ToolCallEvent, ToolResultEvent, TurnEvent
-from policies.redaction import Redactor
+from agentmesh.redaction import Redactor
 
 
 class ResponseRedaction:

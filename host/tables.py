@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentmesh.db import Base
@@ -88,15 +87,3 @@ class PendingApprovalRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-HOST_TABLES = [
-    Base.metadata.tables[row.__tablename__]
-    for row in (ConfigVersionRow, AgentRow, LlmConfigRow, ToolPinRow, PendingApprovalRow)
-]
-
-
-async def create_host_tables(engine: AsyncEngine) -> None:
-    """Create the host's tables where missing (migrations create them too; this is idempotent)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all, tables=HOST_TABLES)

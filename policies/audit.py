@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from policies.redaction import Redactor
+from agentmesh.redaction import Redactor
 from policies.tables import AuditEventRow
 
 _DETAIL_REDACTOR = Redactor()

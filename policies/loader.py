@@ -23,11 +23,11 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from agentmesh.redaction import Redactor
 from policies.evaluator import applicable_policies, check_arguments, decide_by_rules
 from policies.limits import Limits, effective_limits
 from policies.model import Action, Decision, NetworkRules, Principal, TenantPolicy
 from policies.overrides import OverrideSnapshot, PolicyOverrideStore
-from policies.redaction import Redactor
 
 log = structlog.get_logger(__name__)
 
@@ -254,7 +254,6 @@ class PolicySet:
         if self._store is None:
             yield self
             return
-        await self._store.prepare()
         await self.refresh()
         task = asyncio.create_task(self.keep_fresh(), name="policy-refresh")
         try:

@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from agentmesh.redaction import BUILT_IN_CATEGORIES, IDENTIFIER_NAME
 from policies.limits import Limits
-from policies.redaction import BUILT_IN_CATEGORIES, IDENTIFIER_NAME
 
 Effect = Literal["allow", "deny", "approve"]
 Action = Literal["use_agent", "call_tool", "use_model", "fetch_host"]

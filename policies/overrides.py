@@ -10,25 +10,18 @@ transaction too.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentmesh.db import Base
 from policies.audit import AuditEvent, arguments_hash, audit_row
 from policies.model import TenantPolicy
-from policies.tables import AuditEventRow, PolicyOverrideRow, PolicyOverrideVersionRow
+from policies.tables import PolicyOverrideRow, PolicyOverrideVersionRow
 
 VERSION_ROW_ID = 1
-# The store writes its audit records itself, so it needs the audit table too.
-_TABLES = [
-    Base.metadata.tables[row.__tablename__]
-    for row in (PolicyOverrideRow, PolicyOverrideVersionRow, AuditEventRow)
-]
+"""The id of the one `policy_override_versions` row (the migrations create it)."""
 SYSTEM_PRINCIPAL = "system"
 
 
@@ -51,26 +44,6 @@ class PolicyOverrideStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._prepared = False
-
-    async def prepare(self) -> None:
-        """Create the override and audit tables and the version counter if missing (once per store).
-
-        Until migrations take this over, any process that reads overrides (a server run alone)
-        may be the first to touch the database.
-        """
-        if self._prepared:
-            return
-        async with self._sessions() as db:
-            await db.run_sync(lambda sync: Base.metadata.create_all(sync.connection(), tables=_TABLES))
-            await db.commit()
-        # A concurrent writer may create the counter between our read and insert: then it exists,
-        # which is all we need.
-        with contextlib.suppress(IntegrityError):
-            async with self._sessions() as db, db.begin():
-                if await db.get(PolicyOverrideVersionRow, VERSION_ROW_ID) is None:
-                    db.add(PolicyOverrideVersionRow(id=VERSION_ROW_ID, version=0))
-        self._prepared = True
 
     async def get(self, tenant_id: str) -> TenantPolicy | None:
         """The override of `tenant_id`, holding only the sections that were set, or None."""
@@ -89,7 +62,6 @@ class PolicyOverrideStore:
         _check_tenant(tenant_id, policy)
         document = policy.model_dump(mode="json", exclude_unset=True)
         document["tenant"] = tenant_id
-        await self.prepare()
         async with self._sessions() as db, db.begin():
             version = await _bump_version(db)
             row = await db.get(PolicyOverrideRow, tenant_id)
@@ -117,7 +89,6 @@ class PolicyOverrideStore:
 
     async def delete(self, tenant_id: str, *, changed_by: str | None = None) -> bool:
         """Remove the override of `tenant_id` (its policy file applies again); False if none."""
-        await self.prepare()
         async with self._sessions() as db, db.begin():
             row = await db.get(PolicyOverrideRow, tenant_id)
             if row is None:

@@ -48,10 +48,11 @@ async def _upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _check(settings: Settings, args: argparse.Namespace) -> int:
     from agentmesh.db import create_engine, schema_differences
+    from agentmesh.migrations import declared_metadata
 
     engine = create_engine(settings.resolved_database_url)
     try:
-        differences = await schema_differences(engine)
+        differences = await schema_differences(engine, declared_metadata())
     finally:
         await engine.dispose()
     for difference in differences:

@@ -28,5 +28,6 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     configure_logging(settings, stream="stderr")
     app = create_app(settings, seed_demo=not args.no_demo)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # uvicorn's records reach the one handler `configure_logging` installed, at its level.
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=None, access_log=False)
     return 0

@@ -23,7 +23,7 @@ import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.db import create_engine, session_factory
+from agentmesh.db import DatabaseNotAtHead, create_engine, require_schema, session_factory
 from agentmesh.settings import Settings
 from policies.loader import PolicyFileError, PolicySet
 from policies.model import Action, Principal
@@ -129,11 +129,13 @@ def load_policies(settings: Settings) -> PolicySet:
 async def _load_policies(settings: Settings) -> PolicySet:
     engine = create_engine(settings.resolved_database_url)
     try:
+        await require_schema(engine, migrate=settings.embedded_database)
         store = PolicyOverrideStore(session_factory(engine))
-        await store.prepare()
         policies = PolicySet.from_directory(overrides=store)
         await policies.refresh()
         return policies
+    except DatabaseNotAtHead as exc:
+        raise UsageError(str(exc)) from exc
     except SQLAlchemyError as exc:
         raise UsageError(f"cannot read policy overrides from the database: {type(exc).__name__}") from exc
     finally:

@@ -1,8 +1,8 @@
 """`agentmesh up`: the whole mesh on this machine, on embedded defaults.
 
-Starts the demo ERP API and the four MCP servers as child processes on free loopback ports,
-then the gateway (with the agent host inside) in this process; seeds the demo tenants; prints
-the URL and ready tokens; stops every child on Ctrl-C or SIGTERM.
+Migrates the database, starts the demo ERP API and the four MCP servers as child processes on
+free loopback ports, then the gateway (with the agent host inside) in this process; seeds the
+demo tenants; prints the URL and ready tokens; stops every child on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import uvicorn
 
 from agentmesh.children import ChildProcesses
 from agentmesh.commands._settings import settings_from_args
+from agentmesh.db import create_engine, upgrade_database
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.keys import dev_user_key, mesh_key
 from agentmesh.logging import configure_logging
@@ -86,6 +87,8 @@ def handle(args: argparse.Namespace) -> int:
     mesh_key(settings.keys_dir)
     dev_user_key(settings.keys_dir)
     secret_box(settings)
+    # And the schema is current: the children only check it (or migrate the embedded file).
+    anyio.run(_upgrade_database, settings)
 
     children = ChildProcesses(settings.resolved_data_dir)
     try:
@@ -110,6 +113,14 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _upgrade_database(settings: Settings) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade_database(engine)
+    finally:
+        await engine.dispose()
+
+
 async def _serve_gateway(settings: Settings, servers: dict[str, str], host: str, port: int) -> None:
     from gateway.app import create_app
 
@@ -117,7 +128,9 @@ async def _serve_gateway(settings: Settings, servers: dict[str, str], host: str,
         create_app(settings, servers),
         host=host,
         port=port,
-        log_level="warning",
+        # uvicorn's records reach the one handler `configure_logging` installed, at its level.
+        log_config=None,
+        log_level=None,
         access_log=False,
         lifespan="on",
     )

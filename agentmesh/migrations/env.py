@@ -7,35 +7,12 @@ async engine that made it decides the database, so there is no URL here.
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
-from alembic.operations import ops
 from sqlalchemy import Connection
 
-from agentmesh.db import Base, import_all_tables
+from agentmesh.migrations import declared_metadata
 
-import_all_tables()
-target_metadata = Base.metadata
-
-
-def _create_if_missing(context_: Any, revision: Any, directives: list[ops.MigrationScript]) -> None:
-    """Generated CREATE TABLE/INDEX get IF NOT EXISTS: the ERP and search servers still create their
-    own tables when they start, and may have done so before the first migration ran."""
-    for script in directives:
-        for upgrade_ops in script.upgrade_ops_list:
-            for op in _walk(upgrade_ops.ops):
-                if isinstance(op, ops.CreateTableOp | ops.CreateIndexOp):
-                    op.if_not_exists = True
-
-
-def _walk(operations: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
-    flat: list[ops.MigrateOperation] = []
-    for op in operations:
-        flat.append(op)
-        if isinstance(op, ops.OpContainer):
-            flat.extend(_walk(op.ops))
-    return flat
+target_metadata = declared_metadata()
 
 
 def _run(connection: Connection) -> None:
@@ -46,7 +23,6 @@ def _run(connection: Connection) -> None:
         # ALTERs on PostgreSQL, so one generated script serves both.
         render_as_batch=True,
         compare_type=True,
-        process_revision_directives=_create_if_missing,
     )
     with context.begin_transaction():
         context.run_migrations()

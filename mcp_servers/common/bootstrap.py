@@ -2,19 +2,29 @@
 
 Over HTTP (Streamable HTTP at `/mcp`, health at `/healthz`) every request must carry a mesh
 token for this server; over stdio the server is a local process for one tenant.
+
+A server that keeps state in the platform database (`new_server(platform_database=True)`) never
+creates tables: before it serves, the schema is brought to the migrations' head when the
+database is the embedded SQLite default, and otherwise checked; a database that is behind stops
+the process with one log line naming `agentmesh db upgrade` (see `agentmesh.db.require_schema`).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
+import structlog
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from agentmesh.db import DatabaseNotAtHead, create_engine, require_schema
 from agentmesh.logging import configure_logging
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
@@ -22,7 +32,10 @@ from mcp_servers.common.auth import server_auth
 from mcp_servers.common.scope import ToolScopeMiddleware
 from mcp_servers.common.tenant import TenantResolver
 
+log = structlog.get_logger(__name__)
+
 Transport = Literal["stdio", "http"]
+Lifespan = Callable[[MCPServer], AbstractAsyncContextManager[Any]]
 
 DEFAULT_LOCAL_TENANT = "acme"
 MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024
@@ -38,29 +51,44 @@ class ServeOptions:
     local_tenant: str = DEFAULT_LOCAL_TENANT
 
 
+class MeshServer(MCPServer):
+    """An `MCPServer` as `new_server` builds them for the mesh."""
+
+    uses_platform_database: bool = False
+    """Whether it keeps state in the platform database (then `run` prepares the schema first)."""
+
+
 def new_server(
     name: str,
     settings: Settings,
     options: ServeOptions,
     *,
     instructions: str,
-    server_class: type[MCPServer] = MCPServer,
+    server_class: type[MeshServer] = MeshServer,
+    platform_database: bool = False,
+    lifespan: Lifespan | None = None,
     **kwargs: Any,
-) -> tuple[MCPServer, TenantResolver]:
-    """An `MCPServer` wired for the chosen transport, and the resolver its tools ask for the tenant.
+) -> tuple[MeshServer, TenantResolver]:
+    """An MCP server wired for the chosen transport, and the resolver its tools ask for the tenant.
 
     `server_class` lets a domain serve tools that are not Python functions (the ERP server's
-    configured HTTP tools) by subclassing `MCPServer`; everything else is wired the same.
+    configured HTTP tools) by subclassing `MeshServer`; everything else is wired the same.
+    `platform_database`: the server's state lives in the platform database, so its lifespan
+    starts by making sure the schema is current (wherever the server runs, tests included).
     """
     auth = server_auth(settings, name) if options.transport == "http" else {}
-    server: MCPServer = server_class(
+    if platform_database:
+        lifespan = _schema_first(settings, lifespan)
+    server = server_class(
         name,
         instructions=instructions,
         version="0.1.0",
         middleware=[ToolScopeMiddleware()],
+        lifespan=lifespan,
         **auth,
         **kwargs,
     )
+    server.uses_platform_database = platform_database
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(request: Request) -> JSONResponse:
@@ -70,11 +98,49 @@ def new_server(
     return server, TenantResolver(local_tenant=local_tenant)
 
 
-def run(server: MCPServer, settings: Settings, options: ServeOptions) -> None:
+def _schema_first(settings: Settings, lifespan: Lifespan | None) -> Lifespan:
+    @contextlib.asynccontextmanager
+    async def schema_then_lifespan(server: MCPServer) -> AsyncIterator[Any]:
+        await require_platform_schema(settings)
+        if lifespan is None:
+            yield {}
+            return
+        async with lifespan(server) as state:
+            yield state
+
+    return schema_then_lifespan
+
+
+async def require_platform_schema(settings: Settings) -> None:
+    """Migrate the embedded database, or check a configured one is at head (`require_schema`)."""
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await require_schema(engine, migrate=settings.embedded_database)
+    finally:
+        await engine.dispose()
+
+
+def prepare_platform_database(settings: Settings) -> None:
+    """Before a process serves from the platform database: `require_platform_schema`, with a
+    database that is not at head reported in one log line, and the process ended with status 1.
+
+    The server's lifespan checks again (cheaply); doing it here first keeps a refusal from
+    surfacing as a failed startup's traceback.
+    """
+    try:
+        anyio.run(require_platform_schema, settings)
+    except DatabaseNotAtHead as exc:
+        log.error("database_not_at_head", code=exc.code, message=str(exc))
+        raise SystemExit(1) from None
+
+
+def run(server: MeshServer, settings: Settings, options: ServeOptions) -> None:
     """Serve until interrupted (SIGINT/SIGTERM end the process cleanly)."""
     configure_logging(settings, stream="stderr")
     # The SDK's server middleware then joins each request to the caller's trace (from `_meta`).
     configure_tracing(settings, f"agentmesh-mcp-{server.name}")
+    if server.uses_platform_database:
+        prepare_platform_database(settings)
     if options.transport == "stdio":
         anyio.run(server.run_stdio_async)
         return
@@ -87,7 +153,9 @@ def run(server: MCPServer, settings: Settings, options: ServeOptions) -> None:
         app,
         host=options.host,
         port=options.port,
-        log_level="warning",
+        # uvicorn's records reach the process's one handler (`configure_logging`) at its level.
+        log_config=None,
+        log_level=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,

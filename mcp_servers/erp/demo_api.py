@@ -33,14 +33,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agentmesh.db import create_engine, session_factory
+from agentmesh.db import create_engine, require_schema, session_factory
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_access import DemoApiKeys
 from mcp_servers.erp.demo_data import DemoErp, DemoErpError, OrderRequest, check_mst
 from mcp_servers.erp.demo_schema import demo_engine, load_fixture, seed_demo_database
-from mcp_servers.erp.tables import create_erp_tables
 
 log = structlog.get_logger(__name__)
 
@@ -218,7 +217,8 @@ def create_demo_api(settings: Settings, *, as_of: date | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await seed_demo_database(demo)
-        await create_erp_tables(platform)
+        # The API keys it provisions are stored as the tenants' ERP credentials on the platform.
+        await require_schema(platform, migrate=settings.embedded_database)
         credentials = ServiceCredentialStore(session_factory(platform), secret_box(settings))
         await api.keys.provision(sorted(fixture["tenants"]), credentials)
         try:

@@ -12,6 +12,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from agentmesh.settings import Settings
+from mcp_servers.common.bootstrap import prepare_platform_database
 from mcp_servers.erp.demo_api import create_demo_api
 
 
@@ -32,8 +33,9 @@ async def serve_on_loopback(app: ASGIApp, *, host: str = "127.0.0.1") -> AsyncIt
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
+    # uvicorn's records reach the process's one handler (`configure_logging`) at its level.
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        app, log_config=None, log_level=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2
     )
     server = _EmbeddedServer(config)
     try:
@@ -60,11 +62,13 @@ async def embedded_demo_api(settings: Settings, *, as_of: date | None = None) ->
 
 def run_demo_api(settings: Settings, *, host: str, port: int, as_of: date | None = None) -> None:
     """Serve the demo ERP API in the foreground until interrupted."""
+    prepare_platform_database(settings)
     config = uvicorn.Config(
         create_demo_api(settings, as_of=as_of),
         host=host,
         port=port,
-        log_level="warning",
+        log_config=None,
+        log_level=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,

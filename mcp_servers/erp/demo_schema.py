@@ -2,7 +2,8 @@
 
 This is the database of the *demo company ERP*, an outside system as far as the platform is
 concerned, so its tables live on their own metadata in their own file (`demo_erp.db` in the
-data directory), not on the platform's `Base`.
+data directory), not on the platform's `Base`, with their own migration history
+(`demo_migrations/`), which seeding applies first.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentmesh.db import create_engine
+from agentmesh.db import create_engine, upgrade_database
 from agentmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 FIXTURE_FILE = Path(__file__).parent / "fixtures" / "demo_erp.json"
+DEMO_MIGRATIONS_DIR = Path(__file__).parent / "demo_migrations"
 DEMO_DB_FILE = "demo_erp.db"
 
 metadata = sa.MetaData()
@@ -202,7 +204,7 @@ def _rows(tenant_id: str, data: dict[str, Any]) -> dict[sa.Table, list[dict[str,
 
 
 async def seed_demo_database(engine: AsyncEngine, fixture_path: Path = FIXTURE_FILE) -> bool:
-    """Create the tables and load the fixture once; returns whether this call loaded it.
+    """Migrate the demo database and load the fixture once; returns whether this call loaded it.
 
     The `dataset` marker row is inserted first in the same transaction, so a second process
     seeding at the same moment fails on its primary key and backs off, and a failed load
@@ -210,8 +212,7 @@ async def seed_demo_database(engine: AsyncEngine, fixture_path: Path = FIXTURE_F
     """
     raw = await anyio.Path(fixture_path).read_bytes()
     fixture = json.loads(raw)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    await upgrade_database(engine, migrations=DEMO_MIGRATIONS_DIR)
     try:
         async with engine.begin() as conn:
             if (await conn.execute(sa.select(dataset.c.value).where(dataset.c.key == "fixture"))).first():

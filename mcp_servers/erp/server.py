@@ -23,12 +23,11 @@ from mcp_types import CallToolResult, InputRequiredResult, TextContent, Tool
 from agentmesh.db import create_engine, session_factory
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
-from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.bootstrap import MeshServer, ServeOptions, new_server
 from mcp_servers.erp.catalog import ToolCatalog
 from mcp_servers.erp.configured_tools import ConfiguredTools
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_runtime import embedded_demo_api
-from mcp_servers.erp.tables import create_erp_tables
 from mcp_servers.erp.tool_config import builtin_tools
 from mcp_servers.erp.tool_store import ToolConfigStore
 from mcp_servers.erp.upstream import ErpHttp
@@ -42,8 +41,8 @@ INSTRUCTIONS = (
 )
 
 
-class ErpServer(MCPServer):
-    """An `MCPServer` that also lists and calls the configured tools attached to it."""
+class ErpServer(MeshServer):
+    """A mesh server that also lists and calls the configured tools attached to it."""
 
     configured: ConfiguredTools | None = None
 
@@ -78,7 +77,7 @@ class ErpEndpoint:
     url: str | None
 
 
-def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
+def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
     """The ERP server, its configured tools and the background work that keeps them current."""
     bus = InMemorySubscriptionBus()
     engine = create_engine(settings.resolved_database_url)
@@ -91,7 +90,6 @@ def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
     @contextlib.asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
         try:
-            await create_erp_tables(engine)
             await catalog.refresh()
             async with contextlib.AsyncExitStack() as stack:
                 if configured_url is None:
@@ -113,6 +111,7 @@ def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
         options,
         instructions=INSTRUCTIONS,
         server_class=ErpServer,
+        platform_database=True,
         subscriptions=bus,
         lifespan=lifespan,
     )

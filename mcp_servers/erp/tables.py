@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlalchemy import DateTime, Integer, String, Text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentmesh.db import Base
@@ -50,25 +47,5 @@ class ErpServiceCredentialRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-ERP_TABLES = [
-    Base.metadata.tables[row.__tablename__]
-    for row in (ErpToolConfigRow, ErpCatalogVersionRow, ErpServiceCredentialRow)
-]
-
 CATALOG_VERSION_ID = 1
-
-
-async def create_erp_tables(engine: AsyncEngine) -> None:
-    """Create the ERP tables and the version row if missing (until migrations take this over)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all, tables=ERP_TABLES)
-    try:
-        async with engine.begin() as conn:
-            exists = await conn.scalar(
-                sa.select(ErpCatalogVersionRow.id).where(ErpCatalogVersionRow.id == CATALOG_VERSION_ID)
-            )
-            if exists is None:
-                await conn.execute(sa.insert(ErpCatalogVersionRow).values(id=CATALOG_VERSION_ID, version=0))
-    except IntegrityError:
-        # Another process created the row between our check and insert: it exists, which is all we need.
-        return
+"""The id of the one `erp_tool_catalog_version` row (the migrations create it)."""

@@ -105,7 +105,8 @@ class ToolConfigStore:
             .values(version=ErpCatalogVersionRow.version + 1)
         )
         if not result.rowcount:  # type: ignore[attr-defined]
-            # Tables created without `create_erp_tables`: start the counter rather than lose the change.
+            # The migrations create the row; should it have been deleted, restart the counter rather
+            # than lose the change.
             session.add(ErpCatalogVersionRow(id=CATALOG_VERSION_ID, version=1))
 
     async def create(

@@ -21,6 +21,7 @@ import numpy as np
 import structlog
 from PIL import Image
 
+from agentmesh.logging import adopt_library_logger
 from agentmesh.settings import Settings
 from mcp_servers.ocr.document import Point, TextLine
 from mcp_servers.ocr.errors import EngineFailure, EngineUnavailable
@@ -77,6 +78,9 @@ class RapidOcrEngine:
             from rapidocr_onnxruntime import RapidOCR
 
             self._ocr = RapidOCR()
+            # RapidOCR gives its loggers plain-text handlers of their own; ours render them.
+            for name in ("RapidOCR", "OrtInferSession"):
+                adopt_library_logger(name)
         return self._ocr
 
 

@@ -14,13 +14,12 @@ from typing import Annotated
 
 import anyio
 import structlog
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agentmesh.settings import Settings
-from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.bootstrap import MeshServer, ServeOptions, new_server
 from mcp_servers.common.results import render_meta, structured_result
 from mcp_servers.ocr.document import Document
 from mcp_servers.ocr.engines import EngineName, Engines
@@ -71,7 +70,7 @@ def tool_errors(tool: str, tenant_id: str) -> Iterator[None]:
         raise ToolError(f"{exc.message} [{exc.code}]") from exc
 
 
-def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
+def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
     """The OCR server, with one RapidOCR instance for the process (loaded on first use)."""
     server, tenants = new_server("ocr", settings, options, instructions=INSTRUCTIONS)
     limits = InputLimits.from_settings(settings)

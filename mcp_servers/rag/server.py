@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from agentmesh.embeddings import sentence_encoder
 from agentmesh.settings import Settings
-from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.bootstrap import MeshServer, ServeOptions, new_server
 from mcp_servers.common.results import render_meta, structured_result
 from mcp_servers.rag.demo import seed_demo_knowledge
 from mcp_servers.rag.errors import DocumentNotFound, DocumentTooLarge, InvalidDocument, KnowledgeError
@@ -161,7 +161,7 @@ async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
 
 
-def build_server(settings: Settings, options: ServeOptions) -> MCPServer:
+def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
     """The RAG server; the knowledge base opens (and the demo documents are seeded) at startup."""
     runtime = _Runtime()
 

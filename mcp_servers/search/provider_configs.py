@@ -20,13 +20,11 @@ import yaml
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentmesh.db import Base, session_factory
+from agentmesh.db import session_factory
 from agentmesh.secrets import SecretBox
 from mcp_servers.search.errors import InvalidProviderConfig
 from mcp_servers.search.providers import KEYED_PROVIDERS, ProviderName
 from mcp_servers.search.tables import SearchProviderConfig
-
-TABLE = SearchProviderConfig.__tablename__
 
 
 class ProviderSettings(BaseModel):
@@ -80,7 +78,6 @@ class ProviderConfigStore:
 
     def __init__(self, engine: AsyncEngine, box: SecretBox, *, seed_file: Path | None = None) -> None:
         self._sessions = session_factory(engine)
-        self._engine = engine
         self._box = box
         self._seed_file = seed_file
         self._lock = anyio.Lock()
@@ -134,7 +131,6 @@ class ProviderConfigStore:
     async def load_file(self, path: Path) -> list[ProviderSummary]:
         """Apply every entry of a seed file, all or nothing."""
         document = _read_seed(path)
-        await self._create_table()
         async with self._sessions.begin() as session:
             rows = [await session.merge(self._row(tenant, item)) for tenant, item in document.tenants.items()]
         return [_summary(row) for row in rows]
@@ -150,20 +146,15 @@ class ProviderConfigStore:
         )
 
     async def _prepare(self) -> None:
-        """Create the table and apply the seed file, once per process."""
+        """Apply the seed file, once per process (the table comes from the migrations)."""
         if self._ready:
             return
         async with self._lock:
             if self._ready:
                 return
-            await self._create_table()
             if self._seed_file is not None:
                 await self.load_file(self._seed_file)
             self._ready = True
-
-    async def _create_table(self) -> None:
-        async with self._engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all, tables=[Base.metadata.tables[TABLE]])
 
 
 def _summary(row: SearchProviderConfig) -> ProviderSummary:

@@ -21,7 +21,7 @@ from pydantic import Field
 from agentmesh.db import create_engine, session_factory
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
-from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.bootstrap import MeshServer, ServeOptions, new_server
 from mcp_servers.common.results import render_meta, structured_result
 from mcp_servers.search import pages
 from mcp_servers.search.crawl import CrawlReport, crawl_site
@@ -82,7 +82,7 @@ def build_server(
     *,
     resolver: Resolver | None = None,
     network_rules: NetworkRulesSource | None = None,
-) -> MCPServer:
+) -> MeshServer:
     """The search server. `resolver` and `network_rules` replace the system resolver and the
     tenants' policies (with the rules file) as the source of network rules."""
     engine = create_engine(settings.resolved_database_url)
@@ -93,7 +93,9 @@ def build_server(
         policies = PolicySet.from_directory(overrides=PolicyOverrideStore(session_factory(engine)))
         rules = PolicyNetworkRules(policies, NetworkRulesFile(settings.search_network_rules_file))
         lifespan = _keeping_fresh(policies)
-    server, tenants = new_server("search", settings, options, instructions=INSTRUCTIONS, lifespan=lifespan)
+    server, tenants = new_server(
+        "search", settings, options, instructions=INSTRUCTIONS, platform_database=True, lifespan=lifespan
+    )
     fetcher = PageFetcher(FetchLimits.from_settings(settings), resolver)
     index = PageIndex(settings.resolved_data_dir / "search" / "index")
     configs = ProviderConfigStore(engine, secret_box(settings), seed_file=settings.search_providers_file)

@@ -23,6 +23,7 @@ from agentmesh.db import (
     session_factory,
     upgrade_database,
 )
+from agentmesh.migrations import declared_metadata
 from agentmesh.settings import Settings
 from gateway.cache import RedisCache
 from gateway.errors import ApiError
@@ -56,7 +57,7 @@ async def test_migrations_build_the_whole_schema_on_postgresql(postgres_url: str
         # Replicas starting together: one migrates under the advisory lock, the others find it done.
         await asyncio.gather(*(upgrade_database(engine) for engine in engines))
         assert await current_revision(engines[0]) == head_revision()
-        assert await schema_differences(engines[0]) == []
+        assert await schema_differences(engines[0], declared_metadata()) == []
     finally:
         for engine in engines:
             await engine.dispose()
@@ -66,7 +67,8 @@ async def test_migrations_cover_every_declared_table(settings: Settings) -> None
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade_database(engine)
-        assert await schema_differences(engine) == [], "a table changed without a migration"
+        differences = await schema_differences(engine, declared_metadata())
+        assert differences == [], "a table changed without a migration"
     finally:
         await engine.dispose()
 

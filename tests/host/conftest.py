@@ -11,7 +11,7 @@ import anyio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from agentmesh.db import Base, create_engine, import_all_tables, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.keys import mesh_key
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings, load_settings
@@ -109,11 +109,9 @@ class ProbeHandle:
 
 @pytest.fixture
 async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """The platform database (SQLite in the test's data dir) with every table created."""
+    """The platform database (SQLite in the test's data dir), migrated to head."""
     engine = create_engine(settings.resolved_database_url)
-    import_all_tables()
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    await upgrade_database(engine)
     yield session_factory(engine)
     await engine.dispose()
 

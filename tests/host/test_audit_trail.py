@@ -6,7 +6,7 @@ from __future__ import annotations
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentmesh.db import Base, create_engine, import_all_tables, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.settings import Settings
 from host.audit_trail import AuditTrail
 from policies.audit import AuditLog, arguments_hash
@@ -71,9 +71,7 @@ async def test_a_failed_write_keeps_its_events_for_the_next_attempt(settings: Se
     trail.decision(ACME, "agent:debt", ALLOW)
     await trail.flush()  # no audit table yet: the write fails
     assert trail.pending == 1 and trail.written == 0
-    import_all_tables()
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    await upgrade_database(engine)
     await trail.flush()
     assert trail.pending == 0 and trail.written == 1
     await engine.dispose()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from agentmesh.db import Base, create_engine, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.settings import Settings
 from policies.audit import AuditEvent, AuditLog, arguments_hash
 
 
 async def test_events_are_read_per_tenant_newest_first(settings: Settings) -> None:
     engine = create_engine(settings.resolved_database_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    await upgrade_database(engine)
     log = AuditLog(session_factory(engine))
     await log.append(
         AuditEvent(tenant_id="acme", principal="alice", action="tool.call", resource="erp:a", effect="ok"),
@@ -40,8 +39,7 @@ def test_argument_hash_is_canonical() -> None:
 
 async def test_personal_data_in_details_is_masked_before_it_is_written(settings: Settings) -> None:
     engine = create_engine(settings.resolved_database_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    await upgrade_database(engine)
     log = AuditLog(session_factory(engine))
     await log.append(
         AuditEvent(

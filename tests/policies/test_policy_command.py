@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentmesh.cli import main
-from agentmesh.db import create_engine, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.settings import Settings
 from policies.audit import AuditLog
 from policies.model import TenantPolicy, ToolRules
@@ -105,8 +105,8 @@ def test_check_sees_the_overrides_in_the_database(
 ) -> None:
     async def override() -> None:
         engine = create_engine(settings.resolved_database_url)
+        await upgrade_database(engine)
         store = PolicyOverrideStore(session_factory(engine))
-        await store.prepare()
         await store.put(
             "acme", TenantPolicy(tenant="acme", tools=ToolRules(deny=("erp:get_*",))), changed_by="root"
         )

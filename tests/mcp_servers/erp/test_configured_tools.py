@@ -14,7 +14,7 @@ from typing import Any
 from mcp import Client
 from mcp_types import CallToolResult
 
-from agentmesh.db import create_engine, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.secrets import secret_box
 from mcp_servers.common.bootstrap import ServeOptions
 from mcp_servers.common.results import TENANT_META_KEY
@@ -22,7 +22,6 @@ from mcp_servers.erp.configured_tools import ERROR_META_KEY
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_runtime import serve_on_loopback
 from mcp_servers.erp.server import build_server
-from mcp_servers.erp.tables import create_erp_tables
 from mcp_servers.erp.tool_store import ToolConfigStore
 from tests.mcp_servers.erp.conftest import ScriptedUpstream, settings_for
 
@@ -49,7 +48,7 @@ async def erp_with(
     async with serve_on_loopback(upstream.app()) as upstream_url:
         settings = settings_for(data_dir, AGENTMESH_ERP_API_URL=upstream_url)
         engine = create_engine(settings.resolved_database_url)
-        await create_erp_tables(engine)
+        await upgrade_database(engine)
         store = ToolConfigStore(session_factory(engine))
         for config in tools:
             await store.create(None, config)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentmesh.db import create_engine, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.secrets import secret_box
 from mcp_servers.erp.credentials import ServiceCredentialStore
-from mcp_servers.erp.tables import create_erp_tables
 from tests.mcp_servers.erp.conftest import settings_for
 
 
@@ -19,7 +18,7 @@ def database_bytes(data_dir: Path) -> bytes:
 async def test_credentials_are_stored_encrypted_and_scoped_to_their_tenant(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     engine = create_engine(settings.resolved_database_url)
-    await create_erp_tables(engine)
+    await upgrade_database(engine)
     store = ServiceCredentialStore(session_factory(engine), secret_box(settings))
     secret = "sk-acme-0123456789-very-secret"
     await store.put("acme", "erp", secret)

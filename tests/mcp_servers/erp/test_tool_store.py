@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentmesh.db import create_engine, session_factory
-from mcp_servers.erp.tables import create_erp_tables
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from mcp_servers.erp.tool_store import InvalidToolConfig, ToolConfigNotFound, ToolConfigStore, ToolNameTaken
 from tests.mcp_servers.erp.conftest import settings_for
 
@@ -31,7 +30,7 @@ def tool(name: str = "get_invoice", **changes: Any) -> dict[str, Any]:
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[ToolConfigStore]:
     engine = create_engine(settings_for(tmp_path).resolved_database_url)
-    await create_erp_tables(engine)
+    await upgrade_database(engine)
     yield ToolConfigStore(session_factory(engine))
     await engine.dispose()
 

@@ -11,7 +11,7 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentmesh.db import create_engine
+from agentmesh.db import create_engine, upgrade_database
 from agentmesh.secrets import SecretBox, secret_box
 from agentmesh.settings import Settings
 from mcp_servers.search.errors import InvalidProviderConfig
@@ -23,6 +23,7 @@ BRAVE_KEY = "BSA-very-secret-key"
 @pytest.fixture
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings.resolved_database_url)
+    await upgrade_database(engine)
     yield engine
     await engine.dispose()
 

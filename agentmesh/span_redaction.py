@@ -15,7 +15,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
 
-from policies.redaction import Redactor
+from agentmesh.redaction import Redactor
 
 
 class RedactingSpanProcessor(SpanProcessor):

@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from policies.span_redaction import RedactingSpanProcessor
+from agentmesh.span_redaction import RedactingSpanProcessor
 
 
 def test_exported_spans_carry_no_personal_data() -> None:

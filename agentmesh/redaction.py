@@ -2,8 +2,9 @@
 and configured identifiers.
 
 Used on logs (a structlog processor), audit details, trace attributes and, where a tenant's data
-rules say so, on answers. Each category is tuned against the numbers a Vietnamese ERP is full of,
-so masking does not eat business data:
+rules say so, on answers. It belongs to the core (logging and telemetry mask with it), so the
+policies build on it rather than the other way round. Each category is tuned against the numbers
+a Vietnamese ERP is full of, so masking does not eat business data:
 
 - phone: Vietnamese mobiles only with a prefix in use (03x, 05x, 07x, 08x, 09x), landlines 02xx
   with 11 digits, +84/0084 forms, and international numbers written with `+`. A bare 10-digit
