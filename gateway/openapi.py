@@ -97,7 +97,6 @@ class Operation(Generic[BodyT, QueryT]):
             return self.query.model_validate(dict(request.query_params))
         except ValidationError as exc:
             raise ApiError(
-                400,
                 "invalid_query",
                 "query parameters do not match the schema",
                 details=validation_details(exc),

@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field
 
 from gateway.admission import Admission
 from gateway.auth import AuthenticatedUser
-from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from gateway.schemas import AttachmentIn, ChatRequest, ChatResponse, Step
 from gateway.sessions import SessionKey, SessionStore, SessionWindow, StoredMessage
@@ -27,7 +26,7 @@ from host.agent_host import AgentHost, TurnInput
 from host.caller import Caller
 from host.events import FinalEvent, RouteEvent, ToolCallEvent, ToolResultEvent, TurnEvent
 from host.models.base import Attachment, Message
-from policies.input_caps import InputTooLarge, base64_decoded_size, check_attachment, check_message
+from policies.input_caps import base64_decoded_size, check_attachment, check_message
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("agentmesh.gateway")
@@ -133,12 +132,9 @@ class ChatTurn:
     ) -> None:
         """413 when the message or an attachment is larger than the tenant's policy accepts."""
         limits = self._host.policies.limits(user.tenant_id)
-        try:
-            check_message(limits, message)
-            for attachment in attachments:
-                check_attachment(limits, attachment.name, base64_decoded_size(attachment.content_base64))
-        except InputTooLarge as exc:
-            raise ApiError(413, exc.code, str(exc), details=exc.details) from exc
+        check_message(limits, message)
+        for attachment in attachments:
+            check_attachment(limits, attachment.name, base64_decoded_size(attachment.content_base64))
 
     async def open(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
         """The session this turn continues (or a new one); refused if it is another user's, or if

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.db import Base
+from agentmesh.errors import AgentmeshError
 from policies.audit import AuditEvent, arguments_hash, audit_row
 from policies.model import TenantPolicy
 from policies.tables import AuditEventRow, PolicyOverrideRow, PolicyOverrideVersionRow
@@ -32,7 +33,7 @@ _TABLES = [
 SYSTEM_PRINCIPAL = "system"
 
 
-class InvalidOverride(ValueError):
+class InvalidOverride(AgentmeshError):
     """An override that cannot be stored (wrong tenant, the base policy)."""
 
     code = "invalid_policy_override"
@@ -170,7 +171,8 @@ def _check_tenant(tenant_id: str, policy: TenantPolicy) -> None:
         raise InvalidOverride("the base policy is set in its file (policies/files/base.yaml), not overridden")
     if policy.tenant != tenant_id:
         raise InvalidOverride(
-            f"the policy names tenant '{policy.tenant}' but is being stored for tenant '{tenant_id}'"
+            f"the policy names tenant '{policy.tenant}' but is being stored for tenant '{tenant_id}'",
+            details={"problems": [{"field": "tenant", "problem": "must be the tenant it is stored for"}]},
         )
 
 

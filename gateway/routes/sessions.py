@@ -37,7 +37,7 @@ async def _caller(request: Request) -> tuple[GatewayState, AuthenticatedUser, di
 def _key(request: Request, user: AuthenticatedUser) -> SessionKey:
     session_id = request.path_params["session_id"]
     if not _valid_session_id(session_id):
-        raise ApiError(404, "session_not_found", "no such session for this user")
+        raise ApiError("session_not_found", "no such session for this user")
     return SessionKey(tenant_id=user.tenant_id, user_id=user.subject, session_id=session_id)
 
 

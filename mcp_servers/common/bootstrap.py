@@ -20,6 +20,7 @@ from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
 from mcp_servers.common.auth import server_auth
 from mcp_servers.common.scope import ToolScopeMiddleware
+from mcp_servers.common.server import DomainServer
 from mcp_servers.common.tenant import TenantResolver
 
 Transport = Literal["stdio", "http"]
@@ -44,16 +45,17 @@ def new_server(
     options: ServeOptions,
     *,
     instructions: str,
-    server_class: type[MCPServer] = MCPServer,
+    server_class: type[DomainServer] = DomainServer,
     **kwargs: Any,
-) -> tuple[MCPServer, TenantResolver]:
+) -> tuple[DomainServer, TenantResolver]:
     """An `MCPServer` wired for the chosen transport, and the resolver its tools ask for the tenant.
 
-    `server_class` lets a domain serve tools that are not Python functions (the ERP server's
-    configured HTTP tools) by subclassing `MCPServer`; everything else is wired the same.
+    Every server is a `DomainServer`, which reports any failure of a tool call the platform's
+    one way. `server_class` lets a domain serve tools that are not Python functions (the ERP
+    server's configured HTTP tools) by subclassing it; everything else is wired the same.
     """
     auth = server_auth(settings, name) if options.transport == "http" else {}
-    server: MCPServer = server_class(
+    server = server_class(
         name,
         instructions=instructions,
         version="0.1.0",

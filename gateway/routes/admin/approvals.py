@@ -15,12 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
-from gateway.errors import ApiError
 from gateway.openapi import Operation
 from gateway.schemas import Step
 from gateway.sessions import SessionKey, StoredMessage
 from gateway.turns import step_of
-from host.approvals import ApprovalError, PendingApproval
+from host.approvals import ApprovalNotFound, PendingApproval
 from host.caller import Caller
 from host.events import FinalEvent
 from host.usage import Usage
@@ -96,21 +95,16 @@ async def _decide(access: AdminAccess, approval_id: str, approve: bool) -> Resum
     host = access.state.host
     pending = await host.approvals.get(approval_id, tenant_id=access.tenant_id) if host.approvals else None
     if pending is None:
-        raise ApiError(
-            404, "approval_not_found", f"no approval '{approval_id}' for tenant '{access.tenant_id}'"
-        )
+        raise ApprovalNotFound(f"no approval '{approval_id}' for tenant '{access.tenant_id}'")
     approver = Caller(tenant_id=access.user.tenant_id, subject=access.user.subject, roles=access.user.roles)
     steps: list[Step] = []
     final: FinalEvent | None = None
-    try:
-        async for event in host.resolve_approval(approval_id, approver, approve):
-            step = step_of(event)
-            if step is not None:
-                steps.append(step)
-            if isinstance(event, FinalEvent):
-                final = event
-    except ApprovalError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    async for event in host.resolve_approval(approval_id, approver, approve):
+        step = step_of(event)
+        if step is not None:
+            steps.append(step)
+        if isinstance(event, FinalEvent):
+            final = event
     assert final is not None, "a resumed turn always ends with a final event"
     await _record(access, pending, final, steps)
     return ResumedTurn(

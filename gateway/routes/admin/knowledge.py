@@ -133,7 +133,7 @@ async def _call(access: AdminAccess, tool: str, arguments: dict[str, Any]) -> To
         code = found.group(1) if found else "knowledge_rejected"
         raise ApiError(_RAG_STATUS.get(code, 400), code, outcome.text)
     if outcome.structured is None:
-        raise ApiError(502, "rag_bad_result", f"the RAG server's {tool} returned no structured result")
+        raise ApiError("rag_bad_result", f"the RAG server's {tool} returned no structured result")
     return outcome
 
 

@@ -51,7 +51,7 @@ DELETE = Operation(
 
 
 def _no_provider(tenant_id: str) -> ApiError:
-    return ApiError(404, "search_provider_not_set", f"tenant '{tenant_id}' has no web search provider")
+    return ApiError("search_provider_not_set", f"tenant '{tenant_id}' has no web search provider")
 
 
 async def get_provider(request: Request) -> Response:
