@@ -41,6 +41,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agentmesh import __version__
+from agentmesh.errors import AgentmeshError, ErrorCode
 from agentmesh.settings import Settings
 from gateway.auth import AuthenticatedUser, authenticate
 from gateway.errors import ApiError, error_response
@@ -48,13 +49,13 @@ from gateway.openapi import Operation
 from host.agent_host import AgentHost
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
+from mcp_servers.common.errors import error_result
 from mcp_servers.common.results import RENDER_META_KEY, TENANT_META_KEY
 
 log = structlog.get_logger(__name__)
 
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
-ERROR_META_KEY = "io.agentmesh/error"
 USER_SCOPE_KEY = "agentmesh.mcp_user"
 
 INSTRUCTIONS = (
@@ -112,12 +113,11 @@ def _tool_of(spec: ToolSpec) -> Tool:
     )
 
 
-def _error_result(message: str, code: str, **details: Any) -> CallToolResult:
-    return CallToolResult(
-        content=[TextContent(type="text", text=message)],
-        is_error=True,
-        _meta={ERROR_META_KEY: {"code": code, **details}},
-    )
+def _error_result(
+    message: str, code: ErrorCode, *, retryable: bool = False, **details: Any
+) -> CallToolResult:
+    """A failed call, reported as the domain servers report theirs (the code in `_meta`)."""
+    return error_result(AgentmeshError(message, code=code, details=details, retryable=retryable))
 
 
 class TenantMcpEndpoint:
@@ -210,7 +210,7 @@ class TenantMcpEndpoint:
         if not server or not tool:
             return _error_result(
                 f"unknown tool '{params.name}': tools here are named server__tool, as tools/list shows",
-                "unknown_tool",
+                "tool_not_found",
             )
         try:
             await self._admit(user)
@@ -219,7 +219,10 @@ class TenantMcpEndpoint:
                 raise
             retry_after = int(exc.headers.get("Retry-After", "1"))
             return _error_result(
-                f"{exc.message}; retry in {retry_after} s", exc.code, retry_after_seconds=retry_after
+                f"{exc.message}; retry in {retry_after} s",
+                exc.code,
+                retryable=True,
+                retry_after_seconds=retry_after,
             )
         outcome = await self._host.call_tool_for(
             self._caller(user), server, tool, dict(params.arguments or {})
@@ -233,7 +236,7 @@ class TenantMcpEndpoint:
             return _error_result(
                 f"the result of {params.name} is larger than the gateway passes on; ask for less "
                 "(fewer rows, a narrower filter)",
-                "result_too_large",
+                "too_large",
             )
         return CallToolResult(
             content=[TextContent(type="text", text=outcome.text)],

@@ -17,15 +17,17 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel
 
+from agentmesh.errors import ErrorCode
 from host.caller import Caller
 from host.catalog import ToolSpec
 from host.circuit import CircuitBreakers
 from host.mcp_pool import McpPool, ServerUnavailable
 from host.tokens import MeshTokenIssuer
+from mcp_servers.common.errors import error_code
 
 log = structlog.get_logger(__name__)
 
-UNAVAILABLE_CODES = frozenset({"server_unavailable", "circuit_open"})
+UNAVAILABLE_CODES: frozenset[ErrorCode] = frozenset({"server_unavailable", "circuit_open"})
 """Error codes meaning the server, not the call, is the problem."""
 
 
@@ -37,7 +39,7 @@ class ToolOutcome(BaseModel):
     structured: dict[str, Any] | None = None
     duration_ms: float
     truncated: bool = False
-    error_code: str | None = None
+    error_code: ErrorCode | None = None
     attempts: int = 1
 
     @property
@@ -49,12 +51,9 @@ def _text_of(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
-def _error_code(result: CallToolResult) -> str:
-    meta = result.meta or {}
-    error = meta.get("io.agentmesh/error")
-    if isinstance(error, dict) and isinstance(error.get("code"), str):
-        return str(error["code"])
-    return "tool_error"
+def _error_code(result: CallToolResult) -> ErrorCode:
+    """The code in the result's `_meta`; a server that sets none of ours failed as `tool_error`."""
+    return error_code(result) or "tool_error"
 
 
 def cap_result(
@@ -163,6 +162,6 @@ class ToolExecutor:
         )
 
     @staticmethod
-    def _failure(code: str, message: str) -> ToolOutcome:
+    def _failure(code: ErrorCode, message: str) -> ToolOutcome:
         log.info("tool_call_failed", code=code, message=message)
         return ToolOutcome(is_error=True, text=message, duration_ms=0.0, error_code=code)

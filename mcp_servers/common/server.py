@@ -31,6 +31,7 @@ from pydantic import AnyUrl, ValidationError
 
 from agentmesh.errors import AgentmeshError
 from mcp_servers.common.errors import error_result, is_missing
+from mcp_servers.common.tenant import current_claims
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +80,14 @@ class DomainServer(MCPServer):
     @staticmethod
     def _refused(name: str, error: AgentmeshError) -> CallToolResult:
         if error.code != "internal_error":  # a crash is logged whole where it is caught
-            log.info("tool_refused", tool=name, code=error.code, retryable=error.retryable)
+            claims = current_claims()
+            log.info(
+                "tool_refused",
+                tool=name,
+                tenant_id=claims.tenant_id if claims else None,
+                code=error.code,
+                retryable=error.retryable,
+            )
         return error_result(error)
 
     @staticmethod

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agentmesh.errors import AgentmeshError
 from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
-from gateway.errors import ApiError
 from gateway.openapi import Operation
 from host.caller import Caller
 from host.executor import ToolOutcome
@@ -28,19 +27,6 @@ from mcp_servers.rag.server import DeletedDocument, DocumentList, IngestOutcome
 RAG_SERVER = "rag"
 JSON_OVERHEAD_BYTES = 64 * 1024
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
-
-# How a failed call maps to HTTP: the host's failure codes (the policy said no, the server is away)...
-_CALL_FAILURES = {
-    "denied": (403, "policy_denied"),
-    "approval_required": (403, "approval_required"),
-    "tool_not_found": (503, "knowledge_unavailable"),
-    "server_unavailable": (503, "knowledge_unavailable"),
-    "circuit_open": (503, "knowledge_unavailable"),
-    "timeout": (503, "knowledge_timeout"),
-}
-# ...and the RAG server's own, which end its error messages as `[code]`.
-_RAG_STATUS = {"document_not_found": 404, "job_not_found": 404, "too_large": 413}
-_RAG_CODE = re.compile(r"\[([a-z_]+)\]\s*$")
 
 
 class KnowledgeUpload(BaseModel):
@@ -126,14 +112,13 @@ async def _call(access: AdminAccess, tool: str, arguments: dict[str, Any]) -> To
     caller = Caller(tenant_id=access.tenant_id, subject=access.user.subject, roles=access.user.roles)
     outcome = await access.state.host.call_tool_for(caller, RAG_SERVER, tool, arguments)
     if outcome.is_error:
-        if outcome.error_code in _CALL_FAILURES:
-            status, code = _CALL_FAILURES[outcome.error_code]
-            raise ApiError(status, code, outcome.text)
-        found = _RAG_CODE.search(outcome.text)
-        code = found.group(1) if found else "knowledge_rejected"
-        raise ApiError(_RAG_STATUS.get(code, 400), code, outcome.text)
+        # The host's code (the policy said no, the server is away) or the RAG server's own, from
+        # its result's `_meta`: the gateway's one table gives it its status.
+        raise AgentmeshError(outcome.text, code=outcome.error_code or "tool_error")
     if outcome.structured is None:
-        raise ApiError("rag_bad_result", f"the RAG server's {tool} returned no structured result")
+        raise AgentmeshError(
+            f"the RAG server's {tool} returned no structured result", code="bad_upstream_response"
+        )
     return outcome
 
 
