@@ -13,13 +13,13 @@ import contextlib
 import functools
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 import structlog
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from agentmesh.embeddings import sentence_encoder
 from agentmesh.settings import Settings
@@ -29,14 +29,8 @@ from mcp_servers.rag.demo import seed_demo_knowledge
 from mcp_servers.rag.errors import DocumentTooLarge, InvalidDocument, KnowledgeBaseNotReady
 from mcp_servers.rag.formats import source_type_of
 from mcp_servers.rag.jobs import IngestJob, IngestJobs
-from mcp_servers.rag.knowledge_base import (
-    DOCUMENT_URI,
-    DocumentInput,
-    DocumentSummary,
-    IngestReport,
-    KnowledgeBase,
-    SearchHit,
-)
+from mcp_servers.rag.knowledge_base import DOCUMENT_URI, DocumentInput, IngestReport, KnowledgeBase
+from mcp_servers.rag.models import DeletedDocument, DocumentList, IngestOutcome, SearchResults
 
 log = structlog.get_logger(__name__)
 
@@ -81,37 +75,6 @@ _DELETE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
 )
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
-
-
-class IngestOutcome(BaseModel):
-    """The answer to an ingest call: the finished report, or the job to poll."""
-
-    status: Literal["created", "updated", "unchanged", "queued"]
-    document_id: str | None = Field(default=None, description="the document's id (known now unless queued)")
-    report: IngestReport | None = None
-    job: IngestJob | None = Field(
-        default=None, description="for a queued ingestion: poll ingest_status(job_id)"
-    )
-
-
-class SearchResults(BaseModel):
-    """The passages that best match a query, best first."""
-
-    query: str
-    results: list[SearchHit]
-
-
-class DocumentList(BaseModel):
-    """The documents in the tenant's knowledge base."""
-
-    documents: list[DocumentSummary]
-    total: int
-
-
-class DeletedDocument(BaseModel):
-    """The document that was deleted, with all its chunks."""
-
-    deleted: DocumentSummary
 
 
 class _Runtime:

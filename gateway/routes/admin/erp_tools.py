@@ -27,10 +27,7 @@ from gateway.errors import ApiError
 from gateway.openapi import Operation
 from host.catalog import ToolSpec
 from host.mcp_pool import ServerUnavailable
-from mcp_servers.erp.tool_config import TOOL_NAME_PATTERN, HttpToolConfig
-from mcp_servers.erp.tool_store import (
-    StoredToolConfig,
-)
+from mcp_servers.erp.models import TOOL_NAME_PATTERN, HttpToolConfig, StoredToolConfig
 
 ERP_SERVER = "erp"
 LIVE_WAIT_SECONDS = 5.0

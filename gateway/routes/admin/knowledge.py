@@ -21,8 +21,7 @@ from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
 from gateway.openapi import Operation
 from host.caller import Caller
 from host.executor import ToolOutcome
-from mcp_servers.rag.jobs import IngestJob
-from mcp_servers.rag.server import DeletedDocument, DocumentList, IngestOutcome
+from mcp_servers.rag.models import DeletedDocument, DocumentList, IngestJob, IngestOutcome
 
 RAG_SERVER = "rag"
 JSON_OVERHEAD_BYTES = 64 * 1024

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from gateway.admin_auth import TENANT_PATH, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
-from mcp_servers.search.provider_configs import ProviderSettings, ProviderSummary
+from mcp_servers.search.models import ProviderSettings, ProviderSummary
 
 PATH = "/api/admin/tenants/{tenant_id}/search/provider"
 
