@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ["agentmesh", "gateway", "host", "policies", "mcp_servers"]
 CODE_KEYWORDS = {"code", "error_code"}
 """Keyword arguments and attributes that carry an error code wherever they appear."""
-CODE_FIRST = {"ApiError", "ModelError", "_error_result", "_failure"}
-"""Calls whose first positional argument that is a string literal is a code."""
+CODE_POSITION = {"ApiError": 0, "ModelError": 0, "_failure": 0, "_error_result": 1}
+"""Calls that take a code positionally, and where."""
 
 
 def _modules() -> Iterator[str]:
@@ -42,13 +42,11 @@ def _literal_codes(tree: ast.AST) -> Iterator[tuple[int, str]]:
                 if keyword.arg in CODE_KEYWORDS and isinstance(keyword.value, ast.Constant):
                     yield node.lineno, keyword.value.value
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            strings = [
-                arg for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
-            ]
-            if name in CODE_FIRST and strings and (name != "_error_result" or len(node.args) > 1):
-                first = strings[0] if name != "_error_result" else node.args[1]
-                if isinstance(first, ast.Constant):
-                    yield node.lineno, first.value
+            position = CODE_POSITION.get(name)
+            if position is not None and len(node.args) > position:
+                argument = node.args[position]
+                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                    yield node.lineno, argument.value
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
