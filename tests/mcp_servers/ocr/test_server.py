@@ -22,6 +22,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from PIL import Image
 
 from agentmesh.settings import Settings, load_settings
+from mcp_servers.common.errors import error_code
 from mcp_servers.ocr.dates import parse_date
 from tests.mcp_servers.ocr.rendering import encoded, multipage_tiff, scanned_pdf, text_image, text_layer_pdf
 from tests.support.mcp import http_client, mesh_token
@@ -95,7 +96,9 @@ def reads_as(text: str, expected: str) -> bool:
 
 
 def error_text(result: Any) -> str:
+    """The text of a refusal, which also carries its code in `_meta`."""
     assert result.is_error, result
+    assert error_code(result) is not None, result
     return result.content[0].text
 
 
