@@ -193,26 +193,30 @@ async def test_a_scanned_pdf_is_recognised(server_settings: Settings, server_url
 
 
 @pytest.mark.parametrize(
-    ("arguments", "expected"),
+    ("arguments", "expected", "code"),
     [
         (
             {"document": b64(b"GIF89a" + b"\x00" * 64)},
-            r"expected PNG, JPEG, WebP, TIFF or PDF \(got GIF\).*unsupported_format",
+            r"expected PNG, JPEG, WebP, TIFF or PDF \(got GIF\)",
+            "unsupported_format",
         ),
-        ({"document": b64(encoded(HELLO, "PNG")[:200])}, r"could not be decoded.*invalid_input"),
-        ({"document": b64(b"%PDF-1.7\nnot really a pdf")}, r"PDF could not be read.*invalid_input"),
-        ({"document": "A" * (MAX_BYTES * 2)}, r"the limit is 1,000,000 bytes.*too_large"),
+        ({"document": b64(encoded(HELLO, "PNG")[:200])}, r"could not be decoded", "invalid_document"),
+        ({"document": b64(b"%PDF-1.7\nnot really a pdf")}, r"PDF could not be read", "invalid_document"),
+        ({"document": "A" * (MAX_BYTES * 2)}, r"the limit is 1,000,000 bytes", "too_large"),
         (
             {"document": b64(encoded(Image.new("L", (3000, 3000), 255), "PNG"))},
-            r"3000x3000 = 9,000,000 pixels; the limit is 6,000,000 pixels.*too_large",
+            r"3000x3000 = 9,000,000 pixels; the limit is 6,000,000 pixels",
+            "too_large",
         ),
         (
             {"document": b64(multipage_tiff([Image.new("L", (64, 64), 255)] * 5))},
-            r"5 pages; at most 4 are read per call.*too_large",
+            r"5 pages; at most 4 are read per call",
+            "too_large",
         ),
         (
             {"document": b64(encoded(HELLO, "PNG")), "pages": [3]},
             r"page 3 does not exist: the document has pages 1-1",
+            "invalid_pages",
         ),
     ],
     ids=[
@@ -226,10 +230,11 @@ async def test_a_scanned_pdf_is_recognised(server_settings: Settings, server_url
     ],
 )
 async def test_bad_or_oversized_input_gets_a_clear_error(
-    server_settings: Settings, server_url: str, arguments: dict[str, Any], expected: str
+    server_settings: Settings, server_url: str, arguments: dict[str, Any], expected: str, code: str
 ) -> None:
     result = await call(server_settings, server_url, "ocr_document", arguments)
     assert re.search(expected, error_text(result)), error_text(result)
+    assert error_code(result) == code
     assert "Traceback" not in error_text(result)
 
 
