@@ -49,7 +49,8 @@ from gateway.openapi import Operation
 from host.agent_host import AgentHost
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
-from mcp_servers.common.errors import error_result
+from host.executor import ToolOutcome
+from mcp_servers.common.errors import error_meta, error_result
 from mcp_servers.common.results import RENDER_META_KEY, TENANT_META_KEY
 
 log = structlog.get_logger(__name__)
@@ -118,6 +119,19 @@ def _error_result(
 ) -> CallToolResult:
     """A failed call, reported as the domain servers report theirs (the code in `_meta`)."""
     return error_result(AgentmeshError(message, code=code, details=details, retryable=retryable))
+
+
+def _relayed_error(outcome: ToolOutcome) -> CallToolResult:
+    """A failure the host reports (its own, or the server's): its text and code, passed on as they are."""
+    error = AgentmeshError(
+        outcome.text,
+        code=outcome.error_code or "tool_error",
+        details=outcome.error_details,
+        retryable=outcome.error_retryable,
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=outcome.text)], is_error=True, _meta=error_meta(error)
+    )
 
 
 class TenantMcpEndpoint:
@@ -228,7 +242,7 @@ class TenantMcpEndpoint:
             self._caller(user), server, tool, dict(params.arguments or {})
         )
         if outcome.is_error:
-            return _error_result(outcome.text, outcome.error_code or "tool_error")
+            return _relayed_error(outcome)
         spec = self._host.catalog.find(server, tool)
         if outcome.structured is None and spec is not None and spec.output_schema is not None:
             # The host keeps results within its size cap; a result that lost its structured part

@@ -23,7 +23,7 @@ from host.catalog import ToolSpec
 from host.circuit import CircuitBreakers
 from host.mcp_pool import McpPool, ServerUnavailable
 from host.tokens import MeshTokenIssuer
-from mcp_servers.common.errors import error_code
+from mcp_servers.common.errors import reported_error
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +40,8 @@ class ToolOutcome(BaseModel):
     duration_ms: float
     truncated: bool = False
     error_code: ErrorCode | None = None
+    error_retryable: bool = False
+    error_details: dict[str, Any] | None = None
     attempts: int = 1
 
     @property
@@ -49,11 +51,6 @@ class ToolOutcome(BaseModel):
 
 def _text_of(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
-
-
-def _error_code(result: CallToolResult) -> ErrorCode:
-    """The code in the result's `_meta`; a server that sets none of ours failed as `tool_error`."""
-    return error_code(result) or "tool_error"
 
 
 def cap_result(
@@ -152,13 +149,16 @@ class ToolExecutor:
         text, structured, truncated = cap_result(
             _text_of(result), result.structured_content, self._max_result_chars
         )
+        error = reported_error(result)
         return ToolOutcome(
-            is_error=bool(result.is_error),
+            is_error=error is not None,
             text=text,
-            structured=None if result.is_error else structured,
+            structured=None if error is not None else structured,
             duration_ms=0.0,
             truncated=truncated,
-            error_code=_error_code(result) if result.is_error else None,
+            error_code=error.code if error is not None else None,
+            error_retryable=error is not None and error.retryable,
+            error_details=error.details or None if error is not None else None,
         )
 
     @staticmethod

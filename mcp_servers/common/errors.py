@@ -48,6 +48,26 @@ def error_code(result: CallToolResult) -> ErrorCode | None:
     return cast(ErrorCode, code) if code in ERROR_CODES else None
 
 
+def reported_error(result: CallToolResult) -> AgentmeshError | None:
+    """The error a failed call's result reports (its text, code, retryability and details).
+
+    A result without a code of ours (a server registered by an admin may be anyone's) reports
+    `tool_error`; a successful result reports none.
+    """
+    if not result.is_error:
+        return None
+    error = (result.meta or {}).get(ERROR_META_KEY)
+    body = error if isinstance(error, dict) else {}
+    details = body.get("details")
+    text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+    return AgentmeshError(
+        text,
+        code=error_code(result) or "tool_error",
+        details=details if isinstance(details, dict) else None,
+        retryable=body.get("retryable") is True,
+    )
+
+
 def is_missing(code: ErrorCode) -> bool:
     """Whether a code says the thing asked for does not exist (`not_found`, `document_not_found`, ...)."""
     return code == "not_found" or code.endswith("_not_found")

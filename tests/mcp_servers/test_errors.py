@@ -20,7 +20,14 @@ from mcp_types import CallToolResult, TextContent
 from agentmesh.errors import AgentmeshError, ErrorCode
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions
-from mcp_servers.common.errors import ERROR_META_KEY, RETRYABLE_HINT, error_code, error_meta, error_result
+from mcp_servers.common.errors import (
+    ERROR_META_KEY,
+    RETRYABLE_HINT,
+    error_code,
+    error_meta,
+    error_result,
+    reported_error,
+)
 from mcp_servers.common.server import INTERNAL_ERROR_MESSAGE
 from mcp_servers.erp.server import build_server as erp_server
 from mcp_servers.ocr.server import build_server as ocr_server
@@ -154,6 +161,23 @@ def test_a_code_outside_the_closed_set_is_not_taken_up() -> None:
     assert error_meta(AgentmeshError("gone", code="not_found")) == {
         ERROR_META_KEY: {"code": "not_found", "retryable": False}
     }
+
+
+def test_a_result_reports_the_error_it_carries() -> None:
+    sent = AgentmeshError(
+        "the ERP failed", code="upstream_unavailable", details={"status": 503}, retryable=True
+    )
+    received = reported_error(error_result(sent))
+    assert received is not None
+    assert (received.code, received.details, received.retryable) == (
+        "upstream_unavailable",
+        {"status": 503},
+        True,
+    )
+    assert received.message == "the ERP failed" + RETRYABLE_HINT
+    anyones = reported_error(CallToolResult(content=[TextContent(type="text", text="boom")], is_error=True))
+    assert anyones is not None and (anyones.code, anyones.message) == ("tool_error", "boom")
+    assert reported_error(CallToolResult(content=[], is_error=False)) is None
 
 
 def test_the_meta_key_is_written_once_in_the_whole_tree() -> None:

@@ -113,7 +113,12 @@ async def _call(access: AdminAccess, tool: str, arguments: dict[str, Any]) -> To
     if outcome.is_error:
         # The host's code (the policy said no, the server is away) or the RAG server's own, from
         # its result's `_meta`: the gateway's one table gives it its status.
-        raise AgentmeshError(outcome.text, code=outcome.error_code or "tool_error")
+        raise AgentmeshError(
+            outcome.text,
+            code=outcome.error_code or "tool_error",
+            details=outcome.error_details,
+            retryable=outcome.error_retryable,
+        )
     if outcome.structured is None:
         raise AgentmeshError(
             f"the RAG server's {tool} returned no structured result", code="bad_upstream_response"
