@@ -71,7 +71,7 @@ UPLOAD = Operation(
     "knowledge",
     IngestOutcome,
     body=KnowledgeUpload,
-    errors=(400, 403, 404, 413, 503),
+    errors=(400, 403, 404, 413, 502, 503, 504),
     path_schemas=TENANT_PATH,
 )
 LIST = Operation(
@@ -81,7 +81,7 @@ LIST = Operation(
     "List the documents of the tenant's knowledge base",
     "knowledge",
     DocumentList,
-    errors=(403, 404, 503),
+    errors=(403, 404, 502, 503, 504),
     path_schemas=TENANT_PATH,
 )
 JOB = Operation(
@@ -91,7 +91,7 @@ JOB = Operation(
     "Follow a large upload's ingestion job",
     "knowledge",
     IngestJob,
-    errors=(400, 403, 404, 503),
+    errors=(400, 403, 404, 502, 503, 504),
     path_schemas=JOB_PATH,
 )
 DELETE = Operation(
@@ -101,7 +101,7 @@ DELETE = Operation(
     "Remove a document and all its passages",
     "knowledge",
     DeletedDocument,
-    errors=(400, 403, 404, 503),
+    errors=(400, 403, 404, 502, 503, 504),
     path_schemas=DOCUMENT_PATH,
 )
 
