@@ -1,6 +1,6 @@
 """Failures of an ERP tool call, each a platform error with a stable `code`.
 
-The domain raises these; the servers' shared error boundary (`mcp_servers.common.errors`) turns
+The domain raises these; the servers' shared error boundary (`mcp_servers.common.server`) turns
 them into `isError` results whose text a person can act on and whose `_meta` code a program can
 branch on.
 """
