@@ -54,15 +54,8 @@ from agentmesh.embeddings import EMBEDDING_DIM, embed, sentence_encoder  # noqa:
 from mcp_servers.rag.bm25 import Bm25Encoder  # noqa: E402
 from mcp_servers.rag.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP_WORDS  # noqa: E402
 from mcp_servers.rag.edge_index import EdgeKnowledgeIndex  # noqa: E402
-from mcp_servers.rag.index import (  # noqa: E402
-    CHUNKS,
-    DENSE,
-    SPARSE,
-    TENANT_FIELD,
-    KnowledgeIndex,
-    KnowledgeStore,
-    SearchMode,
-)
+from mcp_servers.rag.engine import CHUNKS, DENSE, SPARSE, TENANT_FIELD, KnowledgeEngine, SearchMode  # noqa: E402
+from mcp_servers.rag.index import KnowledgeIndex  # noqa: E402
 from mcp_servers.rag.knowledge_base import DocumentInput, KnowledgeBase  # noqa: E402
 
 TENANT = "bench"
@@ -129,7 +122,7 @@ class RememberedEmbeddings:
         return np.array([self._vectors[text] for text in texts])
 
 
-def open_index(engine: str, path: Path) -> KnowledgeStore:
+def open_index(engine: str, path: Path) -> KnowledgeEngine:
     if engine == "edge":
         return EdgeKnowledgeIndex.open(path=path, dimension=EMBEDDING_DIM)
     return KnowledgeIndex.open(path=path, url=None, dimension=EMBEDDING_DIM)

@@ -36,16 +36,16 @@ def require_admin(user: AuthenticatedUser, tenant_id: str) -> str:
         if user.tenant_id == tenant_id:
             return TENANT_ADMIN
         raise ApiError(
-            403, "forbidden_tenant", f"a tenant admin of '{user.tenant_id}' cannot administer another tenant"
+            "forbidden_tenant", f"a tenant admin of '{user.tenant_id}' cannot administer another tenant"
         )
-    raise ApiError(403, "admin_required", "this endpoint needs the tenant_admin or platform_admin role")
+    raise ApiError("admin_required", "this endpoint needs the tenant_admin or platform_admin role")
 
 
 def require_platform_admin(user: AuthenticatedUser) -> str:
     """`platform_admin`, or 403: the resource is shared by every tenant."""
     if user.has_role(PLATFORM_ADMIN):
         return PLATFORM_ADMIN
-    raise ApiError(403, "platform_admin_required", "this endpoint needs the platform_admin role")
+    raise ApiError("platform_admin_required", "this endpoint needs the platform_admin role")
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,6 @@ class Admission:
                 tenant=user.tenant_id, user=user.subject, limit=refused.limit
             )
             raise ApiError(
-                429,
                 "rate_limited",
                 message,
                 details={"quota": refused.quota, "retry_after_seconds": int(headers["Retry-After"])},
@@ -157,7 +156,6 @@ class Admission:
         if slot is None:
             self._metrics.rate_limited.labels(user.tenant_id, "tenant-concurrent-turns").inc()
             raise ApiError(
-                429,
                 "too_many_turns",
                 f"tenant '{user.tenant_id}' already runs {limit} turns at once; retry when one ends",
                 details={"quota": "tenant-concurrent-turns", "limit": limit},

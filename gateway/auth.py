@@ -42,7 +42,6 @@ class AuthenticatedUser(BaseModel):
 def unauthorized(message: str) -> ApiError:
     """A 401 with the `WWW-Authenticate` challenge RFC 6750 asks for."""
     return ApiError(
-        401,
         "unauthorized",
         message,
         headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
@@ -99,7 +98,7 @@ class UserTokenVerifier:
             raise unauthorized("token signed by an unknown key") from exc
         except KeySetUnavailable as exc:
             raise ApiError(
-                503, "identity_provider_unavailable", "the identity provider's signing keys cannot be fetched"
+                "identity_provider_unavailable", "the identity provider's signing keys cannot be fetched"
             ) from exc
         return jwk.key, jwk.algorithm_name
 
@@ -198,11 +197,11 @@ def authenticate(connection: HTTPConnection) -> AuthenticatedUser:
     user: AuthenticatedUser = outcome
     header_tenant = connection.headers.get("x-tenant-id")
     if header_tenant is not None and header_tenant != user.tenant_id:
-        raise ApiError(403, "tenant_mismatch", "X-Tenant-ID does not match the token's tenant")
+        raise ApiError("tenant_mismatch", "X-Tenant-ID does not match the token's tenant")
     return user
 
 
 def require_tenant(user: AuthenticatedUser, tenant_id: str) -> None:
     """A user acts only in their own tenant: the path's tenant must be the token's."""
     if user.tenant_id != tenant_id:
-        raise ApiError(403, "forbidden_tenant", f"this token is not valid for tenant '{tenant_id}'")
+        raise ApiError("forbidden_tenant", f"this token is not valid for tenant '{tenant_id}'")

@@ -16,13 +16,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 async def read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise ApiError(413, "body_too_large", f"request body exceeds {max_bytes} bytes")
+        raise ApiError("too_large", f"request body exceeds {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise ApiError(413, "body_too_large", f"request body exceeds {max_bytes} bytes")
+            raise ApiError("too_large", f"request body exceeds {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -34,7 +34,7 @@ async def read_model(request: Request, model: type[ModelT], max_bytes: int) -> M
         payload = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(
-            400, "invalid_json", f"request body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
+            "invalid_json", f"request body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
         ) from exc
     try:
         return model.model_validate(payload)
@@ -43,5 +43,5 @@ async def read_model(request: Request, model: type[ModelT], max_bytes: int) -> M
         # The message names the first problems too: some clients (OpenAI SDKs) show only the message.
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:3])
         raise ApiError(
-            400, "invalid_request", f"request body does not match the schema ({summary})", details=details
+            "invalid_request", f"request body does not match the schema ({summary})", details=details
         ) from exc

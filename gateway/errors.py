@@ -1,4 +1,8 @@
-"""API errors with a stable code, rendered as `{"error": {"code", "message", "details"}}`."""
+"""Platform errors as HTTP answers: `{"error": {"code", "message", "details"}}` with the code's status.
+
+Routes let `AgentmeshError`s through; the handler here maps each code to its status with the one
+table below, so no route translates a domain error itself.
+"""
 
 from __future__ import annotations
 
@@ -13,31 +17,141 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from agentmesh.errors import AgentmeshError, ErrorCode
+
 log = structlog.get_logger(__name__)
 
 
-class ApiError(Exception):
-    """An error a client caused or can act on; `status` is the HTTP status to answer with."""
+HTTP_STATUS: dict[ErrorCode, int] = {
+    "invalid_request": 400,
+    "invalid_json": 400,
+    "invalid_query": 400,
+    "invalid_path": 400,
+    "invalid_arguments": 400,
+    "name_mismatch": 400,
+    "too_large": 413,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "http_error": 400,
+    "conflict": 409,
+    "internal_error": 500,
+    "unauthorized": 401,
+    "identity_provider_unavailable": 503,
+    "tenant_mismatch": 403,
+    "forbidden_tenant": 403,
+    "admin_required": 403,
+    "platform_admin_required": 403,
+    "approver_required": 403,
+    "platform_tool": 403,
+    "rate_limited": 429,
+    "too_many_turns": 429,
+    "backend_unavailable": 503,
+    "unknown_tenant": 404,
+    "tenant_exists": 409,
+    "session_not_found": 404,
+    "agent_not_found": 404,
+    "model_not_found": 404,
+    "credential_not_found": 404,
+    "invalid_credential_name": 400,
+    "search_provider_not_set": 404,
+    "policy_override_not_found": 404,
+    "invalid_policy_override": 400,
+    "invalid_policy_file": 500,
+    "llm_config_not_found": 404,
+    "pin_change_not_found": 404,
+    "invalid_server_name": 400,
+    "server_name_reserved": 409,
+    "server_not_found": 404,
+    "approval_not_found": 404,
+    "approval_already_resolved": 409,
+    "approvals_unavailable": 503,
+    "tool_not_found": 404,
+    "tool_not_granted": 403,
+    "not_offered": 403,
+    "denied": 403,
+    "approval_required": 403,
+    "rejected": 403,
+    "server_unavailable": 503,
+    "circuit_open": 503,
+    "timeout": 504,
+    "mcp_error": 502,
+    "tool_error": 502,
+    "not_recorded": 500,
+    "unknown_model": 500,
+    "model_unavailable": 503,
+    "model_denied": 403,
+    "model_no_response": 502,
+    "model_rate_limited": 503,
+    "model_auth_failed": 502,
+    "model_request_rejected": 502,
+    "model_timeout": 504,
+    "model_unreachable": 502,
+    "model_bad_tool_call": 502,
+    "model_error": 502,
+    "replay_exhausted": 500,
+    "not_configured": 503,
+    "credential_missing": 409,
+    "upstream_rejected": 422,
+    "upstream_unauthorized": 502,
+    "upstream_unavailable": 502,
+    "upstream_status": 502,
+    "bad_upstream_response": 502,
+    "tool_name_taken": 409,
+    "tool_config_not_found": 404,
+    "invalid_tool_config": 400,
+    "not_ready": 503,
+    "invalid_document": 400,
+    "empty_document": 400,
+    "unsupported_format": 415,
+    "invalid_filter": 400,
+    "document_not_found": 404,
+    "job_not_found": 404,
+    "path_refused": 403,
+    "invalid_pages": 400,
+    "engine_unavailable": 503,
+    "engine_failure": 500,
+    "invalid_url": 400,
+    "blocked_destination": 403,
+    "unresolvable_host": 502,
+    "too_many_redirects": 502,
+    "disallowed_by_robots": 403,
+    "network_rules_unavailable": 503,
+    "provider_failure": 502,
+    "invalid_provider_config": 400,
+}
+"""The one place a platform error code becomes an HTTP status (every code has one: a test checks)."""
+
+
+def http_status(code: ErrorCode) -> int:
+    return HTTP_STATUS[code]
+
+
+class ApiError(AgentmeshError):
+    """An error raised by the HTTP layer itself (auth, admission, request bodies, routes).
+
+    Its status comes from `HTTP_STATUS` like any platform error's; `headers` are added to the
+    answer (`Retry-After`, `WWW-Authenticate`).
+    """
 
     def __init__(
         self,
-        status: int,
-        code: str,
+        code: ErrorCode,
         message: str,
         *,
         details: Any = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
         self.details = details
         self.headers = headers or {}
 
+    @property
+    def status(self) -> int:
+        return http_status(self.code)
+
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int, code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -51,14 +165,20 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def handle_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+async def handle_platform_error(request: Request, exc: Exception) -> Response:
+    """Any `AgentmeshError` a route lets through: its code decides the status."""
+    assert isinstance(exc, AgentmeshError)
+    headers = exc.headers if isinstance(exc, ApiError) else None
+    return error_response(http_status(exc.code), exc.code, exc.message, exc.details or None, headers)
+
+
+_HTTP_EXCEPTION_CODES: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed"}
+"""Codes of Starlette's own refusals (no route, wrong method); they keep Starlette's status."""
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    code = _HTTP_EXCEPTION_CODES.get(exc.status_code, "http_error")
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
@@ -81,7 +201,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {
-    ApiError: handle_api_error,
+    AgentmeshError: handle_platform_error,
     HTTPException: handle_http_exception,
     RedisConnectionError: handle_backend_unavailable,
     RedisTimeoutError: handle_backend_unavailable,

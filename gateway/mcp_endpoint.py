@@ -41,6 +41,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agentmesh import __version__
+from agentmesh.errors import AgentmeshError, ErrorCode
 from agentmesh.settings import Settings
 from gateway.auth import AuthenticatedUser, authenticate
 from gateway.errors import ApiError, error_response
@@ -48,13 +49,14 @@ from gateway.openapi import Operation
 from host.agent_host import AgentHost
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
+from host.executor import ToolOutcome
+from mcp_servers.common.errors import error_meta, error_result
 from mcp_servers.common.results import RENDER_META_KEY, TENANT_META_KEY
 
 log = structlog.get_logger(__name__)
 
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
-ERROR_META_KEY = "io.agentmesh/error"
 USER_SCOPE_KEY = "agentmesh.mcp_user"
 
 INSTRUCTIONS = (
@@ -112,11 +114,23 @@ def _tool_of(spec: ToolSpec) -> Tool:
     )
 
 
-def _error_result(message: str, code: str, **details: Any) -> CallToolResult:
+def _error_result(
+    message: str, code: ErrorCode, *, retryable: bool = False, **details: Any
+) -> CallToolResult:
+    """A failed call, reported as the domain servers report theirs (the code in `_meta`)."""
+    return error_result(AgentmeshError(message, code=code, details=details, retryable=retryable))
+
+
+def _relayed_error(outcome: ToolOutcome) -> CallToolResult:
+    """A failure the host reports (its own, or the server's): its text and code, passed on as they are."""
+    error = AgentmeshError(
+        outcome.text,
+        code=outcome.error_code or "tool_error",
+        details=outcome.error_details,
+        retryable=outcome.error_retryable,
+    )
     return CallToolResult(
-        content=[TextContent(type="text", text=message)],
-        is_error=True,
-        _meta={ERROR_META_KEY: {"code": code, **details}},
+        content=[TextContent(type="text", text=outcome.text)], is_error=True, _meta=error_meta(error)
     )
 
 
@@ -210,7 +224,7 @@ class TenantMcpEndpoint:
         if not server or not tool:
             return _error_result(
                 f"unknown tool '{params.name}': tools here are named server__tool, as tools/list shows",
-                "unknown_tool",
+                "tool_not_found",
             )
         try:
             await self._admit(user)
@@ -219,11 +233,14 @@ class TenantMcpEndpoint:
                 raise
             retry_after = int(exc.headers.get("Retry-After", "1"))
             return _error_result(
-                f"{exc.message}; retry in {retry_after} s", exc.code, retry_after_seconds=retry_after
+                f"{exc.message}; retry in {retry_after} s",
+                exc.code,
+                retryable=True,
+                retry_after_seconds=retry_after,
             )
         outcome = await self._host.call_tool(self._caller(user), server, tool, dict(params.arguments or {}))
         if outcome.is_error:
-            return _error_result(outcome.text, outcome.error_code or "tool_error")
+            return _relayed_error(outcome)
         spec = self._host.catalog.find(server, tool)
         if outcome.structured is None and spec is not None and spec.output_schema is not None:
             # The host keeps results within its size cap; a result that lost its structured part
@@ -231,7 +248,7 @@ class TenantMcpEndpoint:
             return _error_result(
                 f"the result of {params.name} is larger than the gateway passes on; ask for less "
                 "(fewer rows, a narrower filter)",
-                "result_too_large",
+                "too_large",
             )
         return CallToolResult(
             content=[TextContent(type="text", text=outcome.text)],

@@ -118,9 +118,7 @@ class Operation(Generic[BodyT, QueryT]):
                 for error in validator.iter_errors(request.path_params.get(name))
             ]
             if problems:
-                raise ApiError(
-                    400, "invalid_path", "path parameters do not match the schema", details=problems
-                )
+                raise ApiError("invalid_path", "path parameters do not match the schema", details=problems)
             return await endpoint(request)
 
         return Route(self.path, checked, methods=[self.method], name=self.operation_id)
@@ -137,7 +135,6 @@ class Operation(Generic[BodyT, QueryT]):
             return self.query.model_validate(dict(request.query_params))
         except ValidationError as exc:
             raise ApiError(
-                400,
                 "invalid_query",
                 "query parameters do not match the schema",
                 details=validation_details(exc),

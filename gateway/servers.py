@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.errors import AgentmeshError
 from gateway.tables import McpServerRow, utcnow
 from host.catalog import ToolCatalog
 from host.config_versions import bump
@@ -30,28 +31,22 @@ SERVER_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 McpUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
 
 
-class ServerRegistryError(Exception):
-    """A refused registry operation, with a stable `code` and the HTTP status it maps to."""
-
-    code = "server_registry_error"
-    status = 400
+class ServerRegistryError(AgentmeshError):
+    """A refused registry operation."""
 
 
 class InvalidServerName(ServerRegistryError):
     code = "invalid_server_name"
-    status = 400
 
 
 class ServerNameTaken(ServerRegistryError):
     """The name belongs to a server the gateway was started with."""
 
     code = "server_name_reserved"
-    status = 409
 
 
 class ServerNotFound(ServerRegistryError):
     code = "server_not_found"
-    status = 404
 
 
 class ServerRegistration(BaseModel):

@@ -58,7 +58,7 @@ class SessionSummary(BaseModel):
 
 
 def _not_found() -> ApiError:
-    return ApiError(404, "session_not_found", "no such session for this user")
+    return ApiError("session_not_found", "no such session for this user")
 
 
 class RedisSessionWindows:

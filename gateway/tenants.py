@@ -46,7 +46,7 @@ class TenantDirectory:
 
     async def require(self, tenant_id: str) -> None:
         if not await self.exists(tenant_id):
-            raise ApiError(404, "unknown_tenant", f"tenant '{tenant_id}' does not exist")
+            raise ApiError("unknown_tenant", f"tenant '{tenant_id}' does not exist")
 
     async def forget(self, tenant_id: str) -> None:
         """Drop the cached answer for a tenant (after it is deleted or disabled)."""

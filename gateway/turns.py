@@ -32,17 +32,17 @@ from pydantic import BaseModel, Field
 
 from gateway.admission import Admission, Quotaholder
 from gateway.auth import AuthenticatedUser
-from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from gateway.schemas import AttachmentIn, ChatRequest, ChatResponse, Step
 from gateway.sessions import SessionKey, SessionStore, SessionWindow, StoredMessage
 from gateway.usage import UsageLedger
 from host.agent_host import AgentHost
+from host.approvals import ApprovalNotFound
 from host.caller import Caller
 from host.events import FinalEvent, RouteEvent, ToolCallEvent, ToolResultEvent, TurnEvent
 from host.models.base import Attachment, Message
 from host.turn import TurnInput
-from policies.input_caps import InputTooLarge, base64_decoded_size, check_attachment, check_message
+from policies.input_caps import base64_decoded_size, check_attachment, check_message
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("agentmesh.gateway")
@@ -207,12 +207,9 @@ class TurnRunner:
     ) -> None:
         """413 when the message or an attachment is larger than the tenant's policy accepts."""
         limits = self._host.policies.limits(user.tenant_id)
-        try:
-            check_message(limits, message)
-            for attachment in attachments:
-                check_attachment(limits, attachment.name, base64_decoded_size(attachment.content_base64))
-        except InputTooLarge as exc:
-            raise ApiError(413, exc.code, str(exc), details=exc.details) from exc
+        check_message(limits, message)
+        for attachment in attachments:
+            check_attachment(limits, attachment.name, base64_decoded_size(attachment.content_base64))
 
     async def open_session(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
         """The session a chat turn continues (or a new one); refused if it is another user's, or if
@@ -265,7 +262,7 @@ class TurnRunner:
         """
         pending = await self._host.approvals.get(approval_id, tenant_id=tenant_id)
         if pending is None:
-            raise ApiError(404, "approval_not_found", f"no approval '{approval_id}' for tenant '{tenant_id}'")
+            raise ApprovalNotFound(f"no approval '{approval_id}' for tenant '{tenant_id}'")
         owner = Caller(tenant_id=pending.tenant_id, subject=pending.subject, session_id=pending.session_id)
         slot = await self._slot(owner)
         try:

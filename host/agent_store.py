@@ -14,12 +14,13 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.errors import AgentmeshError
 from host.agents import AgentConfig
 from host.config_versions import bump
 from host.tables import PLATFORM_OWNER, AgentRow, ConfigVersionRow
 
 
-class AgentNotFound(LookupError):
+class AgentNotFound(AgentmeshError):
     """No agent of that name for that owner."""
 
     code = "agent_not_found"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.errors import AgentmeshError
 from host.caller import Caller
 from host.catalog import split_external_name
 from host.language import DEFAULT_LANGUAGE, Language
@@ -29,26 +30,20 @@ APPROVER_ROLES = frozenset({"approver", "tenant_admin", "platform_admin"})
 """Roles allowed to decide on their tenant's approvals (a platform admin on any tenant's)."""
 
 
-class ApprovalError(Exception):
-    """Deciding on an approval failed; `code` and `status` map it to an API error."""
-
-    code = "approval_error"
-    status = 400
+class ApprovalError(AgentmeshError):
+    """Deciding on an approval failed."""
 
 
 class ApprovalNotFound(ApprovalError):
     code = "approval_not_found"
-    status = 404
 
 
 class ApprovalAlreadyResolved(ApprovalError):
     code = "approval_already_resolved"
-    status = 409
 
 
 class ApprovalForbidden(ApprovalError):
-    code = "forbidden"
-    status = 403
+    code = "approver_required"
 
 
 class PendingCall(BaseModel):
@@ -195,7 +190,6 @@ class ApprovalsUnavailable(ApprovalError):
     """This host has no database to keep paused turns in."""
 
     code = "approvals_unavailable"
-    status = 503
 
 
 class NoApprovals:

@@ -17,15 +17,17 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel
 
+from agentmesh.errors import ErrorCode
 from host.caller import Caller
 from host.catalog import ToolSpec
 from host.circuit import CircuitBreakers
 from host.mcp_pool import McpPool, ServerUnavailable
 from host.tokens import MeshTokenIssuer
+from mcp_servers.common.errors import reported_error
 
 log = structlog.get_logger(__name__)
 
-UNAVAILABLE_CODES = frozenset({"server_unavailable", "circuit_open"})
+UNAVAILABLE_CODES: frozenset[ErrorCode] = frozenset({"server_unavailable", "circuit_open"})
 """Error codes meaning the server, not the call, is the problem."""
 
 
@@ -37,7 +39,9 @@ class ToolOutcome(BaseModel):
     structured: dict[str, Any] | None = None
     duration_ms: float
     truncated: bool = False
-    error_code: str | None = None
+    error_code: ErrorCode | None = None
+    error_retryable: bool = False
+    error_details: dict[str, Any] | None = None
     attempts: int = 1
 
     @property
@@ -47,14 +51,6 @@ class ToolOutcome(BaseModel):
 
 def _text_of(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
-
-
-def _error_code(result: CallToolResult) -> str:
-    meta = result.meta or {}
-    error = meta.get("io.agentmesh/error")
-    if isinstance(error, dict) and isinstance(error.get("code"), str):
-        return str(error["code"])
-    return "tool_error"
 
 
 def cap_result(
@@ -153,16 +149,19 @@ class ToolExecutor:
         text, structured, truncated = cap_result(
             _text_of(result), result.structured_content, self._max_result_chars
         )
+        error = reported_error(result)
         return ToolOutcome(
-            is_error=bool(result.is_error),
+            is_error=error is not None,
             text=text,
-            structured=None if result.is_error else structured,
+            structured=None if error is not None else structured,
             duration_ms=0.0,
             truncated=truncated,
-            error_code=_error_code(result) if result.is_error else None,
+            error_code=error.code if error is not None else None,
+            error_retryable=error is not None and error.retryable,
+            error_details=error.details or None if error is not None else None,
         )
 
     @staticmethod
-    def _failure(code: str, message: str) -> ToolOutcome:
+    def _failure(code: ErrorCode, message: str) -> ToolOutcome:
         log.info("tool_call_failed", code=code, message=message)
         return ToolOutcome(is_error=True, text=message, duration_ms=0.0, error_code=code)

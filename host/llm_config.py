@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.errors import AgentmeshError
 from agentmesh.secrets import SecretBox
 from host.config_versions import bump
 from host.tables import LlmConfigRow
@@ -23,7 +24,7 @@ Provider = Literal["anthropic", "openai", "gemini"]
 PROVIDERS: tuple[Provider, ...] = ("anthropic", "openai", "gemini")
 
 
-class LlmConfigNotFound(LookupError):
+class LlmConfigNotFound(AgentmeshError):
     """The tenant has no stored LLM configuration."""
 
     code = "llm_config_not_found"

@@ -31,6 +31,8 @@ from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Tool
 
+from agentmesh.errors import AgentmeshError
+
 log = structlog.get_logger(__name__)
 
 _call_bearer: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcp_call_bearer", default=None)
@@ -43,10 +45,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-class ServerUnavailable(Exception):
+class ServerUnavailable(AgentmeshError):
     """The server cannot be reached now; the message names it."""
 
     code = "server_unavailable"
+    retryable = True
 
 
 class _BearerFromContext(httpx2.Auth):

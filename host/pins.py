@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.errors import AgentmeshError
 from host.catalog import ToolSpec
 from host.config_versions import bump
 from host.tables import PLATFORM_OWNER, ToolPinRow
@@ -31,7 +32,7 @@ PLATFORM_AUDIT_TENANT = "*"
 PinKey = tuple[str, str]
 
 
-class PinNotFound(LookupError):
+class PinNotFound(AgentmeshError):
     """No changed definition of that tool is waiting for acceptance."""
 
     code = "pin_change_not_found"

@@ -7,10 +7,11 @@ gateway's single calls (`/mcp`, knowledge uploads) all refuse through these func
 
 from __future__ import annotations
 
+from agentmesh.errors import ErrorCode
 from host.executor import ToolOutcome
 
 
-def _refused(code: str, text: str) -> ToolOutcome:
+def _refused(code: ErrorCode, text: str) -> ToolOutcome:
     return ToolOutcome(is_error=True, text=text, duration_ms=0.0, error_code=code)
 
 

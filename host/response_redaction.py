@@ -5,8 +5,8 @@ Streamed text is released line by line, so a number split across two deltas is s
 
 from __future__ import annotations
 
-from host.events import DeltaEvent, FinalEvent, ToolCallEvent, ToolResultEvent, TurnEvent
 from agentmesh.redaction import Redactor
+from host.events import DeltaEvent, FinalEvent, ToolCallEvent, ToolResultEvent, TurnEvent
 
 
 class ResponseRedaction:

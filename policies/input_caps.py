@@ -6,13 +6,14 @@ messages and attachments are checked here by the gateway or the host as they arr
 
 from __future__ import annotations
 
+from agentmesh.errors import AgentmeshError
 from policies.limits import Limits
 
 
-class InputTooLarge(ValueError):
+class InputTooLarge(AgentmeshError):
     """An input over the size its tenant's policy accepts."""
 
-    code = "input_too_large"
+    code = "too_large"
 
     def __init__(self, what: str, size: int, limit: int, unit: str, limit_name: str) -> None:
         self.what = what
@@ -20,13 +21,9 @@ class InputTooLarge(ValueError):
         self.limit = limit
         self.limit_name = limit_name
         super().__init__(
-            f"{what} is {size:,} {unit}; at most {limit:,} {unit} are accepted (policy limit {limit_name})"
+            f"{what} is {size:,} {unit}; at most {limit:,} {unit} are accepted (policy limit {limit_name})",
+            details={"size": size, "limit": limit, "limit_name": limit_name},
         )
-
-    @property
-    def details(self) -> dict[str, object]:
-        """Machine-readable details for an API error body."""
-        return {"size": self.size, "limit": self.limit, "limit_name": self.limit_name}
 
 
 def check_message(limits: Limits, message: str) -> None:

@@ -23,6 +23,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from agentmesh.errors import AgentmeshError
 from agentmesh.redaction import Redactor
 from policies.evaluator import applicable_policies, check_arguments, decide_by_rules
 from policies.limits import Limits, effective_limits
@@ -37,7 +38,7 @@ POLICY_DIR = Path(__file__).parent / "files"
 DEFAULT_REFRESH_SECONDS = 1.0
 
 
-class PolicyFileError(ValueError):
+class PolicyFileError(AgentmeshError):
     """A policy file that cannot be read or does not describe a valid policy."""
 
     code = "invalid_policy_file"

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.errors import AgentmeshError
 from policies.audit import AuditEvent, arguments_hash, audit_row
 from policies.model import TenantPolicy
 from policies.tables import PolicyOverrideRow, PolicyOverrideVersionRow
@@ -25,7 +26,7 @@ VERSION_ROW_ID = 1
 SYSTEM_PRINCIPAL = "system"
 
 
-class InvalidOverride(ValueError):
+class InvalidOverride(AgentmeshError):
     """An override that cannot be stored (wrong tenant, the base policy)."""
 
     code = "invalid_policy_override"
@@ -141,7 +142,8 @@ def _check_tenant(tenant_id: str, policy: TenantPolicy) -> None:
         raise InvalidOverride("the base policy is set in its file (policies/files/base.yaml), not overridden")
     if policy.tenant != tenant_id:
         raise InvalidOverride(
-            f"the policy names tenant '{policy.tenant}' but is being stored for tenant '{tenant_id}'"
+            f"the policy names tenant '{policy.tenant}' but is being stored for tenant '{tenant_id}'",
+            details={"problems": [{"field": "tenant", "problem": "must be the tenant it is stored for"}]},
         )
 
 

@@ -111,7 +111,6 @@ def _require_model(state: GatewayState, user: AuthenticatedUser, model: str) -> 
     offered = sorted(agent.name for agent in state.host.agents_for(user.tenant_id))
     if model not in offered:
         raise ApiError(
-            404,
             "model_not_found",
             f"no agent '{model}' for this tenant; models: {', '.join([AUTO_MODEL, *offered])}",
         )

@@ -42,7 +42,6 @@ def _check_scrape_token(request: Request, expected: str | None) -> None:
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
         raise ApiError(
-            401,
             "unauthorized",
             "/metrics needs the scrape token (AGENTMESH_METRICS_TOKEN) as a bearer token",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},

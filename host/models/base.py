@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentmesh.errors import AgentmeshError, ErrorCode
 from host.catalog import ToolSpec
 from host.language import DEFAULT_LANGUAGE, Language
 from host.routing import MessageEmbedding
@@ -88,23 +89,23 @@ class TextDelta(BaseModel):
     text: str
 
 
-class ModelError(Exception):
-    """A provider failed to answer: `code` is stable, `message` is readable and safe to show."""
+class ModelError(AgentmeshError):
+    """A provider failed to answer: `code` is stable, `message` is readable and safe to show.
+
+    `provider_status` is the HTTP status the provider answered with, when it answered at all.
+    """
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode,
         message: str,
         *,
-        status: int | None = None,
+        provider_status: int | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.retryable = retryable
+        super().__init__(message, code=code, retryable=retryable)
+        self.provider_status = provider_status
         self.retry_after = retry_after
 
 

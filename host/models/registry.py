@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 
 import httpx2
 
+from agentmesh.errors import AgentmeshError
 from agentmesh.settings import Settings
 from host.llm_config import PROVIDERS, LlmConfigStore, LlmCredentials, Provider
 from host.models.anthropic import AnthropicModel
@@ -37,13 +38,13 @@ ADAPTERS: Mapping[Provider, Callable[..., Model]] = {
 }
 
 
-class UnknownModel(LookupError):
+class UnknownModel(AgentmeshError):
     """The agent names a provider this host does not know."""
 
     code = "unknown_model"
 
 
-class ModelUnavailable(LookupError):
+class ModelUnavailable(AgentmeshError):
     """The provider is known but no API key is configured for it."""
 
     code = "model_unavailable"

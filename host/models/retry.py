@@ -13,6 +13,7 @@ import anyio
 import structlog
 from pydantic import BaseModel, Field
 
+from agentmesh.errors import ErrorCode
 from host.models.base import ModelError, ModelResponse, TextDelta
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,7 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 
 def status_error(provider: str, status: int, detail: str, headers: Mapping[str, str] | None) -> ModelError:
     """A `ModelError` for an HTTP error status, retryable when the status says so."""
+    code: ErrorCode
     if status == 429:
         code = "model_rate_limited"
     elif status in (401, 403):
@@ -63,7 +65,7 @@ def status_error(provider: str, status: int, detail: str, headers: Mapping[str, 
     return ModelError(
         code,
         f"{provider} answered HTTP {status}: {detail}"[:600],
-        status=status,
+        provider_status=status,
         retryable=status in RETRYABLE_STATUSES,
         retry_after=retry_after_seconds(headers),
     )
@@ -89,7 +91,7 @@ async def with_retries(
                 "model_retry",
                 provider=provider,
                 code=exc.code,
-                status=exc.status,
+                status=exc.provider_status,
                 attempt=attempt + 1,
                 delay_s=round(delay, 3),
             )

@@ -30,6 +30,7 @@ from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
 from mcp_servers.common.auth import server_auth
 from mcp_servers.common.scope import ToolScopeMiddleware
+from mcp_servers.common.server import DomainServer
 from mcp_servers.common.tenant import TenantResolver
 
 log = structlog.get_logger(__name__)
@@ -51,28 +52,22 @@ class ServeOptions:
     local_tenant: str = DEFAULT_LOCAL_TENANT
 
 
-class MeshServer(MCPServer):
-    """An `MCPServer` as `new_server` builds them for the mesh."""
-
-    uses_platform_database: bool = False
-    """Whether it keeps state in the platform database (then `run` prepares the schema first)."""
-
-
 def new_server(
     name: str,
     settings: Settings,
     options: ServeOptions,
     *,
     instructions: str,
-    server_class: type[MeshServer] = MeshServer,
+    server_class: type[DomainServer] = DomainServer,
     platform_database: bool = False,
     lifespan: Lifespan | None = None,
     **kwargs: Any,
-) -> tuple[MeshServer, TenantResolver]:
+) -> tuple[DomainServer, TenantResolver]:
     """An MCP server wired for the chosen transport, and the resolver its tools ask for the tenant.
 
-    `server_class` lets a domain serve tools that are not Python functions (the ERP server's
-    configured HTTP tools) by subclassing `MeshServer`; everything else is wired the same.
+    Every server is a `DomainServer`, which reports any failure of a tool call the platform's one
+    way. `server_class` lets a domain serve tools that are not Python functions (the ERP server's
+    configured HTTP tools) by subclassing it; everything else is wired the same.
     `platform_database`: the server's state lives in the platform database, so its lifespan
     starts by making sure the schema is current (wherever the server runs, tests included).
     """
@@ -134,7 +129,7 @@ def prepare_platform_database(settings: Settings) -> None:
         raise SystemExit(1) from None
 
 
-def run(server: MeshServer, settings: Settings, options: ServeOptions) -> None:
+def run(server: DomainServer, settings: Settings, options: ServeOptions) -> None:
     """Serve until interrupted (SIGINT/SIGTERM end the process cleanly)."""
     configure_logging(settings, stream="stderr")
     # The SDK's server middleware then joins each request to the caller's trace (from `_meta`).

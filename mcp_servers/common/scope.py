@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp_types import CallToolResult, TextContent
 
+from agentmesh.errors import AgentmeshError
+from mcp_servers.common.errors import error_result
 from mcp_servers.common.tenant import current_claims
+
+
+class ToolNotGranted(AgentmeshError):
+    code = "tool_not_granted"
 
 
 class ToolScopeMiddleware:
@@ -19,5 +24,5 @@ class ToolScopeMiddleware:
             name = (ctx.params or {}).get("name")
             if claims is not None and name not in claims.tools:
                 message = f"tool '{name}' is not granted to tenant '{claims.tenant_id}' on this server"
-                return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+                return error_result(ToolNotGranted(message))
         return await call_next(ctx)

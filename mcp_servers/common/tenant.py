@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.mcpserver.exceptions import ToolError
 
+from agentmesh.errors import AgentmeshError
 from agentmesh.mesh_tokens import MeshClaims
+
+
+class NoTenant(AgentmeshError):
+    """A call over HTTP without a verified mesh token (the transport's auth should have refused it)."""
+
+    code = "unauthorized"
 
 
 @dataclass(frozen=True)
@@ -50,4 +56,4 @@ class TenantResolver:
             )
         if self._local_tenant:
             return TenantContext(tenant_id=self._local_tenant, subject="local")
-        raise ToolError("no tenant: this server must be called with a mesh token")
+        raise NoTenant("no tenant: this server must be called with a mesh token")

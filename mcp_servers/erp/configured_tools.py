@@ -3,8 +3,8 @@
 A call resolves the tenant from the verified mesh token, refuses another tenant's tool,
 validates the arguments against the input schema, opens the tenant's service credential for
 just this request, makes the HTTP call and checks the answer against the output schema. The
-result carries `structuredContent` and a readable text; a failure is an `isError` result whose
-`_meta["io.agentmesh/error"]` holds its `code` and whether it is `retryable`.
+result carries `structuredContent` and a readable text; a failure raises an `ErpToolError`, which
+the server's error boundary reports with its `code` and whether it is `retryable`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ from mcp_servers.erp.rendering import render_text
 from mcp_servers.erp.upstream import Caller, ErpHttp, prepare
 
 log = structlog.get_logger(__name__)
-
-ERROR_META_KEY = "io.agentmesh/error"
-"""Result `_meta` key of a failed call: `{"code", "retryable", "details"?}`."""
 
 
 def mcp_tool(entry: CatalogEntry) -> Tool:
@@ -61,15 +58,6 @@ def mcp_tool(entry: CatalogEntry) -> Tool:
             open_world_hint=True,
         ),
         _meta=meta,
-    )
-
-
-def error_result(error: ErpToolError) -> CallToolResult:
-    text = error.message
-    if error.retryable:
-        text += " This is a temporary failure (retryable): trying again later may succeed."
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], is_error=True, _meta={ERROR_META_KEY: error.meta()}
     )
 
 
@@ -118,7 +106,7 @@ class ConfiguredTools:
         return self._catalog.get(name) is not None
 
     async def call(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
-        """Run tool `name` for the current tenant; every expected failure is an error result."""
+        """Run tool `name` for the current tenant; an expected failure raises an `ErpToolError`."""
         caller = self._tenants.current()
         started = time.perf_counter()
         try:
@@ -132,7 +120,7 @@ class ConfiguredTools:
                 retryable=error.retryable,
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
-            return error_result(error)
+            raise
         log.info(
             "erp_tool_called",
             tool=name,

@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agentmesh.db import create_engine, require_schema, session_factory
+from agentmesh.errors import AgentmeshError, ErrorCode
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from mcp_servers.erp.credentials import ServiceCredentialStore
@@ -47,14 +48,22 @@ API_KEY_HEADER = "X-API-Key"
 MAX_BODY_BYTES = 100 * 1024
 
 
-class Unauthorized(DemoErpError):
-    status = 401
+class Unauthorized(AgentmeshError):
     code = "unauthorized"
 
 
-class BodyTooLarge(DemoErpError):
-    status = 413
-    code = "payload_too_large"
+class BodyTooLarge(AgentmeshError):
+    code = "too_large"
+
+
+_STATUS: dict[ErrorCode, int] = {
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "conflict": 409,
+    "too_large": 413,
+}
+"""This API's own HTTP mapping: it is a stand-in for a company's ERP, not part of the gateway."""
 
 
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
@@ -74,7 +83,9 @@ def _date_param(request: Request, name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise DemoErpError(f"{name} must be a date as YYYY-MM-DD, got {raw!r}", {"field": name}) from exc
+        raise DemoErpError(
+            f"{name} must be a date as YYYY-MM-DD, got {raw!r}", details={"field": name}
+        ) from exc
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -84,9 +95,9 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     try:
         value = int(raw)
     except ValueError as exc:
-        raise DemoErpError(f"{name} must be a whole number, got {raw!r}", {"field": name}) from exc
+        raise DemoErpError(f"{name} must be a whole number, got {raw!r}", details={"field": name}) from exc
     if not low <= value <= high:
-        raise DemoErpError(f"{name} must be between {low} and {high}, got {value}", {"field": name})
+        raise DemoErpError(f"{name} must be between {low} and {high}, got {value}", details={"field": name})
     return value
 
 
@@ -168,7 +179,7 @@ class DemoErpApi:
                 {"field": ".".join(str(part) for part in error["loc"]) or "body", "problem": error["msg"]}
                 for error in exc.errors()
             ]
-            raise DemoErpError("the order is not valid", {"problems": problems}) from exc
+            raise DemoErpError("the order is not valid", details={"problems": problems}) from exc
         check_mst(order.mst)
         placed = await self.erp.place_order(tenant_id, order)
         log.info("demo_erp_order_placed", tenant_id=tenant_id, order_id=placed.order_id, total=placed.total)
@@ -194,8 +205,8 @@ class DemoErpApi:
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DemoErpError)
-    return _error(exc.status, exc.code, exc.message, exc.details)
+    assert isinstance(exc, AgentmeshError)
+    return _error(_STATUS.get(exc.code, 400), exc.code, exc.message, exc.details)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -230,5 +241,5 @@ def create_demo_api(settings: Settings, *, as_of: date | None = None) -> Starlet
     return Starlette(
         routes=api.routes(),
         lifespan=lifespan,
-        exception_handlers={DemoErpError: _domain_error, HTTPException: _http_error},
+        exception_handlers={AgentmeshError: _domain_error, HTTPException: _http_error},
     )

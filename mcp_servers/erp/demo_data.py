@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from agentmesh.errors import AgentmeshError, ErrorCode
 from mcp_servers.erp.demo_schema import (
     customers,
     invoices,
@@ -33,31 +34,23 @@ MST_PATTERN = re.compile(r"^[0-9]{10}(-[0-9]{3})?$")
 MST_FORMAT = "10 digits, optionally followed by a -NNN branch suffix (e.g. 0312345678 or 0312345678-001)"
 
 
-class DemoErpError(Exception):
-    """A request the demo ERP refuses; `status` is the HTTP status it answers with."""
+class DemoErpError(AgentmeshError):
+    """A request the demo ERP refuses as invalid; the demo API's HTTP layer picks the status."""
 
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
+    code: ErrorCode = "invalid_request"
 
 
 class RecordNotFound(DemoErpError):
-    status = 404
     code = "not_found"
 
 
 class Conflict(DemoErpError):
-    status = 409
     code = "conflict"
 
 
 def check_mst(mst: str) -> str:
     if not MST_PATTERN.match(mst):
-        raise DemoErpError(f"malformed MST {mst!r}: expected {MST_FORMAT}", {"field": "mst"})
+        raise DemoErpError(f"malformed MST {mst!r}: expected {MST_FORMAT}", details={"field": "mst"})
     return mst
 
 
@@ -231,7 +224,7 @@ class DemoErp:
             .first()
         )
         if row is None:
-            raise RecordNotFound(f"no customer with MST {mst}", {"mst": mst})
+            raise RecordNotFound(f"no customer with MST {mst}", details={"mst": mst})
         return Customer.model_validate(dict(row))
 
     async def customer(self, tenant_id: str, mst: str) -> Customer:
@@ -386,7 +379,7 @@ class DemoErp:
             .first()
         )
         if row is None:
-            raise RecordNotFound(f"no shipment {shipment_id}", {"shipment_id": shipment_id})
+            raise RecordNotFound(f"no shipment {shipment_id}", details={"shipment_id": shipment_id})
         events = (
             (
                 await conn.execute(
@@ -434,7 +427,7 @@ class DemoErp:
             .first()
         )
         if item is None:
-            raise RecordNotFound(f"no SKU {sku}", {"sku": sku})
+            raise RecordNotFound(f"no SKU {sku}", details={"sku": sku})
         levels = (
             (
                 await conn.execute(
@@ -489,7 +482,7 @@ class DemoErp:
             .first()
         )
         if row is None:
-            raise RecordNotFound(f"no order {order_id}", {"order_id": order_id})
+            raise RecordNotFound(f"no order {order_id}", details={"order_id": order_id})
         lines = (
             (
                 await conn.execute(
@@ -548,7 +541,7 @@ class DemoErp:
                 if level.available < quantity:
                     raise Conflict(
                         f"insufficient stock for {sku}: {level.available} available, {quantity} requested",
-                        {"sku": sku, "available": level.available, "requested": quantity},
+                        details={"sku": sku, "available": level.available, "requested": quantity},
                     )
                 await self._reserve(conn, tenant_id, level, quantity)
             await conn.execute(

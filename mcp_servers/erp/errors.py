@@ -1,31 +1,19 @@
-"""Failures of an ERP tool call, each with a stable `code` the MCP layer maps to an error result.
+"""Failures of an ERP tool call, each a platform error with a stable `code`.
 
-The domain raises these; `configured_tools` turns them into `isError` results whose text a
-person can act on and whose `_meta["io.agentmesh/error"]` a program can branch on.
+The domain raises these; the servers' shared error boundary (`mcp_servers.common.server`) turns
+them into `isError` results whose text a person can act on and whose `_meta` code a program can
+branch on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from agentmesh.errors import AgentmeshError
 
 
-class ErpToolError(Exception):
+class ErpToolError(AgentmeshError):
     """A tool call that could not produce a result. `retryable` says whether trying again may help."""
-
-    code = "erp_error"
-    retryable = False
-
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-
-    def meta(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "retryable": self.retryable}
-        if self.details:
-            body["details"] = self.details
-        return body
 
 
 @dataclass(frozen=True)
@@ -58,7 +46,13 @@ class InvalidArguments(ErpToolError):
 class ToolNotAvailable(ErpToolError):
     """The tool does not exist for the calling tenant."""
 
-    code = "tool_not_available"
+    code = "tool_not_found"
+
+
+class ErpNotConfigured(ErpToolError):
+    """The server has no ERP to call (no `AGENTMESH_ERP_API_URL` and no embedded demo API)."""
+
+    code = "not_configured"
 
 
 class CredentialMissing(ErpToolError):
@@ -70,7 +64,7 @@ class CredentialMissing(ErpToolError):
 class PayloadTooLarge(ErpToolError):
     """A request or response exceeds the size cap."""
 
-    code = "payload_too_large"
+    code = "too_large"
 
 
 class NotFound(ErpToolError):
@@ -99,22 +93,13 @@ class UpstreamUnavailable(ErpToolError):
     """
 
     code = "upstream_unavailable"
-
-    def __init__(
-        self, message: str, *, retryable: bool = True, details: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message, details=details)
-        self.retryable = retryable
+    retryable = True
 
 
 class UpstreamTimeout(ErpToolError):
     """The ERP did not answer in time. Retryable only for read-only tools: a write may have happened."""
 
-    code = "upstream_timeout"
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+    code = "timeout"
 
 
 class BadUpstreamResponse(ErpToolError):

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import structlog
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
-from mcp_types import CallToolResult, InputRequiredResult, TextContent, Tool
+from mcp_types import CallToolResult, InputRequiredResult, Tool
 
 from agentmesh.db import create_engine, session_factory
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
-from mcp_servers.common.bootstrap import MeshServer, ServeOptions, new_server
+from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.server import DomainServer
 from mcp_servers.erp.catalog import ToolCatalog
 from mcp_servers.erp.configured_tools import ConfiguredTools
 from mcp_servers.erp.credentials import ServiceCredentialStore
@@ -32,8 +32,6 @@ from mcp_servers.erp.tool_config import builtin_tools
 from mcp_servers.erp.tool_store import ToolConfigStore
 from mcp_servers.erp.upstream import ErpHttp
 
-log = structlog.get_logger(__name__)
-
 INSTRUCTIONS = (
     "Tools over the company's ERP: customer debt (outstanding and overdue, by MST tax code), payment "
     "history, overdue customers, shipment tracking and events, stock levels by SKU, and order creation. "
@@ -41,8 +39,8 @@ INSTRUCTIONS = (
 )
 
 
-class ErpServer(MeshServer):
-    """A mesh server that also lists and calls the configured tools attached to it."""
+class ErpServer(DomainServer):
+    """A domain server that also lists and calls the configured tools attached to it."""
 
     configured: ConfiguredTools | None = None
 
@@ -50,24 +48,12 @@ class ErpServer(MeshServer):
         tools = await super().list_tools()
         return tools if self.configured is None else [*tools, *self.configured.listed()]
 
-    async def call_tool(
+    async def run_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         if self.configured is None or name not in self.configured:
-            return await super().call_tool(name, arguments, context)
-        try:
-            return await self.configured.call(name, arguments)
-        except Exception:
-            # Expected failures are already error results; this is a bug, and its text stays here.
-            log.exception("erp_tool_crashed", tool=name)
-            return CallToolResult(
-                content=[
-                    TextContent(
-                        type="text", text=f"tool '{name}' failed unexpectedly; see the ERP server log"
-                    )
-                ],
-                is_error=True,
-            )
+            return await super().run_tool(name, arguments, context)
+        return await self.configured.call(name, arguments)
 
 
 @dataclass
@@ -77,7 +63,7 @@ class ErpEndpoint:
     url: str | None
 
 
-def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
+def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     """The ERP server, its configured tools and the background work that keeps them current."""
     bus = InMemorySubscriptionBus()
     engine = create_engine(settings.resolved_database_url)

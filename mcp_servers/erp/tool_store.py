@@ -21,21 +21,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.errors import AgentmeshError
 from mcp_servers.erp.tables import CATALOG_VERSION_ID, ErpCatalogVersionRow, ErpToolConfigRow, utcnow
 from mcp_servers.erp.tool_config import HttpToolConfig, builtin_tools
 
 log = structlog.get_logger(__name__)
 
 
-class ToolStoreError(Exception):
-    """A refused store operation, with a stable `code` the admin API maps to an HTTP status."""
-
-    code = "tool_store_error"
-
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
+class ToolStoreError(AgentmeshError):
+    """A refused store operation; its `code` is mapped by whoever answers the caller."""
 
 
 class ToolNameTaken(ToolStoreError):

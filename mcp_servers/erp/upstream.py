@@ -23,7 +23,8 @@ import structlog
 from mcp_servers.erp.errors import (
     ArgumentProblem,
     BadUpstreamResponse,
-    ErpToolError,
+    CredentialMissing,
+    ErpNotConfigured,
     InvalidArguments,
     NotFound,
     PayloadTooLarge,
@@ -93,7 +94,7 @@ def prepare(
     target = config.url.format(**path_values)
     if target.startswith("/"):
         if not base_url:
-            raise ErpToolError("no ERP base URL is configured for this server (AGENTMESH_ERP_API_URL)")
+            raise ErpNotConfigured("no ERP base URL is configured for this server (AGENTMESH_ERP_API_URL)")
         target = base_url.rstrip("/") + target
     rest = {k: v for k, v in arguments.items() if k not in path_values and v is not None}
     params: list[tuple[str, str]] = []
@@ -112,7 +113,7 @@ def prepare(
         headers["Content-Type"] = "application/json"
     if config.auth.mode == "service":
         if not credential:
-            raise ErpToolError("a service credential is required for this tool")
+            raise CredentialMissing("a service credential is required for this tool")
         headers[config.auth.header] = (
             f"{config.auth.scheme} {credential}" if config.auth.scheme else credential
         )

@@ -1,24 +1,18 @@
-"""What can go wrong in the OCR domain, each with a stable `code` the MCP layer reports."""
+"""What can go wrong in the OCR domain, each a platform error with a stable `code`."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from agentmesh.errors import AgentmeshError
 
 
-class OcrError(Exception):
+class OcrError(AgentmeshError):
     """Base of every OCR-domain error; the message is safe to show to the caller."""
-
-    code: ClassVar[str] = "ocr_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidInput(OcrError):
     """The input is neither decodable base64 nor a usable path, or its bytes are damaged."""
 
-    code = "invalid_input"
+    code = "invalid_document"
 
 
 class UnsupportedFormat(OcrError):

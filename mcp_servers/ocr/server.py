@@ -7,23 +7,21 @@ and confidences as `structuredContent` plus a readable text.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Annotated
 
 import anyio
 import structlog
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agentmesh.settings import Settings
-from mcp_servers.common.bootstrap import MeshServer, ServeOptions, new_server
+from mcp_servers.common.bootstrap import ServeOptions, new_server
 from mcp_servers.common.results import render_meta, structured_result
+from mcp_servers.common.server import DomainServer
 from mcp_servers.ocr.document import Document
 from mcp_servers.ocr.engines import EngineName, Engines
-from mcp_servers.ocr.errors import OcrError
 from mcp_servers.ocr.invoice import InvoiceField, InvoiceFields, extract_invoice_fields
 from mcp_servers.ocr.reading import DocumentReader
 from mcp_servers.ocr.sources import DocumentSource, InputLimits
@@ -60,17 +58,7 @@ FIELD_NAMES = ("company", "date", "total", "tax_code", "invoice_number")
 _READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
-@contextlib.contextmanager
-def tool_errors(tool: str, tenant_id: str) -> Iterator[None]:
-    """Report an OCR-domain error to the caller as a tool error with its message and code."""
-    try:
-        yield
-    except OcrError as exc:
-        log.info("ocr_tool_refused", tool=tool, tenant_id=tenant_id, code=exc.code)
-        raise ToolError(f"{exc.message} [{exc.code}]") from exc
-
-
-def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
+def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     """The OCR server, with one RapidOCR instance for the process (loaded on first use)."""
     server, tenants = new_server("ocr", settings, options, instructions=INSTRUCTIONS)
     limits = InputLimits.from_settings(settings)
@@ -81,11 +69,10 @@ def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
         tool: str, value: str, engine: str | None = None, pages: Sequence[int] | None = None
     ) -> Document:
         tenant_id = tenants.current().tenant_id
-        with tool_errors(tool, tenant_id):
-            data = await anyio.to_thread.run_sync(source.read, value, tenant_id)
-            document = await anyio.to_thread.run_sync(
-                functools.partial(reader.read, data, engine=engine, pages=pages)
-            )
+        data = await anyio.to_thread.run_sync(source.read, value, tenant_id)
+        document = await anyio.to_thread.run_sync(
+            functools.partial(reader.read, data, engine=engine, pages=pages)
+        )
         log.info(
             "document_read",
             tool=tool,

@@ -1,18 +1,12 @@
-"""What can go wrong in the knowledge-base domain, each with a stable `code` the MCP layer reports."""
+"""What can go wrong in the knowledge-base domain, each a platform error with a stable `code`."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from agentmesh.errors import AgentmeshError
 
 
-class KnowledgeError(Exception):
+class KnowledgeError(AgentmeshError):
     """Base of every knowledge-base error; the message is safe to show to the caller."""
-
-    code: ClassVar[str] = "knowledge_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidDocument(KnowledgeError):
@@ -49,6 +43,13 @@ class DocumentNotFound(KnowledgeError):
     """No document with that id in the caller's knowledge base."""
 
     code = "document_not_found"
+
+
+class KnowledgeBaseNotReady(KnowledgeError):
+    """The knowledge base is still opening (the server has just started)."""
+
+    code = "not_ready"
+    retryable = True
 
 
 class JobNotFound(KnowledgeError):

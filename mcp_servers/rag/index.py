@@ -11,7 +11,9 @@ runs both as prefetches and fuses them with reciprocal rank fusion in one Query 
 
 The same code runs against Qdrant local mode (on disk, in-process) or a Qdrant server; only the
 client construction differs. Local mode is not thread-safe, so calls are serialised there.
-`edge_index` keeps the same layout on Qdrant Edge, the server's engine embedded in the process.
+`edge_index` keeps the same layout on Qdrant Edge, the server's engine embedded in the process;
+what both share (tenant scoping, whole-or-nothing replacement, scrolling, the choice of query)
+is written once in `engine.KnowledgeEngine`, and this module provides its primitives.
 
 Local mode is an exact, pure-Python engine, and its query time grows with every chunk stored,
 whichever tenant owns it. A hybrid query there scores every stored sparse vector with a Python
@@ -25,105 +27,37 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, cast
 
-import numpy as np
 from qdrant_client import QdrantClient, models
 
 from mcp_servers.rag.bm25 import SparseWeights
+from mcp_servers.rag.engine import (
+    CHUNKS,
+    DENSE,
+    DOCUMENTS,
+    SPARSE,
+    TENANT_FIELD,
+    ChunkPoint,
+    Collection,
+    KnowledgeEngine,
+    ScoredChunk,
+    StoredPoint,
+)
 
-CHUNKS = "kb_chunks"
-DOCUMENTS = "kb_documents"
-DENSE = "dense"
-SPARSE = "bm25"
-TENANT_FIELD = "tenant_id"
-
-SearchMode = Literal["hybrid", "dense", "sparse"]
-
-_POINT_NAMESPACE = uuid.UUID("5d7c3f1e-8a4b-4c59-9a53-2b6f0f1c7e21")
-_PREFETCH_FLOOR = 100
-_SCROLL_PAGE = 256
-
-
-def chunk_point_id(tenant_id: str, document_id: str, vector_key: str) -> str:
-    """The point id of a chunk: the same tenant, document and indexed text always map to it."""
-    return str(uuid.uuid5(_POINT_NAMESPACE, f"chunk\x1f{tenant_id}\x1f{document_id}\x1f{vector_key}"))
+_COLLECTIONS: dict[Collection, str] = {"chunks": CHUNKS, "documents": DOCUMENTS}
 
 
-def document_point_id(tenant_id: str, document_id: str) -> str:
-    """The point id of a document record."""
-    return str(uuid.uuid5(_POINT_NAMESPACE, f"document\x1f{tenant_id}\x1f{document_id}"))
-
-
-@dataclass(frozen=True)
-class ChunkPoint:
-    """A chunk ready to store: payload, dense vector and sparse BM25 weights."""
-
-    point_id: str
-    payload: dict[str, Any]
-    dense: Sequence[float]
-    sparse: SparseWeights
-
-
-@dataclass(frozen=True)
-class ScoredChunk:
-    """A chunk found by a search: its stored payload and its fused (or single-method) score."""
-
-    point_id: str
-    score: float
-    payload: dict[str, Any]
-
-
-class KnowledgeStore(Protocol):
-    """What the knowledge base needs of an index: this module's on qdrant-client, or `edge_index`'s."""
-
-    def close(self) -> None: ...
-
-    def document(
-        self, tenant_id: str, document_id: str, *, with_text: bool = True
-    ) -> dict[str, Any] | None: ...
-
-    def documents(self, tenant_id: str) -> list[dict[str, Any]]: ...
-
-    def document_with_content(self, tenant_id: str, content_hash: str) -> dict[str, Any] | None: ...
-
-    def chunk_count(self, tenant_id: str) -> int: ...
-
-    def stored_dense_vectors(self, tenant_id: str, point_ids: Sequence[str]) -> dict[str, list[float]]: ...
-
-    def replace_document(
-        self, tenant_id: str, record: dict[str, Any], points: Sequence[ChunkPoint]
-    ) -> None: ...
-
-    def delete_document(self, tenant_id: str, document_id: str) -> dict[str, Any] | None: ...
-
-    def search(
-        self,
-        tenant_id: str,
-        *,
-        dense: Sequence[float] | np.ndarray | None,
-        sparse: SparseWeights | None,
-        limit: int,
-        conditions: Sequence[models.Condition] = (),
-        mode: SearchMode = "hybrid",
-    ) -> list[ScoredChunk]: ...
-
-
-class KnowledgeIndex:
-    """Tenant-scoped storage and retrieval of document records and their chunks."""
+class KnowledgeIndex(KnowledgeEngine):
+    """The knowledge index on qdrant-client: Qdrant local mode on disk, or a Qdrant server."""
 
     def __init__(self, client: QdrantClient, *, local: bool, dimension: int) -> None:
+        super().__init__(threading.RLock() if local else contextlib.nullcontext())
         self._client = client
-        self._local = local
         self._dimension = dimension
-        self._lock: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if local else contextlib.nullcontext()
-        )
         self._ensure_collections()
 
     @classmethod
@@ -167,187 +101,128 @@ class KnowledgeIndex:
             for field in keyword_fields:
                 self._client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
 
-    # Documents -------------------------------------------------------------------------------
+    # -- the engine's primitives -----------------------------------------------------------------
 
-    def document(self, tenant_id: str, document_id: str, *, with_text: bool = True) -> dict[str, Any] | None:
-        """The record of one of the tenant's documents, or None."""
-        hidden = ["chunk_ids"] if with_text else ["chunk_ids", "text"]
-        selector = models.PayloadSelectorExclude(exclude=hidden)
-        with self._lock:
-            found = self._client.retrieve(
-                DOCUMENTS, [document_point_id(tenant_id, document_id)], with_payload=selector
-            )
-        # The id is derived from the tenant, but the payload is checked too: defence in depth.
-        for record in found:
-            if record.payload and record.payload.get(TENANT_FIELD) == tenant_id:
-                return dict(record.payload)
-        return None
-
-    def documents(self, tenant_id: str) -> list[dict[str, Any]]:
-        """Every document record of the tenant, without the full text."""
-        return list(self._scroll(DOCUMENTS, _tenant_filter(tenant_id), exclude=["text", "chunk_ids"]))
-
-    def document_with_content(self, tenant_id: str, content_hash: str) -> dict[str, Any] | None:
-        """A document of the tenant whose extracted text hashes to `content_hash`, if any."""
-        flt = _tenant_filter(tenant_id, _match("content_hash", content_hash))
-        with self._lock:
-            records, _ = self._client.scroll(
-                DOCUMENTS,
-                scroll_filter=flt,
-                limit=1,
-                with_payload=models.PayloadSelectorExclude(exclude=["text"]),
-            )
-        return dict(records[0].payload or {}) if records else None
-
-    def chunk_count(self, tenant_id: str) -> int:
-        """How many chunks the tenant has stored."""
-        with self._lock:
-            return self._client.count(CHUNKS, count_filter=_tenant_filter(tenant_id), exact=True).count
-
-    # Chunks ----------------------------------------------------------------------------------
-
-    def stored_dense_vectors(self, tenant_id: str, point_ids: Sequence[str]) -> dict[str, list[float]]:
-        """Dense vectors already stored for these chunk ids of the tenant (to reuse, not re-embed)."""
-        if not point_ids:
-            return {}
-        with self._lock:
-            records = self._client.retrieve(
-                CHUNKS, list(point_ids), with_payload=[TENANT_FIELD], with_vectors=[DENSE]
-            )
-        vectors: dict[str, list[float]] = {}
-        for record in records:
-            if (record.payload or {}).get(TENANT_FIELD) != tenant_id or not isinstance(record.vector, dict):
-                continue
-            dense = record.vector.get(DENSE)
-            if dense is not None:
-                vectors[str(record.id)] = list(dense)  # type: ignore[arg-type]
-        return vectors
-
-    def replace_document(self, tenant_id: str, record: dict[str, Any], points: Sequence[ChunkPoint]) -> None:
-        """Make `record` and `points` the document's whole content, or leave the old content intact.
-
-        New chunks and the record are written first, then the chunks no longer part of the
-        document are removed. If writing fails, what was written is undone: the points that did
-        not exist before are deleted and the previous record and chunk payloads are put back.
-        The record lists its chunk ids, so stale chunks are deleted by id (no scan of the tenant).
-        """
-        document_id = str(record["document_id"])
-        new_ids = [point.point_id for point in points]
-        record_id = document_point_id(tenant_id, document_id)
-        with self._lock:
-            previous_record = self._client.retrieve(DOCUMENTS, [record_id], with_payload=True)
-            previous_points = self._client.retrieve(CHUNKS, new_ids, with_payload=True, with_vectors=True)
-            try:
-                for batch in _batches([_to_point(tenant_id, point) for point in points], 128):
-                    self._client.upsert(CHUNKS, batch, wait=True)
-                payload = {**record, "chunk_ids": new_ids, TENANT_FIELD: tenant_id}
-                self._write_record(models.PointStruct(id=record_id, vector={}, payload=payload))
-            except Exception:
-                self._undo_replace(record_id, previous_record, previous_points, new_ids)
-                raise
-            old_ids = (previous_record[0].payload or {}).get("chunk_ids", []) if previous_record else []
-            stale = sorted(set(old_ids) - set(new_ids))
-            if stale:
-                self._client.delete(CHUNKS, models.PointIdsList(points=stale), wait=True)
-
-    def _write_record(self, point: models.PointStruct) -> None:
-        self._client.upsert(DOCUMENTS, [point], wait=True)
-
-    def _undo_replace(
+    def _retrieve(
         self,
-        record_id: str,
-        previous_record: list[models.Record],
-        previous_points: list[models.Record],
-        new_ids: list[str],
-    ) -> None:
-        existed = {str(point.id) for point in previous_points}
-        added: list[models.ExtendedPointId] = [point_id for point_id in new_ids if point_id not in existed]
-        if added:
-            self._client.delete(CHUNKS, models.PointIdsList(points=added), wait=True)
-        if previous_points:
-            restored = [
-                models.PointStruct(id=point.id, vector=_stored_vectors(point), payload=point.payload)
-                for point in previous_points
-            ]
-            self._client.upsert(CHUNKS, restored, wait=True)
-        if previous_record:
-            old = previous_record[0]
-            self._write_record(models.PointStruct(id=old.id, vector={}, payload=old.payload))
-        else:
-            self._client.delete(DOCUMENTS, models.PointIdsList(points=[record_id]), wait=True)
+        collection: Collection,
+        point_ids: Sequence[str],
+        *,
+        include: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        vectors: bool | Sequence[str] = False,
+    ) -> list[StoredPoint]:
+        records = self._client.retrieve(
+            _COLLECTIONS[collection],
+            list(point_ids),
+            with_payload=_payload_selector(include, exclude),
+            with_vectors=vectors if isinstance(vectors, bool) else list(vectors),
+        )
+        return [StoredPoint(str(record.id), dict(record.payload or {}), record.vector) for record in records]
 
-    def delete_document(self, tenant_id: str, document_id: str) -> dict[str, Any] | None:
-        """Delete the document and its chunks; its record, or None when the tenant has no such document."""
-        with self._lock:
-            record = self.document(tenant_id, document_id, with_text=False)
-            if record is None:
-                return None
-            flt = _tenant_filter(tenant_id, _match("document_id", document_id))
-            self._client.delete(CHUNKS, models.FilterSelector(filter=flt), wait=True)
-            self._client.delete(DOCUMENTS, models.FilterSelector(filter=flt), wait=True)
-            return record
+    def _scroll_page(
+        self,
+        collection: Collection,
+        tenant_id: str,
+        matches: Mapping[str, str],
+        *,
+        exclude: Sequence[str],
+        limit: int,
+        offset: Any,
+    ) -> tuple[list[dict[str, Any]], Any]:
+        records, next_offset = self._client.scroll(
+            _COLLECTIONS[collection],
+            scroll_filter=_tenant_filter(tenant_id, *_matches(matches)),
+            limit=limit,
+            offset=offset,
+            with_payload=_payload_selector(None, exclude),
+        )
+        return [dict(record.payload or {}) for record in records], next_offset
 
-    def search(
+    def _count_chunks(self, tenant_id: str) -> int:
+        return self._client.count(CHUNKS, count_filter=_tenant_filter(tenant_id), exact=True).count
+
+    def _upsert_chunks(self, tenant_id: str, points: Sequence[ChunkPoint]) -> None:
+        self._client.upsert(CHUNKS, [_to_point(tenant_id, point) for point in points], wait=True)
+
+    def _write_record(self, point: StoredPoint) -> None:
+        self._client.upsert(
+            DOCUMENTS, [models.PointStruct(id=point.point_id, vector={}, payload=point.payload)], wait=True
+        )
+
+    def _restore_chunks(self, points: Sequence[StoredPoint]) -> None:
+        restored = [
+            # The write type is a superset of the read type (a write may also send text to
+            # embed); the dict's value type is invariant, so mypy needs the widening spelled out.
+            models.PointStruct(
+                id=point.point_id,
+                vector=cast(models.VectorStruct, point.vectors or {}),
+                payload=point.payload,
+            )
+            for point in points
+        ]
+        self._client.upsert(CHUNKS, restored, wait=True)
+
+    def _delete(self, collection: Collection, point_ids: Sequence[str]) -> None:
+        ids: list[models.ExtendedPointId] = list(point_ids)
+        self._client.delete(_COLLECTIONS[collection], models.PointIdsList(points=ids), wait=True)
+
+    def _delete_matching(self, collection: Collection, tenant_id: str, matches: Mapping[str, str]) -> None:
+        flt = _tenant_filter(tenant_id, *_matches(matches))
+        self._client.delete(_COLLECTIONS[collection], models.FilterSelector(filter=flt), wait=True)
+
+    def _query(
         self,
         tenant_id: str,
+        conditions: Sequence[models.Condition],
         *,
-        dense: Sequence[float] | np.ndarray | None,
+        dense: list[float] | None,
         sparse: SparseWeights | None,
         limit: int,
-        conditions: Sequence[models.Condition] = (),
-        mode: SearchMode = "hybrid",
+        depth: int,
     ) -> list[ScoredChunk]:
-        """The tenant's best chunks for a query by dense, sparse or fused (RRF) ranking."""
-        flt = _tenant_filter(tenant_id, *conditions)
-        # BM25's IDF is counted over the tenant's chunks only: global statistics would let one
-        # tenant's documents shift (and so reveal themselves in) another tenant's scores.
         idf = models.SearchParams(idf=models.IdfCorpusParams(corpus=_tenant_filter(tenant_id)))
-        dense_query = list(map(float, dense)) if dense is not None else None
         sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
         request: dict[str, Any]
-        if mode == "hybrid" and dense_query is not None and sparse_query is not None:
-            depth = max(_PREFETCH_FLOOR, limit * 2)
+        if dense is not None and sparse_query is not None:
             request = {
                 "prefetch": [
                     models.Prefetch(query=sparse_query, using=SPARSE, limit=depth, params=idf),
-                    models.Prefetch(query=dense_query, using=DENSE, limit=depth),
+                    models.Prefetch(query=dense, using=DENSE, limit=depth),
                 ],
                 "query": models.FusionQuery(fusion=models.Fusion.RRF),
             }
-        elif mode in ("hybrid", "sparse") and sparse_query is not None:
+        elif sparse_query is not None:
             request = {"query": sparse_query, "using": SPARSE, "search_params": idf}
-        elif mode in ("hybrid", "dense") and dense_query is not None:
-            request = {"query": dense_query, "using": DENSE}
         else:
-            return []
-        with self._lock:
-            response = self._client.query_points(
-                CHUNKS, query_filter=flt, limit=limit, with_payload=True, **request
-            )
+            request = {"query": dense, "using": DENSE}
+        response = self._client.query_points(
+            CHUNKS,
+            query_filter=_tenant_filter(tenant_id, *conditions),
+            limit=limit,
+            with_payload=True,
+            **request,
+        )
         return [
             ScoredChunk(point_id=str(point.id), score=float(point.score), payload=dict(point.payload or {}))
             for point in response.points
-            if (point.payload or {}).get(TENANT_FIELD) == tenant_id
         ]
 
-    def _scroll(self, collection: str, flt: models.Filter, *, exclude: list[str]) -> Iterator[dict[str, Any]]:
-        offset: Any = None
-        while True:
-            with self._lock:
-                records, offset = self._client.scroll(
-                    collection,
-                    scroll_filter=flt,
-                    limit=_SCROLL_PAGE,
-                    offset=offset,
-                    with_payload=models.PayloadSelectorExclude(exclude=exclude),
-                )
-            yield from (dict(record.payload or {}) for record in records)
-            if offset is None:
-                return
+
+def _payload_selector(
+    include: Sequence[str] | None, exclude: Sequence[str]
+) -> bool | list[str] | models.PayloadSelectorExclude:
+    if include is not None:
+        return list(include)
+    return models.PayloadSelectorExclude(exclude=list(exclude)) if exclude else True
 
 
 def _match(field: str, value: str) -> models.FieldCondition:
     return models.FieldCondition(key=field, match=models.MatchValue(value=value))
+
+
+def _matches(matches: Mapping[str, str]) -> list[models.FieldCondition]:
+    return [_match(field, value) for field, value in matches.items()]
 
 
 def _tenant_filter(tenant_id: str, *conditions: models.Condition) -> models.Filter:
@@ -365,15 +240,3 @@ def _to_point(tenant_id: str, point: ChunkPoint) -> models.PointStruct:
         },
         payload={**point.payload, TENANT_FIELD: tenant_id},
     )
-
-
-def _stored_vectors(record: models.Record) -> models.VectorStruct:
-    """A retrieved record's vectors, as a point to write back takes them."""
-    # The write type is a superset of the read type (a write may also send text to embed);
-    # the dict's value type is invariant, so mypy needs the widening spelled out.
-    return cast(models.VectorStruct, record.vector or {})
-
-
-def _batches(items: list[models.PointStruct], size: int) -> Iterator[list[models.PointStruct]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -17,7 +17,8 @@ from typing import Literal
 import structlog
 from pydantic import BaseModel, Field
 
-from mcp_servers.rag.errors import JobNotFound, KnowledgeError
+from agentmesh.errors import AgentmeshError, ErrorCode
+from mcp_servers.rag.errors import JobNotFound
 from mcp_servers.rag.knowledge_base import DocumentInput, IngestReport, Progress
 
 log = structlog.get_logger(__name__)
@@ -36,7 +37,8 @@ class IngestJob(BaseModel):
     total: int = Field(description="units of the current phase in all")
     progress: float = Field(description="overall progress from 0 to 1")
     result: IngestReport | None = None
-    error: str | None = None
+    error: str | None = Field(default=None, description="why a failed job failed, in words")
+    error_code: ErrorCode | None = Field(default=None, description="the failure's stable code")
     created_at: float
     finished_at: float | None = None
 
@@ -94,23 +96,31 @@ class IngestJobs:
         progress("parsing", 0, 1)
         try:
             report = self._run(tenant_id, upload, progress)
-        except KnowledgeError as exc:
-            self._finish(tenant_id, job_id, error=f"{exc.message} [{exc.code}]")
+        except AgentmeshError as exc:
+            self._finish(tenant_id, job_id, error=exc)
         except Exception:
             # The job thread is the last place this error can be seen: log it whole, tell the
             # caller only that it failed (no internals leave the server).
             log.exception("ingest_job_failed", tenant_id=tenant_id, job_id=job_id)
-            self._finish(tenant_id, job_id, error="ingestion failed on the server; nothing was stored")
+            failure = AgentmeshError(
+                "ingestion failed on the server; nothing was stored", code="internal_error"
+            )
+            self._finish(tenant_id, job_id, error=failure)
         else:
             self._finish(tenant_id, job_id, result=report)
 
     def _finish(
-        self, tenant_id: str, job_id: str, *, result: IngestReport | None = None, error: str | None = None
+        self,
+        tenant_id: str,
+        job_id: str,
+        *,
+        result: IngestReport | None = None,
+        error: AgentmeshError | None = None,
     ) -> None:
         if result is not None:
             self._update(tenant_id, job_id, state="succeeded", phase="done", progress=1.0, result=result)
-        else:
-            self._update(tenant_id, job_id, state="failed", error=error)
+        elif error is not None:
+            self._update(tenant_id, job_id, state="failed", error=error.message, error_code=error.code)
         self._update(tenant_id, job_id, finished_at=time.time())
 
     def _update(self, tenant_id: str, job_id: str, **changes: object) -> None:

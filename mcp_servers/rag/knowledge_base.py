@@ -24,17 +24,11 @@ from agentmesh.settings import Settings
 from mcp_servers.rag.bm25 import Bm25Encoder
 from mcp_servers.rag.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP_WORDS, Chunk, chunk_document
 from mcp_servers.rag.edge_index import EdgeKnowledgeIndex
+from mcp_servers.rag.engine import ChunkPoint, KnowledgeEngine, ScoredChunk, SearchMode, chunk_point_id
 from mcp_servers.rag.errors import DocumentNotFound, InvalidDocument, InvalidQuery
 from mcp_servers.rag.filters import MetadataValue, filter_conditions, validate_metadata
 from mcp_servers.rag.formats import MIME_OF, ParsedDocument, SourceType, parse_document
-from mcp_servers.rag.index import (
-    ChunkPoint,
-    KnowledgeIndex,
-    KnowledgeStore,
-    ScoredChunk,
-    SearchMode,
-    chunk_point_id,
-)
+from mcp_servers.rag.index import KnowledgeIndex
 from mcp_servers.rag.snippets import snippet
 
 log = structlog.get_logger(__name__)
@@ -143,7 +137,7 @@ class KnowledgeBase:
 
     def __init__(
         self,
-        index: KnowledgeStore,
+        index: KnowledgeEngine,
         *,
         embedder: Embedder = embed,
         encoder: Bm25Encoder | None = None,
@@ -159,7 +153,7 @@ class KnowledgeBase:
     @classmethod
     def open(cls, settings: Settings) -> KnowledgeBase:
         """The knowledge base on `QDRANT_URL`, or on disk under the data directory."""
-        index: KnowledgeStore
+        index: KnowledgeEngine
         if settings.qdrant_url:
             index = KnowledgeIndex.open(path=None, url=settings.qdrant_url, dimension=EMBEDDING_DIM)
         elif settings.rag_engine == "edge":

@@ -12,32 +12,26 @@ import binascii
 import contextlib
 import functools
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 import structlog
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from agentmesh.embeddings import sentence_encoder
 from agentmesh.settings import Settings
-from mcp_servers.common.bootstrap import MeshServer, ServeOptions, new_server
+from mcp_servers.common.bootstrap import ServeOptions, new_server
 from mcp_servers.common.results import render_meta, structured_result
+from mcp_servers.common.server import DomainServer
 from mcp_servers.rag.demo import seed_demo_knowledge
-from mcp_servers.rag.errors import DocumentNotFound, DocumentTooLarge, InvalidDocument, KnowledgeError
+from mcp_servers.rag.errors import DocumentTooLarge, InvalidDocument, KnowledgeBaseNotReady
 from mcp_servers.rag.formats import source_type_of
 from mcp_servers.rag.jobs import IngestJob, IngestJobs
-from mcp_servers.rag.knowledge_base import (
-    DOCUMENT_URI,
-    DocumentInput,
-    DocumentSummary,
-    IngestReport,
-    KnowledgeBase,
-    SearchHit,
-)
+from mcp_servers.rag.knowledge_base import DOCUMENT_URI, DocumentInput, IngestReport, KnowledgeBase
+from mcp_servers.rag.models import DeletedDocument, DocumentList, IngestOutcome, SearchResults
 
 log = structlog.get_logger(__name__)
 
@@ -84,37 +78,6 @@ _DELETE = ToolAnnotations(
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
 
 
-class IngestOutcome(BaseModel):
-    """The answer to an ingest call: the finished report, or the job to poll."""
-
-    status: Literal["created", "updated", "unchanged", "queued"]
-    document_id: str | None = Field(default=None, description="the document's id (known now unless queued)")
-    report: IngestReport | None = None
-    job: IngestJob | None = Field(
-        default=None, description="for a queued ingestion: poll ingest_status(job_id)"
-    )
-
-
-class SearchResults(BaseModel):
-    """The passages that best match a query, best first."""
-
-    query: str
-    results: list[SearchHit]
-
-
-class DocumentList(BaseModel):
-    """The documents in the tenant's knowledge base."""
-
-    documents: list[DocumentSummary]
-    total: int
-
-
-class DeletedDocument(BaseModel):
-    """The document that was deleted, with all its chunks."""
-
-    deleted: DocumentSummary
-
-
 class _Runtime:
     """What the lifespan opens and the tools use: the knowledge base and the job runner."""
 
@@ -136,24 +99,14 @@ class _Runtime:
     @property
     def knowledge(self) -> KnowledgeBase:
         if self._knowledge is None:
-            raise ToolError("the knowledge base is not open yet; try again in a moment")
+            raise KnowledgeBaseNotReady("the knowledge base is not open yet; try again in a moment")
         return self._knowledge
 
     @property
     def jobs(self) -> IngestJobs:
         if self._jobs is None:
-            raise ToolError("the knowledge base is not open yet; try again in a moment")
+            raise KnowledgeBaseNotReady("the knowledge base is not open yet; try again in a moment")
         return self._jobs
-
-
-@contextlib.contextmanager
-def tool_errors(tool: str, tenant_id: str) -> Iterator[None]:
-    """Report a knowledge-base error to the caller as a tool error with its message and code."""
-    try:
-        yield
-    except KnowledgeError as exc:
-        log.info("rag_tool_refused", tool=tool, tenant_id=tenant_id, code=exc.code)
-        raise ToolError(f"{exc.message} [{exc.code}]") from exc
 
 
 async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -161,7 +114,7 @@ async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
 
 
-def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
+def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     """The RAG server; the knowledge base opens (and the demo documents are seeded) at startup."""
     runtime = _Runtime()
 
@@ -179,15 +132,14 @@ def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
 
     server, tenants = new_server("rag", settings, options, instructions=INSTRUCTIONS, lifespan=lifespan)
 
-    async def ingest(tool: str, upload: DocumentInput) -> CallToolResult:
+    async def ingest(upload: DocumentInput) -> CallToolResult:
         tenant_id = tenants.current().tenant_id
-        with tool_errors(tool, tenant_id):
-            _check_size(len(upload.data), settings.rag_max_upload_bytes)
-            if len(upload.data) > settings.rag_job_threshold_bytes:
-                job = runtime.jobs.submit(tenant_id, upload)
-                outcome = IngestOutcome(status="queued", document_id=upload.document_id, job=job)
-                return structured_result(outcome, _queued_text(job))
-            report = await _off_loop(runtime.knowledge.ingest, tenant_id, upload)
+        _check_size(len(upload.data), settings.rag_max_upload_bytes)
+        if len(upload.data) > settings.rag_job_threshold_bytes:
+            job = runtime.jobs.submit(tenant_id, upload)
+            outcome = IngestOutcome(status="queued", document_id=upload.document_id, job=job)
+            return structured_result(outcome, _queued_text(job))
+        report = await _off_loop(runtime.knowledge.ingest, tenant_id, upload)
         outcome = IngestOutcome(status=report.status, document_id=report.document.document_id, report=report)
         return structured_result(outcome, _report_text(report))
 
@@ -208,7 +160,7 @@ def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
             metadata=metadata or {},
             document_id=document_id,
         )
-        return await ingest("ingest_text", upload)
+        return await ingest(upload)
 
     @server.tool(annotations=_WRITE, meta=render_meta("summary_text"))
     async def ingest_document(
@@ -229,18 +181,16 @@ def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
         """Add a file to the knowledge base: plain text, Markdown, HTML or PDF (with a text layer;
         scans need OCR first). The title defaults to the file's own (HTML <title>, PDF metadata,
         first Markdown heading). Large files are ingested as a job: poll ingest_status(job_id)."""
-        tenant_id = tenants.current().tenant_id
-        with tool_errors("ingest_document", tenant_id):
-            data, sent_mime = _decode_base64(content_base64, settings.rag_max_upload_bytes)
-            upload = DocumentInput(
-                data=data,
-                title=title,
-                filename=filename,
-                source_type=source_type_of(filename, mime_type or sent_mime, data),
-                metadata=metadata or {},
-                document_id=document_id,
-            )
-        return await ingest("ingest_document", upload)
+        data, sent_mime = _decode_base64(content_base64, settings.rag_max_upload_bytes)
+        upload = DocumentInput(
+            data=data,
+            title=title,
+            filename=filename,
+            source_type=source_type_of(filename, mime_type or sent_mime, data),
+            metadata=metadata or {},
+            document_id=document_id,
+        )
+        return await ingest(upload)
 
     @server.tool(annotations=_READ, meta=render_meta("summary_text"))
     async def ingest_status(
@@ -250,8 +200,7 @@ def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
     ) -> Annotated[CallToolResult, IngestJob]:
         """Where an ingestion job stands: state, phase, progress from 0 to 1, and the result or error."""
         tenant_id = tenants.current().tenant_id
-        with tool_errors("ingest_status", tenant_id):
-            job = runtime.jobs.status(tenant_id, job_id)
+        job = runtime.jobs.status(tenant_id, job_id)
         return structured_result(job, _job_text(job))
 
     @server.tool(
@@ -265,8 +214,7 @@ def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
         fused by reciprocal rank). Each result cites its document id, title, heading, chunk
         position and score, with a snippet and the passage text. Works in English and Vietnamese."""
         tenant_id = tenants.current().tenant_id
-        with tool_errors("search", tenant_id):
-            hits = await _off_loop(runtime.knowledge.search, tenant_id, query, top_k=top_k, filters=filters)
+        hits = await _off_loop(runtime.knowledge.search, tenant_id, query, top_k=top_k, filters=filters)
         found = SearchResults(query=query, results=hits)
         return structured_result(found, _search_text(found))
 
@@ -287,8 +235,7 @@ def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
     async def delete_document(document_id: DocumentId) -> Annotated[CallToolResult, DeletedDocument]:
         """Delete a document and all its passages from this tenant's knowledge base."""
         tenant_id = tenants.current().tenant_id
-        with tool_errors("delete_document", tenant_id):
-            deleted = await _off_loop(runtime.knowledge.delete, tenant_id, document_id)
+        deleted = await _off_loop(runtime.knowledge.delete, tenant_id, document_id)
         return structured_result(
             DeletedDocument(deleted=deleted),
             f"Deleted '{deleted.title}' ({deleted.document_id}, {deleted.chunk_count} chunks).",
@@ -298,10 +245,7 @@ def build_server(settings: Settings, options: ServeOptions) -> MeshServer:
     async def document_resource(document_id: str) -> str:
         """A document of this tenant's knowledge base: its title and full extracted text."""
         tenant_id = tenants.current().tenant_id
-        try:
-            document = await _off_loop(runtime.knowledge.document, tenant_id, document_id)
-        except DocumentNotFound as exc:
-            raise ResourceNotFoundError(exc.message) from exc
+        document = await _off_loop(runtime.knowledge.document, tenant_id, document_id)
         return f"# {document.title}\n\n{document.text}"
 
     return server

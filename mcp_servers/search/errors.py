@@ -1,18 +1,12 @@
-"""What can go wrong in the search domain, each with a stable `code` the MCP layer reports."""
+"""What can go wrong in the search domain, each a platform error with a stable `code`."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from agentmesh.errors import AgentmeshError
 
 
-class SearchError(Exception):
+class SearchError(AgentmeshError):
     """Base of every search-domain error; the message is safe to show to the caller."""
-
-    code: ClassVar[str] = "search_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidUrl(SearchError):
@@ -57,20 +51,21 @@ class UpstreamStatus(SearchError):
     code = "upstream_status"
 
     def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
+        super().__init__(message, details={"status": status})
         self.status = status
 
 
 class UpstreamUnreachable(SearchError):
     """The connection to the site failed (refused, reset, TLS error)."""
 
-    code = "unreachable"
+    code = "upstream_unavailable"
+    retryable = True
 
 
 class UnsupportedContent(SearchError):
     """The response is not HTML, PDF or text, or holds no readable text."""
 
-    code = "unsupported_content"
+    code = "unsupported_format"
 
 
 class DisallowedByRobots(SearchError):

@@ -6,26 +6,24 @@ fetched, its own index holds what it fetched, and its own provider answers its w
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 import httpx
 import structlog
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agentmesh.db import create_engine, session_factory
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
-from mcp_servers.common.bootstrap import MeshServer, ServeOptions, new_server
+from mcp_servers.common.bootstrap import ServeOptions, new_server
 from mcp_servers.common.results import render_meta, structured_result
+from mcp_servers.common.server import DomainServer
 from mcp_servers.search import pages
 from mcp_servers.search.crawl import CrawlReport, crawl_site
-from mcp_servers.search.errors import SearchError
 from mcp_servers.search.fetcher import FetchLimits, PageFetcher
 from mcp_servers.search.index import IndexSearch, PageIndex
 from mcp_servers.search.network_rules import NetworkRulesFile, NetworkRulesSource, PolicyNetworkRules
@@ -61,16 +59,6 @@ _INDEXING = ToolAnnotations(
 )
 
 
-@contextlib.contextmanager
-def tool_errors(tool: str, tenant_id: str) -> Iterator[None]:
-    """Report a search-domain error to the caller as a tool error with its message and code."""
-    try:
-        yield
-    except SearchError as exc:
-        log.info("search_tool_refused", tool=tool, tenant_id=tenant_id, code=exc.code)
-        raise ToolError(f"{exc.message} [{exc.code}]") from exc
-
-
 def _keeping_fresh(policies: PolicySet) -> Callable[[MCPServer], AbstractAsyncContextManager[PolicySet]]:
     """A server lifespan that loads the policy overrides and keeps them fresh while it runs."""
     return lambda _: policies.refreshing()
@@ -82,7 +70,7 @@ def build_server(
     *,
     resolver: Resolver | None = None,
     network_rules: NetworkRulesSource | None = None,
-) -> MeshServer:
+) -> DomainServer:
     """The search server. `resolver` and `network_rules` replace the system resolver and the
     tenants' policies (with the rules file) as the source of network rules."""
     engine = create_engine(settings.resolved_database_url)
@@ -107,9 +95,8 @@ def build_server(
         (URL, final URL after redirects, title, fetched-at). The page is added to this tenant's local
         index. Private and internal addresses are refused unless the tenant's network rules allow the host."""
         tenant_id = tenants.current().tenant_id
-        with tool_errors("fetch_page", tenant_id):
-            page = await pages.fetch_page(fetcher, url, rules.network_rules_for(tenant_id))
-            await index.add(tenant_id, page)
+        page = await pages.fetch_page(fetcher, url, rules.network_rules_for(tenant_id))
+        await index.add(tenant_id, page)
         result = FetchedPage.of(page, indexed=True)
         log.info("page_fetched", tenant_id=tenant_id, host=httpx.URL(page.final_url).host, kind=page.kind)
         return structured_result(result, _page_text(result))
@@ -123,8 +110,7 @@ def build_server(
         optional, so "chinh sach doi tra" finds "chính sách đổi trả"). Each hit has URL, title,
         snippet and score."""
         tenant_id = tenants.current().tenant_id
-        with tool_errors("search", tenant_id):
-            found = await index.search(tenant_id, query, top_k)
+        found = await index.search(tenant_id, query, top_k)
         return structured_result(found, _index_text(found))
 
     @server.tool(
@@ -137,16 +123,15 @@ def build_server(
         """Crawl one site from `url` into this tenant's local index: same host only, following links
         up to `depth` away, at most `max_pages` pages, honouring robots.txt. Then use `search`."""
         tenant_id = tenants.current().tenant_id
-        with tool_errors("crawl", tenant_id):
-            report = await crawl_site(
-                fetcher=fetcher,
-                index=index,
-                tenant_id=tenant_id,
-                rules=rules.network_rules_for(tenant_id),
-                start_url=url,
-                depth=depth,
-                max_pages=max_pages,
-            )
+        report = await crawl_site(
+            fetcher=fetcher,
+            index=index,
+            tenant_id=tenant_id,
+            rules=rules.network_rules_for(tenant_id),
+            start_url=url,
+            depth=depth,
+            max_pages=max_pages,
+        )
         log.info("site_crawled", tenant_id=tenant_id, site=report.site, pages=len(report.pages))
         return structured_result(report, _crawl_text(report))
 
@@ -158,8 +143,7 @@ def build_server(
         """Search the web with this tenant's configured provider (SearXNG, Brave, Tavily or
         Firecrawl). Without a provider, searches the tenant's local index instead and says so."""
         tenant_id = tenants.current().tenant_id
-        with tool_errors("web_search", tenant_id):
-            result = await web.search(tenant_id, query, top_k)
+        result = await web.search(tenant_id, query, top_k)
         return structured_result(result, _web_text(result))
 
     return server

@@ -316,7 +316,7 @@ def test_a_document_uploaded_through_the_admin_api_answers_the_next_question(mes
     theirs = mesh.call("GET", "/api/admin/tenants/globex/knowledge", globex_admin).json()
     assert "zephyr-warranty" not in {d["document_id"] for d in theirs["documents"]}
     refused = mesh.call("POST", "/api/admin/tenants/globex/knowledge", globex_admin, upload)
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "policy_denied"
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "denied"
 
     deleted = mesh.call("DELETE", "/api/admin/tenants/acme/knowledge/zephyr-warranty", mesh.acme_admin)
     assert deleted.status_code == 200 and deleted.json()["deleted"]["document_id"] == "zephyr-warranty"

@@ -127,7 +127,7 @@ def test_oversized_body_is_413(client: TestClient, gateway_settings: Settings) -
         content=b"x" * (gateway_settings.max_body_bytes + 1),
         headers={**bearer(acme_token(gateway_settings)), "Content-Type": "application/json"},
     )
-    assert_error(response, 413, "body_too_large")
+    assert_error(response, 413, "too_large")
 
 
 def test_rate_limit_is_429_with_retry_after(client: TestClient, gateway_settings: Settings) -> None:

@@ -19,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.settings import Settings, load_settings
+from mcp_servers.common.errors import ERROR_META_KEY
 from tests.support.gateway import running_gateway
 from tests.support.processes import running_server
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.slow
 ACME_MST = "3428557611"
 GLOBEX_MST = "3703003802"
 GLOBEX_TOOLS = {"erp__get_customer_debt", "erp__get_payment_history", "erp__list_overdue_customers"}
-ERROR_META = "io.agentmesh/error"
+ERROR_META = ERROR_META_KEY
 
 
 @dataclass
@@ -137,7 +138,7 @@ async def test_the_python_sdk_in_handshake_mode_works_too(gateway: Gateway) -> N
         ("erp__track_shipment", {"shipment_id": "SH-2001"}, "denied"),
         ("search__web_search", {"query": "vat"}, "denied"),
         ("erp__no_such_tool", {}, "tool_not_found"),
-        ("nonsense", {}, "unknown_tool"),
+        ("nonsense", {}, "tool_not_found"),
     ],
 )
 async def test_a_tool_outside_the_tenants_catalog_is_refused(
@@ -194,7 +195,7 @@ async def test_tool_calls_share_the_gateways_rate_limit(gateway: Gateway) -> Non
         results = [await client.call_tool("erp__get_customer_debt", {"mst": ACME_MST}) for _ in range(3)]
     codes = [(result.meta or {}).get(ERROR_META, {}).get("code") for result in results]
     assert codes[-1] == "rate_limited" and "rate_limited" not in codes[:2], codes
-    assert results[-1].meta[ERROR_META]["retry_after_seconds"] >= 1
+    assert results[-1].meta[ERROR_META]["details"]["retry_after_seconds"] >= 1
     assert "retry in" in results[-1].content[0].text
 
 

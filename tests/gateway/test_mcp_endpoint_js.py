@@ -19,6 +19,7 @@ import pytest
 
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.settings import Settings, load_settings
+from mcp_servers.common.errors import ERROR_META_KEY
 from tests.support.gateway import running_gateway
 from tests.support.processes import running_server
 
@@ -85,7 +86,7 @@ def test_the_typescript_sdk_sees_only_another_tenants_grants(
         "erp__list_overdue_customers",
     }
     assert session["call"]["isError"] is True
-    assert session["call"]["_meta"]["io.agentmesh/error"]["code"] == "denied"
+    assert session["call"]["_meta"][ERROR_META_KEY]["code"] == "denied"
 
 
 def test_the_typescript_sdk_discovers_the_protected_resource_from_a_401(

@@ -19,7 +19,7 @@ from tests.support.whole_mesh import WholeMesh
 FORBIDDEN_TENANT = (403, "forbidden_tenant")
 ADMIN_REQUIRED = (403, "admin_required")
 PLATFORM_ADMIN_REQUIRED = (403, "platform_admin_required")
-POLICY_DENIED = (403, "policy_denied")
+POLICY_DENIED = (403, "denied")
 SESSION_NOT_FOUND = (404, "session_not_found")
 ANSWERED = (200, None)
 """A 2xx answer about the attacker's own tenant: its whole body is scanned for acme's data."""

@@ -7,7 +7,6 @@ Every answer keeps its whole serialised form, which is what the leak scan reads.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,18 +14,15 @@ import anyio
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 
+from mcp_servers.common.errors import error_code
 from tests.support.mcp import http_client
-
-ERROR_META_KEY = "io.agentmesh/error"
-TRAILING_CODE = re.compile(r"\[([a-z_]+)\]\s*$")
-"""How the RAG server ends an error's text: `... [document_not_found]`."""
 
 
 @dataclass(frozen=True)
 class McpAnswer:
     """A `tools/call` result: its error flag and code, text, structured content, and all of it.
 
-    The code is the error's `_meta` code (gateway, ERP server), else the `[code]` ending its text.
+    The code is the error's `_meta` code, which every server and the gateway set.
     """
 
     is_error: bool
@@ -37,15 +33,10 @@ class McpAnswer:
 
     @classmethod
     def of(cls, result: CallToolResult) -> McpAnswer:
-        meta = result.meta or {}
-        error = meta.get(ERROR_META_KEY)
         text = "\n".join(getattr(block, "text", "") for block in result.content)
-        code = error.get("code") if isinstance(error, dict) else None
-        if code is None and result.is_error and (trailing := TRAILING_CODE.search(text)):
-            code = trailing.group(1)
         return cls(
             is_error=bool(result.is_error),
-            error_code=code,
+            error_code=error_code(result),
             text=text,
             structured=result.structured_content,
             raw=json.dumps(result.model_dump(mode="json", by_alias=True)),

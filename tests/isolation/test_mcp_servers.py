@@ -54,9 +54,7 @@ ERP_ATTEMPTS = _on(
         *mcp_by_globex("erp_data", "order", "get_order", {"order_id": "{acme_order}"}, "not_found"),
         *mcp_by_globex("erp_data", "stock", "get_stock_level", {"sku": "{acme_sku}"}, "not_found"),
         *mcp_by_globex("erp_data", "create_order", "create_order", ORDER, "not_found", guards=("orders",)),
-        *mcp_by_globex(
-            "erp_tools", "call_acme_tool", "{card_tool}", {"mst": "{acme_mst}"}, "tool_not_available"
-        ),
+        *mcp_by_globex("erp_tools", "call_acme_tool", "{card_tool}", {"mst": "{acme_mst}"}, "tool_not_found"),
     ],
 )
 RAG_ATTEMPTS = _on(

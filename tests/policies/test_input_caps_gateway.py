@@ -41,7 +41,7 @@ def test_inputs_over_the_tenants_caps_are_refused_with_413_naming_the_limit(sett
 
     assert long_message.status_code == 413, long_message.text
     error = long_message.json()["error"]
-    assert error["code"] == "input_too_large"
+    assert error["code"] == "too_large"
     assert error["message"] == (
         "the message is 2,001 characters; at most 2,000 characters are accepted "
         "(policy limit max_message_chars)"
@@ -53,4 +53,4 @@ def test_inputs_over_the_tenants_caps_are_refused_with_413_naming_the_limit(sett
 
     assert uncapped.status_code == 200, uncapped.text
     assert completion.status_code == 413, completion.text
-    assert completion.json()["error"]["code"] == "input_too_large"
+    assert completion.json()["error"]["code"] == "too_large"

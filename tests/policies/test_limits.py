@@ -60,7 +60,7 @@ def test_a_message_over_the_cap_is_refused_with_sizes_and_the_limit_name() -> No
         "the message is 1,234 characters; at most 100 characters are accepted "
         "(policy limit max_message_chars)"
     )
-    assert refused.value.code == "input_too_large"
+    assert refused.value.code == "too_large"
     assert refused.value.details == {"size": 1234, "limit": 100, "limit_name": "max_message_chars"}
 
 

@@ -98,8 +98,8 @@ RELOAD = Operation(
 )
 
 
-def _not_found(name: str) -> ApiError:
-    return ApiError(404, "agent_not_found", f"no agent named '{name}' here")
+def _not_found(name: str) -> AgentNotFound:
+    return AgentNotFound(f"no agent named '{name}' here")
 
 
 def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> list[Operation[Any, Any]]:
@@ -132,7 +132,7 @@ def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> lis
         if "tenant_id" in body.model_fields_set and body.tenant_id != access.tenant_id:
             problems.append({"field": "tenant_id", "problem": "is set by the path; omit it"})
         if problems:
-            raise ApiError(400, "invalid_request", "the body does not match the path", details=problems)
+            raise ApiError("invalid_request", "the body does not match the path", details=problems)
         stored = await access.state.admin.agents.upsert(
             body.model_copy(update={"tenant_id": access.tenant_id})
         )
@@ -142,10 +142,7 @@ def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> lis
     async def delete_agent(request: Request) -> Response:
         access = await access_of(request)
         name = request.path_params["name"]
-        try:
-            await access.state.admin.agents.delete(name, tenant_id=access.tenant_id)
-        except AgentNotFound as exc:
-            raise _not_found(name) from exc
+        await access.state.admin.agents.delete(name, tenant_id=access.tenant_id)
         await access.record("agent.delete", f"agent:{name}")
         return operations["delete"].reply(AgentDeleted(name=name, tenant_id=access.tenant_id))
 

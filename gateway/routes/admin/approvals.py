@@ -17,11 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
-from gateway.errors import ApiError
 from gateway.openapi import Operation
 from gateway.schemas import Step
 from gateway.turns import fold
-from host.approvals import ApprovalError, PendingApproval
+from host.approvals import PendingApproval
 from host.usage import Usage
 
 APPROVAL_PATH: dict[str, dict[str, Any]] = {
@@ -92,12 +91,9 @@ async def list_approvals(request: Request) -> Response:
 
 async def _decide(access: AdminAccess, approval_id: str, approve: bool) -> ResumedTurn:
     assert access.tenant_id is not None
-    try:
-        turn = await access.state.turns.resume(access.user, access.tenant_id, approval_id, approve=approve)
-        async with turn:
-            final, steps = await fold(turn.events())
-    except ApprovalError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    turn = await access.state.turns.resume(access.user, access.tenant_id, approval_id, approve=approve)
+    async with turn:
+        final, steps = await fold(turn.events())
     return ResumedTurn(
         approval_id=approval_id,
         decision="approved" if approve else "rejected",

@@ -10,9 +10,7 @@ server serves exactly as written is accepted for tool pinning by the admin who w
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -27,20 +25,11 @@ from gateway.errors import ApiError
 from gateway.openapi import Operation
 from host.catalog import ToolSpec
 from host.mcp_pool import ServerUnavailable
-from mcp_servers.erp.tool_config import TOOL_NAME_PATTERN, HttpToolConfig
-from mcp_servers.erp.tool_store import (
-    InvalidToolConfig,
-    StoredToolConfig,
-    ToolConfigNotFound,
-    ToolNameTaken,
-    ToolStoreError,
-)
+from mcp_servers.erp.models import TOOL_NAME_PATTERN, HttpToolConfig, StoredToolConfig
 
 ERP_SERVER = "erp"
 LIVE_WAIT_SECONDS = 5.0
 CREDENTIAL_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-
-_STATUS = {ToolNameTaken: 409, ToolConfigNotFound: 404, InvalidToolConfig: 400}
 
 
 class ErpToolView(BaseModel):
@@ -197,15 +186,6 @@ DELETE_CREDENTIAL = Operation(
 )
 
 
-@contextlib.contextmanager
-def _store_errors() -> Iterator[None]:
-    try:
-        yield
-    except ToolStoreError as exc:
-        status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 400)
-        raise ApiError(status, exc.code, exc.message, details=exc.details or None) from exc
-
-
 def _shows(spec: ToolSpec | None, expected: HttpToolConfig | None) -> bool:
     if expected is None:
         return spec is None
@@ -266,16 +246,14 @@ def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> lis
         config: HttpToolConfig = await operations["create"].read_body(
             request, access.state.settings.max_body_bytes
         )
-        with _store_errors():
-            stored = await access.state.admin.erp_tools.create(access.tenant_id, config)
+        stored = await access.state.admin.erp_tools.create(access.tenant_id, config)
         await access.record("erp_tool.create", f"erp:{config.name}", arguments=config.model_dump(mode="json"))
         live = await until_served(access, config.name, config)
         return operations["create"].reply(ErpToolView.of(stored, live))
 
     async def get_tool(request: Request) -> Response:
         access = await _access(request, platform)
-        with _store_errors():
-            stored = await access.state.admin.erp_tools.get(access.tenant_id, request.path_params["name"])
+        stored = await access.state.admin.erp_tools.get(access.tenant_id, request.path_params["name"])
         return operations["get"].reply(ErpToolView.of(stored))
 
     async def update_tool(request: Request) -> Response:
@@ -286,13 +264,11 @@ def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> lis
         name = request.path_params["name"]
         if config.name != name:
             raise ApiError(
-                400,
                 "name_mismatch",
                 f"the body names tool '{config.name}' but the path names '{name}'",
                 details=[{"field": "name", "problem": "must equal the tool name in the path"}],
             )
-        with _store_errors():
-            stored = await access.state.admin.erp_tools.update(access.tenant_id, config)
+        stored = await access.state.admin.erp_tools.update(access.tenant_id, config)
         await access.record("erp_tool.update", f"erp:{name}", arguments=config.model_dump(mode="json"))
         live = await until_served(access, config.name, config)
         return operations["update"].reply(ErpToolView.of(stored, live))
@@ -300,8 +276,7 @@ def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> lis
     async def delete_tool(request: Request) -> Response:
         access = await _access(request, platform)
         name = request.path_params["name"]
-        with _store_errors():
-            await access.state.admin.erp_tools.delete(access.tenant_id, name)
+        await access.state.admin.erp_tools.delete(access.tenant_id, name)
         await access.record("erp_tool.delete", f"erp:{name}")
         live = await until_served(access, name, None)
         return operations["delete"].reply(ErpToolDeleted(name=name, live=live))
@@ -337,7 +312,7 @@ async def delete_credential(request: Request) -> Response:
     assert access.tenant_id is not None
     name = request.path_params["name"]
     if not await access.state.admin.erp_credentials.delete(access.tenant_id, name):
-        raise ApiError(404, "credential_not_found", f"the tenant has no credential '{name}'")
+        raise ApiError("credential_not_found", f"the tenant has no credential '{name}'")
     await access.record("erp_credential.delete", f"erp-credential:{name}")
     return DELETE_CREDENTIAL.reply()
 

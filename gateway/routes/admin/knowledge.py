@@ -10,37 +10,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agentmesh.errors import AgentmeshError
 from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
-from gateway.errors import ApiError
 from gateway.openapi import Operation
 from host.caller import Caller
 from host.executor import ToolOutcome
-from mcp_servers.rag.jobs import IngestJob
-from mcp_servers.rag.server import DeletedDocument, DocumentList, IngestOutcome
+from mcp_servers.rag.models import DeletedDocument, DocumentList, IngestJob, IngestOutcome
 
 RAG_SERVER = "rag"
 JSON_OVERHEAD_BYTES = 64 * 1024
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
-
-# How a failed call maps to HTTP: the host's failure codes (the policy said no, the server is away)...
-_CALL_FAILURES = {
-    "denied": (403, "policy_denied"),
-    "approval_required": (403, "approval_required"),
-    "tool_not_found": (503, "knowledge_unavailable"),
-    "server_unavailable": (503, "knowledge_unavailable"),
-    "circuit_open": (503, "knowledge_unavailable"),
-    "timeout": (503, "knowledge_timeout"),
-}
-# ...and the RAG server's own, which end its error messages as `[code]`.
-_RAG_STATUS = {"document_not_found": 404, "job_not_found": 404, "too_large": 413}
-_RAG_CODE = re.compile(r"\[([a-z_]+)\]\s*$")
 
 
 class KnowledgeUpload(BaseModel):
@@ -86,7 +71,7 @@ UPLOAD = Operation(
     "knowledge",
     IngestOutcome,
     body=KnowledgeUpload,
-    errors=(400, 403, 404, 413, 503),
+    errors=(400, 403, 404, 413, 502, 503, 504),
     path_schemas=TENANT_PATH,
 )
 LIST = Operation(
@@ -96,7 +81,7 @@ LIST = Operation(
     "List the documents of the tenant's knowledge base",
     "knowledge",
     DocumentList,
-    errors=(403, 404, 503),
+    errors=(403, 404, 502, 503, 504),
     path_schemas=TENANT_PATH,
 )
 JOB = Operation(
@@ -106,7 +91,7 @@ JOB = Operation(
     "Follow a large upload's ingestion job",
     "knowledge",
     IngestJob,
-    errors=(400, 403, 404, 503),
+    errors=(400, 403, 404, 502, 503, 504),
     path_schemas=JOB_PATH,
 )
 DELETE = Operation(
@@ -116,7 +101,7 @@ DELETE = Operation(
     "Remove a document and all its passages",
     "knowledge",
     DeletedDocument,
-    errors=(400, 403, 404, 503),
+    errors=(400, 403, 404, 502, 503, 504),
     path_schemas=DOCUMENT_PATH,
 )
 
@@ -126,14 +111,18 @@ async def _call(access: AdminAccess, tool: str, arguments: dict[str, Any]) -> To
     caller = Caller(tenant_id=access.tenant_id, subject=access.user.subject, roles=access.user.roles)
     outcome = await access.state.host.call_tool(caller, RAG_SERVER, tool, arguments)
     if outcome.is_error:
-        if outcome.error_code in _CALL_FAILURES:
-            status, code = _CALL_FAILURES[outcome.error_code]
-            raise ApiError(status, code, outcome.text)
-        found = _RAG_CODE.search(outcome.text)
-        code = found.group(1) if found else "knowledge_rejected"
-        raise ApiError(_RAG_STATUS.get(code, 400), code, outcome.text)
+        # The host's code (the policy said no, the server is away) or the RAG server's own, from
+        # its result's `_meta`: the gateway's one table gives it its status.
+        raise AgentmeshError(
+            outcome.text,
+            code=outcome.error_code or "tool_error",
+            details=outcome.error_details,
+            retryable=outcome.error_retryable,
+        )
     if outcome.structured is None:
-        raise ApiError(502, "rag_bad_result", f"the RAG server's {tool} returned no structured result")
+        raise AgentmeshError(
+            f"the RAG server's {tool} returned no structured result", code="bad_upstream_response"
+        )
     return outcome
 
 

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.admin_auth import TENANT_PATH, tenant_admin
-from gateway.errors import ApiError
 from gateway.openapi import Operation
 from host.llm_config import LlmConfigIn, LlmConfigNotFound, LlmConfigView
 
@@ -50,16 +49,12 @@ DELETE = Operation(
 )
 
 
-def _not_set(tenant_id: str) -> ApiError:
-    return ApiError(404, LlmConfigNotFound.code, f"tenant '{tenant_id}' has no LLM configuration")
-
-
 async def get_llm(request: Request) -> Response:
     access = await tenant_admin(request)
     assert access.tenant_id is not None
     view = await access.state.admin.llm.view(access.tenant_id)
     if view is None:
-        raise _not_set(access.tenant_id)
+        raise LlmConfigNotFound(f"tenant '{access.tenant_id}' has no LLM configuration")
     return GET.reply(view)
 
 
@@ -79,10 +74,7 @@ async def put_llm(request: Request) -> Response:
 async def delete_llm(request: Request) -> Response:
     access = await tenant_admin(request)
     assert access.tenant_id is not None
-    try:
-        await access.state.admin.llm.delete(access.tenant_id)
-    except LlmConfigNotFound as exc:
-        raise _not_set(access.tenant_id) from exc
+    await access.state.admin.llm.delete(access.tenant_id)
     await access.record("llm.delete", "llm")
     return DELETE.reply()
 

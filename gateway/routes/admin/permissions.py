@@ -18,7 +18,6 @@ from gateway.admin_auth import TENANT_PATH, platform_admin, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
 from policies.model import TenantPolicy
-from policies.overrides import InvalidOverride
 
 PATH = "/api/admin/tenants/{tenant_id}/policy"
 
@@ -105,16 +104,8 @@ async def put_policy(request: Request) -> Response:
     tenant_id = request.path_params["tenant_id"]
     await access.state.tenants.require(tenant_id)
     body = await PUT.read_body(request, access.state.settings.max_body_bytes)
-    try:
-        # The store appends the audit event in the same transaction as the change.
-        stored = await access.state.admin.policies.put(tenant_id, body, changed_by=access.principal)
-    except InvalidOverride as exc:
-        raise ApiError(
-            400,
-            exc.code,
-            str(exc),
-            details=[{"field": "tenant", "problem": "must be the tenant in the path"}],
-        ) from exc
+    # The store appends the audit event in the same transaction as the change.
+    stored = await access.state.admin.policies.put(tenant_id, body, changed_by=access.principal)
     # This replica applies the change now; the others within their refresh interval (about a second).
     await access.state.host.policies.refresh()
     effective = access.state.host.policies.tenant_policy(tenant_id)
@@ -126,7 +117,7 @@ async def delete_policy(request: Request) -> Response:
     tenant_id = request.path_params["tenant_id"]
     await access.state.tenants.require(tenant_id)
     if not await access.state.admin.policies.delete(tenant_id, changed_by=access.principal):
-        raise ApiError(404, "policy_override_not_found", f"tenant '{tenant_id}' has no policy override")
+        raise ApiError("policy_override_not_found", f"tenant '{tenant_id}' has no policy override")
     await access.state.host.policies.refresh()
     return DELETE.reply()
 

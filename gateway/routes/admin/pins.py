@@ -82,10 +82,7 @@ ACCEPT_TENANT = Operation(
 
 async def _accept(access: AdminAccess, request: Request, operation: Operation) -> Response:
     server, tool = request.path_params["server"], request.path_params["tool"]
-    try:
-        await access.state.admin.pins.accept(server, tool, accepted_by=access.principal)
-    except PinNotFound as exc:
-        raise ApiError(404, exc.code, str(exc)) from exc
+    await access.state.admin.pins.accept(server, tool, accepted_by=access.principal)
     return operation.reply(PinAccepted(server=server, tool=tool, accepted_by=access.principal))
 
 
@@ -116,12 +113,9 @@ async def accept_tenant(request: Request) -> Response:
         None,
     )
     if change is None:
-        raise ApiError(
-            404, PinNotFound.code, f"'{server}:{tool}' has no changed definition waiting for this tenant"
-        )
+        raise PinNotFound(f"'{server}:{tool}' has no changed definition waiting for this tenant")
     if change.owner_tenant != access.tenant_id and access.role != PLATFORM_ADMIN:
         raise ApiError(
-            403,
             "platform_tool",
             f"'{server}:{tool}' serves every tenant: a platform admin accepts its new definition",
         )

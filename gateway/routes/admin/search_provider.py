@@ -12,7 +12,7 @@ from starlette.responses import Response
 from gateway.admin_auth import TENANT_PATH, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
-from mcp_servers.search.provider_configs import ProviderSettings, ProviderSummary
+from mcp_servers.search.models import ProviderSettings, ProviderSummary
 
 PATH = "/api/admin/tenants/{tenant_id}/search/provider"
 
@@ -51,7 +51,7 @@ DELETE = Operation(
 
 
 def _no_provider(tenant_id: str) -> ApiError:
-    return ApiError(404, "search_provider_not_set", f"tenant '{tenant_id}' has no web search provider")
+    return ApiError("search_provider_not_set", f"tenant '{tenant_id}' has no web search provider")
 
 
 async def get_provider(request: Request) -> Response:

@@ -13,9 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.admin_auth import platform_admin
-from gateway.errors import ApiError
 from gateway.openapi import Operation
-from gateway.servers import SERVER_NAME_PATTERN, ServerRegistration, ServerRegistryError, ServerView
+from gateway.servers import SERVER_NAME_PATTERN, ServerRegistration, ServerView
 
 
 class ServerList(BaseModel):
@@ -75,20 +74,14 @@ async def list_servers(request: Request) -> Response:
 
 async def get_server(request: Request) -> Response:
     access = platform_admin(request)
-    try:
-        return GET.reply(await access.state.admin.servers.get(request.path_params["name"]))
-    except ServerRegistryError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    return GET.reply(await access.state.admin.servers.get(request.path_params["name"]))
 
 
 async def register_server(request: Request) -> Response:
     access = platform_admin(request)
     name = request.path_params["name"]
     body = await REGISTER.read_body(request, access.state.settings.max_body_bytes)
-    try:
-        view = await access.state.admin.servers.register(name, body, registered_by=access.principal)
-    except ServerRegistryError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    view = await access.state.admin.servers.register(name, body, registered_by=access.principal)
     await access.record("server.register", f"server:{name}", arguments=body.model_dump(mode="json"))
     return REGISTER.reply(view)
 
@@ -96,10 +89,7 @@ async def register_server(request: Request) -> Response:
 async def remove_server(request: Request) -> Response:
     access = platform_admin(request)
     name = request.path_params["name"]
-    try:
-        await access.state.admin.servers.remove(name)
-    except ServerRegistryError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    await access.state.admin.servers.remove(name)
     await access.record("server.remove", f"server:{name}")
     return REMOVE.reply()
 

@@ -20,9 +20,8 @@ from host.composition import HostStores
 from host.llm_config import LlmConfigStore
 from host.mcp_pool import McpPool
 from host.pins import ToolPins
-from mcp_servers.erp.credentials import ServiceCredentialStore
-from mcp_servers.erp.tool_store import ToolConfigStore
-from mcp_servers.search.provider_configs import ProviderConfigStore
+from mcp_servers.erp.models import ServiceCredentialStore, ToolConfigStore
+from mcp_servers.search.models import ProviderConfigStore
 from policies.overrides import PolicyOverrideStore
 
 

@@ -101,7 +101,7 @@ async def create_tenant(request: Request) -> Response:
             row = TenantRow(id=body.id, name=body.name)
             db.add(row)
     except IntegrityError as exc:
-        raise ApiError(409, "tenant_exists", f"tenant '{body.id}' already exists") from exc
+        raise ApiError("tenant_exists", f"tenant '{body.id}' already exists") from exc
     await access.record("tenant.create", f"tenant:{body.id}", arguments=body.model_dump(), tenant_id=body.id)
     return CREATE.reply(TenantView.of(row))
 
@@ -110,7 +110,7 @@ async def _row(request: Request, tenant_id: str) -> TenantRow:
     async with request.app.state.gateway.db() as db:
         row = await db.get(TenantRow, tenant_id)
     if row is None:
-        raise ApiError(404, "unknown_tenant", f"tenant '{tenant_id}' does not exist")
+        raise ApiError("unknown_tenant", f"tenant '{tenant_id}' does not exist")
     return row
 
 
@@ -127,7 +127,7 @@ async def rename_tenant(request: Request) -> Response:
     async with access.state.db() as db, db.begin():
         row = await db.get(TenantRow, tenant_id, with_for_update=True)
         if row is None:
-            raise ApiError(404, "unknown_tenant", f"tenant '{tenant_id}' does not exist")
+            raise ApiError("unknown_tenant", f"tenant '{tenant_id}' does not exist")
         row.name = body.name
     await access.record(
         "tenant.rename", f"tenant:{tenant_id}", arguments=body.model_dump(), tenant_id=tenant_id

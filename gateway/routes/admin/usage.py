@@ -29,14 +29,12 @@ class UsageQuery(BaseModel):
         since = self.since or until - timedelta(days=DEFAULT_DAYS - 1)
         if since > until:
             raise ApiError(
-                400,
                 "invalid_query",
                 "since must not be after until",
                 details=[{"field": "since", "problem": "is after until"}],
             )
         if (until - since).days >= MAX_DAYS:
             raise ApiError(
-                400,
                 "invalid_query",
                 f"a usage window is at most {MAX_DAYS} days",
                 details=[{"field": "since", "problem": f"more than {MAX_DAYS} days before until"}],

@@ -64,7 +64,7 @@ def test_the_error_message_lists_the_problems_one_per_line() -> None:
         "- items: must have at least 1 items",
         "- mst: is required",
     ]
-    assert caught.value.meta()["details"]["problems"][1] == {"field": "mst", "problem": "is required"}
+    assert caught.value.details["problems"][1] == {"field": "mst", "problem": "is required"}
 
 
 def test_dates_are_checked_as_dates() -> None:

@@ -17,8 +17,8 @@ from mcp_types import CallToolResult
 from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.secrets import secret_box
 from mcp_servers.common.bootstrap import ServeOptions
+from mcp_servers.common.errors import ERROR_META_KEY
 from mcp_servers.common.results import TENANT_META_KEY
-from mcp_servers.erp.configured_tools import ERROR_META_KEY
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_runtime import serve_on_loopback
 from mcp_servers.erp.server import build_server
@@ -175,7 +175,7 @@ async def test_a_timeout_is_a_clear_error(tmp_path: Path) -> None:
         "The ERP did not answer within 0.3 s."
         " This is a temporary failure (retryable): trying again later may succeed."
     )
-    assert error_of(read) == {"code": "upstream_timeout", "retryable": True}
+    assert error_of(read) == {"code": "timeout", "retryable": True}
     assert error_of(write)["retryable"] is False
     assert "check whether it took effect" in text_of(write)
 
@@ -186,9 +186,9 @@ async def test_payloads_are_capped_at_100_kb_each_way(tmp_path: Path) -> None:
         answer = await client.call_tool("big_answer", {})
         request = await client.call_tool("big_request", {"note": "x" * (101 * 1024)})
         small = await client.call_tool("big_request", {"note": "x" * (90 * 1024)})
-    assert error_of(answer)["code"] == "payload_too_large"
+    assert error_of(answer)["code"] == "too_large"
     assert "the limit is 100.0 KB" in text_of(answer)
-    assert error_of(request)["code"] == "payload_too_large"
+    assert error_of(request)["code"] == "too_large"
     assert "the request to the ERP would be" in text_of(request)
     assert not small.is_error
     assert upstream.hits["ok"] == 1, "the oversized request was never sent"
@@ -225,7 +225,7 @@ async def test_another_tenants_tool_is_neither_listed_nor_callable(tmp_path: Pat
     assert listed["acme_report"].meta[TENANT_META_KEY] == "acme"
     assert TENANT_META_KEY not in (listed["get_customer_debt"].meta or {})
     assert text_of(refused) == "tool 'globex_report' is not available to tenant 'acme'"
-    assert error_of(refused)["code"] == "tool_not_available"
+    assert error_of(refused)["code"] == "tool_not_found"
     assert not allowed.is_error
     assert upstream.hits["ok"] == 1
 

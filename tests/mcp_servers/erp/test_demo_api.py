@@ -243,7 +243,7 @@ async def test_a_body_over_100_kb_is_refused(demo_api: DemoApi, keys: dict[str, 
     body = {"mst": "0101234567", "items": [{"sku": "ACM-0001", "quantity": 1}], "note": "x" * (101 * 1024)}
     response = await post(demo_api, keys["acme"], "/orders", json=body)
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "payload_too_large"
+    assert response.json()["error"]["code"] == "too_large"
 
 
 async def test_seeding_happens_once(tmp_path: Path, demo_data: dict[str, Any]) -> None:

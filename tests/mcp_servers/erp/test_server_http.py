@@ -18,7 +18,7 @@ from mcp_types import CallToolResult
 from agentmesh.db import create_engine, session_factory
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
-from mcp_servers.erp.configured_tools import ERROR_META_KEY
+from mcp_servers.common.errors import error_code
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_access import DEMO_CREDENTIAL
 from mcp_servers.erp.tool_config import builtin_tools
@@ -57,9 +57,9 @@ def text(result: CallToolResult) -> str:
     return str(result.content[0].text)  # type: ignore[union-attr]
 
 
-def error_code(result: CallToolResult) -> str:
-    assert result.is_error and result.meta is not None, text(result)
-    return str(result.meta[ERROR_META_KEY]["code"])
+def refusal_code(result: CallToolResult) -> str | None:
+    assert result.is_error, text(result)
+    return error_code(result)
 
 
 async def test_debt_answers_match_the_fixture(erp: ErpProcess, demo_data: dict[str, Any]) -> None:
@@ -89,11 +89,11 @@ async def test_shipment_tracking_answers_from_the_demo_erp(
 
 async def test_malformed_mst_names_the_format_and_unknown_customer_is_not_found(erp: ErpProcess) -> None:
     malformed = await call(erp, "acme", "get_customer_debt", {"mst": "12-34"})
-    assert error_code(malformed) == "invalid_arguments"
+    assert refusal_code(malformed) == "invalid_arguments"
     assert "mst: '12-34' is not in the expected format" in text(malformed)
     assert "10 digits, optionally followed by a -NNN branch suffix" in text(malformed)
     unknown = await call(erp, "acme", "get_customer_debt", {"mst": "0999999999"})
-    assert error_code(unknown) == "not_found"
+    assert refusal_code(unknown) == "not_found"
     assert text(unknown) == "Not found: no customer with MST 0999999999"
 
 
@@ -101,7 +101,7 @@ async def test_a_schema_violation_lists_each_problem_by_name(erp: ErpProcess) ->
     result = await call(
         erp, "acme", "create_order", {"items": [{"sku": "ACM-0001", "quantity": -1}], "rush": True}
     )
-    assert error_code(result) == "invalid_arguments"
+    assert refusal_code(result) == "invalid_arguments"
     assert text(result).splitlines() == [
         "Invalid arguments for create_order (3 problems):",
         "- items[0].quantity: must be at least 1, got -1",
@@ -127,7 +127,7 @@ async def test_globex_can_never_read_acmes_customers_shipments_or_orders(
         ("create_order", {"mst": acme_mst, "items": [{"sku": acme_sku, "quantity": 1}]}),
     ]
     for tool, arguments in attempts:
-        assert error_code(await call(erp, "globex", tool, arguments)) == "not_found", tool
+        assert refusal_code(await call(erp, "globex", tool, arguments)) == "not_found", tool
     overdue = await call(erp, "globex", "list_overdue_customers", {"limit": 200})
     assert overdue.structured_content is not None
     assert {c["mst"] for c in overdue.structured_content["customers"]} == set(debtors(demo_data, "globex"))
@@ -151,7 +151,7 @@ async def test_create_order_places_an_order_for_the_calling_tenant(
         text(result)
         == f"Order {order['order_id']} is confirmed for {customer}: total {order['total']:,} VND."
     )
-    assert error_code(await call(erp, "acme", "get_order", {"order_id": order["order_id"]})) == "not_found"
+    assert refusal_code(await call(erp, "acme", "get_order", {"order_id": order["order_id"]})) == "not_found"
 
 
 async def test_tools_added_changed_and_removed_in_the_store_are_announced_without_restart(
@@ -207,7 +207,7 @@ async def test_tools_added_changed_and_removed_in_the_store_are_announced_withou
         own = await call(erp, "acme", "acme_only_profile", {"mst": customer["mst"]})
         assert not own.is_error, text(own)
         foreign = await call(erp, "globex", "acme_only_profile", {"mst": customer["mst"]})
-        assert error_code(foreign) == "tool_not_available"
+        assert refusal_code(foreign) == "tool_not_found"
     finally:
         await engine.dispose()
 

@@ -22,6 +22,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from PIL import Image
 
 from agentmesh.settings import Settings, load_settings
+from mcp_servers.common.errors import error_code
 from mcp_servers.ocr.dates import parse_date
 from tests.mcp_servers.ocr.rendering import encoded, multipage_tiff, scanned_pdf, text_image, text_layer_pdf
 from tests.support.mcp import http_client, mesh_token
@@ -95,7 +96,9 @@ def reads_as(text: str, expected: str) -> bool:
 
 
 def error_text(result: Any) -> str:
+    """The text of a refusal, which also carries its code in `_meta`."""
     assert result.is_error, result
+    assert error_code(result) is not None, result
     return result.content[0].text
 
 
@@ -190,26 +193,30 @@ async def test_a_scanned_pdf_is_recognised(server_settings: Settings, server_url
 
 
 @pytest.mark.parametrize(
-    ("arguments", "expected"),
+    ("arguments", "expected", "code"),
     [
         (
             {"document": b64(b"GIF89a" + b"\x00" * 64)},
-            r"expected PNG, JPEG, WebP, TIFF or PDF \(got GIF\).*unsupported_format",
+            r"expected PNG, JPEG, WebP, TIFF or PDF \(got GIF\)",
+            "unsupported_format",
         ),
-        ({"document": b64(encoded(HELLO, "PNG")[:200])}, r"could not be decoded.*invalid_input"),
-        ({"document": b64(b"%PDF-1.7\nnot really a pdf")}, r"PDF could not be read.*invalid_input"),
-        ({"document": "A" * (MAX_BYTES * 2)}, r"the limit is 1,000,000 bytes.*too_large"),
+        ({"document": b64(encoded(HELLO, "PNG")[:200])}, r"could not be decoded", "invalid_document"),
+        ({"document": b64(b"%PDF-1.7\nnot really a pdf")}, r"PDF could not be read", "invalid_document"),
+        ({"document": "A" * (MAX_BYTES * 2)}, r"the limit is 1,000,000 bytes", "too_large"),
         (
             {"document": b64(encoded(Image.new("L", (3000, 3000), 255), "PNG"))},
-            r"3000x3000 = 9,000,000 pixels; the limit is 6,000,000 pixels.*too_large",
+            r"3000x3000 = 9,000,000 pixels; the limit is 6,000,000 pixels",
+            "too_large",
         ),
         (
             {"document": b64(multipage_tiff([Image.new("L", (64, 64), 255)] * 5))},
-            r"5 pages; at most 4 are read per call.*too_large",
+            r"5 pages; at most 4 are read per call",
+            "too_large",
         ),
         (
             {"document": b64(encoded(HELLO, "PNG")), "pages": [3]},
             r"page 3 does not exist: the document has pages 1-1",
+            "invalid_pages",
         ),
     ],
     ids=[
@@ -223,10 +230,11 @@ async def test_a_scanned_pdf_is_recognised(server_settings: Settings, server_url
     ],
 )
 async def test_bad_or_oversized_input_gets_a_clear_error(
-    server_settings: Settings, server_url: str, arguments: dict[str, Any], expected: str
+    server_settings: Settings, server_url: str, arguments: dict[str, Any], expected: str, code: str
 ) -> None:
     result = await call(server_settings, server_url, "ocr_document", arguments)
     assert re.search(expected, error_text(result)), error_text(result)
+    assert error_code(result) == code
     assert "Traceback" not in error_text(result)
 
 

@@ -19,7 +19,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.common.version_check import is_compatible
 from qdrant_client.http.exceptions import UnexpectedResponse
 
-from mcp_servers.rag.index import CHUNKS, DOCUMENTS, TENANT_FIELD, ScoredChunk
+from mcp_servers.rag.engine import CHUNKS, DOCUMENTS, TENANT_FIELD, ScoredChunk
 from tests.mcp_servers.rag.qdrant_wire.cassette import Cassette, Step
 from tests.mcp_servers.rag.qdrant_wire.protocol import (
     UnscopedRequest,

@@ -19,8 +19,9 @@ from qdrant_client import models
 from agentmesh.embeddings import EMBEDDING_DIM, embed
 from mcp_servers.rag.chunking import Chunk
 from mcp_servers.rag.edge_index import EdgeKnowledgeIndex
+from mcp_servers.rag.engine import KnowledgeEngine, SearchMode
 from mcp_servers.rag.errors import InvalidFilter, JobNotFound
-from mcp_servers.rag.index import KnowledgeIndex, KnowledgeStore, SearchMode
+from mcp_servers.rag.index import KnowledgeIndex
 from mcp_servers.rag.jobs import IngestJob, IngestJobs
 from mcp_servers.rag.knowledge_base import DocumentInput, KnowledgeBase, indexed_text
 
@@ -30,7 +31,7 @@ def knowledge(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KnowledgeBase]:
     path: Path = tmp_path_factory.mktemp(f"kb-{request.param}")
-    index: KnowledgeStore = (
+    index: KnowledgeEngine = (
         EdgeKnowledgeIndex.open(path=path, dimension=EMBEDDING_DIM)
         if request.param == "edge"
         else KnowledgeIndex.open(path=path, url=None, dimension=EMBEDDING_DIM)

@@ -19,7 +19,9 @@ import pytest
 from mcp import MCPError
 from mcp_types import TextContent, TextResourceContents
 
+from agentmesh.errors import ErrorCode
 from agentmesh.settings import Settings, load_settings
+from mcp_servers.common.errors import error_code
 from tests.mcp_servers.rag.documents import scanned_pdf, text_pdf
 from tests.support.mcp import http_client, mesh_token
 from tests.support.processes import running_server
@@ -64,11 +66,21 @@ async def ok(
     return dict(result.structured_content)
 
 
-async def refused(settings: Settings, url: str, tenant: str, tool: str, arguments: dict[str, Any]) -> str:
+async def refused(
+    settings: Settings,
+    url: str,
+    tenant: str,
+    tool: str,
+    arguments: dict[str, Any],
+    *,
+    code: ErrorCode | None = None,
+) -> str:
+    """The text of a refusal; every refusal carries its code in `_meta` (`code`, when given)."""
     result = await call(settings, url, tenant, tool, arguments)
     assert result.is_error
     text = str(result.content[0].text)
     assert "Traceback" not in text
+    assert error_code(result) is not None and error_code(result) == (code or error_code(result)), result
     return text
 
 
@@ -186,9 +198,14 @@ async def test_metadata_filters_narrow_the_search(server_settings: Settings, ser
     )
     assert {hit["title"] for hit in either["results"]} == {"legal handbook", "sales handbook"}
     message = await refused(
-        server_settings, server_url, "acme", "search", {"query": "x", "filters": {"team": 1.5}}
+        server_settings,
+        server_url,
+        "acme",
+        "search",
+        {"query": "x", "filters": {"team": 1.5}},
+        code="invalid_filter",
     )
-    assert "'team' is a float" in message and "[invalid_filter]" in message
+    assert "'team' is a float" in message
 
 
 async def test_markdown_html_and_pdf_files_are_ingested(server_settings: Settings, server_url: str) -> None:
@@ -274,8 +291,9 @@ async def test_unreadable_uploads_get_precise_errors(server_settings: Settings, 
         "acme",
         "ingest_document",
         {"filename": "a.pdf", "content_base64": b64(b"%PDF-1.4 junk")},
+        code="invalid_document",
     )
-    assert "[invalid_document]" in corrupt
+    assert "the PDF could not be read" in corrupt
     bad_id = await refused(
         server_settings,
         server_url,

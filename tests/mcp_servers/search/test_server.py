@@ -20,6 +20,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from agentmesh.settings import Settings, load_settings
 from mcp_servers.common.bootstrap import ServeOptions
+from mcp_servers.common.errors import error_code
 from mcp_servers.search.network_rules import NetworkRules
 from mcp_servers.search.server import build_server
 from tests.mcp_servers.search.company_site import company_site
@@ -112,7 +113,7 @@ async def test_the_same_host_is_refused_for_a_tenant_without_the_rule(
     result = await call(server_settings, server_url, "globex", "fetch_page", {"url": f"{company}/gioi-thieu"})
     assert result.is_error
     assert "127.0.0.1 is not a public address (loopback)" in result.content[0].text
-    assert "[blocked_destination]" in result.content[0].text
+    assert error_code(result) == "blocked_destination"
 
 
 @pytest.mark.parametrize(
@@ -202,15 +203,18 @@ async def test_bad_arguments_get_a_readable_error(server_settings: Settings, ser
     result = await call(server_settings, server_url, "acme", "search", {"query": "x", "top_k": 500})
     assert result.is_error
     assert "less than or equal to 20" in result.content[0].text
+    assert error_code(result) == "invalid_arguments"
     result = await call(server_settings, server_url, "acme", "search", {"query": "?!"})
     assert result.is_error
-    assert "the query has no words to search for [invalid_query]" in result.content[0].text
+    assert result.content[0].text.endswith("the query has no words to search for")
+    assert error_code(result) == "invalid_query"
 
 
 async def test_a_tool_the_token_does_not_grant_is_refused(server_settings: Settings, server_url: str) -> None:
     result = await call(server_settings, server_url, "acme", "crawl", {"url": "http://x/"}, grant=["search"])
     assert result.is_error
     assert "not granted" in result.content[0].text
+    assert error_code(result) == "tool_not_granted"
 
 
 async def test_the_server_runs_over_stdio_for_one_tenant(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 from qdrant_client import models
 
 from mcp_servers.rag.bm25 import Bm25Encoder
-from mcp_servers.rag.index import ChunkPoint, KnowledgeIndex, SearchMode, chunk_point_id, document_point_id
+from mcp_servers.rag.engine import ChunkPoint, SearchMode, chunk_point_id, document_point_id
+from mcp_servers.rag.index import KnowledgeIndex
 
 DIMENSION = 4
 ACME = "acme"

@@ -1,0 +1,119 @@
+"""The `MCPServer` every domain server is: the SDK's, with failures reported the platform's one way.
+
+Tools raise `AgentmeshError`s and know nothing of MCP results. This class is the one boundary
+that turns whatever a tool call raised into a result: a platform error becomes an `isError`
+result with its code in `_meta` (`mcp_servers.common.errors`); the SDK's own refusals (an unknown
+tool, arguments that fail the input schema) get their codes too; anything else is a bug, logged
+here whole and answered with a bare `internal_error`, so nothing of it reaches the caller.
+
+Why here and not in a `ServerMiddleware`: the SDK's `tools/call` handler turns every exception
+into a result before any middleware sees it (`MCPServer._handle_call_tool`), so the exception is
+only still in hand around `MCPServer.call_tool`, which the SDK documents for exactly this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import (
+    ResourceError,
+    ResourceNotFoundError,
+    ToolError,
+    UnexpectedResourceError,
+    UnexpectedToolError,
+)
+from mcp_types import CallToolResult, InputRequiredResult
+from pydantic import AnyUrl, ValidationError
+
+from agentmesh.errors import AgentmeshError
+from mcp_servers.common.errors import error_result, is_missing
+from mcp_servers.common.tenant import current_claims
+
+log = structlog.get_logger(__name__)
+
+INTERNAL_ERROR_MESSAGE = "the tool failed unexpectedly; the server has logged the error"
+
+
+class DomainServer(MCPServer):
+    """A domain server. Subclasses that serve tools of their own override `run_tool`, not `call_tool`."""
+
+    uses_platform_database: bool = False
+    """Whether it keeps state in the platform database (then `run` prepares the schema first)."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await self.run_tool(name, arguments, context)
+        except AgentmeshError as error:
+            return self._refused(name, error)
+        except ToolError as exc:
+            return self._refused(name, self._platform_error(name, exc))
+        except Exception:
+            log.exception("tool_crashed", tool=name)
+            return error_result(AgentmeshError(INTERNAL_ERROR_MESSAGE, code="internal_error"))
+
+    async def run_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Run tool `name`; raise on failure (the SDK's tools raise `ToolError`s wrapping the cause)."""
+        if self._tool_manager.get_tool(name) is None:
+            raise AgentmeshError(f"no tool named '{name}' on this server", code="tool_not_found")
+        return await super().call_tool(name, arguments, context)
+
+    async def read_resource(
+        self, uri: AnyUrl | str, context: Context[Any, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        """Read a resource; a platform error its handler raised is reported as the SDK expects."""
+        try:
+            return await super().read_resource(uri, context)
+        except UnexpectedResourceError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, AgentmeshError):
+                raise
+            log.info("resource_refused", uri=str(uri), code=cause.code)
+            if is_missing(cause.code):
+                raise ResourceNotFoundError(cause.message) from cause
+            raise ResourceError(cause.message) from cause
+
+    @staticmethod
+    def _refused(name: str, error: AgentmeshError) -> CallToolResult:
+        if error.code != "internal_error":  # a crash is logged whole where it is caught
+            claims = current_claims()
+            log.info(
+                "tool_refused",
+                tool=name,
+                tenant_id=claims.tenant_id if claims else None,
+                code=error.code,
+                retryable=error.retryable,
+            )
+        return error_result(error)
+
+    @staticmethod
+    def _platform_error(name: str, exc: ToolError) -> AgentmeshError:
+        """What a `ToolError` from the SDK stands for: the tool's own error, a schema failure, or a crash."""
+        cause = exc.__cause__
+        if isinstance(cause, AgentmeshError):
+            return cause
+        if isinstance(cause, ValidationError):
+            problems = [
+                {
+                    "field": ".".join(str(part) for part in error["loc"]) or "arguments",
+                    "problem": error["msg"],
+                }
+                for error in cause.errors()
+            ]
+            listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+            return AgentmeshError(
+                f"invalid arguments for {name}: {listed}",
+                code="invalid_arguments",
+                details={"problems": problems},
+            )
+        if isinstance(exc, UnexpectedToolError):
+            log.error("tool_crashed", tool=name, exc_info=exc)
+            return AgentmeshError(INTERNAL_ERROR_MESSAGE, code="internal_error")
+        return AgentmeshError(str(exc), code="tool_error")
