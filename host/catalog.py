@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
@@ -106,8 +106,16 @@ def matches_any(qualified_name: str, globs: Iterable[str]) -> bool:
 class ToolCatalog:
     """Cached tool lists by server, refreshed on first use, on a TTL and on change announcements."""
 
-    def __init__(self, pool: McpPool, *, ttl_seconds: float = 300.0, pins: ToolPins | None = None) -> None:
+    def __init__(
+        self,
+        pool: McpPool,
+        *,
+        ttl_seconds: float = 300.0,
+        pins: ToolPins | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._pool = pool
+        self._clock = clock
         self._ttl = ttl_seconds
         self._pins = pins
         self._tools: dict[str, list[ToolSpec]] = {}
@@ -133,7 +141,7 @@ class ToolCatalog:
                 accepted = await self._pins.observe(server, specs)
                 self._accepted = {k: v for k, v in self._accepted.items() if k[0] != server} | accepted
             self._tools[server] = specs
-            self._fetched_at[server] = time.monotonic()
+            self._fetched_at[server] = self._clock()
             self.version += 1
         withheld = [spec.name for spec in specs if self.is_withheld(spec)]
         log.info("catalog_refreshed", server=server, tools=len(specs), withheld=withheld)
@@ -154,7 +162,7 @@ class ToolCatalog:
 
     async def ensure_fresh(self, servers: Sequence[str]) -> None:
         """Fetch lists never fetched; refresh expired ones (in the background once `start`ed)."""
-        now = time.monotonic()
+        now = self._clock()
         for server in servers:
             if server not in self._tools:
                 try:
@@ -190,7 +198,7 @@ class ToolCatalog:
 
     def preload(self, tools: Sequence[ToolSpec]) -> None:
         """Serve `tools` as if just listed (episode replay: the tools of the recorded turn)."""
-        now = time.monotonic()
+        now = self._clock()
         for tool in tools:
             self._tools.setdefault(tool.server, []).append(tool)
             self._fetched_at[tool.server] = now

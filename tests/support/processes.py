@@ -21,8 +21,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 90.0) -> None:
-    """Poll `url` until it answers 200, failing early if `process` exits."""
+def wait_healthy(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 180.0) -> None:
+    """Poll `url` until it answers 200, failing early if `process` exits (generous: a loaded 2-core
+    machine starting several model-loading servers at once takes minutes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
