@@ -6,13 +6,17 @@ import argparse
 import importlib
 
 from agentmesh.commands._settings import settings_from_args
-from mcp_servers.common.bootstrap import DEFAULT_LOCAL_TENANT, ServeOptions, run
+from agentmesh.startup import check_database_url, check_port_free
 
 DOMAINS = ("erp", "rag", "ocr", "search")
+# Also `mcp_servers.common.bootstrap.DEFAULT_LOCAL_TENANT`; not imported here, the MCP SDK is heavy.
+DEFAULT_LOCAL_TENANT = "acme"
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("serve", help="run one domain MCP server")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser("serve", parents=[options], help="run one domain MCP server")
     parser.add_argument("domain", choices=DOMAINS)
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
@@ -27,6 +31,12 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    check_database_url(settings.database_url)
+    if args.transport == "http":
+        check_port_free(args.host, args.port)
+
+    from mcp_servers.common.bootstrap import ServeOptions, run
+
     options = ServeOptions(transport=args.transport, host=args.host, port=args.port, local_tenant=args.tenant)
     module = importlib.import_module(f"mcp_servers.{args.domain}.server")
     run(module.build_server(settings, options), settings, options)

@@ -1,7 +1,8 @@
 """Creating and running a domain server the same way for all four domains.
 
 Over HTTP (Streamable HTTP at `/mcp`, health at `/healthz`) every request must carry a mesh
-token for this server; over stdio the server is a local process for one tenant.
+token for this server; over stdio the server is a local process for one tenant, and its start-up
+work (the domain's lifespan) runs in the background so `initialize` is answered at once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agentmesh.logging import configure_logging
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
 from mcp_servers.common.auth import server_auth
+from mcp_servers.common.background import BackgroundStart
 from mcp_servers.common.scope import ToolScopeMiddleware
 from mcp_servers.common.tenant import TenantResolver
 
@@ -45,19 +47,27 @@ def new_server(
     *,
     instructions: str,
     server_class: type[MCPServer] = MCPServer,
+    listing_needs_startup: bool = False,
     **kwargs: Any,
 ) -> tuple[MCPServer, TenantResolver]:
     """An `MCPServer` wired for the chosen transport, and the resolver its tools ask for the tenant.
 
     `server_class` lets a domain serve tools that are not Python functions (the ERP server's
     configured HTTP tools) by subclassing `MCPServer`; everything else is wired the same.
+    Over stdio a `lifespan` in `kwargs` runs in the background; `listing_needs_startup` says
+    `tools/list` must wait for it too (the ERP server lists tools it loads from its database).
     """
+    middleware: list[Any] = [ToolScopeMiddleware()]
     auth = server_auth(settings, name) if options.transport == "http" else {}
+    if options.transport == "stdio" and kwargs.get("lifespan") is not None:
+        start = BackgroundStart(name, kwargs["lifespan"], listing_needs_startup=listing_needs_startup)
+        kwargs["lifespan"] = start.lifespan
+        middleware.insert(0, start)
     server: MCPServer = server_class(
         name,
         instructions=instructions,
         version="0.1.0",
-        middleware=[ToolScopeMiddleware()],
+        middleware=middleware,
         **auth,
         **kwargs,
     )
