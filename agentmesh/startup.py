@@ -1,10 +1,10 @@
-"""Why a command cannot start, said in one line: the checks a command makes before it starts anything.
+"""Why a command cannot start, said in one line: the checks made before anything starts.
 
 A terminal user or a desktop assistant reading a server's stderr gets one line naming what is
 wrong and what to do, never a traceback: the data directory must be a directory this process can
-write, `DATABASE_URL` must name a backend whose driver ships with agentmesh, and a port to listen
-on must be free. Each failure is a `StartupError` with a stable `code`; `agentmesh.cli` prints it
-and exits with status 2.
+write, `DATABASE_URL` must name a backend whose driver ships with agentmesh and answer, and a
+port to listen on must be free. Each failure is a `StartupError` with a stable `code`;
+`agentmesh.cli` prints it and exits with status 2.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def usable_data_dir(path: Path, *, create_parents: bool) -> Path:
         with tempfile.TemporaryFile(dir=path, prefix=".write-check-"):
             pass
     except OSError as exc:
-        reason = "read-only" if exc.errno in {errno.EROFS, errno.EACCES, errno.EPERM} else exc.strerror
+        reasons = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}
+        reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
         raise StartupError(
             "data_dir_not_writable", f"data directory {path} is not writable ({reason}); {what_to_do}"
         ) from exc
@@ -87,6 +88,40 @@ def check_database_url(url: str | None) -> None:
         "database_url_unsupported",
         f"DATABASE_URL: unsupported scheme '{scheme}'{hint}; {_DATABASE_URL_FORMS}",
     )
+
+
+def check_database_reachable(url: str, timeout_seconds: float = 10.0) -> None:
+    """Refuse to start when the database does not answer `SELECT 1` within `timeout_seconds`."""
+    import anyio
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from agentmesh.db import create_engine
+
+    async def ping() -> None:
+        engine = create_engine(url)
+        try:
+            with anyio.fail_after(timeout_seconds):
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        anyio.run(ping)
+    except Exception as exc:  # any driver's failure to connect: said in one line, as that line says it
+        where = make_url(url).render_as_string(hide_password=True)
+        reason = "no answer" if isinstance(exc, TimeoutError) else _first_line(exc)
+        raise StartupError(
+            "database_unreachable", f"cannot reach the database {where}: {reason}; check DATABASE_URL"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    # SQLAlchemy wraps the driver's error: its original text is the useful part.
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {text[0]}" if text else type(original).__name__
 
 
 def _can_listen(host: str, port: int) -> OSError | None:

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from agentmesh.commands._settings import settings_from_args
+from agentmesh.startup import check_database_reachable, check_database_url
 
 if TYPE_CHECKING:
     from agentmesh.settings import Settings
@@ -40,10 +41,9 @@ def register(
 def handle(args: argparse.Namespace) -> int:
     import anyio
 
-    from agentmesh.startup import check_database_url
-
     settings = settings_from_args(args)
     check_database_url(settings.database_url)
+    check_database_reachable(settings.resolved_database_url)
     actions = {"upgrade": _upgrade, "check": _check, "current": _current, "revision": _revision}
     return int(anyio.run(actions[args.db_command], settings, args))
 

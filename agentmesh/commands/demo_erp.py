@@ -6,6 +6,7 @@ import argparse
 from datetime import date
 
 from agentmesh.commands._settings import settings_from_args
+from agentmesh.startup import check_port_free
 
 
 def _day(text: str) -> date:
@@ -34,7 +35,6 @@ def register(
 
 def handle(args: argparse.Namespace) -> int:
     from agentmesh.logging import configure_logging
-    from agentmesh.startup import check_port_free
     from mcp_servers.erp.demo_runtime import run_demo_api
 
     settings = settings_from_args(args)

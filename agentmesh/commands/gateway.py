@@ -10,7 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.startup import check_database_url, check_port_free
+from agentmesh.startup import check_database_reachable, check_database_url, check_port_free
 
 if TYPE_CHECKING:
     from agentmesh.settings import Settings
@@ -30,6 +30,7 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_database_url(settings.database_url)
     check_port_free(args.host, args.port)
+    check_database_reachable(settings.resolved_database_url)
     serve_gateway(settings, args.host, args.port, seed_demo=not args.no_demo)
     return 0
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from agentmesh.commands._settings import settings_from_args
 from agentmesh.commands.serve import DOMAINS
-from agentmesh.startup import check_database_url, check_port_free
+from agentmesh.startup import check_database_reachable, check_database_url, check_port_free
 
 if TYPE_CHECKING:
     from agentmesh.settings import Settings
@@ -84,6 +84,7 @@ def handle(args: argparse.Namespace) -> int:
     # model loading followed by a traceback.
     check_database_url(settings.database_url)
     check_port_free(args.host, args.port)
+    check_database_reachable(settings.resolved_database_url)
     run_mesh(settings, args.host, args.port)
     return 0
 
