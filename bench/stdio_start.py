@@ -5,9 +5,12 @@
 This is what a desktop assistant (or the MCP Inspector, which gives up after 15 s) waits for:
 the process starts, then the client sends `initialize` and waits for the result. Each run
 launches the server with the MCP SDK's own stdio client on a fresh data directory (the first
-start of a new install, the slowest case) and times `initialize` from the launch. With
-`--first-call`, it also times the first `tools/call` after `initialize` (a call that needs the
-models or stores that load in the background, so it waits for them).
+start of a new install, the slowest case) and times `initialize` from the launch. It also reads
+the CPU time the server process had used when `initialize` returned (Linux `/proc`): on a
+machine shared with other work the wall time grows with the load, the CPU time hardly does, and
+on an idle machine the two are close. With `--first-call`, it also times the first `tools/call`
+after `initialize` (a call that needs the models or stores that load in the background, so it
+waits for them).
 """
 
 from __future__ import annotations
@@ -61,20 +64,36 @@ def server_parameters(domain: str, data_dir: Path) -> StdioServerParameters:
     )
 
 
-async def time_start(domain: str, data_dir: Path, first_call: bool) -> tuple[float, float | None]:
-    """Seconds from launch to the `initialize` result, and to the first call's result if asked."""
+def child_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's children so far (the one server running)."""
+    me = str(os.getpid())
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a process that ended while we looked
+        if fields[1] == me:  # fields[1] is the parent pid; [11] and [12] are utime and stime
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def time_start(domain: str, data_dir: Path, first_call: bool) -> tuple[float, float, float | None]:
+    """Seconds from launch to the `initialize` result, the server's CPU seconds by then, and the
+    seconds to the first call's result if asked."""
     started = time.perf_counter()
     # `legacy` mode: the `initialize` handshake, as desktop assistants and the Inspector send it.
     async with Client(server_parameters(domain, data_dir), mode="legacy") as client:
         initialized = time.perf_counter() - started
+        cpu = child_cpu_seconds()
         if not first_call:
-            return initialized, None
+            return initialized, cpu, None
         tool = FIRST_CALLS[domain][0]
         result = await client.call_tool(tool, first_call_arguments(domain))
         called = time.perf_counter() - started
         if result.is_error:
             raise RuntimeError(f"{domain}: first call {tool} failed: {result.content}")
-        return initialized, called
+        return initialized, cpu, called
 
 
 async def main() -> None:
@@ -88,14 +107,19 @@ async def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f}; {args.runs} run(s) per server, fresh data dir each")
     for domain in args.domains:
         starts: list[float] = []
+        cpus: list[float] = []
         calls: list[float] = []
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory(prefix=f"stdio-{domain}-") as data_dir:
-                initialized, called = await time_start(domain, Path(data_dir), args.first_call)
+                initialized, cpu, called = await time_start(domain, Path(data_dir), args.first_call)
             starts.append(initialized)
+            cpus.append(cpu)
             if called is not None:
                 calls.append(called)
-        line = f"{domain:7s} initialize: median {statistics.median(starts):5.2f} s, max {max(starts):5.2f} s"
+        line = (
+            f"{domain:7s} initialize: median {statistics.median(starts):5.2f} s, max {max(starts):5.2f} s"
+            f" (server CPU by then: median {statistics.median(cpus):4.2f} s)"
+        )
         if calls:
             line += f"; first {FIRST_CALLS[domain][0]}: median {statistics.median(calls):5.2f} s"
         print(line, flush=True)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
-import uvicorn
 from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,7 +18,6 @@ from starlette.responses import JSONResponse
 from agentmesh.logging import configure_logging
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
-from mcp_servers.common.auth import server_auth
 from mcp_servers.common.background import BackgroundStart
 from mcp_servers.common.scope import ToolScopeMiddleware
 from mcp_servers.common.tenant import TenantResolver
@@ -58,7 +56,12 @@ def new_server(
     `tools/list` must wait for it too (the ERP server lists tools it loads from its database).
     """
     middleware: list[Any] = [ToolScopeMiddleware()]
-    auth = server_auth(settings, name) if options.transport == "http" else {}
+    auth: dict[str, Any] = {}
+    if options.transport == "http":
+        # Imported for HTTP only: over stdio there is no token, and every import delays `initialize`.
+        from mcp_servers.common.auth import server_auth
+
+        auth = server_auth(settings, name)
     if options.transport == "stdio" and kwargs.get("lifespan") is not None:
         start = BackgroundStart(name, kwargs["lifespan"], listing_needs_startup=listing_needs_startup)
         kwargs["lifespan"] = start.lifespan
@@ -88,6 +91,8 @@ def run(server: MCPServer, settings: Settings, options: ServeOptions) -> None:
     if options.transport == "stdio":
         anyio.run(server.run_stdio_async)
         return
+    import uvicorn
+
     # Documents and images travel base64-encoded inside tool arguments; the SDK's 4 MiB default
     # would refuse a legitimate scan before the domain's own, clearer size check runs.
     app = server.streamable_http_app(
