@@ -9,8 +9,6 @@ from agentmesh.commands._settings import settings_from_args
 from agentmesh.startup import check_database_url, check_port_free
 
 DOMAINS = ("erp", "rag", "ocr", "search")
-# Also `mcp_servers.common.bootstrap.DEFAULT_LOCAL_TENANT`; not imported here, the MCP SDK is heavy.
-DEFAULT_LOCAL_TENANT = "acme"
 
 
 def register(
@@ -23,8 +21,8 @@ def register(
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument(
         "--tenant",
-        default=DEFAULT_LOCAL_TENANT,
-        help="tenant to act for over stdio (HTTP callers carry it in their mesh token)",
+        default=None,
+        help="tenant to act for over stdio (default acme; HTTP callers carry it in their mesh token)",
     )
     parser.set_defaults(handler=handle)
 
@@ -35,9 +33,15 @@ def handle(args: argparse.Namespace) -> int:
     if args.transport == "http":
         check_port_free(args.host, args.port)
 
-    from mcp_servers.common.bootstrap import ServeOptions, run
+    # Imported once the checks passed: the MCP SDK and the domain take a second or more.
+    from mcp_servers.common.bootstrap import DEFAULT_LOCAL_TENANT, ServeOptions, run
 
-    options = ServeOptions(transport=args.transport, host=args.host, port=args.port, local_tenant=args.tenant)
+    options = ServeOptions(
+        transport=args.transport,
+        host=args.host,
+        port=args.port,
+        local_tenant=args.tenant or DEFAULT_LOCAL_TENANT,
+    )
     module = importlib.import_module(f"mcp_servers.{args.domain}.server")
     run(module.build_server(settings, options), settings, options)
     return 0

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from agentmesh.settings import Settings
 
 
-
 def register(
     subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
 ) -> None:
