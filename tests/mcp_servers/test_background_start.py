@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
@@ -100,3 +102,42 @@ async def test_a_failed_start_up_is_said_to_every_request_that_needs_it(settings
     assert result.content[0].text == expected  # type: ignore[union-attr]
     assert refused.value.message == expected
 
+
+
+
+class HandshakeWatch:
+    """Middleware noting when the client's `notifications/initialized` arrives."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "notifications/initialized":
+            self.done = True
+        return await call_next(ctx)
+
+
+async def test_start_up_begins_after_the_handshake_not_while_initialize_is_answered(
+    settings: Settings,
+) -> None:
+    handshake = HandshakeWatch()
+    began_after_handshake: list[bool] = []
+    start = StartUp()
+    start.release.set()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: MCPServer) -> AsyncIterator[dict[str, object]]:
+        began_after_handshake.append(handshake.done)
+        async with start.lifespan(server) as state:
+            yield state
+
+    server, _ = new_server(
+        "probe", settings, ServeOptions(transport="stdio"), instructions="test server", lifespan=lifespan
+    )
+    server.middleware.append(handshake)
+    async with Client(server, mode="legacy") as client:
+        await client.list_tools()
+        with anyio.fail_after(5):
+            while not start.entered:
+                await anyio.sleep(0.01)
+    assert began_after_handshake == [True]
