@@ -34,6 +34,8 @@ HANDSHAKE = frozenset({"initialize", "server/discover", "ping"})
 ANSWERED_AT_ONCE = HANDSHAKE | {"logging/setLevel"}
 # Listings of what is declared in code; a domain whose listing needs its stores says so.
 LISTINGS = frozenset({"tools/list", "prompts/list", "resources/templates/list"})
+# How long a server that is asked to stop during start-up lets that start-up finish.
+STOP_GRACE_SECONDS = 30.0
 
 
 class BackgroundStart:
@@ -50,7 +52,7 @@ class BackgroundStart:
     @contextlib.asynccontextmanager
     async def lifespan(self, server: MCPServer) -> AsyncIterator[dict[str, Any]]:
         """The lifespan the `MCPServer` runs: starts the domain's, returns at once."""
-        self._begin = anyio.Event()
+        begin = self._begin = anyio.Event()
         ready = self._ready = anyio.Event()
         stop = anyio.Event()
         async with anyio.create_task_group() as tasks:
@@ -58,9 +60,14 @@ class BackgroundStart:
             try:
                 yield {}
             finally:
-                if ready.is_set():
-                    stop.set()  # let the domain's lifespan close its stores in its own task
-                else:
+                # The domain's lifespan closes what it opened in its own task. A start-up under way
+                # (the client left during it) is let finish first: cancelled halfway, it would
+                # leave connections whose threads call back into a closed event loop.
+                stop.set()
+                if begin.is_set():
+                    with anyio.move_on_after(STOP_GRACE_SECONDS):
+                        await ready.wait()
+                if not ready.is_set():
                     tasks.cancel_scope.cancel()
 
     async def _run_domain_lifespan(self, server: MCPServer, stop: anyio.Event) -> None:

@@ -141,3 +141,18 @@ async def test_start_up_begins_after_the_handshake_not_while_initialize_is_answe
             while not start.entered:
                 await anyio.sleep(0.01)
     assert began_after_handshake == [True]
+
+
+async def test_a_client_leaving_during_start_up_lets_it_finish_then_closes_it(settings: Settings) -> None:
+    start = StartUp()
+
+    async def finish_start_up_later() -> None:
+        await anyio.sleep(0.3)
+        start.release.set()
+
+    async with anyio.create_task_group() as tasks, Client(probe(settings, start), mode="legacy") as client:
+        await client.list_tools()  # the handshake is over: start-up has begun, and waits
+        tasks.start_soon(finish_start_up_later)
+    # The client left mid-start-up. Cancelled halfway, a start-up leaves connections whose threads
+    # call back into a closed event loop (a traceback on stderr): it is let finish first.
+    assert start.entered and start.closed
