@@ -1,9 +1,9 @@
 """Every `agentmesh …` command line the README shows parses with the real parser.
 
 Command lines are the lines of fenced code blocks that start with `agentmesh ` (less a trailing
-` &`) or hold one in `$(…)`, and the first cells of table rows that start with `` `agentmesh ``.
-Table cells are synopses, turned into one concrete line by the rules below; nothing else is
-rewritten.
+` &`) or hold one in `$(…)`, and the first cells of table rows that are one `` `agentmesh …` ``
+code span. Table cells are synopses, turned into one concrete line by the rules below; nothing
+else is rewritten.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ OPTIONAL = re.compile(r"\[([^\[\]]*)\]")  # `[--port P]` -> `--port P`
 CHOICES = re.compile(r"\{(\w[\w-]*)(?:[,|][\w-]+)+\}")  # `{erp,rag}` -> `erp`
 PLACEHOLDER = re.compile(r"^[A-Z][A-Z_]*$")
 SUBSTITUTION = re.compile(r"\$\((agentmesh [^)]*)\)")
+CODE_CELL = re.compile(r"^`(agentmesh [^`]*)`$")  # a cell that is one code span, not prose around one
 
 
 def code_block_lines(text: str) -> list[str]:
@@ -42,7 +43,7 @@ def code_block_lines(text: str) -> list[str]:
 
 def table_synopses(text: str) -> list[str]:
     cells = (line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| `agentmesh "))
-    return [cell.strip("`") for cell in cells]
+    return [match[1] for cell in cells if (match := CODE_CELL.match(cell))]
 
 
 def concrete(synopsis: str) -> str:
