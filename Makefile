@@ -35,4 +35,4 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy agentmesh gateway host policies mcp_servers
 
 clean:
-	rm -rf $(VENV) .agentmesh
+	rm -rf $(VENV)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from agentmesh.startup import StartupError
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -68,13 +70,19 @@ class ChildProcesses:
         return child
 
     def wait_healthy(self, child: Child, timeout: float = 180.0) -> None:
+        """Return once `child` answers its health check; `StartupError` if it exits or never does.
+
+        A child that fails prints its own one-line reason on the shared stderr first.
+        """
         deadline = time.monotonic() + timeout
         url = child.base_url + child.health_path
         while time.monotonic() < deadline:
             assert child.process is not None
             if child.process.poll() is not None:
-                raise RuntimeError(
-                    f"{child.name} exited with status {child.process.returncode} while starting"
+                raise StartupError(
+                    "child_exited",
+                    f"{child.name} exited with status {child.process.returncode} while starting "
+                    "(its reason is printed above)",
                 )
             try:
                 if httpx.get(url, timeout=1.0).status_code == 200:
@@ -82,7 +90,9 @@ class ChildProcesses:
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
-        raise TimeoutError(f"{child.name} did not become healthy within {timeout:.0f} s")
+        raise StartupError(
+            "child_timeout", f"{child.name} did not answer {url} within {timeout:.0f} s while starting"
+        )
 
     def stop_all(self, timeout: float = 10.0) -> None:
         """SIGTERM every child, then SIGKILL whatever has not exited within `timeout`."""

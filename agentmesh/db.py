@@ -18,20 +18,22 @@ import fcntl
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from agentmesh.errors import AgentmeshError, ErrorCode
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic is imported where migrations run, not at module level: every server imports this module
+# to reach its database, and alembic would add about 0.3 s to each start (and to `initialize`).
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,8 @@ def alembic_config(connection: Connection | None = None, *, migrations: Path = M
     Without an ini file Alembic configures no logging: its records reach the process's handler
     (`agentmesh.logging`) like every other library's.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations))
     if connection is not None:
@@ -110,7 +114,14 @@ def alembic_config(connection: Connection | None = None, *, migrations: Path = M
 
 
 def head_revision(migrations: Path = MIGRATIONS_DIR) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(migrations=migrations)).get_current_head()
+    return _script(migrations).get_current_head()
+
+
+def _script(migrations: Path) -> ScriptDirectory:
+    """The migration history in `migrations` (alembic imported here, when migrations are read)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(migrations=migrations))
 
 
 def _migration_lock_id(connection: Connection, migrations: Path) -> int:
@@ -139,6 +150,9 @@ def _upgrade(connection: Connection, revision: str, migrations: Path) -> tuple[s
 
 
 def _upgrade_locked(connection: Connection, revision: str, migrations: Path) -> tuple[str | None, str | None]:
+    from alembic import command
+    from alembic.migration import MigrationContext
+
     before = MigrationContext.configure(connection).get_current_revision()
     connection.commit()
     command.upgrade(alembic_config(connection, migrations=migrations), revision)
@@ -160,7 +174,7 @@ async def upgrade_database(
 
     A database migrated by newer code raises `DatabaseAhead` rather than Alembic's lookup error.
     """
-    await _known_revision(engine, ScriptDirectory.from_config(alembic_config(migrations=migrations)))
+    await _known_revision(engine, _script(migrations))
     lock_path = _sqlite_lock_path(str(engine.url)) if engine.dialect.name == "sqlite" else None
     lock_file = None
     if lock_path is not None:
@@ -185,6 +199,9 @@ async def schema_differences(engine: AsyncEngine, metadata: MetaData) -> list[st
     """How the database differs from the tables `metadata` declares (empty when they agree)."""
 
     def differences(connection: Connection) -> list[str]:
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return [str(diff) for diff in compare_metadata(context, metadata)]
 
@@ -194,6 +211,8 @@ async def schema_differences(engine: AsyncEngine, metadata: MetaData) -> list[st
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     def read(connection: Connection) -> str | None:
+        from alembic.migration import MigrationContext
+
         return MigrationContext.configure(connection).get_current_revision()
 
     async with engine.connect() as connection:
@@ -210,7 +229,7 @@ async def require_schema(engine: AsyncEngine, *, migrate: bool, migrations: Path
     if migrate:
         await upgrade_database(engine, migrations=migrations)
         return
-    script = ScriptDirectory.from_config(alembic_config(migrations=migrations))
+    script = _script(migrations)
     current = await _known_revision(engine, script)
     head = script.get_current_head()
     if current != head:
@@ -243,9 +262,11 @@ async def write_revision(engine: AsyncEngine, message: str) -> str:
     (Alembic's `env.py` loads every table module)."""
 
     def generate(connection: Connection) -> str:
+        from alembic import command
+
         config = alembic_config(connection)
         # Numbered revisions (0001, 0002, ...) read in order in the versions folder.
-        rev_id = f"{len(list(ScriptDirectory.from_config(config).walk_revisions())) + 1:04d}"
+        rev_id = f"{len(list(_script(MIGRATIONS_DIR).walk_revisions())) + 1:04d}"
         script = command.revision(config, message=message, autogenerate=True, rev_id=rev_id)
         scripts = script if isinstance(script, list) else [script]
         return ", ".join(str(s.path) for s in scripts if s is not None)

@@ -14,8 +14,6 @@ import jwt
 from agentmesh.keys import dev_user_key
 from agentmesh.settings import Settings
 
-ROLES = ("user", "tenant_admin", "platform_admin")
-
 
 def issue_dev_token(
     settings: Settings,

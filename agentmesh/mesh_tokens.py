@@ -21,6 +21,13 @@ from agentmesh.keys import SigningKey
 
 MESH_ALGORITHMS = ["ES256"]
 
+MESH_TOKEN_LIFETIME_SECONDS = 60
+"""The longest a token the host mints lives, and the longest a deployed server accepts."""
+
+DEVELOPMENT_TOKEN_LIFETIME_SECONDS = 24 * 3600
+"""The longest a development token (`agentmesh token --server`) lives. Only a server that reads
+the mesh keys from its own data directory accepts one: whoever can mint it holds those keys."""
+
 LISTING_TENANT = "*"
 """The tenant of the host's own listing token: it may list a server's tools and call none.
 
@@ -68,8 +75,9 @@ def mint_server_token(
     roles: list[str] | None = None,
     session_id: str | None = None,
     ttl_seconds: int = 60,
+    max_lifetime_seconds: int = MESH_TOKEN_LIFETIME_SECONDS,
 ) -> str:
-    """Sign a token for `server` only, valid for at most `ttl_seconds` (capped at 60)."""
+    """Sign a token for `server` only, valid for `ttl_seconds` capped at `max_lifetime_seconds`."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -80,7 +88,7 @@ def mint_server_token(
         "roles": list(roles or []),
         "iat": now,
         "nbf": now,
-        "exp": now + min(ttl_seconds, 60),
+        "exp": now + min(ttl_seconds, max_lifetime_seconds),
         "jti": uuid.uuid4().hex,
     }
     if session_id:
@@ -134,8 +142,16 @@ class MeshJwks:
         return found.key
 
 
-def verify_server_token(token: str, *, jwks: MeshJwks, issuer: str, server: str) -> MeshClaims:
-    """Verify a mesh token for `server`; raise `MeshTokenError` with a reason otherwise."""
+def verify_server_token(
+    token: str,
+    *,
+    jwks: MeshJwks,
+    issuer: str,
+    server: str,
+    max_lifetime_seconds: int = MESH_TOKEN_LIFETIME_SECONDS,
+) -> MeshClaims:
+    """Verify a mesh token for `server` that lives at most `max_lifetime_seconds`; raise
+    `MeshTokenError` with a reason otherwise."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -161,6 +177,6 @@ def verify_server_token(token: str, *, jwks: MeshJwks, issuer: str, server: str)
         raise MeshTokenError("token is for another server") from exc
     except jwt.PyJWTError as exc:
         raise MeshTokenError(f"token rejected: {exc}") from exc
-    if payload["exp"] - payload["iat"] > 65:
-        raise MeshTokenError("token lifetime exceeds 60 seconds")
+    if payload["exp"] - payload["iat"] > max_lifetime_seconds + 5:
+        raise MeshTokenError(f"token lifetime exceeds {max_lifetime_seconds} seconds")
     return MeshClaims.model_validate(payload)

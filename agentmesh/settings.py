@@ -11,8 +11,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (`~/.local/share/agentmesh` on Linux, the platform's
+    equivalent elsewhere; `$XDG_DATA_HOME` is honoured). Never the working directory: a desktop
+    assistant starts servers in a directory that is often read-only, and two shells in two
+    folders would otherwise see two different meshes."""
+    return Path(platformdirs.user_data_dir("agentmesh", appauthor=False))
 
 
 class Settings(BaseSettings):
@@ -20,7 +29,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
-    data_dir: Path = Field(default=Path(".agentmesh"), alias="AGENTMESH_DATA_DIR")
+    data_dir: Path = Field(default_factory=default_data_dir, alias="AGENTMESH_DATA_DIR")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     qdrant_url: str | None = Field(default=None, alias="QDRANT_URL")

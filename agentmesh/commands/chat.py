@@ -6,14 +6,15 @@ import argparse
 import json
 import sys
 
-import httpx
-
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.dev_tokens import issue_dev_token
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("chat", help="send one message to the gateway and print the answer")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser(
+        "chat", parents=[options], help="send one message to the gateway and print the answer"
+    )
     parser.add_argument("--tenant", required=True)
     parser.add_argument("--user", default="alice")
     parser.add_argument(
@@ -30,6 +31,10 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def handle(args: argparse.Namespace) -> int:
+    import httpx
+
+    from agentmesh.dev_tokens import issue_dev_token
+
     settings = settings_from_args(args)
     url = (args.url or settings.gateway_url).rstrip("/")
     token = args.token or issue_dev_token(settings, tenant_id=args.tenant, user=args.user, ttl_seconds=600)

@@ -9,27 +9,41 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import anyio
+from typing import TYPE_CHECKING
 
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.settings import Settings
+from agentmesh.startup import check_database_reachable, check_database_url
+
+if TYPE_CHECKING:
+    from agentmesh.settings import Settings
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("db", help="database schema migrations")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser("db", parents=[options], help="database schema migrations")
     actions = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    upgrade = actions.add_parser("upgrade", help="apply migrations up to a revision (default head)")
+    upgrade = actions.add_parser(
+        "upgrade", parents=[options], help="apply migrations up to a revision (default head)"
+    )
     upgrade.add_argument("revision", nargs="?", default="head")
-    actions.add_parser("check", help="exit 1 when the database differs from the declared tables")
-    actions.add_parser("current", help="print the database's revision and the latest one")
-    revision = actions.add_parser("revision", help="write a migration for the declared tables' changes")
+    actions.add_parser(
+        "check", parents=[options], help="exit 1 when the database differs from the declared tables"
+    )
+    actions.add_parser("current", parents=[options], help="print the database's revision and the latest one")
+    revision = actions.add_parser(
+        "revision", parents=[options], help="write a migration for the declared tables' changes"
+    )
     revision.add_argument("-m", "--message", required=True)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    import anyio
+
     settings = settings_from_args(args)
+    check_database_url(settings.database_url)
+    check_database_reachable(settings.resolved_database_url)
     actions = {"upgrade": _upgrade, "check": _check, "current": _current, "revision": _revision}
     return int(anyio.run(actions[args.db_command], settings, args))
 

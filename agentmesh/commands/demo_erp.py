@@ -6,7 +6,7 @@ import argparse
 from datetime import date
 
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.logging import configure_logging
+from agentmesh.startup import check_port_free
 
 
 def _day(text: str) -> date:
@@ -16,8 +16,12 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("demo-erp", help="run the demo ERP REST API (what the erp tools call)")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser(
+        "demo-erp", parents=[options], help="run the demo ERP REST API (what the erp tools call)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument(
@@ -30,9 +34,11 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def handle(args: argparse.Namespace) -> int:
+    from agentmesh.logging import configure_logging
     from mcp_servers.erp.demo_runtime import run_demo_api
 
     settings = settings_from_args(args)
+    check_port_free(args.host, args.port)
     configure_logging(settings, stream="stderr")
     run_demo_api(settings, host=args.host, port=args.port, as_of=args.as_of)
     return 0

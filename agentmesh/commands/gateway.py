@@ -7,15 +7,19 @@ For deployments where each MCP server runs as its own service: the servers' URLs
 from __future__ import annotations
 
 import argparse
-
-import uvicorn
+from typing import TYPE_CHECKING
 
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.logging import configure_logging
+from agentmesh.startup import check_database_reachable, check_database_url, check_port_free
+
+if TYPE_CHECKING:
+    from agentmesh.settings import Settings
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("gateway", help="run the gateway and agent host alone")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser("gateway", parents=[options], help="run the gateway and agent host alone")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-demo", action="store_true", help="do not seed the demo tenants")
@@ -23,11 +27,22 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def handle(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    check_database_url(settings.database_url)
+    check_port_free(args.host, args.port)
+    check_database_reachable(settings.resolved_database_url)
+    serve_gateway(settings, args.host, args.port, seed_demo=not args.no_demo)
+    return 0
+
+
+def serve_gateway(settings: Settings, host: str, port: int, *, seed_demo: bool) -> None:
+    """Import the gateway (the whole platform: seconds) only once the checks have passed."""
+    import uvicorn
+
+    from agentmesh.logging import configure_logging
     from gateway.app import create_app
 
-    settings = settings_from_args(args)
     configure_logging(settings, stream="stderr")
-    app = create_app(settings, seed_demo=not args.no_demo)
+    app = create_app(settings, seed_demo=seed_demo)
     # uvicorn's records reach the one handler `configure_logging` installed, at its level.
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=None, access_log=False)
-    return 0
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level=None, access_log=False)

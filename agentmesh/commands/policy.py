@@ -17,17 +17,15 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
-
-import yaml
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.db import DatabaseNotAtHead, create_engine, require_schema, session_factory
-from agentmesh.settings import Settings
-from policies.loader import PolicyFileError, PolicySet
-from policies.model import Action, Principal
-from policies.overrides import PolicyOverrideStore
+from agentmesh.startup import StartupError
+
+if TYPE_CHECKING:
+    from agentmesh.settings import Settings
+    from policies.loader import PolicySet
+    from policies.model import Action
 
 EXIT_ALLOW, EXIT_DENY, EXIT_APPROVE, EXIT_USAGE = 0, 1, 2, 3
 _SEVERITY = {"allow": 0, "approve": 1, "deny": 2}
@@ -55,13 +53,21 @@ class _Parser(argparse.ArgumentParser):
         return parsed, extras
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("policy", help="explain policy decisions and show tenant policies")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser(
+        "policy", parents=[options], help="explain policy decisions and show tenant policies"
+    )
     actions = parser.add_subparsers(
         dest="policy_command", required=True, metavar="ACTION", parser_class=_Parser
     )
 
-    check = actions.add_parser("check", help="decide a tool call, an agent, a model or a host for a tenant")
+    # typeshed wants `parents` of the subparsers' class; argparse takes any parser.
+    parents: list[Any] = [options]
+    check = actions.add_parser(
+        "check", parents=parents, help="decide a tool call, an agent, a model or a host for a tenant"
+    )
     check.add_argument("--tenant", required=True)
     check.add_argument("--tool", help="server:tool, e.g. erp:create_order")
     check.add_argument("--args", dest="arguments", help="the call's arguments as a JSON object")
@@ -73,16 +79,21 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     check.add_argument("--json", action="store_true", help="print the decisions as JSON")
     check.set_defaults(handler=handle_check)
 
-    show = actions.add_parser("show", help="print the policy documents in force for a tenant")
+    show = actions.add_parser(
+        "show", parents=parents, help="print the policy documents in force for a tenant"
+    )
     show.add_argument("--tenant", required=True)
     show.set_defaults(handler=handle_show)
 
 
 def handle_check(args: argparse.Namespace) -> int:
+    from policies.loader import PolicyFileError
+    from policies.model import Principal
+
     try:
         questions = _questions(args)
         policies = load_policies(settings_from_args(args))
-    except (UsageError, PolicyFileError) as exc:
+    except (UsageError, PolicyFileError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     principal = Principal(tenant_id=args.tenant, subject=args.user)
@@ -103,9 +114,13 @@ def handle_check(args: argparse.Namespace) -> int:
 
 
 def handle_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from policies.loader import PolicyFileError
+
     try:
         policies = load_policies(settings_from_args(args))
-    except (UsageError, PolicyFileError) as exc:
+    except (UsageError, PolicyFileError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     documents = [
@@ -127,6 +142,12 @@ def load_policies(settings: Settings) -> PolicySet:
 
 
 async def _load_policies(settings: Settings) -> PolicySet:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from agentmesh.db import DatabaseNotAtHead, create_engine, require_schema, session_factory
+    from policies.loader import PolicySet
+    from policies.overrides import PolicyOverrideStore
+
     engine = create_engine(settings.resolved_database_url)
     try:
         await require_schema(engine, migrate=settings.embedded_database)

@@ -12,20 +12,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.logging import configure_logging
-from host.replay import replay_file
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("replay", help="re-run recorded episodes and report divergences")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser(
+        "replay", parents=[options], help="re-run recorded episodes and report divergences"
+    )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="episode JSON files")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from agentmesh.logging import configure_logging
+    from host.replay import replay_file
+
     configure_logging(settings_from_args(args), stream="stderr")  # stdout carries the report alone
     status = 0
     for path in args.files:

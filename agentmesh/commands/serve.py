@@ -6,28 +6,42 @@ import argparse
 import importlib
 
 from agentmesh.commands._settings import settings_from_args
-from mcp_servers.common.bootstrap import DEFAULT_LOCAL_TENANT, ServeOptions, run
+from agentmesh.startup import check_database_url, check_port_free
 
 DOMAINS = ("erp", "rag", "ocr", "search")
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("serve", help="run one domain MCP server")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser("serve", parents=[options], help="run one domain MCP server")
     parser.add_argument("domain", choices=DOMAINS)
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument(
         "--tenant",
-        default=DEFAULT_LOCAL_TENANT,
-        help="tenant to act for over stdio (HTTP callers carry it in their mesh token)",
+        default=None,
+        help="tenant to act for over stdio (default acme; HTTP callers carry it in their mesh token)",
     )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    options = ServeOptions(transport=args.transport, host=args.host, port=args.port, local_tenant=args.tenant)
+    check_database_url(settings.database_url)
+    if args.transport == "http":
+        check_port_free(args.host, args.port)
+
+    # Imported once the checks passed: the MCP SDK and the domain take a second or more.
+    from mcp_servers.common.bootstrap import DEFAULT_LOCAL_TENANT, ServeOptions, run
+
+    options = ServeOptions(
+        transport=args.transport,
+        host=args.host,
+        port=args.port,
+        local_tenant=args.tenant or DEFAULT_LOCAL_TENANT,
+    )
     module = importlib.import_module(f"mcp_servers.{args.domain}.server")
     run(module.build_server(settings, options), settings, options)
     return 0

@@ -10,30 +10,30 @@ from __future__ import annotations
 import argparse
 import signal
 from types import FrameType
+from typing import TYPE_CHECKING
 
-import anyio
-import uvicorn
-
-from agentmesh.children import ChildProcesses
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.db import create_engine, upgrade_database
-from agentmesh.dev_tokens import issue_dev_token
-from agentmesh.keys import dev_user_key, mesh_key
-from agentmesh.logging import configure_logging
-from agentmesh.secrets import secret_box
-from agentmesh.settings import Settings
+from agentmesh.commands.serve import DOMAINS
+from agentmesh.startup import check_database_reachable, check_database_url, check_port_free
 
-DOMAINS = ("erp", "rag", "ocr", "search")
+if TYPE_CHECKING:
+    from agentmesh.settings import Settings
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("up", help="start the whole mesh (servers, host, gateway)")
+def register(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser], options: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser(
+        "up", parents=[options], help="start the whole mesh (servers, host, gateway)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.set_defaults(handler=handle)
 
 
 def _banner(settings: Settings, url: str, servers: dict[str, str]) -> str:
+    from agentmesh.dev_tokens import issue_dev_token
+
     ttl = 12 * 3600
     acme = issue_dev_token(settings, tenant_id="acme", user="alice", ttl_seconds=ttl)
     acme_admin = issue_dev_token(
@@ -78,10 +78,28 @@ class _Shutdown:
 
 
 def handle(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    # Before anything starts: a taken port or a bad DATABASE_URL is one line, not a minute of
+    # model loading followed by a traceback.
+    check_database_url(settings.database_url)
+    check_port_free(args.host, args.port)
+    check_database_reachable(settings.resolved_database_url)
+    run_mesh(settings, args.host, args.port)
+    return 0
+
+
+def run_mesh(settings: Settings, host: str, port: int) -> None:
+    """The children, then the gateway in this process, until a signal; every child stopped after."""
+    import anyio
+
+    from agentmesh.children import ChildProcesses
+    from agentmesh.keys import dev_user_key, mesh_key
+    from agentmesh.logging import configure_logging
+    from agentmesh.secrets import secret_box
+
     shutdown = _Shutdown()
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    settings = settings_from_args(args)
     configure_logging(settings, stream="stderr")
     # Keys exist before any child starts, so no two processes race to create them.
     mesh_key(settings.keys_dir)
@@ -107,13 +125,14 @@ def handle(args: argparse.Namespace) -> int:
             children.wait_healthy(child)
             servers[child.name] = f"{child.base_url}/mcp"
         shutdown.serving = True
-        anyio.run(_serve_gateway, settings, servers, args.host, args.port)
+        anyio.run(_serve_gateway, settings, servers, host, port)
     finally:
         children.stop_all()
-    return 0
 
 
 async def _upgrade_database(settings: Settings) -> None:
+    from agentmesh.db import create_engine, upgrade_database
+
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade_database(engine)
@@ -122,6 +141,9 @@ async def _upgrade_database(settings: Settings) -> None:
 
 
 async def _serve_gateway(settings: Settings, servers: dict[str, str], host: str, port: int) -> None:
+    import anyio
+    import uvicorn
+
     from gateway.app import create_app
 
     config = uvicorn.Config(

@@ -1,7 +1,8 @@
 """Creating and running a domain server the same way for all four domains.
 
 Over HTTP (Streamable HTTP at `/mcp`, health at `/healthz`) every request must carry a mesh
-token for this server; over stdio the server is a local process for one tenant.
+token for this server; over stdio the server is a local process for one tenant, and its start-up
+work (the domain's lifespan) runs in the background so `initialize` is answered at once.
 
 A server that keeps state in the platform database (`new_server(platform_database=True)`) never
 creates tables: before it serves, the schema is brought to the migrations' head when the
@@ -19,7 +20,6 @@ from typing import Any, Literal
 
 import anyio
 import structlog
-import uvicorn
 from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -28,7 +28,7 @@ from agentmesh.db import DatabaseNotAtHead, create_engine, require_schema
 from agentmesh.logging import configure_logging
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
-from mcp_servers.common.auth import server_auth
+from mcp_servers.common.background import BackgroundStart
 from mcp_servers.common.scope import ToolScopeMiddleware
 from mcp_servers.common.server import DomainServer
 from mcp_servers.common.tenant import TenantResolver
@@ -60,6 +60,7 @@ def new_server(
     instructions: str,
     server_class: type[DomainServer] = DomainServer,
     platform_database: bool = False,
+    listing_needs_startup: bool = False,
     lifespan: Lifespan | None = None,
     **kwargs: Any,
 ) -> tuple[DomainServer, TenantResolver]:
@@ -70,15 +71,27 @@ def new_server(
     configured HTTP tools) by subclassing it; everything else is wired the same.
     `platform_database`: the server's state lives in the platform database, so its lifespan
     starts by making sure the schema is current (wherever the server runs, tests included).
+    Over stdio the lifespan runs in the background; `listing_needs_startup` says `tools/list`
+    must wait for it too (the ERP server lists tools it loads from its database).
     """
-    auth = server_auth(settings, name) if options.transport == "http" else {}
+    middleware: list[Any] = [ToolScopeMiddleware()]
+    auth: dict[str, Any] = {}
+    if options.transport == "http":
+        # Imported for HTTP only: over stdio there is no token, and every import delays `initialize`.
+        from mcp_servers.common.auth import server_auth
+
+        auth = server_auth(settings, name)
     if platform_database:
         lifespan = _schema_first(settings, lifespan)
+    if options.transport == "stdio" and lifespan is not None:
+        start = BackgroundStart(name, lifespan, listing_needs_startup=listing_needs_startup)
+        lifespan = start.lifespan
+        middleware.insert(0, start)
     server = server_class(
         name,
         instructions=instructions,
         version="0.1.0",
-        middleware=[ToolScopeMiddleware()],
+        middleware=middleware,
         lifespan=lifespan,
         **auth,
         **kwargs,
@@ -134,11 +147,14 @@ def run(server: DomainServer, settings: Settings, options: ServeOptions) -> None
     configure_logging(settings, stream="stderr")
     # The SDK's server middleware then joins each request to the caller's trace (from `_meta`).
     configure_tracing(settings, f"agentmesh-mcp-{server.name}")
-    if server.uses_platform_database:
-        prepare_platform_database(settings)
     if options.transport == "stdio":
+        # The schema check runs in the background start-up; a refusal reaches the client then.
         anyio.run(server.run_stdio_async)
         return
+    if server.uses_platform_database:
+        prepare_platform_database(settings)
+    import uvicorn
+
     # Documents and images travel base64-encoded inside tool arguments; the SDK's 4 MiB default
     # would refuse a legitimate scan before the domain's own, clearer size check runs.
     app = server.streamable_http_app(

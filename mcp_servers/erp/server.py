@@ -27,7 +27,6 @@ from mcp_servers.common.server import DomainServer
 from mcp_servers.erp.catalog import ToolCatalog
 from mcp_servers.erp.configured_tools import ConfiguredTools
 from mcp_servers.erp.credentials import ServiceCredentialStore
-from mcp_servers.erp.demo_runtime import embedded_demo_api
 from mcp_servers.erp.tool_config import builtin_tools
 from mcp_servers.erp.tool_store import ToolConfigStore
 from mcp_servers.erp.upstream import ErpHttp
@@ -79,6 +78,10 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
             await catalog.refresh()
             async with contextlib.AsyncExitStack() as stack:
                 if configured_url is None:
+                    # Imported here: the demo API (its data set, its web app) is start-up work,
+                    # which over stdio runs after `initialize` has been answered.
+                    from mcp_servers.erp.demo_runtime import embedded_demo_api
+
                     endpoint.url = await stack.enter_async_context(embedded_demo_api(settings))
                     stack.callback(setattr, endpoint, "url", None)
                 await stack.enter_async_context(http)
@@ -98,6 +101,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         instructions=INSTRUCTIONS,
         server_class=ErpServer,
         platform_database=True,
+        listing_needs_startup=True,
         subscriptions=bus,
         lifespan=lifespan,
     )

@@ -22,6 +22,8 @@ CORE = (
     "span_redaction",
     "logging",
     "telemetry",
+    "errors",
+    "startup",
 )
 ABOVE = ("gateway", "host", "policies", "mcp_servers", "agentmesh.commands", "agentmesh.cli")
 
