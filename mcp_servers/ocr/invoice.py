@@ -410,9 +410,10 @@ def _continued(name: str, has_form: bool, following: str) -> bool:
 
 # --- tax code -----------------------------------------------------------------------------
 
+# "TIN" is a whole word: folded Vietnamese has "TINH" ("Tạm tính").
 _TAX_LABEL = re.compile(
     r"(M[ÃA]\s*S[ỐO]\s*THU[ẾE]|\bMST|TAX\s*(CODE|ID|NO|REG\w*(\s*NO)?)|GST\s*(REG\w*\s*)?(NO|ID|#)?"
-    r"|SST\s*(REG\w*\s*)?(NO|ID)?|VAT\s*(REG\w*\s*)?(NO|ID)|\bTIN)\s*\.?\s*[:#]?\s*"
+    r"|SST\s*(REG\w*\s*)?(NO|ID)?|VAT\s*(REG\w*\s*)?(NO|ID)|\bTIN\b)\s*\.?\s*[:#]?\s*"
 )
 _TAX_VALUE = re.compile(r"([A-Z0-9][A-Z0-9\-./ ]{4,24}[A-Z0-9])")
 _MST = re.compile(r"^(\d{10})(?:-?(\d{3}))?$")

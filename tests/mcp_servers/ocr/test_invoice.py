@@ -196,3 +196,10 @@ def test_without_any_total_label_cash_paid_with_no_change_is_the_total() -> None
     assert fields.total.value == 170.0
     # With change given back, the cash tendered is not the total.
     assert extract_invoice_fields(page(["CASH", "RM 200.00", ("CHANGE", "RM 30.00")])).total.value == 170.0
+
+
+def test_a_vietnamese_subtotal_row_is_not_a_tax_code() -> None:
+    # Folded, "Tạm tính" reads "TAM TINH": "TIN" (a taxpayer number's label) must be a whole word.
+    fields = extract_invoice_fields(page([("Tạm tính", "330.000"), ("Tổng cộng", "363.000")]))
+    assert fields.tax_code.value is None
+    assert extract_invoice_fields(page(["TIN: 123-456-789-000"])).tax_code.value == "123-456-789-000"
