@@ -181,12 +181,13 @@ _NOT_TOTAL = re.compile(
 @dataclass(frozen=True)
 class Check:
     """An amount the document's own arithmetic says was paid, where it is printed, how much it
-    adds to a labelled total it confirms, and its score when no label carries it."""
+    adds to a labelled total it confirms, and its score when no label carries it (None: an
+    amount computed but printed nowhere, which only confirms)."""
 
     amount: float
     row: Row
     confirms: float
-    alone: float
+    alone: float | None
 
 
 def _total_candidates(rows: list[Row]) -> Iterator[Candidate]:
@@ -196,7 +197,7 @@ def _total_candidates(rows: list[Row]) -> Iterator[Candidate]:
         boost = sum(check.confirms for check in checks if _same_amount(candidate.value, check.amount))
         yield Candidate(candidate.value, candidate.text, candidate.score + boost, candidate.row)
     for check in checks:
-        if any(_same_amount(candidate.value, check.amount) for candidate in labelled):
+        if check.alone is None or any(_same_amount(candidate.value, check.amount) for candidate in labelled):
             continue
         # No label carries it: it stands alone, confirmed only by the other check.
         others = sum(o.confirms for o in checks if o is not check and _same_amount(o.amount, check.amount))
@@ -283,25 +284,29 @@ SUM_REACH = 8
 
 def _subtotal_plus_charges(rows: list[Row]) -> Check | None:
     """The grand total by the bill's arithmetic: the subtotal, plus each tax or service charge
-    printed under it, minus each discount, found printed on a later row."""
+    printed under it, minus each discount, found printed on a later row. When the total's row
+    comes first with another amount (misread), the sum only confirms other checks."""
     for position, row in enumerate(rows):
         if not _SUBTOTAL.search(row.upper):
             continue
         printed = [a for a in find_amounts(row.text) if a.value > 0]
         if not printed:
             continue
-        expected = printed[-1].value
+        expected, adjusted = printed[-1].value, False
         for following in rows[position + 1 : position + 1 + SUM_REACH]:
             upper = following.upper
             amounts = [a for a in find_amounts(following.text) if not _is_rate(following.text, a)]
             if not amounts:
                 continue
             if _DISCOUNT.search(upper):
-                expected -= abs(amounts[-1].value)
+                expected, adjusted = expected - abs(amounts[-1].value), True
             elif _CHARGE.search(upper) and not _TOTAL_PLAIN.search(upper):
-                expected += amounts[-1].value
+                expected, adjusted = expected + amounts[-1].value, True
             elif any(_same_amount(amount.value, expected) for amount in amounts):
                 return Check(round(expected, 2), following, SUM_CONFIRMS, alone=0.8)
+            elif _TOTAL_PLAIN.search(upper) or _TOTAL_STRONG.search(upper):
+                break
+        return Check(round(expected, 2), row, SUM_CONFIRMS, alone=None) if adjusted else None
     return None
 
 

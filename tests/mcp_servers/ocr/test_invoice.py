@@ -203,3 +203,24 @@ def test_a_vietnamese_subtotal_row_is_not_a_tax_code() -> None:
     fields = extract_invoice_fields(page([("Tạm tính", "330.000"), ("Tổng cộng", "363.000")]))
     assert fields.tax_code.value is None
     assert extract_invoice_fields(page(["TIN: 123-456-789-000"])).tax_code.value == "123-456-789-000"
+
+
+def test_two_sums_that_agree_outweigh_a_misread_total() -> None:
+    # The total's "1" read as "4": the subtotal plus VAT and the cash minus change both say 1.188.000.
+    fields = extract_invoice_fields(
+        page(
+            [
+                ("Cộng tiền hàng", "1.100.000"),
+                ("Thuế GTGT (8%)", "88.000"),
+                ("TỔNG CỘNG", "4.188.000"),
+                ("Tiền khách đưa", "1.250.000"),
+                ("Tiền thừa", "62.000"),
+            ]
+        )
+    )
+    assert fields.total.value == 1188000.0
+    # Cash minus change alone does not overrule a grand-total label.
+    alone = extract_invoice_fields(
+        page([("TỔNG CỘNG", "4.188.000"), ("Tiền khách đưa", "1.250.000"), ("Tiền thừa", "62.000")])
+    )
+    assert alone.total.value == 4188000.0
