@@ -47,6 +47,7 @@ SEGMENT_GAP = 2.0
 # Lines handed to Tesseract one under the other: each scaled to this height, this far apart.
 SHEET_LINE_HEIGHT = 40
 SHEET_GAP = 24
+# Paper kept on each side of a line, in line heights.
 STRIP_MARGIN = 0.3
 
 
@@ -179,8 +180,8 @@ class TesseractEngine:
             lines, self.name, language or detect_language(" ".join(line.text for line in lines))
         )
 
-    def reread(self, image: Image.Image, lines: Sequence[TextLine], language: Language) -> list[TextLine]:
-        """`lines` found by another engine, each read again by Tesseract's `language` model.
+    def reread(self, image: Image.Image, lines: Sequence[TextLine], models: Sequence[str]) -> list[TextLine]:
+        """`lines` found by another engine, each read again by the Tesseract `models` ("vie").
 
         The lines are cut out along their boxes, straightened, scaled to one height and stacked
         on one sheet, which one Tesseract run reads as a block of lines; each text found goes
@@ -199,7 +200,7 @@ class TesseractEngine:
                 top = SHEET_GAP + index * pitch
                 sheet[top : top + SHEET_LINE_HEIGHT, SHEET_GAP : SHEET_GAP + strip.shape[1]] = strip
         found: dict[int, list[TextLine]] = defaultdict(list)
-        tsv = self._run(Image.fromarray(sheet), [TESSERACT_LANGUAGES[language]], page_segmentation="6")
+        tsv = self._run(Image.fromarray(sheet), models, page_segmentation="6")
         for read in tesseract_lines(tsv):
             index = int(((read.top + read.bottom) / 2 - SHEET_GAP / 2) // pitch)
             if 0 <= index < len(lines) and strips[index] is not None:
@@ -335,7 +336,7 @@ class AutoEngine:
         if not self._tesseract.reads("vi"):
             log.warning("vietnamese_model_missing", engine="tesseract", model=TESSERACT_LANGUAGES["vi"])
             return first
-        lines = self._tesseract.reread(image, first.lines, "vi")
+        lines = self._tesseract.reread(image, first.lines, [TESSERACT_LANGUAGES["vi"]])
         return Recognition(lines, f"{self._rapidocr.name}+{self._tesseract.name}", "vi")
 
 
