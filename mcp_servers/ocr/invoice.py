@@ -161,11 +161,11 @@ _TOTAL_STRONG = re.compile(
 _TOTAL_PAYABLE = re.compile(r"PAYABLE|AMOUNT\s*DUE|TOTAL\s*DUE|THANH\s*TOAN")
 _TOTAL_PLAIN = re.compile(r"TOTAL|\bTONG\b")
 _LABEL_WORDS = re.compile(
-    r"TOTAL|\bTONG|CONG|THANH\s*TOAN|THANH\s*TIEN|AMOUNT|DUE|PAYABLE|INCL\w*|JUMLAH|GST|VN[DĐ]|\)"
+    r"TOTAL|\bTONG|CONG|THANH\s*TOAN|THANH\s*TIEN|AMOUNT|DUE|PAYABLE|INCL\w*|JUMLAH|GST|VND|\)"
 )
 # "Thành tiền" heads the amount column of the item table; only with an amount on its own row is
 # it the bill's total.
-_COLUMN_HEADER = re.compile(r"^\W*THANH\s*TIEN\W*$|THANH\s*TIEN\W*$|\bD(ON|\.)\s*GIA\b|\bS(O\s*LUONG|L)\b")
+_COLUMN_HEADER = re.compile(r"THANH\s*TIEN\W*$|\bD(ON|\.)\s*GIA\b|\bS(O\s*LUONG|L)\b")
 _TENDERED = re.compile(r"\bCASH\b|TENDER\w*|\bPAID\b|TIEN\s*KHACH\s*(DUA|TRA)|KHACH\s*DUA")
 _NOT_TENDERED = re.compile(r"CASH\s*(BILL|IER|SALE)|CHANGE")
 _CHANGE = re.compile(r"CHANGE|\bBAL(ANCE)?\b|TIEN\s*(THUA|THOI|TRA\s*LAI)")
