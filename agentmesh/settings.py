@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # Files the OCR server may read by path (base64 input is always accepted).
     ocr_allowed_dir: Path | None = Field(default=None, alias="AGENTMESH_OCR_ALLOWED_DIR")
     # OCR engine when a call names none, Tesseract languages, and caps on what one call may read.
-    ocr_engine: Literal["rapidocr", "tesseract"] = Field(default="rapidocr", alias="AGENTMESH_OCR_ENGINE")
+    ocr_engine: Literal["auto", "rapidocr", "tesseract"] = Field(default="auto", alias="AGENTMESH_OCR_ENGINE")
     ocr_tesseract_languages: str = Field(default="eng+vie", alias="AGENTMESH_OCR_TESSERACT_LANGUAGES")
     ocr_max_input_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, alias="AGENTMESH_OCR_MAX_BYTES")
     ocr_max_pixels: int = Field(default=40_000_000, ge=10_000, alias="AGENTMESH_OCR_MAX_PIXELS")

@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Letters may touch a number ("RM9.00", "9.00RM"); digits and separators may not.
-_NUMBER = re.compile(r"(?<![\d.,])-?\d[\d.,]*\d(?!\d)|(?<![\d.,])\d(?![\d.,])")
+# Letters may touch a number ("RM9.00", "9.00RM"); digits and separators may not. A decimal point
+# followed by a space and two digits is one amount with a space the reader put in ("25. 10").
+_NUMBER = re.compile(
+    r"(?<![\d.,])-?\d[\d.,]*\.\s\d{2}(?![\d.,]|\s?\d)|(?<![\d.,])-?\d[\d.,]*\d(?!\d)|(?<![\d.,])\d(?![\d.,])"
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def find_amounts(text: str) -> list[AmountMatch]:
 
 def parse_amount(token: str) -> tuple[float, bool] | None:
     """The value of one printed number and whether it had a decimal part; None if malformed."""
-    token = token.strip().rstrip(".,")
+    token = "".join(token.split()).rstrip(".,")
     negative = token.startswith("-")
     digits = token.lstrip("-")
     if not digits or not digits[0].isdigit():

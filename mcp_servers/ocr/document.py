@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mcp_servers.ocr.language import Language
+
 Point = tuple[float, float]
 DocumentFormat = Literal["png", "jpeg", "webp", "tiff", "pdf"]
 
@@ -51,7 +53,14 @@ class Page(BaseModel):
 
     number: int = Field(ge=1, description="1-based page number in the document")
     source: Literal["text_layer", "ocr"] = Field(description="PDF text layer, or recognised from pixels")
-    engine: str | None = Field(default=None, description="the OCR engine, for pages recognised from pixels")
+    engine: str | None = Field(
+        default=None,
+        description="what recognised the page from pixels: 'rapidocr', 'tesseract', or 'rapidocr+tesseract' "
+        "(RapidOCR finding the lines, Tesseract reading them: Vietnamese pages under the 'auto' engine)",
+    )
+    language: Language | None = Field(
+        default=None, description="the page's language: given by the caller, or detected from its text"
+    )
     width: float
     height: float
     unit: Literal["px", "pt"] = Field(description="px for images, pt (1/72 inch) for PDF pages")

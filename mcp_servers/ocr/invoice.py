@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from mcp_servers.ocr import layout
-from mcp_servers.ocr.amounts import find_amounts
+from mcp_servers.ocr.amounts import AmountMatch, find_amounts
 from mcp_servers.ocr.dates import find_dates
 from mcp_servers.ocr.document import Document, TextLine
+from mcp_servers.ocr.language import Language, fold
 
 
 class InvoiceField(BaseModel):
@@ -35,14 +36,20 @@ class InvoiceField(BaseModel):
 
 
 class InvoiceFields(BaseModel):
-    """The fields of one invoice or receipt; a field not found has value null and confidence 0."""
+    """The fields of one invoice or receipt; a field not found has value null and confidence 0.
+    These names are the tool's stable output contract."""
 
-    company: InvoiceField
-    date: InvoiceField
-    total: InvoiceField
+    company: InvoiceField = Field(description="the vendor: the shop or company that issued the document")
+    date: InvoiceField = Field(description="the issue date, ISO 8601 (YYYY-MM-DD)")
+    total: InvoiceField = Field(
+        description="the grand total paid, after discounts, tax and rounding, as a number (never a subtotal)"
+    )
     tax_code: InvoiceField = Field(description="tax code: Vietnamese MST, GST/SST/VAT registration number")
     invoice_number: InvoiceField
     pages_read: int
+    language: Language | None = Field(
+        default=None, description="the document's language ('vi' or 'en'), from its first page"
+    )
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,9 @@ class Row:
 
     @property
     def upper(self) -> str:
-        return self.text.upper()
+        """The text in capitals without diacritics, character for character: labels match
+        whether or not the recogniser kept the marks ("TỔNG CỘNG", "Tống cộng", "Tong cong")."""
+        return fold(self.text).upper()
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ def extract_invoice_fields(document: Document) -> InvoiceFields:
         tax_code=_best(_tax_code_candidates(rows)),
         invoice_number=_best(_invoice_number_candidates(rows)),
         pages_read=len(document.pages),
+        language=document.pages[0].language if document.pages else None,
     )
 
 
@@ -117,8 +127,8 @@ def _best(candidates: Iterator[Candidate]) -> InvoiceField:
 
 # --- date ---------------------------------------------------------------------------------
 
-_DATE_LABEL = re.compile(r"\b(DATE|DATED|TARIKH|NG[ÀA]Y|INVOICE DATE|BILL DATE)\b")
-_NOT_ISSUE_DATE = re.compile(r"\b(DUE|EXPIR\w*|EXP|VALID|BEST BEFORE|H[SẠA]N|BIRTH|DOB)\b")
+_DATE_LABEL = re.compile(r"\b(DATE|DATED|TARIKH|NGAY|INVOICE DATE|BILL DATE)\b")
+_NOT_ISSUE_DATE = re.compile(r"\b(DUE|EXPIR\w*|EXP|VALID|BEST BEFORE|HAN|BIRTH|DOB|NGAY SINH)\b")
 _TIME = re.compile(r"\d{1,2}:\d{2}")
 
 
@@ -139,39 +149,72 @@ def _date_candidates(rows: list[Row]) -> Iterator[Candidate]:
 
 # --- total --------------------------------------------------------------------------------
 
+# Labels are matched on capitals without diacritics (`Row.upper`). A grand total outranks a plain
+# "TOTAL"; subtotals never count: "Tạm tính", "Cộng tiền hàng" and "Tổng tiền hàng" are the goods
+# before discount and VAT on Vietnamese bills, as SUB TOTAL is on English ones.
 _TOTAL_STRONG = re.compile(
     r"ROUND\w*\s*\w?\s*TOTAL|TOTAL\s*ROUND\w*|GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(AMOUNT\s*)?(DUE|PAYABLE)"
     r"|AMOUNT\s*DUE|TOTAL\s*(SALES\s*)?\(?\s*INCL\w*|SALES\s*\(?\s*[IL1]NCL\w*|TOTAL\s*AMOUNT"
-    r"|T[ỔO]NG\s*C[ỘO]NG|T[ỔO]NG\s*TI[ỀE]N|T[ỔO]NG\s*THANH\s*TO[ÁA]N|JUMLAH"
+    r"|TONG\s*CONG|TONG\s*(SO\s*)?(TIEN\s*)?THANH\s*TOAN|THANH\s*TIEN|JUMLAH"
 )
-_TOTAL_PLAIN = re.compile(r"TOTAL|T[ỔO]NG")
-_LABEL_WORDS = re.compile(r"TOTAL|T[ỔO]NG|AMOUNT|DUE|PAYABLE|INCL\w*|JUMLAH|GST|\)")
-_TENDERED = re.compile(r"\bCASH\b|TENDER\w*|\bPAID\b|TI[ỀE]N\s*KH[ÁA]CH\s*(Đ[ƯU]A|TR[ẢA])")
+# What the customer pays, after every discount and tax: outranks a "Tổng cộng" printed before them.
+_TOTAL_PAYABLE = re.compile(r"PAYABLE|AMOUNT\s*DUE|TOTAL\s*DUE|THANH\s*TOAN")
+_TOTAL_PLAIN = re.compile(r"TOTAL|\bTONG\b")
+_LABEL_WORDS = re.compile(
+    r"TOTAL|\bTONG|CONG|THANH\s*TOAN|THANH\s*TIEN|AMOUNT|DUE|PAYABLE|INCL\w*|JUMLAH|GST|VND|\)"
+)
+# "Thành tiền" heads the amount column of the item table; only with an amount on its own row is
+# it the bill's total.
+_COLUMN_HEADER = re.compile(r"THANH\s*TIEN\W*$|\bD(ON|\.)\s*GIA\b|\bS(O\s*LUONG|L)\b")
+_TENDERED = re.compile(r"\bCASH\b|TENDER\w*|\bPAID\b|TIEN\s*KHACH\s*(DUA|TRA)|KHACH\s*DUA")
 _NOT_TENDERED = re.compile(r"CASH\s*(BILL|IER|SALE)|CHANGE")
-_CHANGE = re.compile(r"CHANGE|\bBAL(ANCE)?\b|TI[ỀE]N\s*(TH[ỪU]A|TR[ẢA]\s*L[ẠA]I)")
-_ROUNDING = re.compile(r"ROUND\w*\s*(ADJ\w*|OFF)|ROUNDING|L[ÀA]M\s*TR[ÒO]N")
+_CHANGE = re.compile(r"CHANGE|\bBAL(ANCE)?\b|TIEN\s*(THUA|THOI|TRA\s*LAI)")
+_ROUNDING = re.compile(r"ROUND\w*\s*(ADJ\w*|OFF)|ROUNDING|LAM\s*TRON")
 _NOT_TOTAL = re.compile(
     r"SUB\s*-?\s*TOTAL|TOTAL\s*(QTY|QUANTITY|ITEMS?|DISC\w*|SAVING\w*|TAX|GST|SST|VAT|EXCL\w*|WEIGHT|POINTS?)"
-    r"|(SALES\s*)?\(?\s*EXCL\w*|CHANGE|TENDER\w*|T[ỔO]NG\s*S[ỐO]\s*L[ƯU][ỢO]NG|\bQTY\b"
+    r"|(SALES\s*)?\(?\s*EXCL\w*|CHANGE|TENDER\w*|\bQTY\b"
+    r"|TAM\s*TINH|TIEN\s*HANG|TONG\s*(SO\s*)?(LUONG|SL|MON)\b|TONG\s*(TIEN\s*)?(GIAM|CHIET|THUE|VAT)"
+    r"|TIEN\s*(THUE|VAT)|TIEN\s*KHACH|TIEN\s*(THUA|THOI|TRA\s*LAI)"
 )
+
+
+@dataclass(frozen=True)
+class Check:
+    """An amount the document's own arithmetic says was paid, where it is printed, how much it
+    adds to a labelled total it confirms, and its score when no label carries it (None: an
+    amount computed but printed nowhere, which only confirms)."""
+
+    amount: float
+    row: Row
+    confirms: float
+    alone: float | None
 
 
 def _total_candidates(rows: list[Row]) -> Iterator[Candidate]:
-    candidates = list(_labelled_totals(rows))
-    paid = _tendered_minus_change(rows)
-    if paid is None:
-        yield from candidates
-        return
-    amount, row = paid
-    confirmed = False
-    for candidate in candidates:
-        if isinstance(candidate.value, float) and abs(candidate.value - amount) < 0.005:
-            confirmed = True
-            yield Candidate(candidate.value, candidate.text, candidate.score + 0.1, candidate.row)
-        else:
-            yield candidate
-    if not confirmed:
-        yield Candidate(amount, f"{amount:.2f}", 0.85, row)
+    labelled = list(_labelled_totals(rows))
+    checks = [check for check in (_tendered_minus_change(rows), _subtotal_plus_charges(rows)) if check]
+    for candidate in labelled:
+        boost = sum(check.confirms for check in checks if _same_amount(candidate.value, check.amount))
+        yield Candidate(candidate.value, candidate.text, candidate.score + boost, candidate.row)
+    for check in checks:
+        if check.alone is None or any(_same_amount(candidate.value, check.amount) for candidate in labelled):
+            continue
+        # No label carries it: it stands alone, confirmed only by the other check.
+        others = sum(o.confirms for o in checks if o is not check and _same_amount(o.amount, check.amount))
+        yield Candidate(check.amount, _printed(check.row, check.amount), check.alone + others, check.row)
+    if not labelled and not checks:
+        yield from _tendered_in_full(rows)
+
+
+def _same_amount(value: str | float, amount: float) -> bool:
+    return isinstance(value, float) and abs(value - amount) < 0.005
+
+
+def _printed(row: Row, amount: float) -> str:
+    """How `amount` is printed on `row`, or the number itself when it is not."""
+    return next(
+        (found.raw for found in find_amounts(row.text) if abs(found.value - amount) < 0.005), f"{amount:.2f}"
+    )
 
 
 def _labelled_totals(rows: list[Row]) -> Iterator[Candidate]:
@@ -187,10 +230,12 @@ def _labelled_totals(rows: list[Row]) -> Iterator[Candidate]:
         score = 0.75
         if _TOTAL_STRONG.search(upper):
             score = 0.95 if "ROUND" in upper else 0.9
-        keyword_end = max(match.end() for match in _LABEL_WORDS.finditer(upper))
+            if _TOTAL_PAYABLE.search(upper):
+                score += 0.03
+        keyword_end = max((match.end() for match in _LABEL_WORDS.finditer(upper)), default=0)
         amounts = [a for a in find_amounts(row.text) if a.start >= keyword_end and a.value > 0]
         source = row
-        if not amounts and position + 1 < len(rows):
+        if not amounts and position + 1 < len(rows) and not _COLUMN_HEADER.search(upper):
             # The value printed under its label.
             source = rows[position + 1]
             amounts = [a for a in find_amounts(source.text) if a.value > 0]
@@ -203,19 +248,87 @@ def _labelled_totals(rows: list[Row]) -> Iterator[Candidate]:
             yield last_total
 
 
-def _tendered_minus_change(rows: list[Row]) -> tuple[float, Row] | None:
+# Cash handed over minus change given back is what was paid, whatever a label says: a misread
+# label loses to it. A subtotal plus the taxes and charges after it, less discounts, confirms less.
+CASH_CONFIRMS = 0.25
+SUM_CONFIRMS = 0.1
+
+
+def _tendered_minus_change(rows: list[Row]) -> Check | None:
     """What was paid, when the document shows the money tendered and the change given back."""
     for position, row in enumerate(rows):
         if not _TENDERED.search(row.upper) or _NOT_TENDERED.search(row.upper):
             continue
         tendered = [a.value for a in find_amounts(row.text) if a.value > 0]
-        for following in rows[position + 1 : position + 4]:
+        after = position + 1
+        if not tendered and after < len(rows):
+            tendered = [a.value for a in find_amounts(rows[after].text) if a.value > 0]  # under "CASH"
+            after += 1
+        for following in rows[after : after + 3]:
             if _CHANGE.search(following.upper):
                 change = [a.value for a in find_amounts(following.text) if a.value >= 0]
                 if tendered and change and tendered[-1] >= change[-1]:
-                    return round(tendered[-1] - change[-1], 2), following
+                    return Check(round(tendered[-1] - change[-1], 2), following, CASH_CONFIRMS, alone=0.85)
                 break
     return None
+
+
+_SUBTOTAL = re.compile(
+    r"SUB\s*-?\s*TOTAL|TAM\s*TINH|(CONG|TONG)\s*TIEN\s*HANG|TOTAL\s*(SALES\s*)?\(?\s*EXCL\w*"
+)
+_CHARGE = re.compile(r"GST|SST|VAT|\bTAX|SERVICE|\bSVC|THUE|GTGT|PHI\s*DICH\s*VU|PHU\s*THU")
+_DISCOUNT = re.compile(r"DISC\w*|GIAM\s*GIA|CHIET\s*KHAU|KHUYEN\s*MAI|VOUCHER")
+# Rows after the subtotal that may hold its taxes, charges, discounts and the grand total.
+SUM_REACH = 8
+
+
+def _subtotal_plus_charges(rows: list[Row]) -> Check | None:
+    """The grand total by the bill's arithmetic: the subtotal, plus each tax or service charge
+    printed under it, minus each discount, found printed on a later row. When the total's row
+    comes first with another amount (misread), the sum only confirms other checks."""
+    for position, row in enumerate(rows):
+        if not _SUBTOTAL.search(row.upper):
+            continue
+        printed = [a for a in find_amounts(row.text) if a.value > 0]
+        if not printed:
+            continue
+        expected, adjusted = printed[-1].value, False
+        for following in rows[position + 1 : position + 1 + SUM_REACH]:
+            upper = following.upper
+            amounts = [a for a in find_amounts(following.text) if not _is_rate(following.text, a)]
+            if not amounts:
+                continue
+            if _DISCOUNT.search(upper):
+                expected, adjusted = expected - abs(amounts[-1].value), True
+            elif _CHARGE.search(upper) and not _TOTAL_PLAIN.search(upper):
+                expected, adjusted = expected + amounts[-1].value, True
+            elif any(_same_amount(amount.value, expected) for amount in amounts):
+                return Check(round(expected, 2), following, SUM_CONFIRMS, alone=0.8)
+            elif _TOTAL_PLAIN.search(upper) or _TOTAL_STRONG.search(upper):
+                break
+        return Check(round(expected, 2), row, SUM_CONFIRMS, alone=None) if adjusted else None
+    return None
+
+
+def _is_rate(text: str, amount: AmountMatch) -> bool:
+    """Whether `amount` is a percentage ("GST 6%"), not money."""
+    return text[amount.start + len(amount.raw) :].lstrip().startswith("%")
+
+
+def _tendered_in_full(rows: list[Row]) -> Iterator[Candidate]:
+    """With no total printed at all, cash handed over with no change given back is the total."""
+    for position, row in enumerate(rows):
+        if not _TENDERED.search(row.upper) or _NOT_TENDERED.search(row.upper):
+            continue
+        if any(_CHANGE.search(following.upper) for following in rows[position + 1 : position + 4]):
+            continue
+        source = row
+        amounts = [a for a in find_amounts(row.text) if a.value > 0]
+        if not amounts and position + 1 < len(rows):
+            source = rows[position + 1]  # the amount printed under "CASH"
+            amounts = [a for a in find_amounts(source.text) if a.value > 0]
+        if amounts:
+            yield Candidate(amounts[-1].value, amounts[-1].raw, 0.6, source)
 
 
 def _rounded_total(rows: list[Row], position: int, total: Candidate) -> Iterator[Candidate]:
@@ -302,9 +415,10 @@ def _continued(name: str, has_form: bool, following: str) -> bool:
 
 # --- tax code -----------------------------------------------------------------------------
 
+# "TIN" is a whole word: folded Vietnamese has "TINH" ("Tạm tính").
 _TAX_LABEL = re.compile(
     r"(M[ÃA]\s*S[ỐO]\s*THU[ẾE]|\bMST|TAX\s*(CODE|ID|NO|REG\w*(\s*NO)?)|GST\s*(REG\w*\s*)?(NO|ID|#)?"
-    r"|SST\s*(REG\w*\s*)?(NO|ID)?|VAT\s*(REG\w*\s*)?(NO|ID)|\bTIN)\s*\.?\s*[:#]?\s*"
+    r"|SST\s*(REG\w*\s*)?(NO|ID)?|VAT\s*(REG\w*\s*)?(NO|ID)|\bTIN\b)\s*\.?\s*[:#]?\s*"
 )
 _TAX_VALUE = re.compile(r"([A-Z0-9][A-Z0-9\-./ ]{4,24}[A-Z0-9])")
 _MST = re.compile(r"^(\d{10})(?:-?(\d{3}))?$")

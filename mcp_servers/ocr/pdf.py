@@ -19,6 +19,7 @@ from mcp_servers.ocr import layout
 from mcp_servers.ocr.document import Page, TextLine
 from mcp_servers.ocr.engines import OcrEngine
 from mcp_servers.ocr.errors import InvalidInput
+from mcp_servers.ocr.language import Language, detect_language
 from mcp_servers.ocr.pagination import select_pages
 from mcp_servers.ocr.sources import InputLimits
 
@@ -44,7 +45,9 @@ class PdfFile:
         except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(f"the PDF could not be read: {exc}") from exc
 
-    def pages(self, requested: Sequence[int] | None, engine: OcrEngine) -> Iterator[Page]:
+    def pages(
+        self, requested: Sequence[int] | None, engine: OcrEngine, language: Language | None = None
+    ) -> Iterator[Page]:
         """Each selected page, from its text layer or recognised by `engine`."""
         numbers = select_pages(requested, self.page_count, self._limits.max_pages)
         with _PDFIUM:
@@ -56,9 +59,9 @@ class PdfFile:
             for number in numbers:
                 text = self._text_layer(number)
                 if text:
-                    yield self._text_page(rendered, number, text)
+                    yield self._text_page(rendered, number, text, language)
                 else:
-                    yield self._scanned_page(rendered, number, engine)
+                    yield self._scanned_page(rendered, number, engine, language)
         finally:
             with _PDFIUM:
                 rendered.close()
@@ -70,7 +73,9 @@ class PdfFile:
             raise InvalidInput(f"page {number} of the PDF could not be read: {exc}") from exc
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
-    def _text_page(self, rendered: pdfium.PdfDocument, number: int, text: str) -> Page:
+    def _text_page(
+        self, rendered: pdfium.PdfDocument, number: int, text: str, language: Language | None
+    ) -> Page:
         with _PDFIUM:
             page = rendered[number - 1]
             width, height = page.get_size()
@@ -87,10 +92,19 @@ class PdfFile:
             textpage.close()
             page.close()
         return Page(
-            number=number, source="text_layer", width=width, height=height, unit="pt", text=text, lines=lines
+            number=number,
+            source="text_layer",
+            language=language or detect_language(text),
+            width=width,
+            height=height,
+            unit="pt",
+            text=text,
+            lines=lines,
         )
 
-    def _scanned_page(self, rendered: pdfium.PdfDocument, number: int, engine: OcrEngine) -> Page:
+    def _scanned_page(
+        self, rendered: pdfium.PdfDocument, number: int, engine: OcrEngine, language: Language | None
+    ) -> Page:
         with _PDFIUM:
             page = rendered[number - 1]
             width, height = page.get_size()
@@ -101,19 +115,21 @@ class PdfFile:
                 scale *= (self._limits.max_pixels / pixels) ** 0.5
             image = page.render(scale=scale).to_pil().convert("RGB")
             page.close()
+        recognition = engine.recognise(image, language)
         recognised = [
             TextLine(
                 text=line.text,
                 box=_rounded([(x / scale, y / scale) for x, y in line.box]),
                 confidence=line.confidence,
             )
-            for line in engine.recognise(image)
+            for line in recognition.lines
         ]
         lines = layout.in_reading_order(recognised)
         return Page(
             number=number,
             source="ocr",
-            engine=engine.name,
+            engine=recognition.engine,
+            language=recognition.language,
             width=width,
             height=height,
             unit="pt",

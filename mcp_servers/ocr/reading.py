@@ -8,6 +8,7 @@ from mcp_servers.ocr import formats, layout
 from mcp_servers.ocr.document import Document, Page
 from mcp_servers.ocr.engines import Engines
 from mcp_servers.ocr.images import ImageFile
+from mcp_servers.ocr.language import Language
 from mcp_servers.ocr.pdf import PdfFile
 from mcp_servers.ocr.sources import InputLimits
 
@@ -20,22 +21,32 @@ class DocumentReader:
         self._engines = engines
         self._limits = limits
 
-    def read(self, data: bytes, *, engine: str | None = None, pages: Sequence[int] | None = None) -> Document:
-        """Every selected page of `data` (all pages when `pages` is None)."""
+    def read(
+        self,
+        data: bytes,
+        *,
+        engine: str | None = None,
+        pages: Sequence[int] | None = None,
+        language: Language | None = None,
+    ) -> Document:
+        """Every selected page of `data` (all pages when `pages` is None), in `language` when the
+        caller knows it (detected page by page otherwise)."""
         chosen = self._engines.get(engine)
         kind = formats.sniff(data)
         if kind == "pdf":
             pdf = PdfFile(data, self._limits)
-            return Document.of(kind, pdf.page_count, list(pdf.pages(pages, chosen)))
+            return Document.of(kind, pdf.page_count, list(pdf.pages(pages, chosen, language)))
         image = ImageFile(data, self._limits)
         read: list[Page] = []
         for number, picture in image.pages(pages):
-            lines = layout.in_reading_order(chosen.recognise(picture))
+            recognition = chosen.recognise(picture, language)
+            lines = layout.in_reading_order(recognition.lines)
             read.append(
                 Page(
                     number=number,
                     source="ocr",
-                    engine=chosen.name,
+                    engine=recognition.engine,
+                    language=recognition.language,
                     width=picture.width,
                     height=picture.height,
                     unit="px",

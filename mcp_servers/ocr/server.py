@@ -23,17 +23,19 @@ from mcp_servers.common.server import DomainServer
 from mcp_servers.ocr.document import Document
 from mcp_servers.ocr.engines import EngineName, Engines
 from mcp_servers.ocr.invoice import InvoiceField, InvoiceFields, extract_invoice_fields
+from mcp_servers.ocr.language import Language
 from mcp_servers.ocr.reading import DocumentReader
 from mcp_servers.ocr.sources import DocumentSource, InputLimits
 
 log = structlog.get_logger(__name__)
 
 INSTRUCTIONS = (
-    "Reads text from images (PNG, JPEG, WebP, TIFF) and PDFs. ocr_image(image) returns the text "
-    "lines with boxes and confidence; ocr_document(document, engine, pages) does the same page by "
-    "page, using a PDF's text layer where it has one; extract_invoice_fields(document) returns "
-    "company, date (ISO), total (a number), tax code and invoice number, each with its confidence "
-    "and source line. Inputs are base64 (or a data: URL) or a path inside your own folder."
+    "Reads text from images (PNG, JPEG, WebP, TIFF) and PDFs, in English and Vietnamese "
+    "(diacritics kept). ocr_image(image) returns the text lines with boxes and confidence; "
+    "ocr_document(document, engine, pages, language) does the same page by page, using a PDF's "
+    "text layer where it has one; extract_invoice_fields(document) returns company (the vendor), "
+    "date (ISO), total (the grand total, a number), tax code and invoice number, each with its "
+    "confidence and source line. Inputs are base64 (or a data: URL) or a path inside your own folder."
 )
 
 Input = Annotated[
@@ -45,7 +47,16 @@ Input = Annotated[
 ]
 Engine = Annotated[
     EngineName | None,
-    Field(description="OCR engine: 'rapidocr' (default) or 'tesseract' (if installed on the server)"),
+    Field(
+        description="OCR engine: 'auto' (default: RapidOCR, and Tesseract's Vietnamese model on Vietnamese "
+        "pages), 'rapidocr', or 'tesseract' (if installed on the server)"
+    ),
+]
+DocumentLanguage = Annotated[
+    Language | None,
+    Field(
+        description="the document's language, 'vi' or 'en', when known; detected page by page when omitted"
+    ),
 ]
 PageNumber = Annotated[int, Field(ge=1)]
 Pages = Annotated[
@@ -54,6 +65,16 @@ Pages = Annotated[
 ]
 
 FIELD_NAMES = ("company", "date", "total", "tax_code", "invoice_number")
+# How the text of a result names each structured field (the field names themselves are the
+# stable contract: `company` is the vendor).
+FIELD_LABELS = {
+    "company": "Vendor",
+    "date": "Date",
+    "total": "Total",
+    "tax_code": "Tax code",
+    "invoice_number": "Invoice number",
+}
+LANGUAGE_NAMES = {"en": "English", "vi": "Vietnamese"}
 
 _READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
@@ -66,12 +87,16 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     reader = DocumentReader(Engines(settings), limits)
 
     async def read(
-        tool: str, value: str, engine: str | None = None, pages: Sequence[int] | None = None
+        tool: str,
+        value: str,
+        engine: str | None = None,
+        pages: Sequence[int] | None = None,
+        language: Language | None = None,
     ) -> Document:
         tenant_id = tenants.current().tenant_id
         data = await anyio.to_thread.run_sync(source.read, value, tenant_id)
         document = await anyio.to_thread.run_sync(
-            functools.partial(reader.read, data, engine=engine, pages=pages)
+            functools.partial(reader.read, data, engine=engine, pages=pages, language=language)
         )
         log.info(
             "document_read",
@@ -80,6 +105,8 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
             format=document.format,
             pages=len(document.pages),
             lines=sum(len(page.lines) for page in document.pages),
+            engines=sorted({page.engine for page in document.pages if page.engine}),
+            languages=sorted({page.language for page in document.pages if page.language}),
         )
         return document
 
@@ -92,12 +119,12 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
 
     @server.tool(annotations=_READ_ONLY, meta=render_meta("summary_text", fields=["text"]))
     async def ocr_document(
-        document: Input, engine: Engine = None, pages: Pages = None
+        document: Input, engine: Engine = None, pages: Pages = None, language: DocumentLanguage = None
     ) -> Annotated[CallToolResult, Document]:
         """Read a document page by page: PNG, JPEG, WebP, TIFF (every frame) or PDF. A PDF page with
-        a text layer is read from it; a scanned page is recognised. Returns each page's text and its
-        lines with boxes and confidence."""
-        read_document = await read("ocr_document", document, engine, pages)
+        a text layer is read from it; a scanned page is recognised. Returns each page's text, its
+        language and its lines with boxes and confidence."""
+        read_document = await read("ocr_document", document, engine, pages, language)
         return structured_result(read_document, _document_text(read_document))
 
     @server.tool(
@@ -106,12 +133,14 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         meta=render_meta("structured_json", fields=list(FIELD_NAMES)),
     )
     async def extract_fields(
-        document: Input, engine: Engine = None
+        document: Input, engine: Engine = None, language: DocumentLanguage = None
     ) -> Annotated[CallToolResult, InvoiceFields]:
-        """Extract the fields of an invoice or receipt: company, date (ISO 8601), total (a number),
-        tax code (MST, GST/SST/VAT number) and invoice number, each with its confidence and the
-        line it was read from. A field that is not found is null."""
-        read_document = await read("extract_invoice_fields", document, engine)
+        """Extract the fields of an invoice or receipt, English or Vietnamese: company (the vendor),
+        date (ISO 8601), total (the grand total after discounts and tax, a number: "Tổng cộng",
+        "Thành tiền", "TOTAL", never a subtotal such as "Tạm tính"), tax code (MST, GST/SST/VAT
+        number) and invoice number, each with its confidence and the line it was read from. A field
+        that is not found is null."""
+        read_document = await read("extract_invoice_fields", document, engine, language=language)
         fields = extract_invoice_fields(read_document)
         return structured_result(fields, _fields_text(fields))
 
@@ -124,20 +153,32 @@ def _document_text(document: Document) -> str:
     parts = [f"Read {len(document.pages)} of {document.page_count} page(s) of a {document.format.upper()}."]
     for page in document.pages:
         how = "text layer" if page.source == "text_layer" else f"OCR ({page.engine})"
+        language = f", {LANGUAGE_NAMES[page.language]}" if page.language else ""
         mean = sum(line.confidence for line in page.lines) / len(page.lines) if page.lines else 0.0
-        parts.append(f"--- page {page.number}: {how}, {len(page.lines)} lines, confidence {mean:.2f} ---")
+        parts.append(
+            f"--- page {page.number}: {how}{language}, {len(page.lines)} lines, confidence {mean:.2f} ---"
+        )
         parts.append(page.text)
     return "\n".join(parts)
 
 
 def _fields_text(fields: InvoiceFields) -> str:
-    rows = []
-    for name in FIELD_NAMES:
-        found: InvoiceField = getattr(fields, name)
-        label = name.replace("_", " ")
-        if found.value is None:
-            rows.append(f"{label}: not found")
-        else:
-            where = f'from "{found.source_line}"'
-            rows.append(f"{label}: {found.value} (confidence {found.confidence:.2f}; {where})")
+    """The fields found in one sentence, then those not found, then where each was read."""
+    found = [(name, getattr(fields, name)) for name in FIELD_NAMES if getattr(fields, name).value is not None]
+    missing = [FIELD_LABELS[name].lower() for name in FIELD_NAMES if getattr(fields, name).value is None]
+    if found:
+        summary = "; ".join(f"{FIELD_LABELS[name]}: {_field_value(field)}" for name, field in found) + "."
+    else:
+        summary = "No invoice fields found."
+    rows = [summary, f"Not found: {', '.join(missing)}." if missing else "All fields found."]
+    for name, field in found:
+        rows.append(
+            f'{FIELD_LABELS[name]} read from "{field.source_line}" (confidence {field.confidence:.2f}).'
+        )
     return "\n".join(rows)
+
+
+def _field_value(field: InvoiceField) -> str:
+    if isinstance(field.value, float):
+        return f"{field.value:,.0f}" if field.value == int(field.value) else f"{field.value:,.2f}"
+    return str(field.value)

@@ -2,22 +2,30 @@
 
 Files are read only under `<ocr_allowed_dir>/<tenant_id>/`, after resolving every symlink, so a
 caller can reach neither another tenant's folder nor anything outside through `..` or a link.
+Refusals say what the caller can do and nothing of how the server is set up (no setting names,
+no server paths); the server's log keeps that detail.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from agentmesh.settings import Settings
 from mcp_servers.ocr.errors import FileNotFound, InputTooLarge, InvalidInput, PathRefused
 
+log = structlog.get_logger(__name__)
+
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
 _TENANT_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A file name ends in an extension ("receipt.png"); a sentence does not.
+_FILE_NAME = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 MAX_PATH_CHARS = 1024
+ATTACH_INSTEAD = "attach the image or PDF instead (as base64 or a data: URL)"
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class DocumentSource:
         compact = "".join(value.split())
         try:
             return self._decode(compact, strict=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or letters outside ASCII ("Tổng cộng ...")
             return self._read_path(value, tenant_id)
 
     def _decode(self, text: str, *, strict: bool = False) -> bytes:
@@ -69,22 +77,25 @@ class DocumentSource:
             raise InputTooLarge(f"the input is about {size:,} bytes; the limit is {limit:,} bytes")
         try:
             data = base64.b64decode(compact, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:
             if strict:
                 raise
-            raise InvalidInput(f"the data URL does not hold valid base64: {exc}") from exc
+            raise InvalidInput("the data URL does not hold valid base64") from exc
         self._check_size(len(data))
         return data
 
     def _read_path(self, value: str, tenant_id: str) -> bytes:
         if len(value) > MAX_PATH_CHARS or "\x00" in value or "\n" in value:
-            raise InvalidInput("the input is neither valid base64 nor a file path")
+            raise InvalidInput(f"the input is neither a document nor a file path: {ATTACH_INSTEAD}")
+        if _is_prose(value):
+            # A question passed where the document belongs ("What is the total on this receipt?").
+            raise InvalidInput(f"no document came with the request, only text: {ATTACH_INSTEAD}")
         if self._allowed_dir is None:
-            raise PathRefused(
-                "this server does not read files by path (AGENTMESH_OCR_ALLOWED_DIR is not set): send base64"
-            )
+            log.info("ocr_path_input_disabled", tenant_id=tenant_id, reason="ocr_allowed_dir is not set")
+            raise PathRefused(f"reading files by path is not enabled here: {ATTACH_INSTEAD}")
         if not _TENANT_SEGMENT.match(tenant_id):
-            raise PathRefused("this tenant has no folder on this server: send base64")
+            log.info("ocr_path_input_refused", tenant_id=tenant_id, reason="tenant id is not a folder name")
+            raise PathRefused(f"reading files by path is not available for this account: {ATTACH_INSTEAD}")
         folder = (self._allowed_dir / tenant_id).resolve()
         requested = Path(value)
         candidate = requested if requested.is_absolute() else folder / requested
@@ -105,3 +116,9 @@ class DocumentSource:
             raise InputTooLarge(f"the input is {size:,} bytes; the limit is {self._limits.max_bytes:,} bytes")
         if size == 0:
             raise InvalidInput("the input holds no bytes")
+
+
+def _is_prose(value: str) -> bool:
+    """Whether `value` reads as words rather than a path: several words, no folder separator and
+    no file extension."""
+    return len(value.split()) >= 3 and "/" not in value and "\\" not in value and not _FILE_NAME.search(value)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from mcp_servers.ocr.document import Document, Page, TextLine
 from mcp_servers.ocr.invoice import extract_invoice_fields
 
@@ -100,3 +102,125 @@ def test_fields_not_found_are_null_with_no_confidence() -> None:
         assert missing.value is None
         assert missing.confidence == 0.0
         assert missing.source_line is None
+
+
+def test_the_grand_total_not_the_subtotal_on_a_vietnamese_receipt() -> None:
+    fields = extract_invoice_fields(
+        page(
+            [
+                "BÚN CHẢ HÀNG QUẠT",
+                "320 Nguyễn Thị Minh Khai, Quận 3, TP. Hồ Chí Minh",
+                ("Ngày: 06/12/2023", "Giờ: 21:13"),
+                ("Tên hàng", "Thành tiền"),  # the amount column's header: not a total
+                "Phở bò tái chín",
+                ("3 x 55.000", "165.000"),
+                ("Tạm tính", "360.000 ₫"),
+                ("Giảm giá", "-36.000 ₫"),
+                ("Thuế GTGT (10%)", "32.400 ₫"),
+                ("Tổng thanh toán", "356.400 ₫"),
+                ("Tiền khách đưa", "500.000 ₫"),
+                ("Tiền trả lại", "143.600 ₫"),
+            ]
+        )
+    )
+    assert fields.company.value == "BÚN CHẢ HÀNG QUẠT"
+    assert fields.date.value == "2023-12-06"
+    assert fields.total.value == 356400.0
+    assert fields.total.source_line == "Tổng thanh toán 356.400 ₫"
+
+
+@pytest.mark.parametrize("subtotal", ["Tạm tính", "Cộng tiền hàng", "Tổng tiền hàng", "SUB TOTAL"])
+@pytest.mark.parametrize("grand_total", ["Tổng cộng", "TỔNG CỘNG", "Thành tiền", "Tổng thanh toán", "TOTAL"])
+def test_a_subtotal_label_never_wins_over_a_grand_total(subtotal: str, grand_total: str) -> None:
+    fields = extract_invoice_fields(
+        page([(subtotal, "1.136.364"), ("VAT 10%", "113.636"), (grand_total, "1.250.000")])
+    )
+    assert fields.total.value == 1250000.0
+    # Without a grand total there is no total: a subtotal is not one.
+    assert extract_invoice_fields(page([(subtotal, "1.136.364"), ("VAT 10%", "113.636")])).total.value is None
+
+
+def test_labels_read_without_their_diacritics_still_count() -> None:
+    # RapidOCR's reading of a Vietnamese receipt, and a Tesseract misreading of "Tổng".
+    for rows in (
+        [("Tong tien hang", "440.000"), ("Giam gia", "-22.000"), ("Tong cong", "418.000")],
+        [("Tổng tiền hàng", "440.000"), ("Giảm giá", "-22.000"), ("Tống cộng", "418.000")],
+    ):
+        assert extract_invoice_fields(page(rows)).total.value == 418000.0
+
+
+def test_thanh_tien_with_its_amount_is_the_total() -> None:
+    fields = extract_invoice_fields(
+        page([("Tên hàng", "Thành tiền"), ("Cà phê sữa đá", "29.000"), ("Thành tiền:", "58.000đ")])
+    )
+    assert fields.total.value == 58000.0
+
+
+def test_a_misread_total_label_is_found_by_the_bills_arithmetic() -> None:
+    # "TOTAL" read as 'TOT"I,': the subtotal plus the charges under it is printed on that row.
+    fields = extract_invoice_fields(
+        page(
+            [
+                ("Sub Total", "RM 68.87"),
+                ("Service Charge", "RM 0.00"),
+                ("GST/TAX 6%", "RM 4.13"),
+                ('TOT"I,', "RM 73.00"),
+                ("CHANGE:", "RM 0.00"),
+            ]
+        )
+    )
+    assert fields.total.value == 73.0
+    assert fields.total.source_line == 'TOT"I, RM 73.00'
+
+
+def test_cash_minus_change_outweighs_a_misread_total() -> None:
+    # "64.13" read as "64 13": the labelled total says 13; the cash handed over says 64.15.
+    fields = extract_invoice_fields(
+        page(
+            [
+                ("Total Sales (Incl GST 6%)", "RM 64 13"),
+                ("Rounding Adjustment", "RM 0.02"),
+                ("TOTAL", "RM 64.15"),
+                ("CASH", "RM 100.00"),
+                ("CHANGE", "RM 35.85"),
+            ]
+        )
+    )
+    assert fields.total.value == 64.15
+
+
+def test_without_any_total_label_cash_paid_with_no_change_is_the_total() -> None:
+    fields = extract_invoice_fields(
+        page([("DP1.05", "RM 149.00"), ("DP1.04", "RM 21.00"), "CASH", "RM 170.00"])
+    )
+    assert fields.total.value == 170.0
+    # With change given back, the cash tendered is not the total.
+    assert extract_invoice_fields(page(["CASH", "RM 200.00", ("CHANGE", "RM 30.00")])).total.value == 170.0
+
+
+def test_a_vietnamese_subtotal_row_is_not_a_tax_code() -> None:
+    # Folded, "Tạm tính" reads "TAM TINH": "TIN" (a taxpayer number's label) must be a whole word.
+    fields = extract_invoice_fields(page([("Tạm tính", "330.000"), ("Tổng cộng", "363.000")]))
+    assert fields.tax_code.value is None
+    assert extract_invoice_fields(page(["TIN: 123-456-789-000"])).tax_code.value == "123-456-789-000"
+
+
+def test_two_sums_that_agree_outweigh_a_misread_total() -> None:
+    # The total's "1" read as "4": the subtotal plus VAT and the cash minus change both say 1.188.000.
+    fields = extract_invoice_fields(
+        page(
+            [
+                ("Cộng tiền hàng", "1.100.000"),
+                ("Thuế GTGT (8%)", "88.000"),
+                ("TỔNG CỘNG", "4.188.000"),
+                ("Tiền khách đưa", "1.250.000"),
+                ("Tiền thừa", "62.000"),
+            ]
+        )
+    )
+    assert fields.total.value == 1188000.0
+    # Cash minus change alone does not overrule a grand-total label.
+    alone = extract_invoice_fields(
+        page([("TỔNG CỘNG", "4.188.000"), ("Tiền khách đưa", "1.250.000"), ("Tiền thừa", "62.000")])
+    )
+    assert alone.total.value == 4188000.0

@@ -10,6 +10,7 @@ import difflib
 import json
 import re
 import shutil
+import subprocess
 import sys
 import unicodedata
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from PIL import Image
 from agentmesh.settings import Settings, load_settings
 from mcp_servers.common.errors import error_code
 from mcp_servers.ocr.dates import parse_date
+from tests.conftest import require_backend
 from tests.mcp_servers.ocr.rendering import encoded, multipage_tiff, scanned_pdf, text_image, text_layer_pdf
 from tests.support.mcp import http_client, mesh_token
 from tests.support.processes import running_server
@@ -36,6 +38,29 @@ MAX_PIXELS = 6_000_000
 MAX_PAGES = 4
 
 HELLO = text_image(["Hello OCR world", "Invoice 12345"])
+VIETNAMESE_RECEIPT = text_image(
+    [
+        "CÀ PHÊ SƯƠNG MAI",
+        "12 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
+        ("Ngày:", "06/12/2023 14:05"),
+        ("Tạm tính", "330.000"),
+        ("Thuế GTGT (10%)", "33.000"),
+        ("Tổng cộng", "363.000 ₫"),
+        ("Tiền khách đưa", "500.000 ₫"),
+        ("Tiền thừa", "137.000 ₫"),
+    ],
+    size=30,
+    width=760,
+)
+
+
+def require_tesseract(model: str) -> None:
+    """Tesseract with `model` installed, or a skip (a failure under CI)."""
+    if shutil.which("tesseract") is None:
+        require_backend("tesseract", "Tesseract is not installed (apt-get install tesseract-ocr)")
+    listed = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, check=False)
+    if model not in listed.stdout.split():
+        require_backend(f"tesseract-ocr-{model}", f"the Tesseract model {model} is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +338,84 @@ async def test_invoice_fields_of_a_synthetic_receipt(server_settings: Settings, 
     for name in ("company", "date", "total", "tax_code", "invoice_number"):
         assert 0.3 < fields[name]["confidence"] <= 1.0
         assert fields[name]["source_line"]
-    assert "total: 44.95" in result.content[0].text
+    text = result.content[0].text
+    assert text.startswith("Vendor: ") and "; Date: 2019-03-14; Total: 44.95; Tax code: 000123456789" in text
+    assert "All fields found." in text
+
+
+async def test_a_vietnamese_receipt_keeps_its_diacritics_and_gives_the_grand_total(
+    server_settings: Settings, server_url: str
+) -> None:
+    require_tesseract("vie")
+    document = b64(encoded(VIETNAMESE_RECEIPT, "JPEG", quality=90))
+    read = await call(server_settings, server_url, "ocr_image", {"image": document})
+    assert not read.is_error, read
+    [page] = read.structured_content["pages"]
+    assert page["engine"] == "rapidocr+tesseract" and page["language"] == "vi"
+    text = unicodedata.normalize("NFC", page["text"])
+    for expected in ("CÀ PHÊ SƯƠNG MAI", "Hồ Chí Minh", "Tạm tính", "Tổng cộng"):
+        assert expected in text, text
+    assert "Vietnamese" in read.content[0].text
+
+    result = await call(server_settings, server_url, "extract_invoice_fields", {"document": document})
+    assert not result.is_error, result
+    fields = result.structured_content
+    assert fields["total"]["value"] == 363000.0  # the grand total, not "Tạm tính" 330.000
+    assert unicodedata.normalize("NFC", fields["total"]["source_line"]).startswith("Tổng cộng")
+    assert unicodedata.normalize("NFC", fields["company"]["value"]) == "CÀ PHÊ SƯƠNG MAI"
+    assert fields["date"]["value"] == "2023-12-06"
+    assert fields["language"] == "vi"
+    text = unicodedata.normalize("NFC", result.content[0].text)
+    assert text.startswith("Vendor: CÀ PHÊ SƯƠNG MAI; Date: 2023-12-06; Total: 363,000")
+    assert "Not found: tax code, invoice number." in text
+
+
+async def test_the_language_can_be_given_instead_of_detected(
+    server_settings: Settings, server_url: str
+) -> None:
+    result = await call(
+        server_settings,
+        server_url,
+        "ocr_document",
+        {"document": b64(encoded(VIETNAMESE_RECEIPT, "PNG")), "language": "en"},
+    )
+    assert not result.is_error, result
+    [page] = result.structured_content["pages"]
+    assert page["language"] == "en" and page["engine"] == "rapidocr"
+    refused = await call(
+        server_settings,
+        server_url,
+        "ocr_document",
+        {"document": b64(encoded(HELLO, "PNG")), "language": "fr"},
+    )
+    assert refused.is_error
+
+
+async def test_fields_not_found_are_said_in_the_text(server_settings: Settings, server_url: str) -> None:
+    result = await call(
+        server_settings,
+        server_url,
+        "extract_invoice_fields",
+        {"document": b64(text_layer_pdf([["12345", "67890"]]))},
+    )
+    assert not result.is_error, result
+    assert result.content[0].text == (
+        "No invoice fields found.\nNot found: vendor, date, total, tax code, invoice number."
+    )
+    assert result.structured_content["total"]["value"] is None
+
+
+@pytest.mark.parametrize(
+    "question", ["What is the total on this receipt?", "Tổng cộng trên hóa đơn này là bao nhiêu?"]
+)
+async def test_a_question_in_place_of_the_image_asks_for_the_image_and_reveals_no_setting(
+    server_settings: Settings, server_url: str, allowed_dir: Path, question: str
+) -> None:
+    result = await call(server_settings, server_url, "extract_invoice_fields", {"document": question})
+    message = error_text(result)
+    assert "no document came with the request, only text: attach the image" in message
+    assert "invalid_input" in message
+    assert "AGENTMESH" not in message and "ALLOWED_DIR" not in message and str(allowed_dir) not in message
 
 
 @pytest.mark.skipif(not SROIE.is_dir(), reason=f"SROIE development data not found at {SROIE}")
@@ -328,10 +430,8 @@ async def test_invoice_fields_of_a_sroie_receipt(server_settings: Settings, serv
     assert letters(fields["company"]["value"]) == letters(key["company"])
 
 
-@pytest.mark.skipif(
-    shutil.which("tesseract") is None, reason="Tesseract is not installed (apt-get install tesseract-ocr)"
-)
 async def test_tesseract_is_selectable_per_call(server_settings: Settings, server_url: str) -> None:
+    require_tesseract("eng")
     result = await call(
         server_settings,
         server_url,
@@ -345,10 +445,8 @@ async def test_tesseract_is_selectable_per_call(server_settings: Settings, serve
     assert all(len(line["box"]) == 4 and 0 < line["confidence"] <= 1 for line in page["lines"])
 
 
-@pytest.mark.skipif(
-    shutil.which("tesseract") is None, reason="Tesseract is not installed (apt-get install tesseract-ocr-vie)"
-)
 async def test_tesseract_reads_vietnamese(server_settings: Settings, server_url: str) -> None:
+    require_tesseract("vie")
     invoice = text_image(["Hóa đơn bán hàng", "Tổng cộng: 1.250.000 đ"], size=32)
     result = await call(
         server_settings,

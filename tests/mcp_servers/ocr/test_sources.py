@@ -71,12 +71,35 @@ def test_a_symlink_out_of_the_folder_is_refused(allowed: Path, tmp_path: Path) -
 
 
 def test_missing_files_and_disabled_path_input_are_explained(allowed: Path) -> None:
-    with pytest.raises(FileNotFound, match=r"no file .scans/nope\.png."):
+    with pytest.raises(FileNotFound, match=r"no file .scans/nope\.png.") as missing:
         DocumentSource(allowed, LIMITS).read("scans/nope.png", "acme")
-    with pytest.raises(PathRefused, match="AGENTMESH_OCR_ALLOWED_DIR"):
+    with pytest.raises(PathRefused, match="reading files by path is not enabled here: attach") as disabled:
         DocumentSource(None, LIMITS).read("scans/receipt.png", "acme")
-    with pytest.raises(PathRefused, match="no folder"):
+    with pytest.raises(PathRefused, match="not available for this account: attach") as no_folder:
         DocumentSource(allowed, LIMITS).read("scans/receipt.png", "../acme")
+    # What a user may read names no server setting and no server path.
+    for refusal in (missing, disabled, no_folder):
+        message = str(refusal.value)
+        assert "AGENTMESH" not in message and "ALLOWED_DIR" not in message and "_DIR" not in message
+        assert str(allowed) not in message and "/tmp" not in message
+
+
+@pytest.mark.parametrize("allowed_dir", [None, "allowed"])
+def test_a_question_in_place_of_the_document_asks_for_the_document(
+    allowed: Path, allowed_dir: str | None
+) -> None:
+    source = DocumentSource(allowed if allowed_dir else None, LIMITS)
+    for question in ("What is the total on this receipt?", "Tổng cộng trên hóa đơn này là bao nhiêu?"):
+        with pytest.raises(
+            InvalidInput, match="no document came with the request, only text: attach"
+        ) as refused:
+            source.read(question, "acme")
+        assert "AGENTMESH" not in str(refused.value) and "path" not in str(refused.value)
+
+
+def test_a_file_name_with_spaces_is_still_a_path(allowed: Path) -> None:
+    (allowed / "acme" / "my receipt from today.png").write_bytes(PNG)
+    assert DocumentSource(allowed, LIMITS).read("my receipt from today.png", "acme") == PNG
 
 
 def test_size_caps_name_the_limit(allowed: Path) -> None:

@@ -53,3 +53,23 @@ def test_amounts_are_found_next_to_currency_and_labels() -> None:
     assert [a.value for a in find_amounts("TOTAL (RM): RM9.00")] == [9.0]
     assert [a.value for a in find_amounts("Tổng cộng: 1.250.000đ")] == [1250000.0]
     assert parse_amount("1.2.3") is None
+
+
+def test_vietnamese_amounts_with_their_currency_marks() -> None:
+    for printed, value in (
+        ("321.330", 321330.0),
+        ("321.330 ₫", 321330.0),
+        ("321.330đ", 321330.0),
+        ("1,250,000 VND", 1250000.0),
+        ("1.250.000 VNĐ", 1250000.0),
+        ("-36.000", -36000.0),
+    ):
+        assert [a.value for a in find_amounts(printed)] == [value], printed
+
+
+def test_a_decimal_point_followed_by_a_stray_space_is_one_amount() -> None:
+    # OCR puts a space after the point ("25. 10"); two digits after it are cents, not a second number.
+    assert [(a.value, a.raw) for a in find_amounts("CHANGE 25. 10")] == [(25.1, "25. 10")]
+    assert [a.value for a in find_amounts("RM 170. 00")] == [170.0]
+    # Not when more digits follow: those are separate numbers.
+    assert [a.value for a in find_amounts("Items 5. 10 20")] == [10.0, 20.0]
