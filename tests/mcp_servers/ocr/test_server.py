@@ -414,7 +414,7 @@ async def test_a_question_in_place_of_the_image_asks_for_the_image_and_reveals_n
     result = await call(server_settings, server_url, "extract_invoice_fields", {"document": question})
     message = error_text(result)
     assert "no document came with the request, only text: attach the image" in message
-    assert "invalid_input" in message
+    assert error_code(result) == "invalid_document"
     assert "AGENTMESH" not in message and "ALLOWED_DIR" not in message and str(allowed_dir) not in message
 
 
