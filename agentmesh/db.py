@@ -31,6 +31,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from agentmesh.errors import AgentmeshError, ErrorCode
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -80,10 +82,10 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-class DatabaseNotAtHead(Exception):
+class DatabaseNotAtHead(AgentmeshError):
     """The database's schema is not the one this code was written for."""
 
-    code = "database_not_at_head"
+    code: ErrorCode = "database_not_at_head"
 
 
 class DatabaseBehind(DatabaseNotAtHead):

@@ -37,6 +37,9 @@ ErrorCode = Literal[
     "rate_limited",
     "too_many_turns",
     "backend_unavailable",
+    "database_not_at_head",
+    "database_behind",
+    "database_ahead",
     # Tenants, sessions and admin-managed records.
     "unknown_tenant",
     "tenant_exists",

@@ -24,7 +24,8 @@ def _modules() -> Iterator[str]:
     for package in PACKAGES:
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, f"{package}."):
-            if ".migrations" not in info.name:
+            # A migrations environment (`env.py`) runs only inside Alembic.
+            if not info.name.endswith((".migrations.env", "_migrations.env")):
                 yield info.name
 
 

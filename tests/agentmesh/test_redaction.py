@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import pytest
 import structlog
@@ -172,14 +171,6 @@ def test_log_events_are_redacted_by_the_structlog_processor() -> None:
         "contact": {"email": "[EMAIL]"},
         "mst": "3428557611",
     }
-
-
-def test_redacting_plain_text_is_cheap() -> None:
-    text = "The debt of Evergreen Trading Corporation is 321,330,000 VND as of 2024-09-01. " * 4
-    started = time.perf_counter()
-    for _ in range(1000):
-        EVERYTHING.redact(text)
-    assert (time.perf_counter() - started) / 1000 < 500e-6
 
 
 def test_a_broken_configured_identifier_is_reported_by_name() -> None:

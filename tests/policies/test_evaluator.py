@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -222,25 +221,6 @@ def test_demo_policies_enable_the_documented_agents_and_tools() -> None:
     assert demo.decide(ALICE, "call_tool", "erp:create_order", {"arguments": order}).rule == (
         "acme:arguments[erp:create_order]"
     )
-
-
-def test_deciding_takes_microseconds() -> None:
-    demo = PolicySet.from_directory()
-    documents = demo.for_tenant("acme")
-    arguments = {"arguments": {"mst": "3428557611", "items": [{"sku": "ACM-0001", "quantity": 2}]}}
-    decide(ALICE, "call_tool", "erp:create_order", arguments, policies=documents)
-    rounds = 2000
-    started = time.perf_counter()
-    for _ in range(rounds):
-        decide(ALICE, "call_tool", "erp:get_customer_debt", None, policies=documents)
-    per_listing = (time.perf_counter() - started) / rounds
-    started = time.perf_counter()
-    for _ in range(rounds):
-        decide(ALICE, "call_tool", "erp:create_order", arguments, policies=documents)
-    per_call = (time.perf_counter() - started) / rounds
-    # Generous bounds for a loaded 2-core test machine; typical figures are a few microseconds.
-    assert per_listing < 100e-6, per_listing
-    assert per_call < 500e-6, per_call
 
 
 def test_a_plain_user_may_not_call_a_tool_that_changes_data() -> None:
