@@ -21,6 +21,8 @@ ErrorCode = Literal[
     "too_large",
     "not_found",
     "method_not_allowed",
+    "misdirected_request",
+    "origin_not_allowed",
     "http_error",
     "conflict",
     "internal_error",
@@ -35,6 +37,7 @@ ErrorCode = Literal[
     "platform_tool",
     # Gateway admission and platform backends.
     "rate_limited",
+    "budget_exceeded",
     "too_many_turns",
     "backend_unavailable",
     "database_not_at_head",

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     host_breaker_reset_seconds: float = Field(default=15.0, gt=0, alias="AGENTMESH_BREAKER_RESET")
     host_record_episodes: bool = Field(default=False, alias="AGENTMESH_RECORD_EPISODES")
 
+    # The Host names and browser Origins `/mcp` answers (DNS rebinding protection), comma-separated;
+    # `*` accepts any. The defaults serve a gateway on this machine.
+    allowed_hosts: str = Field(default="localhost:*,127.0.0.1:*,[::1]:*", alias="AGENTMESH_ALLOWED_HOSTS")
+    allowed_origins: str = Field(
+        default="http://localhost:*,http://127.0.0.1:*,http://[::1]:*", alias="AGENTMESH_ALLOWED_ORIGINS"
+    )
+
     log_level: str = Field(default="INFO", alias="AGENTMESH_LOG_LEVEL")
     log_json: bool = Field(default=True, alias="AGENTMESH_LOG_JSON")
     # Identifiers masked in logs (and by `agentmesh.redaction.platform_redactor` wherever it is used)

@@ -19,6 +19,7 @@ from gateway import mcp_endpoint
 from gateway.admission import Admission
 from gateway.auth import BearerAuthMiddleware, UserTokenVerifier
 from gateway.backends import open_backends
+from gateway.budgets import DailyBudgets
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.limits import TenantLimits
 from gateway.mcp_endpoint import TenantMcpEndpoint
@@ -31,7 +32,9 @@ from gateway.sessions import SessionStore
 from gateway.state import GatewayState
 from gateway.tenants import DEMO_TENANTS, TenantDirectory
 from gateway.turns import TurnRunner
+from gateway.usage import UsageLedger
 from host.composition import HostStores, build_agent_host
+from policies.loader import PolicySet
 
 log = structlog.get_logger(__name__)
 
@@ -58,13 +61,22 @@ def create_app(
             await tenants.ensure(DEMO_TENANTS)
         secrets = secret_box(settings)
         host_stores = HostStores.open(db, secrets)
-        host = build_agent_host(settings, server_urls, stores=host_stores)
+        ledger = UsageLedger(db)
+        policies = PolicySet.from_directory(overrides=host_stores.policy_overrides)
+        host = build_agent_host(
+            settings,
+            server_urls,
+            stores=host_stores,
+            policies=policies,
+            budget=DailyBudgets(ledger, policies),
+        )
         session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
         limits = TenantLimits(settings, host.policies)
         admission = Admission(backends.limiter, backends.slots, limits.for_tenant, gateway_metrics)
         gateway_metrics.watch_mcp_servers(host.pool.states, host.circuit_states)
         admin_stores = AdminStores.build(
             host_stores=host_stores,
+            usage=ledger,
             engine=engine,
             secrets=secrets,
             pool=host.pool,
@@ -86,7 +98,7 @@ def create_app(
             admin=admin_stores,
             admission=admission,
             metrics=gateway_metrics,
-            mcp=TenantMcpEndpoint(host, settings, admit=admission.admit),
+            mcp=TenantMcpEndpoint(host, settings, admit=admission.admit, tenants=tenants),
             redis=backends.redis,
         )
         app.state.gateway = state

@@ -25,6 +25,7 @@ import structlog
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.exceptions import MCPError
 from mcp_types import (
     CallToolRequestParams,
     CallToolResult,
@@ -44,8 +45,12 @@ from agentmesh import __version__
 from agentmesh.errors import AgentmeshError, ErrorCode
 from agentmesh.settings import Settings
 from gateway.auth import AuthenticatedUser, authenticate
+from gateway.bodies import read_body
 from gateway.errors import ApiError, error_response
+from gateway.host_check import HostCheck
+from gateway.jsonrpc_guard import json_errors, jsonrpc_problem, replay
 from gateway.openapi import Operation
+from gateway.tenants import TenantDirectory
 from host.agent_host import AgentHost
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
@@ -58,6 +63,8 @@ log = structlog.get_logger(__name__)
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 USER_SCOPE_KEY = "agentmesh.mcp_user"
+RATE_LIMITED = -32029
+"""JSON-RPC error code of a request refused by the rate limit (server-defined range)."""
 
 INSTRUCTIONS = (
     "The tools your organisation may use on agentmesh, across its ERP, knowledge base, OCR and web "
@@ -75,6 +82,10 @@ class ProtectedResourceMetadata(BaseModel):
     authorization_servers: list[str] = Field(min_length=1)
     bearer_methods_supported: list[str] = Field(default_factory=lambda: ["header"])
     resource_name: str = "agentmesh per-tenant MCP endpoint"
+
+
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _base_url(connection: HTTPConnection) -> str:
@@ -135,12 +146,16 @@ def _relayed_error(outcome: ToolOutcome) -> CallToolResult:
 
 
 class TenantMcpEndpoint:
-    """The `/mcp` MCP server over the host, and the ASGI app that authenticates its requests."""
+    """The `/mcp` MCP server over the host, and the ASGI app that guards its requests."""
 
-    def __init__(self, host: AgentHost, settings: Settings, *, admit: Admit) -> None:
+    def __init__(
+        self, host: AgentHost, settings: Settings, *, admit: Admit, tenants: TenantDirectory
+    ) -> None:
         self._host = host
         self._settings = settings
         self._admit = admit
+        self._tenants = tenants
+        self._host_check = HostCheck(_listed(settings.allowed_hosts), _listed(settings.allowed_origins))
         self._server: Server[Any] = Server(
             "agentmesh-gateway",
             version=__version__,
@@ -158,14 +173,25 @@ class TenantMcpEndpoint:
             yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Guard a request (host and origin, token, tenant, body), then hand it to the MCP server.
+
+        Whatever the MCP layer answers with an HTTP error comes out as a JSON error body.
+        """
         connection = HTTPConnection(scope)
         try:
+            self._host_check.check(connection)
             user = authenticate(connection)
+            await self._tenants.require(user.tenant_id)
+            body = await read_body(Request(scope, receive), self._settings.max_body_bytes)
         except ApiError as exc:
             await self._refusal(connection, exc)(scope, receive, send)
             return
+        problem = jsonrpc_problem(body)
+        if problem is not None:
+            await problem(scope, receive, send)
+            return
         scope[USER_SCOPE_KEY] = user
-        await self._sessions.handle_request(scope, receive, send)
+        await self._sessions.handle_request(scope, replay(body), json_errors(send))
 
     def _refusal(self, connection: HTTPConnection, exc: ApiError) -> Response:
         headers = dict(exc.headers)
@@ -213,6 +239,14 @@ class TenantMcpEndpoint:
         self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
         user = self._user(ctx)
+        try:
+            await self._admit(user)
+        except ApiError as exc:
+            if exc.status != 429:
+                raise
+            retry_after = int(exc.headers.get("Retry-After", "1"))
+            data = {"code": exc.code, "retry_after_seconds": retry_after}
+            raise MCPError(RATE_LIMITED, f"{exc.message}; retry in {retry_after} s", data) from exc
         specs = await self._host.catalog_for(self._caller(user))
         return ListToolsResult(tools=[_tool_of(spec) for spec in specs])
 
@@ -287,5 +321,8 @@ async def protected_resource_metadata(request: Request) -> Response:
 
 
 operations = [METADATA.bind(protected_resource_metadata), ROOT_METADATA.bind(protected_resource_metadata)]
-routes = [Route(MCP_PATH, _McpApp(), methods=["GET", "POST", "DELETE"])]
-"""`/mcp` speaks MCP (JSON-RPC), not this REST API: a route of its own, outside the OpenAPI document."""
+routes = [Route(MCP_PATH, _McpApp(), methods=["POST"])]
+"""`/mcp` speaks MCP (JSON-RPC), not this REST API: a route of its own, outside the OpenAPI document.
+
+POST only: in stateless mode there is no session to `DELETE` and no server-initiated message a
+`GET` stream could ever carry, so both are 405 (which the MCP spec lets a server answer)."""

@@ -87,6 +87,12 @@ class GatewayMetrics:
         self.cost = Counter(
             "agentmesh_cost_usd", "Model cost in US dollars, by tenant", ["tenant"], registry=self.registry
         )
+        self.cost_micro = Counter(
+            "agentmesh_cost_microdollars",
+            "Model cost in millionths of a US dollar, by tenant (the usage ledger's unit: the two agree)",
+            ["tenant"],
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "agentmesh_rate_limit_rejections",
             "Requests refused with 429, by tenant and the quota that refused them",
@@ -108,10 +114,14 @@ class GatewayMetrics:
     def record_tool_call(self, server: str, tool: str, seconds: float, *, is_error: bool) -> None:
         self.tool_calls.labels(server, tool, "error" if is_error else "ok").observe(seconds)
 
-    def record_usage(self, tenant_id: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
+    def record_usage(
+        self, tenant_id: str, input_tokens: int, output_tokens: int, cost_micro_usd: int
+    ) -> None:
+        """A turn's tokens and cost, as the usage ledger recorded them."""
         if input_tokens:
             self.tokens.labels(tenant_id, "input").inc(input_tokens)
         if output_tokens:
             self.tokens.labels(tenant_id, "output").inc(output_tokens)
-        if cost_usd:
-            self.cost.labels(tenant_id).inc(cost_usd)
+        if cost_micro_usd:
+            self.cost_micro.labels(tenant_id).inc(cost_micro_usd)
+            self.cost.labels(tenant_id).inc(cost_micro_usd / 1_000_000)

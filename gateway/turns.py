@@ -375,7 +375,9 @@ class TurnRunner:
             )
         elif not await self._sessions.append_answer(record.session, answer, final.memory, also=[entry]):
             await self._usage.add(entry)  # the session was deleted meanwhile: the usage still counts
-        self._metrics.record_usage(owner.tenant_id, usage.input_tokens, usage.output_tokens, usage.cost_usd)
+        self._metrics.record_usage(
+            owner.tenant_id, usage.input_tokens, usage.output_tokens, entry.cost_micro_usd
+        )
         await self._admission.charge_tokens(owner, usage.total_tokens)
 
 

@@ -144,6 +144,14 @@ class UsageLedger:
             at=at,
         )
 
+    async def cost_micro_usd(self, tenant_id: str, day: date) -> int:
+        """What `tenant_id`'s turns cost on `day` (UTC), in millionths of a dollar."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(UsageRecordRow.cost_micro_usd), 0)).where(
+            UsageRecordRow.tenant_id == tenant_id, UsageRecordRow.day == day.isoformat()
+        )
+        async with self._sessions() as db:
+            return int((await db.execute(query)).scalar_one())
+
     async def summary(self, tenant_id: str, since: date, until: date) -> UsageSummary:
         """Totals, per day, per agent and per channel, for `tenant_id` only."""
         scope = sa.and_(

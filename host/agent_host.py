@@ -28,6 +28,7 @@ from host.agents import AgentConfig
 from host.approvals import Approvals, NoApprovals, PausedTurnRecord, PendingApproval
 from host.audit_trail import AuditTrail
 from host.authorizer import Authorizer
+from host.budgets import Budget, NoBudget
 from host.caller import Caller
 from host.catalog import ToolCatalog, ToolSpec
 from host.circuit import CircuitBreakers, CircuitState
@@ -40,6 +41,7 @@ from host.language import Language
 from host.loop import AgentLoop, LoopLimits
 from host.mcp_pool import McpPool
 from host.models.base import Attachment, Message, Model, ModelRequest
+from host.models.budgeted import BudgetedModel
 from host.models.local import LocalPlanner
 from host.models.registry import ModelRegistry, ModelUnavailable, UnknownModel
 from host.models.traced import TracedModel
@@ -113,6 +115,7 @@ class AgentHost:
         models: ModelRegistry,
         approvals: Approvals | None = None,
         episodes: Episodes | None = None,
+        budget: Budget | None = None,
         options: HostOptions | None = None,
     ) -> None:
         self.config = config
@@ -121,6 +124,7 @@ class AgentHost:
         self.models = models
         self.approvals: Approvals = approvals or NoApprovals()
         self._episodes: Episodes = episodes or NoEpisodes()
+        self._budget: Budget = budget or NoBudget()
         self._options = options or HostOptions()
         self.supervisor = Supervisor(authorizer, tools.catalog)
         self._calls = DirectCalls(
@@ -329,7 +333,10 @@ class AgentHost:
             return [model, FinalEvent(agent=agent.name, answer=answer, outcome="error")]
         recorder.used_model(model.name)
         offered = tools
-        if context.rank_by is not None and not isinstance(model, LocalPlanner):
+        paid = not isinstance(model, LocalPlanner)
+        if paid:
+            model = BudgetedModel(model, self._budget, caller.tenant_id)
+        if context.rank_by is not None and paid:
             offered = self.tools.ranker.top(
                 context.rank_by, tools, self._options.llm_tool_limit, embedding=context.embedding
             )

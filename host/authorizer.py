@@ -50,14 +50,16 @@ class Authorizer:
         return decision
 
     def call_tool(self, caller: Caller, tool: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
-        """The decision on calling `tool` with `arguments` now."""
+        """The decision on calling `tool` with `arguments` now (the caller's role included)."""
         decision = self._decide_tool(caller, tool, {"arguments": dict(arguments)})
         self.audit.decision(caller, tool.qualified_name, decision, arguments=arguments)
         return decision
 
     def may_see(self, caller: Caller, tool: ToolSpec) -> bool:
-        """Whether `tool` is listed for the caller (everything not denied outright)."""
-        return self._decide_tool(caller, tool, None).effect != "deny"
+        """Whether `tool` is listed for the caller: everything its policy and role do not deny."""
+        return self._decide_tool(caller, tool, {}).effect != "deny"
 
-    def _decide_tool(self, caller: Caller, tool: ToolSpec, context: dict[str, Any] | None) -> Decision:
+    def _decide_tool(self, caller: Caller, tool: ToolSpec, context: dict[str, Any]) -> Decision:
+        # Whether the tool changes data comes from its MCP annotations; the role rule needs it.
+        context["read_only"] = tool.read_only
         return self.policies.decide(principal_of(caller), "call_tool", tool.qualified_name, context)

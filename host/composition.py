@@ -23,6 +23,7 @@ from host.agents import AgentConfig, load_agents_file
 from host.approvals import ApprovalStore
 from host.audit_trail import AuditTrail, NoAuditTrail
 from host.authorizer import Authorizer
+from host.budgets import Budget
 from host.catalog import ToolCatalog
 from host.circuit import CircuitBreakers
 from host.config_sync import HostConfig
@@ -75,6 +76,7 @@ def build_agent_host(
     policies: PolicySet | None = None,
     agents: list[AgentConfig] | None = None,
     models: ModelRegistry | None = None,
+    budget: Budget | None = None,
     options: HostOptions | None = None,
 ) -> AgentHost:
     """An `AgentHost` over `servers` (name -> MCP URL).
@@ -122,6 +124,7 @@ def build_agent_host(
         episodes=EpisodeStore(settings.resolved_data_dir / "episodes")
         if settings.host_record_episodes
         else NoEpisodes(),
+        budget=budget,
         options=options
         or HostOptions(
             llm_tool_limit=settings.host_llm_tool_limit,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -24,6 +25,7 @@ from host.agents import AgentConfig
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
 from host.events import DeltaEvent, ErrorEvent, FinalEvent, Outcome, TurnEvent
+from host.language import Language
 from host.models.base import Message, Model, ModelError, ModelRequest, ModelResponse, TextDelta, ToolCall
 from host.replies import reply
 from host.steps import (
@@ -174,7 +176,7 @@ class AgentLoop:
                         last = item
             except ModelError as exc:
                 yield ErrorEvent(code=exc.code, message=exc.message)
-                yield final(reply(language, "model_failed", reason=exc.message), "error")
+                yield final(_model_failure(exc, language), "error")
                 return
             if last is None:
                 yield ErrorEvent(
@@ -225,3 +227,13 @@ class AgentLoop:
         if len(state.made) + len(calls) > self._limits.max_tool_calls:
             return reply(request.language, "tool_budget", limit=self._limits.max_tool_calls)
         return None
+
+
+def _model_failure(error: ModelError, language: Language) -> str:
+    """What the user reads when a model step failed (a spent budget says when it resets)."""
+    if error.code == "budget_exceeded":
+        resets = datetime.fromisoformat(str(error.details["resets_at"]))
+        return reply(
+            language, "budget_exceeded", limit=f"{error.details['limit_usd']:g}", resets=f"{resets:%H:%M}"
+        )
+    return reply(language, "model_failed", reason=error.message)

@@ -25,6 +25,7 @@ ReplyKey = Literal[
     "step_limit",
     "model_failed",
     "model_silent",
+    "budget_exceeded",
 ]
 
 _REPLIES: dict[ReplyKey, dict[Language, str]] = {
@@ -91,6 +92,16 @@ _REPLIES: dict[ReplyKey, dict[Language, str]] = {
     "model_failed": {
         "en": "The model could not answer: {reason}",
         "vi": "Mô hình không thể trả lời: {reason}",
+    },
+    "budget_exceeded": {
+        "en": (
+            "Your organisation has used its model budget for today (${limit} a day); assistants that "
+            "use a language model can answer again after {resets} UTC."
+        ),
+        "vi": (
+            "Tổ chức của bạn đã dùng hết ngân sách mô hình ngôn ngữ của hôm nay (${limit} mỗi ngày); "
+            "các trợ lý dùng mô hình ngôn ngữ sẽ trả lời lại sau {resets} UTC."
+        ),
     },
     "model_silent": {
         "en": "The model could not answer.",

@@ -4,10 +4,14 @@
 
 - `use_agent` (resource: agent name) and `use_model` (resource: `provider:model`): deny globs,
   then allow globs;
-- `call_tool` (resource: `server:tool`, context `{"arguments": {...}}`): deny, then approve, then
-  allow globs; a granted call must also satisfy every argument constraint (JSON Schema) whose
-  glob matches the tool and the argument size cap. Without arguments in the context (listing a
-  catalog) only the globs decide;
+- `call_tool` (resource: `server:tool`, context `{"read_only": bool, "arguments": {...}}`): deny
+  globs, then allow globs, an allowed tool matched by an approve glob needing a person's approval
+  (approve narrows a grant and never makes one: a tenant with no policy of its own can call
+  nothing); a tool that changes data (`read_only` not true: tools say so in their MCP
+  annotations) is then denied to a principal without the `tenant_admin` or `platform_admin`
+  role unless a `tools.users` entry names it; a granted call must also satisfy every argument
+  constraint (JSON Schema) whose glob matches the tool and the argument size cap. Without
+  arguments in the context (listing a catalog) only the globs and the roles decide;
 - `fetch_host` (resource: host name, context `{"address": "public" | "private"}`): denied hosts,
   then allowed hosts; a host no rule names may be fetched only on a public address.
 
@@ -35,6 +39,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from policies.globs import GlobSet
 from policies.model import Action, Decision, Principal, TenantPolicy
 
+WRITES_NEED_ADMIN = "roles:writes-need-admin"
+"""The rule denying a plain user a tool that changes data."""
 _REASON_DETAIL_CHARS = 200
 _COMPILED_CACHE_SIZE = 4096
 _FORMATS = Draft202012Validator.FORMAT_CHECKER
@@ -112,6 +118,7 @@ def decide(
     """
     applicable = applicable_policies(policies, principal.tenant_id)
     decision = decide_by_rules(applicable, action, resource, _address(context))
+    decision = check_roles(applicable, principal, action, resource, context, decision)
     return check_arguments(applicable, action, resource, context, decision)
 
 
@@ -137,6 +144,32 @@ def decide_by_rules(
         return _decide_host(applicable, resource, address)
     return Decision(
         effect="deny", rule="unknown-action", reason=f"'{action}' is not an action policies decide"
+    )
+
+
+def check_roles(
+    applicable: Sequence[CompiledPolicy],
+    principal: Principal,
+    action: Action,
+    resource: str,
+    context: Mapping[str, Any] | None,
+    by_rules: Decision,
+) -> Decision:
+    """`by_rules`, unless it grants a plain user a tool that changes data and no policy names it
+    in `tools.users`. A tool is read-only only when the context says so."""
+    if action != "call_tool" or by_rules.effect == "deny" or principal.is_admin:
+        return by_rules
+    if context is not None and context.get("read_only") is True:
+        return by_rules
+    if any(resource in policy.document.tools.users for policy in applicable):
+        return by_rules
+    return Decision(
+        effect="deny",
+        rule=WRITES_NEED_ADMIN,
+        reason=(
+            f"'{resource}' changes data: it needs the tenant_admin role, or the tenant's policy "
+            "granting it to users by name (tools.users)"
+        ),
     )
 
 
@@ -181,12 +214,25 @@ _TOOL_VERBS = {"deny": "is denied", "approve": "needs a human approval", "allow"
 
 
 def _decide_tool(applicable: Sequence[CompiledPolicy], tool: str) -> Decision:
-    for effect in ("deny", "approve", "allow"):
+    for effect in ("deny", "allow"):
         for policy in applicable:
             pattern = policy.tools[effect].first_match(tool)
-            if pattern is not None:
-                return _matched(effect, policy, f"tools.{effect}", pattern, f"'{tool}' {_TOOL_VERBS[effect]}")
+            if pattern is None:
+                continue
+            if effect == "deny":
+                return _matched(effect, policy, "tools.deny", pattern, f"'{tool}' {_TOOL_VERBS[effect]}")
+            return _approval_needed(applicable, tool) or _matched(
+                effect, policy, "tools.allow", pattern, f"'{tool}' {_TOOL_VERBS[effect]}"
+            )
     return Decision(effect="deny", rule="default-deny", reason=f"no rule allows '{tool}'")
+
+
+def _approval_needed(applicable: Sequence[CompiledPolicy], tool: str) -> Decision | None:
+    for policy in applicable:
+        pattern = policy.tools["approve"].first_match(tool)
+        if pattern is not None:
+            return _matched("approve", policy, "tools.approve", pattern, f"'{tool}' {_TOOL_VERBS['approve']}")
+    return None
 
 
 def _argument_violation(

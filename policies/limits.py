@@ -21,21 +21,33 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    requests_per_minute: int | None = Field(default=None, ge=1, description="chat requests per minute")
-    tokens_per_minute: int | None = Field(default=None, ge=1, description="model tokens per minute")
-    max_concurrent_turns: int | None = Field(default=None, ge=1, description="turns running at once")
+    requests_per_minute: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="chat requests per minute"
+    )
+    tokens_per_minute: int | None = Field(
+        default=None, ge=1, le=10**12, description="model tokens per minute"
+    )
+    max_concurrent_turns: int | None = Field(
+        default=None, ge=1, le=100_000, description="turns running at once"
+    )
     max_steps: int | None = Field(default=None, ge=1, le=64, description="model steps in one turn")
     max_tool_calls_per_turn: int | None = Field(default=None, ge=1, le=256)
     max_parallel_tool_calls: int | None = Field(default=None, ge=1, le=32)
-    daily_cost_usd: float | None = Field(default=None, ge=0, description="model spend per UTC day")
+    daily_cost_usd: float | None = Field(default=None, ge=0, le=10**9, description="model spend per UTC day")
     max_message_chars: int | None = Field(
-        default=None, ge=1, description="longest user message accepted (no policy cap when unset)"
+        default=None, ge=1, le=10**7, description="longest user message accepted (no policy cap when unset)"
     )
     max_attachment_bytes: int | None = Field(
-        default=None, ge=1, description="largest single attachment accepted (no policy cap when unset)"
+        default=None,
+        ge=1,
+        le=10**10,
+        description="largest single attachment accepted (no policy cap when unset)",
     )
     max_tool_arguments_bytes: int | None = Field(
-        default=None, ge=2, description="largest JSON arguments of one tool call (no policy cap when unset)"
+        default=None,
+        ge=2,
+        le=10**9,
+        description="largest JSON arguments of one tool call (no policy cap when unset)",
     )
 
 

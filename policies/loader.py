@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agentmesh.errors import AgentmeshError
 from agentmesh.redaction import Redactor
-from policies.evaluator import applicable_policies, check_arguments, decide_by_rules
+from policies.evaluator import applicable_policies, check_arguments, check_roles, decide_by_rules
 from policies.limits import Limits, effective_limits
 from policies.model import Action, Decision, NetworkRules, Principal, TenantPolicy
 from policies.overrides import OverrideSnapshot, PolicyOverrideStore
@@ -202,7 +202,8 @@ class PolicySet:
         tenant_id = principal.tenant_id
         rules = self._derived("rules", tenant_id, lambda documents: _TenantRules(documents, tenant_id))
         by_rules = rules.decide(action, resource, context.get("address") if context else None)
-        return check_arguments(rules.applicable, action, resource, context, by_rules)
+        decision = check_roles(rules.applicable, principal, action, resource, context, by_rules)
+        return check_arguments(rules.applicable, action, resource, context, decision)
 
     def limits(self, tenant_id: str) -> Limits:
         """The tenant's limits in force (tenant over base over platform defaults), cached per version."""

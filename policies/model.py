@@ -57,11 +57,25 @@ class GlobRules(BaseModel):
         return value
 
 
+ToolName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=256, pattern=r"^[a-z][a-z0-9-]*:[A-Za-z0-9_.-]+$"),
+]
+"""One tool by its exact `server:tool` name (no glob: a grant to users names what it grants)."""
+
+
 class ToolRules(GlobRules):
-    """Globs over `server:tool`. Deny wins, then approve (allowed, each call after a human
-    approval), then allow; a tool no rule matches is denied."""
+    """Globs over `server:tool`. Deny wins; a tool some allow rule matches is allowed, each call
+    after a human approval when an approve rule matches it too; a tool no allow rule matches is
+    denied (an approve rule narrows a grant, it never makes one).
+
+    Tools that change data (not annotated read-only) are for tenant admins; `users` names those a
+    tenant's plain users may call too."""
 
     approve: tuple[Glob, ...] = ()
+    users: tuple[ToolName, ...] = Field(
+        default=(), description="tools that change data which plain users may call (exact names)"
+    )
 
 
 class NetworkRules(BaseModel):
@@ -151,12 +165,20 @@ class TenantPolicy(BaseModel):
         return "base" if self.tenant == "*" else self.tenant
 
 
+ADMIN_ROLES = frozenset({"tenant_admin", "platform_admin"})
+"""Roles that may call a tenant's tools that change data."""
+
+
 class Principal(BaseModel):
     """Who asks: a user of a tenant with roles."""
 
     tenant_id: str
     subject: str
     roles: list[str] = Field(default_factory=lambda: ["user"])
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(ADMIN_ROLES & set(self.roles))
 
 
 class Decision(BaseModel):

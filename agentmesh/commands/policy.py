@@ -1,10 +1,14 @@
 """`agentmesh policy check|show`: explain a policy decision, or print a tenant's policy in force.
 
     agentmesh policy check --tenant acme --tool erp:create_order --args '{"mst": "3428557611", ...}'
+    agentmesh policy check --tenant acme --tool rag:ingest_text --role tenant_admin
+    agentmesh policy check --tenant acme --tool erp:get_customer_debt --read-only
     agentmesh policy check --tenant globex --agent shipment
     agentmesh policy show --tenant acme
 
-`check` prints each decision with its rule and reason and exits 0 when everything asked is
+A tool call is decided for a subject with roles (`--role`, default `user`) and, like the
+platform, treats a tool as changing data unless `--read-only` says its annotations mark it
+read-only. `check` prints each decision with its rule and reason and exits 0 when everything asked is
 allowed, 1 when anything is denied, 2 when something needs a human approval (and nothing is
 denied), 3 on a usage error. Overrides set through the admin API are read from the platform
 database, so the answer is the one the platform would give now.
@@ -76,6 +80,18 @@ def register(
     check.add_argument("--host", help="a host page fetching would reach, e.g. wiki.acme.internal")
     check.add_argument("--private", action="store_true", help="the host resolves to a private address")
     check.add_argument("--user", default="cli", help="the subject deciding for (default: cli)")
+    check.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        choices=["user", "tenant_admin", "platform_admin"],
+        help="a role of that subject (repeatable; default: user)",
+    )
+    check.add_argument(
+        "--read-only",
+        action="store_true",
+        help="the tool only reads (its MCP annotations say so); without it the tool is taken to change data",
+    )
     check.add_argument("--json", action="store_true", help="print the decisions as JSON")
     check.set_defaults(handler=handle_check)
 
@@ -96,7 +112,7 @@ def handle_check(args: argparse.Namespace) -> int:
     except (UsageError, PolicyFileError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    principal = Principal(tenant_id=args.tenant, subject=args.user)
+    principal = Principal(tenant_id=args.tenant, subject=args.user, roles=args.roles or ["user"])
     decisions = [
         (label, policies.decide(principal, action, resource, context))
         for label, action, resource, context in questions
@@ -168,7 +184,8 @@ def _questions(args: argparse.Namespace) -> list[tuple[str, Action, str, dict[st
     if args.agent:
         questions.append((f"agent {args.agent}", "use_agent", args.agent, None))
     if args.tool:
-        questions.append((f"tool {args.tool}", "call_tool", args.tool, _arguments(args.arguments)))
+        context = {"read_only": args.read_only, **(_arguments(args.arguments) or {})}
+        questions.append((f"tool {args.tool}", "call_tool", args.tool, context))
     elif args.arguments is not None:
         raise UsageError("--args needs --tool")
     if args.model:

@@ -103,8 +103,9 @@ class ModelError(AgentmeshError):
         provider_status: int | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, code=code, retryable=retryable)
+        super().__init__(message, code=code, retryable=retryable, details=details)
         self.provider_status = provider_status
         self.retry_after = retry_after
 

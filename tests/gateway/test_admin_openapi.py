@@ -1,9 +1,10 @@
 """`/openapi.json` describes the whole HTTP API, and the API keeps to it.
 
 Schemathesis generates requests from the document for every operation (a bounded number each, so
-the run takes about a minute) and sends them, as a platform admin and as a tenant admin who may
-also chat, to a gateway with a real RAG server behind it: no answer may be a 5xx, and every
-answer must be one the document declares, with the declared content type and body schema.
+the run takes a minute or two) and sends them, as a platform admin, as a tenant admin and as a
+plain user of that tenant, to a gateway with a real RAG server behind it: no answer may be a 5xx,
+and every answer must be one the document declares, with the declared content type and body
+schema.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ EXAMPLES_PER_OPERATION = 4
 CALLERS = {
     "platform-admin": ("platform", "root", "platform_admin"),
     "acme-admin": ("acme", "ada", "tenant_admin"),
+    "acme-user": ("acme", "uma", "user"),
 }
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

@@ -29,6 +29,7 @@ ACME_MST = "3428557611"
 GLOBEX_MST = "3703003802"
 GLOBEX_TOOLS = {"erp__get_customer_debt", "erp__get_payment_history", "erp__list_overdue_customers"}
 ERROR_META = ERROR_META_KEY
+ACCEPT = "application/json, text/event-stream"
 
 
 @dataclass
@@ -184,7 +185,8 @@ async def test_tool_calls_share_the_gateways_rate_limit(gateway: Gateway) -> Non
     policy = {
         "tenant": "initech",
         "tools": {"allow": ["erp:get_customer_debt"]},
-        "limits": {"requests_per_minute": 2},
+        # One listing (the one that sees the policy applied) and two calls; the third call is over.
+        "limits": {"requests_per_minute": 3},
     }
     assert (await gateway.admin("PUT", "/api/admin/tenants/initech/policy", policy)).status_code == 200
     async with mcp_client(gateway, "initech") as client:
@@ -237,3 +239,144 @@ def test_protected_resource_metadata_names_the_resource_and_its_token_issuer(
     assert metadata["resource"] == gateway.mcp_url
     assert metadata["authorization_servers"] == [gateway.url]
     assert metadata["bearer_methods_supported"] == ["header"]
+
+
+async def test_a_plain_user_gets_no_tool_that_changes_data_unless_the_policy_names_it(
+    gateway: Gateway,
+) -> None:
+    def headers(roles: list[str]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {gateway.token('acme', 'alice', roles)}"}
+
+    async def listed(roles: list[str]) -> set[str]:
+        async with (
+            httpx2.AsyncClient(headers=headers(roles), timeout=60.0) as http,
+            Client(streamable_http_client(gateway.mcp_url, http_client=http)) as client,
+        ):
+            return {tool.name for tool in (await client.list_tools()).tools}
+
+    user, admin = await listed(["user"]), await listed(["tenant_admin"])
+    assert "search__crawl" in admin and "search__crawl" not in user  # a write acme keeps for admins
+    assert "erp__create_order" in user  # acme's policy grants it to users (each order approved)
+    async with (
+        httpx2.AsyncClient(headers=headers(["user"]), timeout=60.0) as http,
+        Client(streamable_http_client(gateway.mcp_url, http_client=http)) as client,
+    ):
+        refused = await client.call_tool("search__crawl", {"url": "https://example.com"})
+    assert refused.is_error and refused.meta is not None
+    assert refused.meta[ERROR_META]["code"] == "denied"
+    assert "tenant_admin" in refused.content[0].text
+
+
+async def test_a_new_tenant_can_call_nothing_until_an_admin_allows_it(gateway: Gateway) -> None:
+    created = await gateway.admin("POST", "/api/admin/tenants", {"id": "freshco", "name": "Freshco"})
+    assert created.status_code in (201, 409), created.text
+    for roles in (["user"], ["tenant_admin"]):
+        async with (
+            httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {gateway.token('freshco', 'fay', roles)}"}, timeout=60.0
+            ) as http,
+            Client(streamable_http_client(gateway.mcp_url, http_client=http)) as client,
+        ):
+            assert (await client.list_tools()).tools == []
+            result = await client.call_tool("erp__create_order", {"mst": ACME_MST, "items": []})
+        assert result.is_error and result.meta is not None
+        assert result.meta[ERROR_META]["code"] == "denied"
+
+
+def test_a_token_of_a_tenant_that_does_not_exist_is_refused(gateway: Gateway) -> None:
+    response = httpx.post(
+        gateway.mcp_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": f"Bearer {gateway.token('ghost')}", "Accept": ACCEPT},
+    )
+    assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_tenant"
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "status", "code"),
+    [
+        ("Host", "attacker.example:8000", 421, "misdirected_request"),
+        ("Origin", "https://attacker.example", 403, "origin_not_allowed"),
+    ],
+)
+def test_a_rebound_host_or_a_foreign_origin_is_refused(
+    gateway: Gateway, header: str, value: str, status: int, code: str
+) -> None:
+    response = httpx.post(
+        gateway.mcp_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": f"Bearer {gateway.token('acme')}", "Accept": ACCEPT, header: value},
+    )
+    assert response.status_code == status and response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_there_is_no_stream_or_session_to_open_or_close(gateway: Gateway, method: str) -> None:
+    response = httpx.request(
+        method,
+        gateway.mcp_url,
+        headers={"Authorization": f"Bearer {gateway.token('acme')}", "Accept": ACCEPT},
+    )
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_deep_nesting_and_an_object_id_are_json_rpc_errors_on_a_connection_that_stays_open(
+    gateway: Gateway,
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {gateway.token('acme')}",
+        "Accept": ACCEPT,
+        "Content-Type": "application/json",
+    }
+    deep = (
+        b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": '
+        + b"[" * 50_000
+        + b"]" * 50_000
+        + b"}"
+    )
+    with httpx.Client(headers=headers, timeout=30) as http:
+        nested = http.post(gateway.mcp_url, content=deep)
+        object_id = http.post(
+            gateway.mcp_url, json={"jsonrpc": "2.0", "id": {"x": 1}, "method": "tools/list"}
+        )
+        fine = http.post(gateway.mcp_url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    assert nested.status_code == 400 and nested.json()["error"]["code"] == -32700
+    assert object_id.status_code == 400 and object_id.json()["error"]["code"] == -32600
+    assert fine.status_code == 200 and fine.json()["result"]["tools"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({"Accept": "text/html"}, 406), ({"Content-Type": "text/plain"}, 400)],
+)
+def test_the_mcp_layers_own_refusals_are_json(gateway: Gateway, headers: dict[str, str], status: int) -> None:
+    response = httpx.post(
+        gateway.mcp_url,
+        content=b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
+        headers={
+            "Authorization": f"Bearer {gateway.token('acme')}",
+            "Accept": ACCEPT,
+            "Content-Type": "application/json",
+            **headers,
+        },
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["message"]
+
+
+async def test_listing_tools_counts_against_the_rate_limit(gateway: Gateway) -> None:
+    await gateway.admin("POST", "/api/admin/tenants", {"id": "listco", "name": "Listco"})
+    policy = {
+        "tenant": "listco",
+        "tools": {"allow": ["erp:get_customer_debt"]},
+        "limits": {"requests_per_minute": 2},
+    }
+    assert (await gateway.admin("PUT", "/api/admin/tenants/listco/policy", policy)).status_code == 200
+    headers = {"Authorization": f"Bearer {gateway.token('listco')}", "Accept": ACCEPT}
+    request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as http:
+        answers = [(await http.post(gateway.mcp_url, json=request)).json() for _ in range(4)]
+    refused = [answer["error"] for answer in answers if "error" in answer]
+    assert refused and refused[-1]["data"]["code"] == "rate_limited"
+    assert refused[-1]["data"]["retry_after_seconds"] >= 1

@@ -93,13 +93,14 @@ def test_with_a_scrape_token_metrics_answer_only_to_it(settings: Settings) -> No
 
 def test_tokens_and_cost_are_counted_by_tenant() -> None:
     metrics = GatewayMetrics()
-    metrics.record_usage("acme", input_tokens=1200, output_tokens=300, cost_usd=0.0042)
-    metrics.record_usage("acme", input_tokens=800, output_tokens=0, cost_usd=0.0018)
-    metrics.record_usage("globex", input_tokens=10, output_tokens=5, cost_usd=0.0001)
+    metrics.record_usage("acme", input_tokens=1200, output_tokens=300, cost_micro_usd=4200)
+    metrics.record_usage("acme", input_tokens=800, output_tokens=0, cost_micro_usd=1800)
+    metrics.record_usage("globex", input_tokens=10, output_tokens=5, cost_micro_usd=100)
     exported = samples(generate_latest(metrics.registry).decode())
     assert value(exported, "agentmesh_tokens_total", tenant="acme", direction="input") == 2000
     assert value(exported, "agentmesh_tokens_total", tenant="acme", direction="output") == 300
     assert value(exported, "agentmesh_cost_usd_total", tenant="acme") == pytest.approx(0.006)
+    assert value(exported, "agentmesh_cost_microdollars_total", tenant="acme") == 6000
     assert value(exported, "agentmesh_tokens_total", tenant="globex", direction="input") == 10
 
 

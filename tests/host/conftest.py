@@ -19,6 +19,7 @@ from host.agent_host import AgentHost, HostOptions, HostTools
 from host.agents import AgentConfig
 from host.audit_trail import AuditTrail, NoAuditTrail
 from host.authorizer import Authorizer
+from host.budgets import Budget
 from host.caller import Caller
 from host.catalog import ToolCatalog
 from host.circuit import CircuitBreakers
@@ -143,6 +144,7 @@ def make_host(
     breakers: CircuitBreakers | None = None,
     call_timeout_seconds: float = 10.0,
     llm_tool_limit: int = 5,
+    budget: Budget | None = None,
 ) -> tuple[AgentHost, HostParts]:
     """An `AgentHost` over `servers` with explicit agents and policies (and the database, if given).
 
@@ -182,6 +184,7 @@ def make_host(
         models=models,
         approvals=stores.approvals if stores is not None else None,
         episodes=episodes,
+        budget=budget,
         options=HostOptions(
             limits=limits, call_timeout_seconds=call_timeout_seconds, llm_tool_limit=llm_tool_limit
         ),

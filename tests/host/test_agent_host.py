@@ -41,7 +41,12 @@ POLICY = policies(
         "acme",
         agents=["accounts", "visits", "contacts"],
         allow=["probe:*"],
-        tools={"allow": ["probe:*"], "deny": ["probe:big_report"], "approve": ["probe:create_note"]},
+        tools={
+            "allow": ["probe:*"],
+            "deny": ["probe:big_report"],
+            "approve": ["probe:create_note"],
+            "users": ["probe:create_note"],
+        },
     ),
     tenant_policy(
         "globex",

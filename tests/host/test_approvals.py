@@ -21,7 +21,7 @@ NOTES = AgentConfig(name="notes", description="Creates notes.", tools=["probe:cr
 POLICY = policies(
     tenant_policy("acme", agents=["notes"], allow=["probe:*"]),
     tenant_policy("globex", agents=["notes"], allow=["probe:*"]),
-    base={"tools": {"approve": ["probe:create_note"]}},
+    base={"tools": {"approve": ["probe:create_note"], "users": ["probe:create_note"]}},
 )
 ACME_ADMIN = Caller(tenant_id="acme", subject="ada", roles=["tenant_admin"])
 GLOBEX_ADMIN = Caller(tenant_id="globex", subject="gil", roles=["tenant_admin"])

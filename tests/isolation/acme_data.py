@@ -67,6 +67,16 @@ def customer_tool(name: str, description: str) -> dict[str, Any]:
     }
 
 
+LIBRARIAN = "acme-librarian"
+LIBRARIAN_CONFIG = {
+    "name": LIBRARIAN,
+    "description": "Acme's librarian: adds and removes documents of the knowledge base.",
+    "examples": ["Remove the document acme-old-price-list"],
+    "tools": ["rag:ingest_text", "rag:delete_document"],
+    "model": "local",
+}
+"""An agent of nothing but tools that change data: for admins, and for nobody else."""
+
 CARD_CONFIG = customer_tool(CARD_TOOL, "Acme's customer card: master data of one of acme's customers by MST.")
 BRIEF_CONFIG = customer_tool(BRIEF_TOOL, "Acme's customer brief for the weekly credit review, by MST.")
 BRIEF_CHANGED = {**BRIEF_CONFIG, "description": "Acme's customer brief, now with the sales owner, by MST."}
@@ -86,7 +96,7 @@ SUITE_LIMITS = {"requests_per_minute": 6000}
 # alice's pauses and leaves a pending approval behind.
 ACME_OVERRIDE = {
     "tenant": "acme",
-    "agents": [*ACME_AGENTS, TENANT_AGENT],
+    "agents": [*ACME_AGENTS, TENANT_AGENT, LIBRARIAN],
     "tools": {"allow": ["erp:*", "rag:*", "ocr:*", "search:*"], "approve": [f"erp:{CARD_TOOL}"]},
     "limits": SUITE_LIMITS,
 }
@@ -176,9 +186,8 @@ def seed_acme_data(mesh: WholeMesh, llm_base_url: str) -> AcmeData:
     for config in (CARD_CONFIG, BRIEF_CONFIG):
         created = expect(mesh.request("POST", "/api/admin/tenants/acme/erp/tools", admin, config), 201)
         assert created["live"] is True, created
-    expect(
-        mesh.request("PUT", f"/api/admin/tenants/acme/agents/{TENANT_AGENT}", admin, TENANT_AGENT_CONFIG), 200
-    )
+    for name, agent in ((TENANT_AGENT, TENANT_AGENT_CONFIG), (LIBRARIAN, LIBRARIAN_CONFIG)):
+        expect(mesh.request("PUT", f"/api/admin/tenants/acme/agents/{name}", admin, agent), 200)
     expect(mesh.request("PUT", "/api/admin/tenants/acme/policy", platform, ACME_OVERRIDE), 200)
     expect(mesh.request("PUT", "/api/admin/tenants/globex/policy", platform, GLOBEX_OVERRIDE), 200)
 

@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.evaluator import decide
+from policies.evaluator import WRITES_NEED_ADMIN, decide
 from policies.loader import PolicySet
 from policies.model import GlobRules, NetworkRules, Principal, TenantPolicy, ToolRules
 
@@ -60,23 +60,51 @@ def _any(patterns: list[str], name: str) -> bool:
 
 @settings(max_examples=200, deadline=None)
 @given(docs=documents(), tenant=st.sampled_from(TENANTS), tool=tool_names)
-def test_tool_decisions_follow_deny_then_approve_then_allow_then_deny(
+def test_tool_decisions_follow_deny_then_allow_and_an_approve_rule_narrows_a_grant(
     docs: list[TenantPolicy], tenant: str, tool: str
 ) -> None:
     mine = _applicable(docs, tenant)
     denies = [p for d in mine for p in d.tools.deny]
     approves = [p for d in mine for p in d.tools.approve]
     allows = [p for d in mine for p in d.tools.allow]
-    decision = decide(Principal(tenant_id=tenant, subject="u"), "call_tool", tool, None, policies=docs)
+    admin = Principal(tenant_id=tenant, subject="u", roles=["tenant_admin"])
+    decision = decide(admin, "call_tool", tool, None, policies=docs)
     if _any(denies, tool):
         assert decision.effect == "deny"
         assert ":tools.deny[" in decision.rule
-    elif _any(approves, tool):
-        assert decision.effect == "approve"
     elif _any(allows, tool):
-        assert decision.effect == "allow"
-    else:
+        assert decision.effect == ("approve" if _any(approves, tool) else "allow")
+    else:  # an approve rule alone grants nothing
         assert (decision.effect, decision.rule) == ("deny", "default-deny")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    docs=documents(),
+    tenant=st.sampled_from(TENANTS),
+    tool=tool_names,
+    read_only=st.booleans(),
+    granted_in=st.sampled_from([None, "*", "own", "other"]),
+)
+def test_a_plain_user_calls_a_tool_that_changes_data_only_when_a_policy_names_it(
+    docs: list[TenantPolicy], tenant: str, tool: str, read_only: bool, granted_in: str | None
+) -> None:
+    owner = {"*": "*", "own": tenant, "other": next(t for t in TENANTS if t != tenant)}.get(granted_in or "")
+    if owner is not None:
+        docs = [*docs, TenantPolicy(tenant=owner, tools=ToolRules(users=(tool,)))]
+    context = {"read_only": read_only}
+    admin = decide(
+        Principal(tenant_id=tenant, subject="a", roles=["tenant_admin"]),
+        "call_tool",
+        tool,
+        context,
+        policies=docs,
+    )
+    user = decide(Principal(tenant_id=tenant, subject="u"), "call_tool", tool, context, policies=docs)
+    if admin.effect == "deny" or read_only or granted_in in ("*", "own"):
+        assert user == admin
+    else:
+        assert (user.effect, user.rule) == ("deny", WRITES_NEED_ADMIN)
 
 
 @settings(max_examples=150, deadline=None)

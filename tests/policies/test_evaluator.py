@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.evaluator import decide
+import pytest
+from pydantic import ValidationError
+
+from policies.evaluator import WRITES_NEED_ADMIN, decide
 from policies.limits import Limits
 from policies.loader import PolicySet
 from policies.model import GlobRules, NetworkRules, Principal, TenantPolicy, ToolRules
 
 ALICE = Principal(tenant_id="acme", subject="alice")
+ADA = Principal(tenant_id="acme", subject="ada", roles=["tenant_admin"])
+"""An admin: tools that change data are hers to call, so only the policies' rules decide."""
 
 
 def policies(**tools: list[str]) -> list[TenantPolicy]:
@@ -20,7 +25,7 @@ def policies(**tools: list[str]) -> list[TenantPolicy]:
 
 def call(documents: list[TenantPolicy], tool: str, arguments: dict[str, Any] | None = None) -> Any:
     context = None if arguments is None else {"arguments": arguments}
-    return decide(ALICE, "call_tool", tool, context, policies=documents)
+    return decide(ADA, "call_tool", tool, context, policies=documents)
 
 
 def test_nothing_matched_denies() -> None:
@@ -209,10 +214,45 @@ def test_demo_policies_enable_the_documented_agents_and_tools() -> None:
     assert demo.decide(bob, "use_agent", "debt").allowed
     assert not demo.decide(bob, "use_agent", "shipment").allowed
     assert demo.decide(bob, "call_tool", "erp:create_order").rule == "globex:tools.deny[erp:create_order]"
-    assert demo.decide(ALICE, "call_tool", "erp:create_order").effect == "approve"
+    assert demo.decide(ALICE, "call_tool", "erp:create_order").effect == "approve"  # granted to users
     assert demo.decide(ALICE, "use_model", "local").allowed
     assert not demo.decide(bob, "use_model", "anthropic:claude-sonnet-4").allowed
     order = {"mst": "3428557611", "items": [{"sku": "ACM-0001", "quantity": 1}] * 21}
     assert demo.decide(ALICE, "call_tool", "erp:create_order", {"arguments": order}).rule == (
         "acme:arguments[erp:create_order]"
     )
+
+
+def test_a_plain_user_may_not_call_a_tool_that_changes_data() -> None:
+    documents = policies(allow=["rag:*"])
+    ingest = decide(ALICE, "call_tool", "rag:ingest_text", {"read_only": False}, policies=documents)
+    unknown = decide(ALICE, "call_tool", "rag:delete_document", None, policies=documents)
+    assert (ingest.effect, ingest.rule) == ("deny", WRITES_NEED_ADMIN)
+    assert "needs the tenant_admin role" in ingest.reason
+    assert unknown.rule == WRITES_NEED_ADMIN, "a tool not known to be read-only is taken to change data"
+    assert decide(ALICE, "call_tool", "rag:search", {"read_only": True}, policies=documents).allowed
+    assert decide(ADA, "call_tool", "rag:ingest_text", None, policies=documents).allowed
+    root = Principal(tenant_id="acme", subject="root", roles=["platform_admin"])
+    assert decide(root, "call_tool", "rag:ingest_text", None, policies=documents).allowed
+
+
+def test_a_policy_grants_a_tool_that_changes_data_to_users_by_its_exact_name() -> None:
+    documents = policies(allow=["erp:*"], users=["erp:create_order"])
+    assert decide(ALICE, "call_tool", "erp:create_order", None, policies=documents).allowed
+    assert decide(ALICE, "call_tool", "erp:cancel_order", None, policies=documents).rule == WRITES_NEED_ADMIN
+    with pytest.raises(ValidationError, match="users"):
+        ToolRules(users=("erp:*",))
+
+
+def test_a_grant_to_users_does_not_override_a_deny() -> None:
+    documents = policies(allow=["erp:*"], deny=["erp:create_order"], users=["erp:create_order"])
+    decision = decide(ALICE, "call_tool", "erp:create_order", None, policies=documents)
+    assert decision.rule == "acme:tools.deny[erp:create_order]"
+
+
+def test_an_approve_rule_alone_grants_nothing() -> None:
+    base = TenantPolicy(tenant="*", tools=ToolRules(approve=("erp:create_order",)))
+    fresh = decide(ADA, "call_tool", "erp:create_order", None, policies=[base])
+    assert (fresh.effect, fresh.rule) == ("deny", "default-deny")
+    allowed = TenantPolicy(tenant="acme", tools=ToolRules(allow=("erp:*",)))
+    assert decide(ADA, "call_tool", "erp:create_order", None, policies=[base, allowed]).effect == "approve"

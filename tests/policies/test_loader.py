@@ -21,6 +21,9 @@ from policies.loader import (
 from policies.model import GlobRules, NetworkRules, Principal, TenantPolicy, ToolRules
 from policies.overrides import PolicyOverrideStore
 
+READS = {"read_only": True}
+"""The context of a call to a tool annotated read-only."""
+
 ALICE = Principal(tenant_id="acme", subject="alice")
 BOB = Principal(tenant_id="globex", subject="bob")
 
@@ -73,7 +76,7 @@ def test_a_tenant_with_no_policy_of_its_own_gets_the_base_alone() -> None:
     assert demo.tenant_policy("initech") is None
     initech = Principal(tenant_id="initech", subject="eve")
     assert demo.decide(initech, "use_agent", "debt").effect == "deny"
-    assert demo.decide(initech, "call_tool", "erp:get_customer_debt").rule == "default-deny"
+    assert demo.decide(initech, "call_tool", "erp:get_customer_debt", READS).rule == "default-deny"
 
 
 def test_callers_cannot_change_the_documents_in_force() -> None:
@@ -155,8 +158,9 @@ async def test_a_tenant_created_by_override_alone_has_a_policy(
     await policies.refresh()
     assert "initech" in policies.tenants()
     initech = Principal(tenant_id="initech", subject="eve")
-    assert policies.decide(initech, "call_tool", "rag:search").allowed
-    assert policies.decide(initech, "call_tool", "erp:create_order").effect == "approve"  # the base's grant
+    assert policies.decide(initech, "call_tool", "rag:search", READS).allowed
+    # The base's approve rule grants nothing: initech's policy allows only rag.
+    assert policies.decide(initech, "call_tool", "erp:create_order").rule == "default-deny"
 
 
 async def test_an_unreadable_override_fails_closed(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -168,7 +172,7 @@ async def test_an_unreadable_override_fails_closed(sessions: async_sessionmaker[
         await db.execute(text("UPDATE policy_override_versions SET version = version + 1"))
     await policies.refresh()
     # acme's file allows erp:*, but the override we cannot read might have narrowed it.
-    assert policies.decide(ALICE, "call_tool", "erp:get_customer_debt").rule == "default-deny"
+    assert policies.decide(ALICE, "call_tool", "erp:get_customer_debt", READS).rule == "default-deny"
     assert policies.decide(ALICE, "use_agent", "debt").effect == "deny"
 
 
@@ -178,10 +182,10 @@ async def test_refreshing_applies_an_admin_change_within_about_a_second(
     store = PolicyOverrideStore(sessions)
     replica = PolicySet.from_directory(overrides=PolicyOverrideStore(sessions), refresh_seconds=0.1)
     async with replica.refreshing():
-        assert replica.decide(BOB, "call_tool", "rag:search").allowed
+        assert replica.decide(BOB, "call_tool", "rag:search", READS).allowed
         await store.put("globex", TenantPolicy(tenant="globex", tools=ToolRules(deny=("rag:*",))))
         started = time.monotonic()
-        while replica.decide(BOB, "call_tool", "rag:search").allowed:
+        while replica.decide(BOB, "call_tool", "rag:search", READS).allowed:
             assert time.monotonic() - started < 2.0, "the change did not reach the replica"
             await asyncio.sleep(0.02)
 
@@ -193,16 +197,16 @@ async def test_a_database_outage_keeps_the_last_policies_until_it_recovers(
     await store.put("globex", TenantPolicy(tenant="globex", tools=ToolRules(deny=("rag:*",))))
     policies = PolicySet.from_directory(overrides=store, refresh_seconds=0.05)
     async with policies.refreshing():
-        assert policies.decide(BOB, "call_tool", "rag:search").effect == "deny"
+        assert policies.decide(BOB, "call_tool", "rag:search", READS).effect == "deny"
         async with engine.begin() as connection:
             await connection.execute(text("ALTER TABLE policy_override_versions RENAME TO unreachable"))
         await asyncio.sleep(0.2)
-        assert policies.decide(BOB, "call_tool", "rag:search").effect == "deny"
+        assert policies.decide(BOB, "call_tool", "rag:search", READS).effect == "deny"
         async with engine.begin() as connection:
             await connection.execute(text("ALTER TABLE unreachable RENAME TO policy_override_versions"))
         await PolicyOverrideStore(sessions).put("globex", TenantPolicy(tenant="globex"))
         started = time.monotonic()
-        while policies.decide(BOB, "call_tool", "rag:search").rule != "globex:tools.allow[rag:search]":
+        while policies.decide(BOB, "call_tool", "rag:search", READS).rule != "globex:tools.allow[rag:search]":
             assert time.monotonic() - started < 2.0, "the policies did not recover"
             await asyncio.sleep(0.02)
 

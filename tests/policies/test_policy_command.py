@@ -25,7 +25,14 @@ def check(data_dir: Path, *args: str) -> int:
 
 def test_an_allowed_call_exits_0_with_its_rule(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = check(
-        data_dir, "--tenant", "acme", "--tool", "erp:get_customer_debt", "--args", '{"mst": "3428557611"}'
+        data_dir,
+        "--tenant",
+        "acme",
+        "--tool",
+        "erp:get_customer_debt",
+        "--read-only",
+        "--args",
+        '{"mst": "3428557611"}',
     )
     out = capsys.readouterr().out
     assert status == 0
@@ -60,7 +67,9 @@ def test_arguments_breaking_a_constraint_are_explained(
 def test_the_worst_of_several_checks_decides_the_exit_status(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = check(data_dir, "--tenant", "globex", "--agent", "shipment", "--tool", "rag:search", "--json")
+    status = check(
+        data_dir, "--tenant", "globex", "--agent", "shipment", "--tool", "rag:search", "--read-only", "--json"
+    )
     rows = json.loads(capsys.readouterr().out)
     assert status == 1
     assert [(row["check"], row["effect"]) for row in rows] == [
@@ -114,7 +123,7 @@ def test_check_sees_the_overrides_in_the_database(
         await engine.dispose()
 
     asyncio.run(override())
-    assert check(data_dir, "--tenant", "acme", "--tool", "erp:get_customer_debt") == 1
+    assert check(data_dir, "--tenant", "acme", "--tool", "erp:get_customer_debt", "--read-only") == 1
     assert "rule:   acme:tools.deny[erp:get_*]" in capsys.readouterr().out
 
 
@@ -137,3 +146,15 @@ def test_the_installed_command_runs(data_dir: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "base:tools.approve[erp:create_order]" in done.stdout
+
+
+def test_a_tool_that_changes_data_is_for_admins_unless_granted_to_users(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(data_dir, "--tenant", "acme", "--tool", "rag:ingest_text") == 1
+    out = capsys.readouterr().out
+    assert "rule:   roles:writes-need-admin" in out and "tenant_admin" in out
+    assert check(data_dir, "--tenant", "acme", "--tool", "rag:ingest_text", "--role", "tenant_admin") == 0
+    capsys.readouterr()
+    # acme's policy names create_order in tools.users: its staff may order (each order approved).
+    assert check(data_dir, "--tenant", "acme", "--tool", "erp:create_order") == 2

@@ -15,7 +15,9 @@ class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=100, ge=1, le=500, description="events per page")
-    before_id: int | None = Field(default=None, ge=1, description="return events older than this id")
+    before_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="return events older than this id"
+    )
 
 
 class AuditPage(BaseModel):
