@@ -12,12 +12,14 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 
 from gateway.app import public_operations
 from gateway.bodies import MAX_JSON_DEPTH, nests_deeper_than
+from tests.gateway.mesh import Mesh
 
 
 def _models(annotation: Any) -> Iterator[type[BaseModel]]:
@@ -69,3 +71,23 @@ def test_every_integer_a_request_carries_has_a_range() -> None:
 )
 def test_nesting_is_measured_outside_strings(body: bytes, deeper: bool) -> None:
     assert nests_deeper_than(body, MAX_JSON_DEPTH) is deeper
+
+
+def test_a_deeply_nested_body_is_a_400_on_a_connection_that_stays_open(mesh: Mesh) -> None:
+    deep = b'{"message": "hi", "attachments": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    with httpx.Client(base_url=mesh.url, headers=mesh.headers(), timeout=60) as http:
+        refused = http.post("/api/acme/chat", content=deep, headers={"Content-Type": "application/json"})
+        after = http.get("/api/acme/sessions")
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_json" and f"deeper than {MAX_JSON_DEPTH}" in error["message"]
+    assert after.status_code == 200
+
+
+def test_an_id_past_the_largest_database_integer_is_a_400(mesh: Mesh) -> None:
+    admin = {"Authorization": f"Bearer {mesh.token('acme', 'ada', ['tenant_admin'])}"}
+    response = httpx.get(
+        f"{mesh.url}/api/admin/tenants/acme/audit", params={"before_id": 2**63}, headers=admin, timeout=60
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_query"
