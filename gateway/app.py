@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from agentmesh.db import create_engine, session_factory, upgrade_database
+from agentmesh.outbound import OutboundGuard, Resolver
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
@@ -39,9 +40,14 @@ SERVER_CONNECT_TIMEOUT_SECONDS = 30.0
 
 
 def create_app(
-    settings: Settings, servers: Mapping[str, str] | None = None, *, seed_demo: bool = True
+    settings: Settings,
+    servers: Mapping[str, str] | None = None,
+    *,
+    seed_demo: bool = True,
+    resolver: Resolver | None = None,
 ) -> Starlette:
-    """The gateway for `servers` (name -> MCP URL; default: the URLs in settings)."""
+    """The gateway for `servers` (name -> MCP URL; default: the URLs in settings). `resolver`
+    replaces the system resolver of the outbound guard (tests)."""
     server_urls = dict(servers if servers is not None else settings.server_urls())
     gateway_metrics = GatewayMetrics()
     operations = public_operations()
@@ -57,8 +63,10 @@ def create_app(
         if seed_demo:
             await tenants.ensure(DEMO_TENANTS)
         secrets = secret_box(settings)
-        host_stores = HostStores.open(db, secrets)
-        host = build_agent_host(settings, server_urls, stores=host_stores)
+        # One guard for every URL saved or called on a tenant's behalf from this process.
+        outbound = OutboundGuard.from_settings(settings, resolver=resolver)
+        host_stores = HostStores.open(db, secrets, outbound=outbound)
+        host = build_agent_host(settings, server_urls, stores=host_stores, outbound=outbound)
         session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
         limits = TenantLimits(settings, host.policies)
         admission = Admission(backends.limiter, backends.slots, limits.for_tenant, gateway_metrics)
@@ -70,6 +78,7 @@ def create_app(
             pool=host.pool,
             catalog=host.catalog,
             startup_servers=server_urls,
+            outbound=outbound,
         )
         host.config.on_servers_changed = admin_stores.servers.sync
         state = GatewayState(

@@ -24,7 +24,8 @@ def _modules() -> Iterator[str]:
     for package in PACKAGES:
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, f"{package}."):
-            if ".migrations" not in info.name:
+            # Alembic environments (`migrations`, `demo_migrations`) run only under Alembic.
+            if not any(part.endswith("migrations") for part in info.name.split(".")):
                 yield info.name
 
 
