@@ -38,6 +38,11 @@ from agentmesh.errors import AgentmeshError
 from agentmesh.settings import Settings
 
 ALLOW_SETTING = "AGENTMESH_OUTBOUND_ALLOW"
+SAVED_URL_RULE = (
+    "A URL on a loopback, private, link-local or cloud metadata address (however spelled, whatever "
+    f"its name resolves to) is refused with `400 blocked_destination` unless `{ALLOW_SETTING}` names it."
+)
+"""The rule for URLs admins save, as API documentation states it."""
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 
@@ -72,7 +77,7 @@ class SystemResolver:
     async def resolve(self, host: str, port: int) -> list[IPAddress]:
         try:
             infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
             raise UnresolvableHost(f"host '{host}' does not resolve") from exc
         addresses: list[IPAddress] = []
         for _family, _type, _proto, _canon, sockaddr in infos:

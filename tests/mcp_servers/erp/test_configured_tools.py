@@ -28,7 +28,7 @@ from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_runtime import serve_on_loopback
 from mcp_servers.erp.server import build_server
 from mcp_servers.erp.tool_store import ToolConfigStore
-from tests.mcp_servers.erp.conftest import ScriptedUpstream, settings_for
+from tests.mcp_servers.erp.conftest import ScriptedUpstream, debtors, expected_debt, settings_for
 from tests.support.resolver import StaticResolver
 
 ANY_ARGUMENTS = {"type": "object", "properties": {}}
@@ -301,3 +301,32 @@ async def test_the_platform_allow_list_lets_a_private_upstream_through(tmp_path:
         called = await client.call_tool("second_erp", {})
     assert not called.is_error, text_of(called)
     assert other.hits["ok"] == 1
+
+
+async def test_the_demo_erp_answers_a_user_tool_from_the_signed_identity_alone(
+    tmp_path: Path, demo_data: dict[str, Any]
+) -> None:
+    # The ERP server signs who calls; the demo ERP (in-process, no AGENTMESH_ERP_API_URL) verifies
+    # it against the mesh keys and answers from that tenant's rows; no API key is involved.
+    mst = debtors(demo_data, "acme")[0]
+    settings = settings_for(tmp_path)
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade_database(engine)
+    as_user = tool(
+        "debt_as_user",
+        "/customers/{mst}/debt",
+        auth={"mode": "user"},
+        input_schema={"type": "object", "required": ["mst"], "properties": {"mst": {"type": "string"}}},
+    )
+    await ToolConfigStore(session_factory(engine), outbound=OutboundGuard(AllowList())).create(None, as_user)
+    await engine.dispose()
+    server = build_server(settings, ServeOptions(transport="stdio", local_tenant="acme"))
+    async with Client(server) as client:
+        result = await client.call_tool("debt_as_user", {"mst": mst})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    outstanding, overdue = expected_debt(demo_data, "acme", mst)
+    assert (result.structured_content["outstanding"], result.structured_content["overdue"]) == (
+        outstanding,
+        overdue,
+    )
