@@ -358,13 +358,9 @@ class OutboundGuard:
         trusted = [settings.erp_api_url, settings.openai_base_url, *trusted_urls]
         return cls.for_platform(settings.outbound_allow, trusted_urls=trusted, resolver=resolver)
 
-    def with_reach(self, reach: Reach) -> OutboundGuard:
-        """The same guard (same resolver) for another set of rules."""
-        return OutboundGuard(reach, self.resolver)
-
     async def check(self, raw_url: str) -> Destination:
-        """The destination `raw_url` may be called at, or the error saying why not (at save time,
-        and before each hop of a fetch)."""
+        """The destination `raw_url` may be called at, or the error saying why not: the check of
+        a URL being saved."""
         url, target = self.admit(raw_url)
         named = self.reach.allowance(target)
         if named is not None and target.literal is None:
