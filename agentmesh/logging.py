@@ -119,6 +119,10 @@ def configure_logging(settings: Settings, *, stream: Literal["stdout", "stderr"]
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # uvicorn's default logging config (applied by any uvicorn started without `log_config=None`
+    # earlier in the process) gives its loggers handlers of their own and stops them propagating.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        adopt_library_logger(name)
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG else logging.WARNING)
     # `warnings.warn` from libraries becomes a record too, rather than text on stderr.

@@ -1,9 +1,15 @@
-"""Audience-bound tokens from the host to one MCP server.
+"""Audience-bound tokens signed with the mesh key: to one MCP server, and to one upstream API.
 
 For every tool call the host mints a token that names one server as its audience, carries the
 tenant, the end user and the tools that user may call on that server, and expires within a
 minute. Servers accept nothing else: an end-user token (other issuer, other audience, other key)
 or a token minted for another server is refused.
+
+For every call a server makes to an upstream API on a user's behalf (an ERP tool with auth mode
+`user`), the server mints an *identity token*: audience that upstream, the end user, the tenant
+and the user's roles, valid for a minute, typed `agentmesh-identity+jwt` so that neither kind
+of token is ever accepted as the other. Upstreams verify it with the keys the gateway publishes
+at `/.well-known/mesh-jwks.json` (`verify_identity_token`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ from pydantic import BaseModel, Field
 from agentmesh.keys import SigningKey
 
 MESH_ALGORITHMS = ["ES256"]
+IDENTITY_TOKEN_TYPE = "agentmesh-identity+jwt"
+"""The `typ` header of an upstream identity token (server tokens carry plain `JWT`)."""
+MAX_LIFETIME_SECONDS = 60
+"""The longest an identity token lives."""
 
 MESH_TOKEN_LIFETIME_SECONDS = 60
 """The longest a token the host mints lives, and the longest a deployed server accepts."""
@@ -96,6 +106,48 @@ def mint_server_token(
     return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})
 
 
+class IdentityClaims(BaseModel):
+    """What an upstream learns about the caller from a verified identity token."""
+
+    iss: str
+    aud: str = Field(description="the upstream this token was minted for")
+    sub: str = Field(description="the end user on whose behalf the call is made")
+    tenant_id: str
+    roles: list[str] = Field(default_factory=list)
+    exp: int
+    iat: int
+    jti: str
+
+
+def mint_identity_token(
+    key: SigningKey,
+    *,
+    issuer: str,
+    audience: str,
+    tenant_id: str,
+    subject: str,
+    roles: list[str] | tuple[str, ...] = (),
+    ttl_seconds: int = MAX_LIFETIME_SECONDS,
+) -> str:
+    """Sign a token telling upstream `audience` who calls: valid for at most 60 seconds."""
+    if audience.startswith("mcp:"):
+        raise ValueError("identity tokens are for upstream APIs; 'mcp:' audiences belong to MCP servers")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "tenant_id": tenant_id,
+        "roles": list(roles),
+        "iat": now,
+        "nbf": now,
+        "exp": now + min(ttl_seconds, MAX_LIFETIME_SECONDS),
+        "jti": uuid.uuid4().hex,
+    }
+    headers = {"kid": key.kid, "typ": IDENTITY_TOKEN_TYPE}
+    return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers=headers)
+
+
 class MeshTokenError(Exception):
     """A token a server must refuse; the message says why without echoing the token."""
 
@@ -152,21 +204,54 @@ def verify_server_token(
 ) -> MeshClaims:
     """Verify a mesh token for `server` that lives at most `max_lifetime_seconds`; raise
     `MeshTokenError` with a reason otherwise."""
+    payload = _verified(
+        token,
+        jwks=jwks,
+        issuer=issuer,
+        audience=server_audience(server),
+        identity=False,
+        max_lifetime_seconds=max_lifetime_seconds,
+    )
+    return MeshClaims.model_validate(payload)
+
+
+def verify_identity_token(token: str, *, jwks: MeshJwks, issuer: str, audience: str) -> IdentityClaims:
+    """Verify an identity token minted for upstream `audience` (signature, type, audience, expiry,
+    lifetime); raise `MeshTokenError` with a reason otherwise."""
+    payload = _verified(
+        token,
+        jwks=jwks,
+        issuer=issuer,
+        audience=audience,
+        identity=True,
+        max_lifetime_seconds=MAX_LIFETIME_SECONDS,
+    )
+    if not isinstance(payload.get("tenant_id"), str):
+        raise MeshTokenError("token names no tenant")
+    return IdentityClaims.model_validate(payload)
+
+
+def _verified(
+    token: str, *, jwks: MeshJwks, issuer: str, audience: str, identity: bool, max_lifetime_seconds: int
+) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise MeshTokenError("malformed token") from exc
     if header.get("alg") not in MESH_ALGORITHMS:
         raise MeshTokenError("token algorithm not accepted")
+    if (header.get("typ") == IDENTITY_TOKEN_TYPE) != identity:
+        kind = "an identity token for an upstream API" if not identity else "not an identity token"
+        raise MeshTokenError(f"token is {kind}")
     kid = header.get("kid")
     if not isinstance(kid, str):
         raise MeshTokenError("token has no key id")
     try:
-        payload = jwt.decode(
+        payload: dict[str, Any] = jwt.decode(
             token,
             jwks.key_for(kid),
             algorithms=MESH_ALGORITHMS,
-            audience=server_audience(server),
+            audience=audience,
             issuer=issuer,
             leeway=5,
             options={"require": ["exp", "iat", "aud", "iss", "sub", "jti"]},
@@ -174,9 +259,11 @@ def verify_server_token(
     except jwt.ExpiredSignatureError as exc:
         raise MeshTokenError("token expired") from exc
     except jwt.InvalidAudienceError as exc:
-        raise MeshTokenError("token is for another server") from exc
+        raise MeshTokenError(
+            "token is for another audience" if identity else "token is for another server"
+        ) from exc
     except jwt.PyJWTError as exc:
         raise MeshTokenError(f"token rejected: {exc}") from exc
     if payload["exp"] - payload["iat"] > max_lifetime_seconds + 5:
         raise MeshTokenError(f"token lifetime exceeds {max_lifetime_seconds} seconds")
-    return MeshClaims.model_validate(payload)
+    return payload

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def default_data_dir() -> Path:
@@ -69,12 +69,26 @@ class Settings(BaseSettings):
     # When set, `/metrics` (labelled by tenant) answers only to this bearer token.
     metrics_token: str | None = Field(default=None, min_length=16, alias="AGENTMESH_METRICS_TOKEN")
 
+    # Non-public destinations the platform may call for tenants (ERP tool URLs, search provider and
+    # LLM base URLs, registered MCP servers): comma-separated host globs, IPs or CIDR ranges, each
+    # with an optional port (`searx.internal:8080,10.20.0.0/16`). The platform's own configured
+    # endpoints (the ERP API, its MCP servers, OPENAI_BASE_URL) need no entry. Empty: public only.
+    outbound_allow: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="AGENTMESH_OUTBOUND_ALLOW")
+
     # Where the tool servers live; `agentmesh up` fills these for the children it starts.
     erp_url: str | None = Field(default=None, alias="AGENTMESH_ERP_URL")
     rag_url: str | None = Field(default=None, alias="AGENTMESH_RAG_URL")
     ocr_url: str | None = Field(default=None, alias="AGENTMESH_OCR_URL")
     search_url: str | None = Field(default=None, alias="AGENTMESH_SEARCH_URL")
     erp_api_url: str | None = Field(default=None, alias="AGENTMESH_ERP_API_URL")
+    # The audience of the identity tokens ERP tools with auth mode `user` send to that API (the
+    # demo ERP API expects this value too).
+    erp_api_audience: str = Field(
+        default="agentmesh-erp-api",
+        min_length=1,
+        pattern=r"^\S+$",
+        alias="AGENTMESH_ERP_API_AUDIENCE",
+    )
 
     # Files the OCR server may read by path (base64 input is always accepted).
     ocr_allowed_dir: Path | None = Field(default=None, alias="AGENTMESH_OCR_ALLOWED_DIR")
@@ -139,6 +153,20 @@ class Settings(BaseSettings):
     # besides the built-in personal data categories: a JSON object of name -> regular expression.
     redact_identifiers: dict[str, str] = Field(default_factory=dict, alias="AGENTMESH_REDACT_IDENTIFIERS")
     otlp_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+
+    @field_validator("erp_api_audience")
+    @classmethod
+    def _not_a_server_audience(cls, value: str) -> str:
+        if value.startswith("mcp:"):
+            raise ValueError("'mcp:' audiences belong to MCP servers, not to the ERP API")
+        return value
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(entry.strip() for entry in value.split(",") if entry.strip())
+        return value
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from agentmesh.db import create_engine, session_factory, upgrade_database
+from agentmesh.outbound import OutboundGuard, Resolver
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
@@ -42,9 +43,14 @@ SERVER_CONNECT_TIMEOUT_SECONDS = 30.0
 
 
 def create_app(
-    settings: Settings, servers: Mapping[str, str] | None = None, *, seed_demo: bool = True
+    settings: Settings,
+    servers: Mapping[str, str] | None = None,
+    *,
+    seed_demo: bool = True,
+    resolver: Resolver | None = None,
 ) -> Starlette:
-    """The gateway for `servers` (name -> MCP URL; default: the URLs in settings)."""
+    """The gateway for `servers` (name -> MCP URL; default: the URLs in settings). `resolver`
+    replaces the system resolver of the outbound guard (tests)."""
     server_urls = dict(servers if servers is not None else settings.server_urls())
     gateway_metrics = GatewayMetrics()
     operations = public_operations()
@@ -60,7 +66,9 @@ def create_app(
         if seed_demo:
             await tenants.ensure(DEMO_TENANTS)
         secrets = secret_box(settings)
-        host_stores = HostStores.open(db, secrets)
+        # One guard for every URL saved or called on a tenant's behalf from this process.
+        outbound = OutboundGuard.from_settings(settings, resolver=resolver)
+        host_stores = HostStores.open(db, secrets, outbound=outbound)
         ledger = UsageLedger(db)
         policies = PolicySet.from_directory(overrides=host_stores.policy_overrides)
         host = build_agent_host(
@@ -69,6 +77,7 @@ def create_app(
             stores=host_stores,
             policies=policies,
             budget=DailyBudgets(ledger, policies),
+            outbound=outbound,
         )
         session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
         limits = TenantLimits(settings, host.policies)
@@ -82,6 +91,7 @@ def create_app(
             pool=host.pool,
             catalog=host.catalog,
             startup_servers=server_urls,
+            outbound=outbound,
         )
         host.config.on_servers_changed = admin_stores.servers.sync
         state = GatewayState(

@@ -5,6 +5,10 @@ admin adds, re-points and removes further servers here. Each change is stored fi
 `servers` config version in the same transaction) and then applied to this replica's connection
 pool; the other replicas see the version move at their next turn and re-read the registrations
 (`sync`). Every stored registration is handed to the pool again when the gateway starts.
+
+A registered URL passes the outbound guard before it is stored (a server on loopback, a private
+network or a metadata address is refused unless `AGENTMESH_OUTBOUND_ALLOW` names it), and the
+pool connects to it through the guard again, so a DNS answer that changes later cannot redirect it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.outbound import OutboundGuard
 from gateway.tables import McpServerRow, utcnow
 from host.catalog import ToolCatalog
 from host.config_versions import bump
@@ -78,11 +83,13 @@ class ServerRegistry:
         pool: McpPool,
         catalog: ToolCatalog,
         *,
+        outbound: OutboundGuard,
         startup: Iterable[str] = (),
     ) -> None:
         self._sessions = sessions
         self._pool = pool
         self._catalog = catalog
+        self._outbound = outbound
         self._startup = frozenset(startup)
 
     async def connect_registered(self) -> list[str]:
@@ -93,9 +100,11 @@ class ServerRegistry:
         return [row.name for row in rows]
 
     async def register(self, name: str, registration: ServerRegistration, registered_by: str) -> ServerView:
-        """Store `name` -> URL (replacing an earlier URL) and connect to it in the background."""
+        """Store `name` -> URL (replacing an earlier URL) and connect to it in the background;
+        a URL the platform does not call for tenants is refused (`BlockedDestination`)."""
         self._check_changeable(name)
         url = str(registration.url)
+        await self._outbound.check(url)
         async with self._sessions() as db, db.begin():
             row = await db.get(McpServerRow, name, with_for_update=True)
             if row is None:

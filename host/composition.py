@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.keys import mesh_key
+from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import SecretBox
 from agentmesh.settings import Settings
 from host.agent_host import AgentHost, HostOptions, HostTools
@@ -54,7 +55,10 @@ class HostStores:
     policy_overrides: PolicyOverrideStore
 
     @classmethod
-    def open(cls, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> HostStores:
+    def open(
+        cls, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, *, outbound: OutboundGuard
+    ) -> HostStores:
+        """The stores; `outbound` checks the URLs they save (tenants' LLM base URLs)."""
         audit_log = AuditLog(sessions)
         return cls(
             sessions=sessions,
@@ -63,7 +67,7 @@ class HostStores:
             versions=ConfigVersions(sessions),
             approvals=ApprovalStore(sessions),
             pins=ToolPins(sessions, audit_log),
-            llm=LlmConfigStore(sessions, secrets),
+            llm=LlmConfigStore(sessions, secrets, outbound=outbound),
             policy_overrides=PolicyOverrideStore(sessions),
         )
 
@@ -78,17 +82,22 @@ def build_agent_host(
     models: ModelRegistry | None = None,
     budget: Budget | None = None,
     options: HostOptions | None = None,
+    outbound: OutboundGuard | None = None,
 ) -> AgentHost:
     """An `AgentHost` over `servers` (name -> MCP URL).
 
     With `stores` (the platform database) agents, tenant LLM settings, tool pins, approvals,
     policy overrides and the audit log live there, `agents` (default: the demo agents) seeding an
     empty agent store; without it the host runs on those agents and the policy files alone.
+    `outbound` (default: the platform's, from settings) guards every connection the host opens for
+    tenants: their LLM providers and the MCP servers registered through the admin API.
     """
+    if outbound is None:
+        outbound = OutboundGuard.from_settings(settings)
     issuer = MeshTokenIssuer(
         mesh_key(settings.keys_dir), issuer=settings.mesh_issuer, ttl_seconds=settings.mesh_token_ttl_seconds
     )
-    pool = McpPool(servers, listing_token=issuer.for_listing)
+    pool = McpPool(servers, listing_token=issuer.for_listing, outbound=outbound)
     catalog = ToolCatalog(
         pool, ttl_seconds=settings.host_catalog_ttl_seconds, pins=stores.pins if stores is not None else None
     )
@@ -102,7 +111,9 @@ def build_agent_host(
     )
     runner = ToolExecutor(pool, issuer, breakers=breakers, max_result_chars=settings.host_max_result_chars)
     if models is None:
-        models = ModelRegistry.from_settings(settings, llm_configs=stores.llm if stores is not None else None)
+        models = ModelRegistry.from_settings(
+            settings, llm_configs=stores.llm if stores is not None else None, outbound=outbound
+        )
     if policies is None:
         overrides = stores.policy_overrides if stores is not None else None
         policies = PolicySet.from_directory(overrides=overrides)

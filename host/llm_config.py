@@ -2,7 +2,8 @@
 
 The key is sealed with the platform's `SecretBox` on the way in and opened only by the host when
 it builds that tenant's provider client; views (what the admin API returns) show a hint of the
-key's last characters, never the key.
+key's last characters, never the key. A base URL receives the tenant's key with every request,
+so it passes the outbound guard before it is stored (and every connection to it again).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import SecretBox
 from host.config_versions import bump
 from host.tables import LlmConfigRow
@@ -101,12 +103,18 @@ def _view(row: LlmConfigRow) -> LlmConfigView:
 class LlmConfigStore:
     """Tenant LLM configurations; writes bump the `llm` version so every replica reloads."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox, *, outbound: OutboundGuard
+    ) -> None:
         self._sessions = sessions
         self._box = secret_box
+        self._outbound = outbound
 
     async def set(self, tenant_id: str, config: LlmConfigIn) -> LlmConfigView:
-        """Create or replace the tenant's configuration."""
+        """Create or replace the tenant's configuration; a base URL the platform does not call for
+        tenants is refused (`BlockedDestination`) before anything is stored."""
+        if config.base_url is not None:
+            await self._outbound.check(config.base_url)
         key = config.api_key.get_secret_value()
         async with self._sessions() as db, db.begin():
             row = await db.get(LlmConfigRow, tenant_id)

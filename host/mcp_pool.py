@@ -6,6 +6,11 @@ from any turn go through that one client; the per-call mesh token rides in a con
 that the HTTP auth hook reads, so one connection serves all tenants while every request carries
 its own caller's audience-bound token.
 
+The servers the host was started with are the platform's own; a server registered at run time
+(`add_server`, the admin API) is connected through the outbound guard, so its URL must lead to
+the public internet or to a destination the platform allows (`AGENTMESH_OUTBOUND_ALLOW`), and a
+DNS answer that changes after the URL was saved cannot redirect the connection.
+
 While connected, each client also keeps a `subscriptions/listen` stream open for tool list
 changes (protocol 2026-07-28 delivers `tools/list_changed` only on such a stream) and re-opens it
 when it ends; every (re)open and every event calls `on_tools_changed`, since a stream replays
@@ -32,6 +37,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Tool
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.outbound import OutboundGuard
+from agentmesh.outbound_http import guarded_client
 
 log = structlog.get_logger(__name__)
 
@@ -83,12 +90,15 @@ class ServerConnection:
         url: str,
         *,
         listing_token: Callable[[], str],
+        outbound: OutboundGuard | None = None,
         on_message: Callable[[str, Any], Any] | None = None,
         on_tools_changed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.url = url
         self._listing_token = listing_token
+        self._outbound = outbound
+        """Guards every connection to a server registered at run time; None for the platform's own."""
         self._on_message = on_message
         self._on_tools_changed = on_tools_changed
         self._client: Client | None = None
@@ -131,8 +141,13 @@ class ServerConnection:
 
         auth = _BearerFromContext(self._listing_token)
         timeout = httpx2.Timeout(30.0, connect=5.0)
+        http_client = (
+            httpx2.AsyncClient(auth=auth, timeout=timeout)
+            if self._outbound is None
+            else guarded_client(self._outbound, auth=auth, timeout=timeout)
+        )
         async with (
-            httpx2.AsyncClient(auth=auth, timeout=timeout) as http,
+            http_client as http,
             Client(
                 streamable_http_client(self.url, http_client=http), message_handler=message_handler
             ) as client,
@@ -234,21 +249,24 @@ class McpPool:
         servers: Mapping[str, str],
         *,
         listing_token: Callable[[str], str],
+        outbound: OutboundGuard,
         on_tools_changed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._listing_token = listing_token
+        self._outbound = outbound
         self.on_tools_changed = on_tools_changed
         """Told the name of a server whose tools changed (set by whoever caches its tool list)."""
         self._connections: dict[str, ServerConnection] = {}
         self._task_group: TaskGroup | None = None
         for name, url in servers.items():
-            self._connections[name] = self._new_connection(name, url)
+            self._connections[name] = self._new_connection(name, url, registered=False)
 
-    def _new_connection(self, name: str, url: str) -> ServerConnection:
+    def _new_connection(self, name: str, url: str, *, registered: bool) -> ServerConnection:
         return ServerConnection(
             name,
             url,
             listing_token=lambda: self._listing_token(name),
+            outbound=self._outbound if registered else None,
             on_message=self._message,
             on_tools_changed=self._tools_changed,
         )
@@ -273,13 +291,14 @@ class McpPool:
             connection.close()
 
     def add_server(self, name: str, url: str) -> None:
-        """Register (or re-point) a server at run time; it connects in the background."""
+        """Register (or re-point) a server at run time; it connects in the background, each
+        connection through the outbound guard."""
         existing = self._connections.get(name)
         if existing is not None and existing.url == url:
             return
         if existing is not None:
             existing.close()
-        connection = self._new_connection(name, url)
+        connection = self._new_connection(name, url, registered=True)
         self._connections[name] = connection
         if self._task_group is not None:
             self._task_group.start_soon(connection.run)

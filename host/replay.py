@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentmesh.db import create_engine, session_factory, upgrade_database
+from agentmesh.outbound import AllowList, OutboundGuard
 from host.agent_host import AgentHost, HostTools
 from host.approvals import ApprovalStore
 from host.audit_trail import NoAuditTrail
@@ -196,7 +197,8 @@ async def replay(episode: Episode) -> tuple[list[TurnEvent], list[Divergence]]:
     """Run the episode's turn on the current code; returns its events and the divergences."""
     remote = episode.model is not None and episode.model != PLANNER_NAME
     model = RecordedModel(episode.model, episode.model_steps) if remote and episode.model else None
-    pool = McpPool({}, listing_token=lambda server: "")
+    # Nothing connects during a replay (the episode's tools are preloaded): public-only is moot.
+    pool = McpPool({}, listing_token=lambda server: "", outbound=OutboundGuard(AllowList()))
     catalog = ToolCatalog(pool, ttl_seconds=float("inf"))
     catalog.preload(episode.tools)
     engine, approvals = await _approvals_database()

@@ -13,12 +13,14 @@ from typing import Any
 import anthropic
 
 from host.models.base import (
+    OUTBOUND_REFUSALS,
     Message,
     ModelError,
     ModelRequest,
     ModelResponse,
     TextDelta,
     ToolCall,
+    refused_destination,
     system_text,
 )
 from host.models.options import ProviderOptions, tool_parameters
@@ -56,6 +58,9 @@ def _messages(messages: list[Message]) -> list[dict[str, Any]]:
 
 
 def _error(exc: Exception) -> ModelError:
+    refused = refused_destination(PROVIDER, exc)
+    if refused is not None:
+        return refused
     if isinstance(exc, anthropic.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}
         detail = (body.get("error") or {}).get("message") or exc.message
@@ -132,6 +137,8 @@ class AnthropicModel:
                     output_tokens = event.usage.output_tokens or output_tokens
                     stop_reason = event.delta.stop_reason
         except anthropic.AnthropicError as exc:
+            raise _error(exc) from exc
+        except OUTBOUND_REFUSALS as exc:  # the base URL leads somewhere the platform does not call
             raise _error(exc) from exc
         yield ModelResponse(
             text="".join(text),

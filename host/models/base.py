@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentmesh.errors import AgentmeshError, ErrorCode
+from agentmesh.outbound import BlockedDestination, InvalidUrl, UnresolvableHost
 from host.catalog import ToolSpec
 from host.language import DEFAULT_LANGUAGE, Language
 from host.routing import MessageEmbedding
@@ -108,6 +109,27 @@ class ModelError(AgentmeshError):
         super().__init__(message, code=code, retryable=retryable, details=details)
         self.provider_status = provider_status
         self.retry_after = retry_after
+
+
+OUTBOUND_REFUSALS: tuple[type[AgentmeshError], ...] = (BlockedDestination, UnresolvableHost, InvalidUrl)
+"""The outbound guard's refusals: raised by the HTTP client under a provider SDK, as they are or
+wrapped in the SDK's own connection error."""
+
+
+def refused_destination(provider: str, exc: BaseException) -> ModelError | None:
+    """The outbound guard's refusal behind a provider's failure, if that is what it was.
+
+    The reason (which address, why) is what the admin who configured the base URL needs to
+    read, and trying again cannot help.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OUTBOUND_REFUSALS):
+            return ModelError(current.code, f"{provider} was not called: {current.message}")
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class Model(Protocol):

@@ -18,12 +18,14 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from host.models.base import (
+    OUTBOUND_REFUSALS,
     Message,
     ModelError,
     ModelRequest,
     ModelResponse,
     TextDelta,
     ToolCall,
+    refused_destination,
     system_text,
 )
 from host.models.options import ProviderOptions, tool_parameters
@@ -77,6 +79,9 @@ def _contents(messages: list[Message]) -> list[types.Content]:
 
 
 def _error(exc: Exception) -> ModelError:
+    refused = refused_destination(PROVIDER, exc)
+    if refused is not None:
+        return refused
     if isinstance(exc, genai_errors.APIError):
         headers = getattr(exc.response, "headers", None)
         return status_error(PROVIDER, int(exc.code or 500), str(exc.message or exc.status), headers)
@@ -160,6 +165,8 @@ class GeminiModel:
                             text.append(part.text)
                             yield TextDelta(text=part.text)
         except (genai_errors.APIError, httpx2.HTTPError) as exc:
+            raise _error(exc) from exc
+        except OUTBOUND_REFUSALS as exc:  # the base URL leads somewhere the platform does not call
             raise _error(exc) from exc
         yield ModelResponse(
             text="".join(text),

@@ -14,12 +14,14 @@ from typing import Any
 import openai
 
 from host.models.base import (
+    OUTBOUND_REFUSALS,
     Message,
     ModelError,
     ModelRequest,
     ModelResponse,
     TextDelta,
     ToolCall,
+    refused_destination,
     system_text,
 )
 from host.models.options import ProviderOptions, tool_parameters
@@ -62,6 +64,9 @@ def _message(message: Message) -> dict[str, Any]:
 
 
 def _error(exc: Exception) -> ModelError:
+    refused = refused_destination(PROVIDER, exc)
+    if refused is not None:
+        return refused
     if isinstance(exc, openai.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}
         error = body.get("error") if isinstance(body.get("error"), dict) else body
@@ -140,6 +145,8 @@ class OpenAIModel:
                             call["arguments"] += fragment.function.arguments or ""
                     stop_reason = choice.finish_reason or stop_reason
         except openai.OpenAIError as exc:
+            raise _error(exc) from exc
+        except OUTBOUND_REFUSALS as exc:  # the base URL leads somewhere the platform does not call
             raise _error(exc) from exc
         yield ModelResponse(
             text="".join(text),

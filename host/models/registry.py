@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 import httpx2
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.outbound import OutboundGuard
+from agentmesh.outbound_http import guarded_client
 from agentmesh.settings import Settings
 from host.llm_config import PROVIDERS, LlmConfigStore, LlmCredentials, Provider
 from host.models.anthropic import AnthropicModel
@@ -84,7 +86,10 @@ class ModelRegistry:
         *,
         llm_configs: LlmConfigStore | None = None,
         local: LocalPlanner | None = None,
+        outbound: OutboundGuard | None = None,
     ) -> ModelRegistry:
+        """Providers over one pooled HTTP client whose every connection passes `outbound` (default:
+        the platform's guard from settings): a tenant's base URL receives its API key."""
         keys = {
             provider: secret.get_secret_value()
             for provider, secret in (
@@ -95,7 +100,8 @@ class ModelRegistry:
             if secret is not None
         }
         options = ProviderOptions(
-            http_client=httpx2.AsyncClient(
+            http_client=guarded_client(
+                outbound or OutboundGuard.from_settings(settings),
                 timeout=httpx2.Timeout(settings.llm_timeout_seconds, connect=10.0),
                 limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
             ),

@@ -2,7 +2,8 @@
 
 A call resolves the tenant from the verified mesh token, refuses another tenant's tool,
 validates the arguments against the input schema, opens the tenant's service credential for
-just this request, makes the HTTP call and checks the answer against the output schema. The
+just this request (or signs the caller's identity token), makes the HTTP call and checks the
+answer against the output schema. The
 result carries `structuredContent` and a readable text; a failure raises an `ErpToolError`, which
 the server's error boundary reports with its `code` and whether it is `retryable`.
 """
@@ -17,15 +18,18 @@ import structlog
 from jsonschema import Draft202012Validator
 from mcp_types import CallToolResult, TextContent, Tool, ToolAnnotations
 
+from agentmesh.errors import AgentmeshError
 from agentmesh.mesh_tokens import LISTING_TENANT
 from mcp_servers.common.results import TENANT_META_KEY, render_meta
-from mcp_servers.common.tenant import TenantResolver
+from mcp_servers.common.tenant import TenantContext, TenantResolver
 from mcp_servers.erp.arguments import check_arguments
 from mcp_servers.erp.catalog import CatalogEntry, ToolCatalog
 from mcp_servers.erp.credentials import ServiceCredentialStore
-from mcp_servers.erp.errors import BadUpstreamResponse, CredentialMissing, ErpToolError, ToolNotAvailable
+from mcp_servers.erp.errors import BadUpstreamResponse, CredentialMissing, ToolNotAvailable
+from mcp_servers.erp.identity import UpstreamIdentity
 from mcp_servers.erp.rendering import render_text
-from mcp_servers.erp.upstream import Caller, ErpHttp, prepare
+from mcp_servers.erp.tool_config import HttpToolConfig
+from mcp_servers.erp.upstream import ErpHttp, prepare
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +87,7 @@ class ConfiguredTools:
         catalog: ToolCatalog,
         http: ErpHttp,
         credentials: ServiceCredentialStore,
+        identity: UpstreamIdentity,
         tenants: TenantResolver,
         *,
         base_url: Callable[[], str | None],
@@ -90,6 +95,7 @@ class ConfiguredTools:
         self._catalog = catalog
         self._http = http
         self._credentials = credentials
+        self._identity = identity
         self._tenants = tenants
         self._base_url = base_url
 
@@ -106,12 +112,13 @@ class ConfiguredTools:
         return self._catalog.get(name) is not None
 
     async def call(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
-        """Run tool `name` for the current tenant; an expected failure raises an `ErpToolError`."""
+        """Run tool `name` for the current tenant; an expected failure raises an `AgentmeshError`
+        (an `ErpToolError`, or the outbound guard's refusal of the tool's URL)."""
         caller = self._tenants.current()
         started = time.perf_counter()
         try:
-            result = await self._call(name, arguments, Caller(caller.tenant_id, caller.subject))
-        except ErpToolError as error:
+            result = await self._call(name, arguments, caller)
+        except AgentmeshError as error:
             log.info(
                 "erp_tool_failed",
                 tool=name,
@@ -129,24 +136,33 @@ class ConfiguredTools:
         )
         return result
 
-    async def _call(self, name: str, arguments: dict[str, Any], caller: Caller) -> CallToolResult:
+    async def _call(self, name: str, arguments: dict[str, Any], caller: TenantContext) -> CallToolResult:
         entry = self._catalog.get(name)
         if entry is None or (entry.tenant_id is not None and entry.tenant_id != caller.tenant_id):
             raise ToolNotAvailable(f"tool '{name}' is not available to tenant '{caller.tenant_id}'")
         config = entry.config
         check_arguments(name, config.input_schema, arguments)
-        credential = None
-        if config.auth.mode == "service" and config.auth.credential:
-            credential = await self._credentials.reveal(caller.tenant_id, config.auth.credential)
-            if credential is None:
-                raise CredentialMissing(
-                    f"tenant '{caller.tenant_id}' has no service credential '{config.auth.credential}' "
-                    "for its ERP; an administrator must add it"
-                )
-        request = prepare(config, arguments, base_url=self._base_url(), caller=caller, credential=credential)
+        auth_headers = await self._auth_headers(config, caller)
+        request = prepare(config, arguments, base_url=self._base_url(), auth_headers=auth_headers)
         data = await self._http.call(config, request)
         if config.output_schema is not None:
             _check_output(name, config.output_schema, data)
         return CallToolResult(
             content=[TextContent(type="text", text=render_text(config.output, data))], structured_content=data
         )
+
+    async def _auth_headers(self, config: HttpToolConfig, caller: TenantContext) -> dict[str, str]:
+        """What the tool's auth mode sends: the tenant's service credential, or a fresh identity
+        token for the caller."""
+        auth = config.auth
+        if auth.mode == "user":
+            return {"Authorization": f"Bearer {self._identity.token_for(caller, config)}"}
+        if auth.mode != "service" or auth.credential is None:
+            return {}
+        credential = await self._credentials.reveal(caller.tenant_id, auth.credential)
+        if credential is None:
+            raise CredentialMissing(
+                f"tenant '{caller.tenant_id}' has no service credential '{auth.credential}' "
+                "for its ERP; an administrator must add it"
+            )
+        return {auth.header: f"{auth.scheme} {credential}" if auth.scheme else credential}

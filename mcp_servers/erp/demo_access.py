@@ -1,8 +1,13 @@
-"""API keys of the demo ERP: one per tenant, provisioned on first start.
+"""Who may call the demo ERP: a tenant's API key, or a signed identity token for a user.
 
-The demo ERP keeps only the SHA-256 digest of each key in its own database; the platform keeps
-the key itself, encrypted, as the tenant's `demo-erp` service credential. Provisioning makes the
-two agree: a tenant missing either half (or holding halves that do not match) gets a new key.
+API keys: one per tenant, provisioned on first start. The demo ERP keeps only the SHA-256 digest
+of each key in its own database; the platform keeps the key itself, encrypted, as the tenant's
+`demo-erp` service credential. Provisioning makes the two agree: a tenant missing either half (or
+holding halves that do not match) gets a new key.
+
+Identity tokens: what ERP tools with auth mode `user` send. The token must be signed with a key
+the gateway publishes (the mesh JWKS), be minted for this API (`AGENTMESH_ERP_API_AUDIENCE`) and
+be unexpired; the tenant and the user come from it, never from a header anyone could write.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agentmesh.mesh_tokens import IdentityClaims, MeshJwks, verify_identity_token
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_schema import api_keys
 
@@ -67,3 +73,16 @@ class DemoApiKeys:
         if rekeyed:
             log.info("demo_erp_keys_provisioned", tenants=rekeyed)
         return rekeyed
+
+
+class DemoIdentities:
+    """Verifies the identity tokens presented to the demo ERP."""
+
+    def __init__(self, jwks: MeshJwks, *, issuer: str, audience: str) -> None:
+        self._jwks = jwks
+        self._issuer = issuer
+        self.audience = audience
+
+    def verify(self, token: str) -> IdentityClaims:
+        """The caller a token names, or `MeshTokenError` saying why it is refused."""
+        return verify_identity_token(token, jwks=self._jwks, issuer=self._issuer, audience=self.audience)

@@ -1,8 +1,11 @@
 """The demo company ERP as a REST API (Starlette): what the ERP tools call over real HTTP.
 
-Each tenant has its own API key (header `X-API-Key`); the API resolves the tenant from the key
-and answers only from that tenant's rows, so another tenant's customer, shipment or order is
-simply "not found". Errors are JSON: `{"error": {"code", "message", "details"}}`.
+A caller is a tenant's API key (header `X-API-Key`) or a user's signed identity token
+(`Authorization: Bearer`, minted by the platform for this API: `demo_access`); the API resolves
+the tenant from either and answers only from that tenant's rows, so another tenant's customer,
+shipment or order is simply "not found". Identity claimed in plain headers (`X-Agentmesh-User`,
+`X-Agentmesh-Tenant`) is refused: anyone who can reach the API could write them. Errors are
+JSON: `{"error": {"code", "message", "details"}}`.
 
 Endpoints:
     GET  /healthz
@@ -25,6 +28,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+import anyio
 import structlog
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
@@ -35,16 +39,20 @@ from starlette.routing import Route
 
 from agentmesh.db import create_engine, require_schema, session_factory
 from agentmesh.errors import AgentmeshError, ErrorCode
+from agentmesh.mesh_tokens import MeshTokenError
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
+from mcp_servers.common.auth import mesh_jwks
 from mcp_servers.erp.credentials import ServiceCredentialStore
-from mcp_servers.erp.demo_access import DemoApiKeys
+from mcp_servers.erp.demo_access import DemoApiKeys, DemoIdentities
 from mcp_servers.erp.demo_data import DemoErp, DemoErpError, OrderRequest, check_mst
 from mcp_servers.erp.demo_schema import demo_engine, load_fixture, seed_demo_database
 
 log = structlog.get_logger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
+UNSIGNED_IDENTITY_HEADERS = ("X-Agentmesh-User", "X-Agentmesh-Tenant")
+"""How callers once claimed a user and tenant, unsigned: refused outright."""
 MAX_BODY_BYTES = 100 * 1024
 
 
@@ -119,16 +127,38 @@ async def _json_body(request: Request) -> Any:
 class DemoErpApi:
     """Route handlers bound to one demo ERP and its API keys."""
 
-    def __init__(self, erp: DemoErp, keys: DemoApiKeys) -> None:
+    def __init__(self, erp: DemoErp, keys: DemoApiKeys, identities: DemoIdentities) -> None:
         self.erp = erp
         self.keys = keys
+        self.identities = identities
 
     async def tenant(self, request: Request) -> str:
+        """The calling tenant: from a verified identity token, else from the API key."""
+        unsigned = [name for name in UNSIGNED_IDENTITY_HEADERS if name in request.headers]
+        if unsigned:
+            raise Unauthorized(
+                f"{' and '.join(unsigned)} cannot say who is calling: send a signed identity token "
+                "(Authorization: Bearer) or the tenant's API key"
+            )
+        authorization = request.headers.get("authorization")
+        if authorization is not None:
+            return await self._identified_tenant(authorization)
         key = request.headers.get(API_KEY_HEADER)
         tenant_id = await self.keys.tenant_for(key) if key else None
         if tenant_id is None:
             raise Unauthorized(f"missing or unknown API key (send it in the {API_KEY_HEADER} header)")
         return tenant_id
+
+    async def _identified_tenant(self, authorization: str) -> str:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <identity token>'")
+        try:
+            # Off the event loop: a key rotation may make the JWKS be fetched again.
+            claims = await anyio.to_thread.run_sync(self.identities.verify, token.strip())
+        except MeshTokenError as exc:
+            raise Unauthorized(f"identity token refused: {exc}") from exc
+        return claims.tenant_id
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "as_of": self.erp.as_of.isoformat()})
@@ -223,6 +253,7 @@ def create_demo_api(settings: Settings, *, as_of: date | None = None) -> Starlet
     api = DemoErpApi(
         DemoErp(demo, as_of=as_of or date.fromisoformat(fixture["as_of"]), currency=fixture["currency"]),
         DemoApiKeys(demo),
+        DemoIdentities(mesh_jwks(settings), issuer=settings.mesh_issuer, audience=settings.erp_api_audience),
     )
 
     @contextlib.asynccontextmanager

@@ -5,6 +5,10 @@ added or changed in the database appears in `tools/list` within a second, and cl
 on `subscriptions/listen` receive `notifications/tools/list_changed`. The ERP they call is
 `AGENTMESH_ERP_API_URL`, or, when that is unset, the demo ERP API started inside this process on
 a free loopback port, so `agentmesh serve erp --transport stdio` works entirely alone.
+
+Every call passes the outbound guard: the ERP API the server is configured with is the
+platform's own and is allowed by its origin; any other URL (an absolute tool URL) must be public
+or named in `AGENTMESH_OUTBOUND_ALLOW`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mcp_types import CallToolResult, InputRequiredResult, Tool
 
 from agentmesh.db import create_engine, session_factory
+from agentmesh.outbound import OutboundGuard, Resolver
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
@@ -27,6 +32,7 @@ from mcp_servers.common.server import DomainServer
 from mcp_servers.erp.catalog import ToolCatalog
 from mcp_servers.erp.configured_tools import ConfiguredTools
 from mcp_servers.erp.credentials import ServiceCredentialStore
+from mcp_servers.erp.identity import UpstreamIdentity
 from mcp_servers.erp.tool_config import builtin_tools
 from mcp_servers.erp.tool_store import ToolConfigStore
 from mcp_servers.erp.upstream import ErpHttp
@@ -62,12 +68,17 @@ class ErpEndpoint:
     url: str | None
 
 
-def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
-    """The ERP server, its configured tools and the background work that keeps them current."""
+def build_server(
+    settings: Settings, options: ServeOptions, *, resolver: Resolver | None = None
+) -> DomainServer:
+    """The ERP server, its configured tools and the background work that keeps them current
+    (`resolver` replaces the system resolver of the outbound guard)."""
     bus = InMemorySubscriptionBus()
     engine = create_engine(settings.resolved_database_url)
     sessions = session_factory(engine)
-    catalog = ToolCatalog(builtin_tools(), ToolConfigStore(sessions))
+    # The server only reads the store; the gateway's admin API writes it, with its own guard.
+    reading = OutboundGuard.from_settings(settings, resolver=resolver)
+    catalog = ToolCatalog(builtin_tools(), ToolConfigStore(sessions, outbound=reading))
     http = ErpHttp()
     configured_url = settings.erp_api_url or None
     endpoint = ErpEndpoint(configured_url)
@@ -84,7 +95,10 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
 
                     endpoint.url = await stack.enter_async_context(embedded_demo_api(settings))
                     stack.callback(setattr, endpoint, "url", None)
-                await stack.enter_async_context(http)
+                outbound = OutboundGuard.from_settings(
+                    settings, trusted_urls=[endpoint.url], resolver=resolver
+                )
+                await stack.enter_async_context(http.open(outbound))
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(catalog.watch, lambda: bus.publish(ToolsListChanged()))
                     try:
@@ -110,6 +124,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         catalog,
         http,
         ServiceCredentialStore(sessions, secret_box(settings)),
+        UpstreamIdentity(settings),
         tenants,
         base_url=lambda: endpoint.url,
     )

@@ -38,8 +38,9 @@ class ToolAuth(BaseModel):
     - `none`: no credential is sent.
     - `service`: the tenant's service credential named `credential` (stored encrypted) is sent in
       `header`, prefixed by `scheme` when given (e.g. `Bearer`).
-    - `user`: the calling user's identity from the mesh token is forwarded in the
-      `X-Agentmesh-User` and `X-Agentmesh-Tenant` headers.
+    - `user`: the calling user, as a signed identity token (`Authorization: Bearer`, 60 seconds,
+      mesh key; see `mcp_servers.erp.identity`) for the upstream `audience`: by default the
+      origin of an absolute URL, or `AGENTMESH_ERP_API_AUDIENCE` for a URL relative to the ERP API.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -48,6 +49,12 @@ class ToolAuth(BaseModel):
     credential: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     header: str = Field(default="X-API-Key", pattern=_HEADER_NAME.pattern)
     scheme: str | None = Field(default=None, pattern=r"^[A-Za-z]{1,20}$")
+    audience: str | None = Field(
+        default=None,
+        max_length=300,
+        pattern=r"^\S+$",
+        description="who the identity token is for (mode user); never an 'mcp:' server audience",
+    )
 
     @model_validator(mode="after")
     def _credential_only_for_service(self) -> ToolAuth:
@@ -55,7 +62,18 @@ class ToolAuth(BaseModel):
             raise ValueError("auth mode 'service' needs the name of a service credential in 'credential'")
         if self.mode != "service" and self.credential:
             raise ValueError(f"auth mode '{self.mode}' sends no service credential; remove 'credential'")
+        if self.mode != "user" and self.audience:
+            raise ValueError(f"auth mode '{self.mode}' sends no identity token; remove 'audience'")
+        if self.audience and self.audience.startswith("mcp:"):
+            raise ValueError("'mcp:' audiences belong to the platform's MCP servers, not to an upstream")
         return self
+
+    @property
+    def sent_header(self) -> str | None:
+        """The header this mode sets on every request, if any."""
+        if self.mode == "service":
+            return self.header
+        return "Authorization" if self.mode == "user" else None
 
 
 class RendererHints(BaseModel):
@@ -202,8 +220,9 @@ class HttpToolConfig(BaseModel):
                 raise ValueError(f"url placeholder {{{name}}} must be a required property of input_schema")
         if self.destructive and self.max_retries:
             raise ValueError("a destructive tool is never retried: remove max_retries")
-        if self.auth.mode != "none" and self.auth.header.lower() in {h.lower() for h in self.headers}:
-            raise ValueError(f"header {self.auth.header!r} is set by auth; remove it from headers")
+        sent = self.auth.sent_header
+        if sent is not None and sent.lower() in {h.lower() for h in self.headers}:
+            raise ValueError(f"header {sent!r} is set by auth; remove it from headers")
         return self
 
     @property
@@ -220,6 +239,14 @@ class HttpToolConfig(BaseModel):
     @property
     def path_parameters(self) -> list[str]:
         return url_placeholders(self.url)
+
+    @property
+    def absolute_origin(self) -> str | None:
+        """`scheme://host[:port]` of an absolute URL; None for a URL relative to the ERP base URL."""
+        if self.url.startswith("/"):
+            return None
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 class ToolConfigFileError(ValueError):

@@ -5,7 +5,9 @@ and republishes its tool list without a restart. Every write bumps the version i
 transaction as the change, so a server never sees the one without the other.
 
 The tenant passed in is always the caller's own (from their verified token): a tenant can
-read and change only its own tools; `tenant_id=None` addresses the platform-wide tools.
+read and change only its own tools; `tenant_id=None` addresses the platform-wide tools. An
+absolute tool URL passes the outbound guard before it is stored (a URL relative to the ERP base
+URL goes to the platform's configured ERP API); the ERP server checks every call again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.outbound import OutboundGuard
 from mcp_servers.erp.tables import CATALOG_VERSION_ID, ErpCatalogVersionRow, ErpToolConfigRow, utcnow
 from mcp_servers.erp.tool_config import HttpToolConfig, builtin_tools
 
@@ -84,9 +87,14 @@ class ToolConfigStore:
     """Create, update, delete and list tool configurations in the platform database."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, reserved_names: Iterable[str] | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        outbound: OutboundGuard,
+        reserved_names: Iterable[str] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._outbound = outbound
         self._reserved = frozenset(
             reserved_names if reserved_names is not None else (tool.name for tool in builtin_tools())
         )
@@ -107,7 +115,7 @@ class ToolConfigStore:
         self, tenant_id: str | None, config: dict[str, Any] | HttpToolConfig
     ) -> StoredToolConfig:
         """Add a tool for `tenant_id` (or every tenant); its name must be new to the whole server."""
-        tool = parse_tool_config(config)
+        tool = await self._admitted(config)
         if tool.name in self._reserved:
             raise ToolNameTaken(f"tool name {tool.name!r} is a built-in tool", details={"name": tool.name})
         try:
@@ -126,7 +134,7 @@ class ToolConfigStore:
         self, tenant_id: str | None, config: dict[str, Any] | HttpToolConfig
     ) -> StoredToolConfig:
         """Replace the configuration of the caller's tool with the same name."""
-        tool = parse_tool_config(config)
+        tool = await self._admitted(config)
         async with self._sessions.begin() as session:
             row = await session.scalar(
                 sa.select(ErpToolConfigRow).where(ErpToolConfigRow.name == tool.name, _scope(tenant_id))
@@ -137,6 +145,13 @@ class ToolConfigStore:
             row.updated_at = utcnow()
             await self._bump(session)
         return _stored(row)
+
+    async def _admitted(self, config: dict[str, Any] | HttpToolConfig) -> HttpToolConfig:
+        """A valid configuration whose URL the platform may call (`BlockedDestination` otherwise)."""
+        tool = parse_tool_config(config)
+        if tool.absolute_origin is not None:
+            await self._outbound.check(tool.absolute_origin)
+        return tool
 
     async def delete(self, tenant_id: str | None, name: str) -> None:
         """Remove the caller's tool `name`."""

@@ -1,6 +1,8 @@
 """The HTTP call a tool configuration describes, made safely.
 
-Payloads are capped at 100 KB each way; redirects are not followed; every failure becomes an
+Every connection passes the outbound guard (the platform's allow list, which holds the ERP API
+the server is configured with); payloads are capped at 100 KB each way; redirects are not
+followed; every failure becomes an
 `ErpToolError` a person can act on: 404 is "not found", 5xx and unreachable are retryable,
 a timeout says how long we waited. Read-only tools are retried on retryable failures, with a
 short backoff; a destructive tool is sent exactly once, and a failure that may have reached the
@@ -9,21 +11,22 @@ ERP is not marked retryable for it (the write may have happened: check before se
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import anyio
-import httpx
+import httpx2
 import structlog
 
+from agentmesh.outbound import OutboundGuard
+from agentmesh.outbound_http import guarded_client
 from mcp_servers.erp.errors import (
     ArgumentProblem,
     BadUpstreamResponse,
-    CredentialMissing,
     ErpNotConfigured,
     InvalidArguments,
     NotFound,
@@ -38,20 +41,8 @@ from mcp_servers.erp.tool_config import HttpToolConfig
 log = structlog.get_logger(__name__)
 
 MAX_PAYLOAD_BYTES = 100 * 1024
-USER_HEADER = "X-Agentmesh-User"
-"""Carries the calling user's id (the mesh token's `sub`) for tools with auth mode `user`."""
-TENANT_HEADER = "X-Agentmesh-Tenant"
-"""Carries the calling tenant's id for tools with auth mode `user`."""
 USER_AGENT = "agentmesh-erp/0.1"
 RETRY_BACKOFF_SECONDS = 0.2
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who the call is made for."""
-
-    tenant_id: str
-    subject: str
 
 
 @dataclass(frozen=True)
@@ -80,11 +71,11 @@ def prepare(
     arguments: Mapping[str, Any],
     *,
     base_url: str | None,
-    caller: Caller,
-    credential: str | None,
+    auth_headers: Mapping[str, str],
     max_bytes: int = MAX_PAYLOAD_BYTES,
 ) -> PreparedRequest:
-    """The request for one call: path filled in, the rest as query (GET) or JSON body (POST)."""
+    """The request for one call: path filled in, the rest as query (GET) or JSON body (POST),
+    with `auth_headers` (what the tool's auth mode sends) added."""
     path_values: dict[str, str] = {}
     for name in config.path_parameters:
         raw = str(arguments[name])
@@ -108,18 +99,9 @@ def prepare(
     size = len(target) + sum(len(k) + len(v) for k, v in params) + len(body or b"")
     if size > max_bytes:
         raise PayloadTooLarge(f"the request to the ERP would be {_kb(size)}; the limit is {_kb(max_bytes)}")
-    headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **config.headers}
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **config.headers, **auth_headers}
     if body is not None:
         headers["Content-Type"] = "application/json"
-    if config.auth.mode == "service":
-        if not credential:
-            raise CredentialMissing("a service credential is required for this tool")
-        headers[config.auth.header] = (
-            f"{config.auth.scheme} {credential}" if config.auth.scheme else credential
-        )
-    elif config.auth.mode == "user":
-        headers[USER_HEADER] = caller.subject
-        headers[TENANT_HEADER] = caller.tenant_id
     return PreparedRequest(config.method, target, headers, tuple(params), body)
 
 
@@ -186,26 +168,24 @@ def interpret(status: int, body: bytes, *, config: HttpToolConfig) -> dict[str, 
 
 
 class ErpHttp:
-    """Makes the HTTP calls of configured tools over one pooled client (open it with `async with`)."""
+    """Makes the HTTP calls of configured tools over one pooled, guarded client (`open` it)."""
 
     def __init__(self, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
 
-    async def __aenter__(self) -> ErpHttp:
-        self._client = httpx.AsyncClient(
-            follow_redirects=False, limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        )
-        return self
+    @contextlib.asynccontextmanager
+    async def open(self, outbound: OutboundGuard) -> AsyncIterator[ErpHttp]:
+        """Make calls until the block ends, every connection checked by `outbound`."""
+        limits = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
+        async with guarded_client(outbound, limits=limits, follow_redirects=False) as client:
+            self._client = client
+            try:
+                yield self
+            finally:
+                self._client = None
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def _read_capped(self, response: httpx.Response) -> bytes:
+    async def _read_capped(self, response: httpx2.Response) -> bytes:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise PayloadTooLarge(
@@ -232,16 +212,16 @@ class ErpHttp:
                     timeout=config.timeout_seconds,
                 ) as response:
                     body = await self._read_capped(response)
-        except (TimeoutError, httpx.TimeoutException) as exc:
+        except (TimeoutError, httpx2.TimeoutException) as exc:
             caution = "" if config.read_only else _CHECK_BEFORE_RETRY.format(tool=config.name)
             raise UpstreamTimeout(
                 f"The ERP did not answer within {config.timeout_seconds:g} s.{caution}",
                 retryable=config.read_only,
             ) from exc
-        except httpx.ConnectError as exc:
+        except httpx2.ConnectError as exc:
             # No connection, so nothing was sent: safe to try again even for a write.
             raise UpstreamUnavailable(f"The ERP could not be reached ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             caution = "" if config.read_only else _CHECK_BEFORE_RETRY.format(tool=config.name)
             raise UpstreamUnavailable(
                 f"The connection to the ERP failed ({type(exc).__name__}).{caution}",

@@ -7,10 +7,11 @@ the tenant's network rules. Pages of one depth are fetched a few at a time.
 from __future__ import annotations
 
 import anyio
-import httpx
+import httpx2
 from pydantic import BaseModel, Field
 
-from mcp_servers.search.errors import DisallowedByRobots, SearchError
+from agentmesh.errors import AgentmeshError
+from mcp_servers.search.errors import DisallowedByRobots
 from mcp_servers.search.fetcher import PageFetcher
 from mcp_servers.search.index import PageIndex
 from mcp_servers.search.network_rules import NetworkRules
@@ -57,7 +58,7 @@ class _Crawl:
         self.skipped: list[SkippedPage] = []
 
     def same_site(self, url: str) -> bool:
-        return httpx.URL(url).host == self.site
+        return httpx2.URL(url).host == self.site
 
     def skip(self, url: str, reason: str) -> None:
         self.skipped.append(SkippedPage(url=url, reason=reason))
@@ -88,11 +89,11 @@ async def crawl_site(
     if not robots.allows(start_url):
         raise DisallowedByRobots(f"the site's robots.txt does not allow crawling {start_url}")
     first = await fetch_page(fetcher, start_url, rules)
-    crawl = _Crawl(site=httpx.URL(first.final_url).host)
+    crawl = _Crawl(site=httpx2.URL(first.final_url).host)
     crawl.seen.update({first.url, first.final_url})
     if not crawl.same_site(start_url):
         robots = await robots_policy(fetcher, first.final_url, rules)
-    level: list[tuple[str, Page | SearchError]] = [(first.url, first)]
+    level: list[tuple[str, Page | AgentmeshError]] = [(first.url, first)]
     for distance in range(depth + 1):
         frontier: list[str] = []
         for url, outcome in level:
@@ -131,9 +132,9 @@ async def crawl_site(
     )
 
 
-def _admissible(crawl: _Crawl, url: str, outcome: Page | SearchError) -> Page | None:
+def _admissible(crawl: _Crawl, url: str, outcome: Page | AgentmeshError) -> Page | None:
     """The fetched page if it belongs in the index: fetched, on the site, not a duplicate."""
-    if isinstance(outcome, SearchError):
+    if isinstance(outcome, AgentmeshError):
         crawl.skip(url, outcome.message)
         return None
     if not crawl.same_site(outcome.final_url):
@@ -143,16 +144,18 @@ def _admissible(crawl: _Crawl, url: str, outcome: Page | SearchError) -> Page | 
     return None if outcome.final_url in crawl.indexed else outcome
 
 
-async def _fetch_all(fetcher: PageFetcher, rules: NetworkRules, urls: list[str]) -> list[Page | SearchError]:
+async def _fetch_all(
+    fetcher: PageFetcher, rules: NetworkRules, urls: list[str]
+) -> list[Page | AgentmeshError]:
     """Fetch `urls` a few at a time; each slot holds the page or the error that stopped it."""
-    results: list[Page | SearchError] = [SearchError("not fetched")] * len(urls)
+    results: list[Page | AgentmeshError] = [AgentmeshError("not fetched")] * len(urls)
     limiter = anyio.CapacityLimiter(CONCURRENT_FETCHES)
 
     async def fetch_one(position: int, url: str) -> None:
         async with limiter:
             try:
                 results[position] = await fetch_page(fetcher, url, rules)
-            except SearchError as exc:
+            except AgentmeshError as exc:  # a page that cannot be read is skipped, with the reason
                 results[position] = exc
 
     async with anyio.create_task_group() as group:

@@ -1,4 +1,9 @@
-"""What can go wrong in the search domain, each a platform error with a stable `code`."""
+"""What can go wrong in the search domain, each a platform error with a stable `code`.
+
+A URL that is malformed, refused or unresolvable is the outbound guard's error
+(`agentmesh.outbound`: `InvalidUrl`, `BlockedDestination`, `UnresolvableHost`), the same on
+every server.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,6 @@ from agentmesh.errors import AgentmeshError
 
 class SearchError(AgentmeshError):
     """Base of every search-domain error; the message is safe to show to the caller."""
-
-
-class InvalidUrl(SearchError):
-    """The URL is not an absolute http(s) URL we can fetch."""
-
-    code = "invalid_url"
-
-
-class BlockedDestination(SearchError):
-    """The URL leads somewhere the tenant may not reach (private network, metadata, denied host)."""
-
-    code = "blocked_destination"
-
-
-class UnresolvableHost(SearchError):
-    """The host name does not resolve to any address."""
-
-    code = "unresolvable_host"
 
 
 class FetchTimeout(SearchError):

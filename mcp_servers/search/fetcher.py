@@ -1,5 +1,5 @@
-"""Downloading one URL safely: SSRF-checked on every hop, connected to the checked address,
-with caps on total time, body size and redirect count.
+"""Downloading one URL safely: every hop through the outbound guard under the tenant's network
+rules (connected to the checked address), with caps on total time, body size and redirect count.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import anyio
-import httpx
+import httpx2
 
+from agentmesh.outbound import OutboundGuard, Resolver, SystemResolver
+from agentmesh.outbound_http import guarded_client
 from agentmesh.settings import Settings
 from mcp_servers.search.errors import (
     FetchTimeout,
@@ -20,8 +22,7 @@ from mcp_servers.search.errors import (
     UpstreamStatus,
     UpstreamUnreachable,
 )
-from mcp_servers.search.network_rules import NetworkRules
-from mcp_servers.search.ssrf import Destination, DestinationGuard, IPAddress, Resolver, SystemResolver
+from mcp_servers.search.network_rules import NetworkRules, TenantReach
 
 USER_AGENT = "agentmesh-search/0.1 (+https://github.com/agentmesh; fetch_page)"
 ACCEPT = "text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,*/*;q=0.5"
@@ -90,8 +91,12 @@ class PageFetcher:
     ) -> None:
         self._limits = limits
         self._resolver = resolver or SystemResolver()
-        # Building a TLS context loads the CA bundle (tens of milliseconds): once, not per hop.
-        self._verify: ssl.SSLContext | bool = httpx.create_ssl_context() if verify is True else verify
+        # Building a TLS context loads the CA bundle (tens of milliseconds): once, not per fetch.
+        self._tls: ssl.SSLContext = (
+            verify
+            if isinstance(verify, ssl.SSLContext)
+            else httpx2.create_ssl_context(verify, trust_env=False)
+        )
 
     @property
     def limits(self) -> FetchLimits:
@@ -99,21 +104,25 @@ class PageFetcher:
 
     async def download(self, url: str, rules: NetworkRules) -> Download:
         """GET `url`, following redirects, each hop checked against `rules` and the public-only rule."""
-        guard = DestinationGuard(rules, self._resolver)
+        guard = OutboundGuard(TenantReach(rules), self._resolver)
         try:
             with anyio.fail_after(self._limits.timeout_seconds):
-                return await self._follow(url, guard)
+                # A client per fetch: its connections were checked under this tenant's rules only.
+                async with guarded_client(guard, ssl_context=self._tls, follow_redirects=False) as client:
+                    return await self._follow(url, guard, client)
         except TimeoutError as exc:
             raise FetchTimeout(
                 f"{url} did not finish within the {self._limits.timeout_seconds:g} s time limit"
             ) from exc
 
-    async def _follow(self, url: str, guard: DestinationGuard) -> Download:
+    async def _follow(self, url: str, guard: OutboundGuard, client: httpx2.AsyncClient) -> Download:
         current = url
         redirects: list[str] = []
         while True:
-            destination = await guard.check(current)
-            outcome = await self._get(destination)
+            # The form of the URL and the tenant's denied hosts; the addresses are checked when
+            # the client connects.
+            request_url, _ = guard.admit(current)
+            outcome = await self._get(client, request_url)
             if isinstance(outcome, Download):
                 return replace(outcome, requested_url=url, redirects=tuple(redirects))
             if len(redirects) >= self._limits.max_redirects:
@@ -121,43 +130,23 @@ class PageFetcher:
                     f"{url} redirects more than {self._limits.max_redirects} times "
                     f"(the last redirect pointed to {outcome.location})"
                 )
-            current = str(destination.url.join(outcome.location))
+            current = str(request_url.join(outcome.location))
             redirects.append(current)
 
-    async def _get(self, destination: Destination) -> Download | _Redirect:
-        """GET one hop from the first checked address that accepts a connection."""
-        for position, address in enumerate(destination.addresses):
-            try:
-                return await self._get_from(destination, address)
-            except httpx.ConnectError as exc:
-                # A host may publish an address family this machine cannot reach (IPv6 in
-                # most containers): the next checked address is as safe to try.
-                if position == len(destination.addresses) - 1:
-                    raise UpstreamUnreachable(f"could not connect to {destination.url.host}: {exc}") from exc
-        raise UpstreamUnreachable(f"{destination.url.host} has no address to connect to")
-
-    async def _get_from(self, destination: Destination, address: IPAddress) -> Download | _Redirect:
-        # A fresh client per hop: a pooled connection must never carry a request for another
-        # host that happens to share the address.
-        request_url = destination.url.copy_with(host=str(address))
-        headers = {"Host": destination.url.netloc.decode("ascii"), "User-Agent": USER_AGENT, "Accept": ACCEPT}
-        extensions = {"sni_hostname": destination.connect_host} if destination.url.scheme == "https" else {}
+    async def _get(self, client: httpx2.AsyncClient, url: httpx2.URL) -> Download | _Redirect:
+        headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
         try:
-            async with (
-                httpx.AsyncClient(trust_env=False, verify=self._verify, follow_redirects=False) as client,
-                client.stream("GET", request_url, headers=headers, extensions=extensions) as response,
-            ):
-                return await self._read(destination, response)
-        except httpx.ConnectError:
-            raise  # `_get` tries the next checked address
-        except httpx.TimeoutException as exc:
-            raise FetchTimeout(f"{destination.url} timed out") from exc
-        except httpx.HTTPError as exc:
+            async with client.stream("GET", url, headers=headers) as response:
+                return await self._read(str(url), response)
+        except httpx2.TimeoutException as exc:
+            raise FetchTimeout(f"{url} timed out") from exc
+        except httpx2.ConnectError as exc:
+            raise UpstreamUnreachable(f"could not connect to {url.host}: {exc}") from exc
+        except httpx2.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
-            raise UpstreamUnreachable(f"could not fetch {destination.url}: {reason}") from exc
+            raise UpstreamUnreachable(f"could not fetch {url}: {reason}") from exc
 
-    async def _read(self, destination: Destination, response: httpx.Response) -> Download | _Redirect:
-        url = str(destination.url)
+    async def _read(self, url: str, response: httpx2.Response) -> Download | _Redirect:
         if response.is_redirect:
             location = response.headers.get("location")
             if not location:

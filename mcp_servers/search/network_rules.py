@@ -24,6 +24,8 @@ from typing import Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agentmesh.addresses import IPAddress
+from agentmesh.outbound import Target
 from mcp_servers.search.errors import NetworkRulesUnavailable
 from policies.loader import PolicySet
 
@@ -53,6 +55,29 @@ class NetworkRules(BaseModel):
         if self.denial(*hosts):
             return None
         return _first_match(self.allowed_hosts, hosts)
+
+
+class TenantReach:
+    """One tenant's network rules as the outbound guard applies them to the pages it fetches.
+
+    The platform's own allow list does not apply here: pages are fetched on a user's (or a
+    model's) say-so, so only the tenant's rules open anything beyond the public internet.
+    """
+
+    source = "this tenant's network rules"
+    remedy = "only public addresses are fetched unless this tenant's network rules allow the host"
+
+    def __init__(self, rules: NetworkRules) -> None:
+        self.rules = rules
+
+    def denial(self, target: Target) -> str | None:
+        return self.rules.denial(*target.names)
+
+    def allowance(self, target: Target) -> str | None:
+        return self.rules.allowance(*target.names)
+
+    def address_allowance(self, address: IPAddress, target: Target) -> str | None:
+        return None
 
 
 def _first_match(patterns: tuple[str, ...], hosts: tuple[str, ...]) -> str | None:

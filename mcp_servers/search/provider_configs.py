@@ -2,7 +2,8 @@
 
 API keys are sealed with the platform's `SecretBox` before they reach the database and opened
 only for the outbound call that needs them; summaries (what an admin API may show) carry
-whether a key is set, never the key. A YAML file (`AGENTMESH_SEARCH_PROVIDERS_FILE`) can seed
+whether a key is set, never the key. A base URL passes the outbound guard when it is saved
+(and every call to it again when it connects). A YAML file (`AGENTMESH_SEARCH_PROVIDERS_FILE`) can seed
 the table at start:
 
     tenants:
@@ -21,6 +22,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, Valida
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentmesh.db import session_factory
+from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import SecretBox
 from mcp_servers.search.errors import InvalidProviderConfig
 from mcp_servers.search.providers import KEYED_PROVIDERS, ProviderName
@@ -76,15 +78,21 @@ class ProviderSettingsFile(BaseModel):
 class ProviderConfigStore:
     """Reads and writes tenants' provider configurations in the platform database."""
 
-    def __init__(self, engine: AsyncEngine, box: SecretBox, *, seed_file: Path | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, box: SecretBox, *, outbound: OutboundGuard, seed_file: Path | None = None
+    ) -> None:
         self._sessions = session_factory(engine)
         self._box = box
+        self._outbound = outbound
         self._seed_file = seed_file
         self._lock = anyio.Lock()
         self._ready = False
 
     async def put(self, tenant_id: str, settings: ProviderSettings) -> ProviderSummary:
-        """Set the provider of `tenant_id`, replacing any earlier one."""
+        """Set the provider of `tenant_id`, replacing any earlier one; a base URL the platform does
+        not call for tenants is refused (`BlockedDestination`) before anything is stored."""
+        if settings.base_url is not None:
+            await self._outbound.check(str(settings.base_url))
         await self._prepare()
         async with self._sessions.begin() as session:
             row = await session.merge(self._row(tenant_id, settings))
@@ -129,7 +137,11 @@ class ProviderConfigStore:
         return True
 
     async def load_file(self, path: Path) -> list[ProviderSummary]:
-        """Apply every entry of a seed file, all or nothing."""
+        """Apply every entry of a seed file, all or nothing.
+
+        The file is the operator's own configuration, so its base URLs are not refused here; each
+        call to one still passes the outbound guard when it connects.
+        """
         document = _read_seed(path)
         async with self._sessions.begin() as session:
             rows = [await session.merge(self._row(tenant, item)) for tenant, item in document.tenants.items()]

@@ -5,15 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.robotparser import RobotFileParser
 
-import httpx
+import httpx2
 
-from mcp_servers.search.errors import (
-    BlockedDestination,
-    InvalidUrl,
-    SearchError,
-    UnresolvableHost,
-    UpstreamStatus,
-)
+from agentmesh.outbound import BlockedDestination, InvalidUrl, UnresolvableHost
+from mcp_servers.search.errors import SearchError, UpstreamStatus
 from mcp_servers.search.extraction import decode
 from mcp_servers.search.fetcher import PageFetcher
 from mcp_servers.search.network_rules import NetworkRules
@@ -38,7 +33,7 @@ async def robots_policy(fetcher: PageFetcher, site_url: str, rules: NetworkRules
     A missing file (4xx) allows everything; a file that cannot be read (5xx, timeout, refused)
     disallows everything, as the RFC asks: the site may be in trouble.
     """
-    robots_url = str(httpx.URL(site_url).join("/robots.txt"))
+    robots_url = str(httpx2.URL(site_url).join("/robots.txt"))
     try:
         download = await fetcher.download(robots_url, rules)
     except (InvalidUrl, BlockedDestination, UnresolvableHost):

@@ -10,13 +10,15 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
-import httpx
+import httpx2
 import structlog
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agentmesh.db import create_engine, session_factory
+from agentmesh.outbound import OutboundGuard, Resolver
+from agentmesh.outbound_http import guarded_client
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
@@ -29,7 +31,6 @@ from mcp_servers.search.index import IndexSearch, PageIndex
 from mcp_servers.search.network_rules import NetworkRulesFile, NetworkRulesSource, PolicyNetworkRules
 from mcp_servers.search.pages import FetchedPage
 from mcp_servers.search.provider_configs import ProviderConfigStore
-from mcp_servers.search.ssrf import Resolver
 from mcp_servers.search.web_search import WebSearch, WebSearchResult
 from policies.loader import PolicySet
 from policies.overrides import PolicyOverrideStore
@@ -71,8 +72,8 @@ def build_server(
     resolver: Resolver | None = None,
     network_rules: NetworkRulesSource | None = None,
 ) -> DomainServer:
-    """The search server. `resolver` and `network_rules` replace the system resolver and the
-    tenants' policies (with the rules file) as the source of network rules."""
+    """The search server. `resolver` and `network_rules` replace the system resolver (of every
+    outbound call) and the tenants' policies (with the rules file) as the source of network rules."""
     engine = create_engine(settings.resolved_database_url)
     rules = network_rules
     lifespan = None
@@ -86,8 +87,12 @@ def build_server(
     )
     fetcher = PageFetcher(FetchLimits.from_settings(settings), resolver)
     index = PageIndex(settings.resolved_data_dir / "search" / "index")
-    configs = ProviderConfigStore(engine, secret_box(settings), seed_file=settings.search_providers_file)
-    web = WebSearch(configs, index, httpx.AsyncClient(timeout=PROVIDER_TIMEOUT_SECONDS))
+    # Provider base URLs are configured by tenant admins: the platform's outbound rules apply.
+    outbound = OutboundGuard.from_settings(settings, resolver=resolver)
+    configs = ProviderConfigStore(
+        engine, secret_box(settings), outbound=outbound, seed_file=settings.search_providers_file
+    )
+    web = WebSearch(configs, index, guarded_client(outbound, timeout=PROVIDER_TIMEOUT_SECONDS))
 
     @server.tool(annotations=_INDEXING, meta=render_meta("summary_text", fields=["citation", "text"]))
     async def fetch_page(url: URL) -> Annotated[CallToolResult, FetchedPage]:
@@ -98,7 +103,7 @@ def build_server(
         page = await pages.fetch_page(fetcher, url, rules.network_rules_for(tenant_id))
         await index.add(tenant_id, page)
         result = FetchedPage.of(page, indexed=True)
-        log.info("page_fetched", tenant_id=tenant_id, host=httpx.URL(page.final_url).host, kind=page.kind)
+        log.info("page_fetched", tenant_id=tenant_id, host=httpx2.URL(page.final_url).host, kind=page.kind)
         return structured_result(result, _page_text(result))
 
     @server.tool(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-import httpx
+import httpx2
 from pydantic import BaseModel, Field
 
 from mcp_servers.search.index import PageIndex
@@ -30,7 +30,7 @@ class WebSearchResult(BaseModel):
 class WebSearch:
     """Answers web searches for any tenant with that tenant's provider."""
 
-    def __init__(self, configs: ProviderConfigStore, index: PageIndex, http: httpx.AsyncClient) -> None:
+    def __init__(self, configs: ProviderConfigStore, index: PageIndex, http: httpx2.AsyncClient) -> None:
         self._configs = configs
         self._index = index
         self._http = http

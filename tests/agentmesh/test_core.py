@@ -1,5 +1,5 @@
-"""The core (settings, database, keys, tokens, redaction, logging, telemetry) imports nothing above
-it: every package builds on the core, never the other way round."""
+"""The core (settings, database, keys, tokens, redaction, logging, telemetry, errors, the outbound
+guard) imports nothing above it: every package builds on the core, never the other way round."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ CORE = (
     "telemetry",
     "errors",
     "startup",
+    "addresses",
+    "outbound",
+    "outbound_http",
 )
 ABOVE = ("gateway", "host", "policies", "mcp_servers", "agentmesh.commands", "agentmesh.cli")
 

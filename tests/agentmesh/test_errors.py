@@ -24,8 +24,8 @@ def _modules() -> Iterator[str]:
     for package in PACKAGES:
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, f"{package}."):
-            # A migrations environment (`env.py`) runs only inside Alembic.
-            if not info.name.endswith((".migrations.env", "_migrations.env")):
+            # Alembic environments (`migrations`, `demo_migrations`) run only under Alembic.
+            if not any(part.endswith("migrations") for part in info.name.split(".")):
                 yield info.name
 
 

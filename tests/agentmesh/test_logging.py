@@ -29,7 +29,8 @@ from tests.support.mcp import http_client, mesh_token
 from tests.support.processes import child_env, free_port, stop, wait_healthy
 
 BASE_KEYS = {"event", "level", "logger", "timestamp"}
-LIBRARIES = ("uvicorn", "mcp", "httpx", "alembic")
+LIBRARIES = ("uvicorn", "mcp", "httpx2", "alembic")
+"""What a server process logs through: its page fetches and provider calls go through httpx2."""
 
 Configure = Callable[..., Callable[[], list[dict[str, Any]]]]
 
@@ -198,8 +199,8 @@ def test_a_library_that_brings_its_own_handler_is_taken_back(configure: Configur
 
 
 def test_a_server_process_writes_only_masked_json_lines(settings: Settings, tmp_path: Path) -> None:
-    """`agentmesh serve search` at DEBUG: uvicorn, mcp, httpx and alembic all log, and a credential
-    in a fetched URL (which httpx logs) is masked like one in our own events."""
+    """`agentmesh serve search` at DEBUG: uvicorn, mcp, httpx2 and alembic all log, and a credential
+    in a fetched URL (which httpx2 logs) is masked like one in our own events."""
     rules = tmp_path / "rules.yaml"
     rules.write_text("tenants:\n  acme:\n    allowed_hosts: ['127.0.0.1']\n")
     out, err = tmp_path / "stdout", tmp_path / "stderr"
@@ -242,7 +243,7 @@ def test_a_server_process_writes_only_masked_json_lines(settings: Settings, tmp_
     for library in LIBRARIES:
         assert any(name.split(".")[0] == library for name in loggers), f"nothing logged by {library}"
     assert any(
-        line["logger"] == "httpx" and "?access_token=[redacted credential]&contact=[EMAIL]" in line["event"]
+        line["logger"] == "httpx2" and "?access_token=[redacted credential]&contact=[EMAIL]" in line["event"]
         for line in lines
     )
 

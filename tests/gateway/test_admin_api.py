@@ -15,11 +15,13 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from agentmesh.dev_tokens import issue_dev_token
+from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.settings import Settings, load_settings
 from gateway.app import create_app
 from gateway.servers import ServerNameTaken, ServerRegistry
 from gateway.state import GatewayState
 from host.usage import Usage
+from tests.support.resolver import StaticResolver
 
 ERP_TOOL = {
     "name": "get_invoice",
@@ -30,14 +32,23 @@ ERP_TOOL = {
 }
 
 
+DNS = StaticResolver({"intranet.corp.example": ["10.9.8.7"], "search.example.com": ["93.184.216.34"]})
+"""The gateway's DNS in these tests: one name inside a private network, one on the internet."""
+
+
 @pytest.fixture(scope="module")
 def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return load_settings(AGENTMESH_DATA_DIR=tmp_path_factory.mktemp("admin-api"))
+    # The loopback "servers" and the SearXNG below are named in the platform's allow list, as an
+    # operator would name internal services; nothing else private may be saved.
+    return load_settings(
+        AGENTMESH_DATA_DIR=tmp_path_factory.mktemp("admin-api"),
+        AGENTMESH_OUTBOUND_ALLOW="127.0.0.1:9,searx.internal:8080",
+    )
 
 
 @pytest.fixture(scope="module")
 def client(module_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(module_settings, servers={})) as test_client:
+    with TestClient(create_app(module_settings, servers={}, resolver=DNS)) as test_client:
         yield test_client
 
 
@@ -218,7 +229,9 @@ def test_a_removed_server_is_disconnected_and_stays_removed_after_a_restart(
 
 def test_a_server_configured_at_startup_cannot_be_removed(client: TestClient) -> None:
     state = state_of(client)
-    registry = ServerRegistry(state.db, state.host.pool, state.host.catalog, startup=["erp"])
+    registry = ServerRegistry(
+        state.db, state.host.pool, state.host.catalog, outbound=OutboundGuard(AllowList()), startup=["erp"]
+    )
     with pytest.raises(ServerNameTaken, match="configured at startup"):
         anyio.run(registry.remove, "erp")
 
@@ -600,3 +613,96 @@ def test_a_bad_llm_configuration_names_each_field(client: TestClient, who: Calle
         client.put("/api/admin/tenants/acme/llm", json=body, headers=who.acme_admin), 400, "invalid_request"
     )
     assert {problem["field"] for problem in error["details"]} == {"provider", "model", "api_key", "base_url"}
+
+
+# The outbound guard on every URL an admin saves
+
+
+def _server(url: str) -> tuple[str, str, dict[str, object]]:
+    return "PUT", "/api/admin/servers/tools-x", {"url": f"{url}/mcp"}
+
+
+def _search_provider(url: str) -> tuple[str, str, dict[str, object]]:
+    return "PUT", "/api/admin/tenants/acme/search/provider", {"provider": "searxng", "base_url": url}
+
+
+def _llm(url: str) -> tuple[str, str, dict[str, object]]:
+    body = {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "api_key": "sk-test-0123456789abcdef",
+        "base_url": url,
+    }
+    return "PUT", "/api/admin/tenants/acme/llm", body
+
+
+def _erp_tool(url: str) -> tuple[str, str, dict[str, object]]:
+    return (
+        "POST",
+        "/api/admin/tenants/acme/erp/tools",
+        {**ERP_TOOL, "name": "remote_x", "url": f"{url}/i/{{number}}"},
+    )
+
+
+SAVED_URLS = {"server": _server, "search_provider": _search_provider, "llm": _llm, "erp_tool": _erp_tool}
+STORED = {
+    "server": "/api/admin/servers/tools-x",
+    "search_provider": "/api/admin/tenants/acme/search/provider",
+    "llm": "/api/admin/tenants/acme/llm",
+    "erp_tool": "/api/admin/tenants/acme/erp/tools/remote_x",
+}
+REFUSED = [
+    ("http://127.0.0.1:8080", "127.0.0.1 is a loopback address"),
+    ("http://10.0.0.5", "10.0.0.5 is a private address"),
+    ("http://172.16.0.5", "172.16.0.5 is a private address"),
+    ("http://192.168.1.5", "192.168.1.5 is a private address"),
+    ("http://169.254.169.254", "169.254.169.254 is a cloud metadata address"),
+    ("http://[::1]:8080", "::1 is a loopback address"),
+    ("http://[fd00::5]", "fd00::5 is a private address"),
+    # Some request models read these spellings as 127.0.0.1 already; the guard says so either way.
+    ("http://2130706433", "is a loopback address"),
+    ("http://0x7f000001", "is a loopback address"),
+    ("http://intranet.corp.example", "intranet.corp.example resolves to 10.9.8.7, a private address"),
+]
+
+
+@pytest.mark.parametrize(("url", "reason"), REFUSED)
+@pytest.mark.parametrize("kind", sorted(SAVED_URLS))
+def test_a_saved_url_the_platform_does_not_call_for_tenants_is_400_with_the_reason(
+    client: TestClient, who: Callers, kind: str, url: str, reason: str
+) -> None:
+    method, path, body = SAVED_URLS[kind](url)
+    headers = who.platform if kind == "server" else who.acme_admin
+    before = client.get(STORED[kind], headers=headers).text
+    response = client.request(method, path, json=body, headers=headers)
+    error = assert_error(response, 400, "blocked_destination")
+    assert reason in error["message"]
+    assert client.get(STORED[kind], headers=headers).text == before, "nothing was stored"
+
+
+def test_a_saved_url_whose_host_does_not_resolve_is_400(client: TestClient, who: Callers) -> None:
+    response = client.put(
+        "/api/admin/tenants/acme/search/provider",
+        json={"provider": "searxng", "base_url": "http://searx.nowhere.example"},
+        headers=who.acme_admin,
+    )
+    error = assert_error(response, 400, "unresolvable_host")
+    assert "searx.nowhere.example" in error["message"]
+
+
+def test_public_urls_and_the_ones_the_platform_allows_are_saved(client: TestClient, who: Callers) -> None:
+    public = client.put(
+        "/api/admin/tenants/globex/search/provider",
+        json={"provider": "searxng", "base_url": "https://search.example.com"},
+        headers=who.globex_admin,
+    )
+    assert public.status_code == 200, public.text
+    allowed = client.put(
+        "/api/admin/servers/allowed-x", json={"url": "http://127.0.0.1:9/mcp"}, headers=who.platform
+    )
+    assert allowed.status_code == 200, allowed.text
+    other_port = client.put(
+        "/api/admin/servers/denied-x", json={"url": "http://127.0.0.1:10/mcp"}, headers=who.platform
+    )
+    assert_error(other_port, 400, "blocked_destination")
+    client.delete("/api/admin/servers/allowed-x", headers=who.platform)

@@ -18,6 +18,7 @@ import pytest
 
 from agentmesh.db import create_engine, session_factory
 from agentmesh.dev_tokens import issue_dev_token
+from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.settings import Settings, load_settings
 from mcp_servers.erp.tool_store import ToolConfigStore
 from tests.support.gateway import running_gateway
@@ -251,7 +252,9 @@ def test_a_definition_changed_behind_the_admin_api_is_withheld_until_accepted(me
     async def change_behind_the_api() -> None:
         engine = create_engine(mesh.settings.resolved_database_url)
         try:
-            await ToolConfigStore(session_factory(engine)).update("acme", changed)
+            await ToolConfigStore(session_factory(engine), outbound=OutboundGuard(AllowList())).update(
+                "acme", changed
+            )
         finally:
             await engine.dispose()
 

@@ -45,7 +45,7 @@ NOTES = AgentConfig(
 )
 POLICY = policies(
     tenant_policy("acme", agents=["notes"], allow=["probe:*"], models={"allow": ["scripted:*"]}),
-    base={"tools": {"approve": ["probe:create_note"]}},
+    base={"tools": {"approve": ["probe:create_note"], "users": ["probe:create_note"]}},
 )
 ALICE = AuthenticatedUser(tenant_id="acme", subject="alice", roles=["user"])
 ADA = AuthenticatedUser(tenant_id="acme", subject="ada", roles=["tenant_admin"])

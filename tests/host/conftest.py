@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.keys import mesh_key
+from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings, load_settings
 from host.agent_host import AgentHost, HostOptions, HostTools
@@ -152,8 +153,11 @@ def make_host(
     retries, the breakers and models a test chooses.
     """
     issuer = MeshTokenIssuer(mesh_key(settings.keys_dir), issuer=settings.mesh_issuer)
-    stores = HostStores.open(sessions, secret_box(settings)) if sessions is not None else None
-    pool = McpPool(servers, listing_token=issuer.for_listing)
+    outbound = OutboundGuard.from_settings(settings)
+    stores = (
+        HostStores.open(sessions, secret_box(settings), outbound=outbound) if sessions is not None else None
+    )
+    pool = McpPool(servers, listing_token=issuer.for_listing, outbound=outbound)
     catalog = ToolCatalog(pool, pins=stores.pins if stores is not None else None)
 
     async def changed(server: str) -> None:

@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from agentmesh.embeddings import sentence_encoder
+from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.settings import Settings
 from host.agents import AgentConfig
 from host.catalog import ToolCatalog, ToolSpec, split_external_name
@@ -100,7 +101,9 @@ async def test_a_tools_list_changed_announcement_refreshes_the_list(settings: Se
 
 async def test_an_expired_list_is_fetched_again(shared_settings: Settings, probe: ProbeThread) -> None:
     issuer = make_host(shared_settings, {}, agents=[], policy_set=policies())[1].issuer
-    pool = McpPool({"probe": probe.url}, listing_token=issuer.for_listing)
+    pool = McpPool(
+        {"probe": probe.url}, listing_token=issuer.for_listing, outbound=OutboundGuard(AllowList())
+    )
     now = [0.0]
     catalog = ToolCatalog(pool, ttl_seconds=60, clock=lambda: now[0])
     async with anyio.create_task_group() as task_group:

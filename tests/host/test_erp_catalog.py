@@ -10,6 +10,7 @@ from collections.abc import Callable
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.settings import Settings
 from host.agents import AgentConfig
 from host.pins import ToolPins
@@ -46,7 +47,7 @@ async def until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
 async def test_an_erp_tool_changed_in_the_database_is_relisted_and_withheld_until_accepted(
     settings: Settings, database: async_sessionmaker[AsyncSession]
 ) -> None:
-    store = ToolConfigStore(database)
+    store = ToolConfigStore(database, outbound=OutboundGuard(AllowList()))
     pins = ToolPins(database, AuditLog(database))
     agent = AgentConfig(name="debt", description="Debt.", tools=["erp:*"], model="local")
     with running_server("erp", settings.resolved_data_dir, AGENTMESH_ERP_API_URL="") as url:

@@ -6,16 +6,21 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.outbound import AllowList, BlockedDestination, OutboundGuard
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from host.config_versions import ConfigVersions
 from host.llm_config import LlmConfigIn, LlmConfigNotFound, LlmConfigStore
+from tests.support.resolver import StaticResolver
 
 KEY = "sk-live-acme-0123456789abcdef"
 
 
-def store(settings: Settings, database: async_sessionmaker[AsyncSession]) -> LlmConfigStore:
-    return LlmConfigStore(database, secret_box(settings))
+DNS = StaticResolver({"openrouter.ai": ["104.18.2.115"], "llm.corp.example": ["10.1.2.3"]})
+
+
+def store(settings: Settings, database: async_sessionmaker[AsyncSession], *allow: str) -> LlmConfigStore:
+    return LlmConfigStore(database, secret_box(settings), outbound=OutboundGuard(AllowList(allow), DNS))
 
 
 async def test_the_key_is_encrypted_at_rest_and_never_in_a_view(
@@ -69,3 +74,40 @@ def test_bad_settings_are_refused_with_a_precise_message(field: str, value: str,
     values = {"provider": "openai", "model": "gpt-4o", "api_key": KEY} | {field: value}
     with pytest.raises(ValidationError, match=message):
         LlmConfigIn.model_validate(values)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "reason"),
+    [
+        ("http://127.0.0.1:11434/v1", "127.0.0.1 is a loopback address"),
+        ("http://10.0.0.7/v1", "10.0.0.7 is a private address"),
+        ("http://172.16.5.5/v1", "172.16.5.5 is a private address"),
+        ("http://192.168.0.20:8000/v1", "192.168.0.20 is a private address"),
+        ("http://169.254.169.254/latest", "169.254.169.254 is a cloud metadata address"),
+        ("http://[::1]:8000/v1", "::1 is a loopback address"),
+        ("http://[fc00::5]/v1", "fc00::5 is a private address"),
+        ("http://2130706433/v1", "127.0.0.1 (written as 2130706433) is a loopback address"),
+        ("http://0x0a000001/v1", "10.0.0.1 (written as 0x0a000001) is a private address"),
+        ("https://llm.corp.example/v1", "llm.corp.example resolves to 10.1.2.3, a private address"),
+    ],
+)
+async def test_a_base_url_that_would_receive_the_key_somewhere_private_is_refused(
+    settings: Settings, database: async_sessionmaker[AsyncSession], base_url: str, reason: str
+) -> None:
+    configs = store(settings, database)
+    config = LlmConfigIn(provider="openai", model="gpt-4o-mini", api_key=KEY, base_url=base_url)
+    with pytest.raises(BlockedDestination) as refused:
+        await configs.set("acme", config)
+    assert reason in refused.value.message
+    assert "which this platform" in refused.value.message
+    assert await configs.view("acme") is None, "nothing was stored"
+
+
+async def test_a_public_base_url_or_one_the_platform_allows_is_stored(
+    settings: Settings, database: async_sessionmaker[AsyncSession]
+) -> None:
+    public = LlmConfigIn(provider="openai", model="x", api_key=KEY, base_url="https://openrouter.ai/api/v1")
+    assert (await store(settings, database).set("acme", public)).base_url == "https://openrouter.ai/api/v1"
+    private = LlmConfigIn(provider="openai", model="x", api_key=KEY, base_url="https://llm.corp.example/v1")
+    allowing = store(settings, database, "llm.corp.example:443")
+    assert (await allowing.set("globex", private)).base_url == "https://llm.corp.example/v1"

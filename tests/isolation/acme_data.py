@@ -22,6 +22,7 @@ import anyio
 import httpx
 
 from agentmesh.db import create_engine, session_factory
+from agentmesh.outbound import AllowList, OutboundGuard
 from mcp_servers.erp.tool_store import ToolConfigStore
 from tests.isolation.attackers import ACME_ADMIN, ALICE, PLATFORM_ADMIN
 from tests.isolation.channels import list_tools
@@ -237,7 +238,9 @@ def _change_tool_behind_the_api(mesh: WholeMesh, admin: dict[str, str]) -> None:
     async def edit() -> None:
         engine = create_engine(mesh.settings.resolved_database_url)
         try:
-            await ToolConfigStore(session_factory(engine)).update("acme", BRIEF_CHANGED)
+            await ToolConfigStore(session_factory(engine), outbound=OutboundGuard(AllowList())).update(
+                "acme", BRIEF_CHANGED
+            )
         finally:
             await engine.dispose()
 

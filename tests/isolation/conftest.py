@@ -27,9 +27,15 @@ def llm() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="package")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WholeMesh]:
+def mesh(tmp_path_factory: pytest.TempPathFactory, llm: FakeOpenAI) -> Iterator[WholeMesh]:
     # Every upload above 64 bytes becomes an ingestion job, so acme has a job id to go after.
-    env = {"AGENTMESH_RAG_JOB_THRESHOLD_BYTES": "64", "AGENTMESH_USER_RATE_LIMIT_RPM": "1000"}
+    # The platform allows the loopback LLM and the loopback "elsewhere" (port 9) the attempts
+    # name, so what stops a cross-tenant write is tenant scoping, not the outbound guard.
+    env = {
+        "AGENTMESH_RAG_JOB_THRESHOLD_BYTES": "64",
+        "AGENTMESH_USER_RATE_LIMIT_RPM": "1000",
+        "AGENTMESH_OUTBOUND_ALLOW": f"127.0.0.1:9,{llm.base_url}",
+    }
     with running_whole_mesh(tmp_path_factory.mktemp("isolation"), **env) as running:
         yield running
 

@@ -57,7 +57,7 @@ REFUSALS: list[Any] = [
         "fetch_page",
         {"url": "http://127.0.0.1/admin"},
         "blocked_destination",
-        "not a public address",
+        "which this platform does not call for tenants",
         id="search",
     ),
 ]

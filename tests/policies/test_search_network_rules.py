@@ -23,10 +23,10 @@ from mcp_servers.search.server import build_server
 from policies.model import NetworkRules, TenantPolicy
 from policies.overrides import PolicyOverrideStore
 from tests.mcp_servers.search.company_site import company_site
-from tests.mcp_servers.search.conftest import StaticResolver
 from tests.mcp_servers.search.sites import serve
 from tests.support.mcp import http_client, mesh_token
 from tests.support.processes import free_port
+from tests.support.resolver import StaticResolver
 
 SITE_TITLE = "Công ty Nước Sạch Miền Nam"
 
@@ -68,7 +68,7 @@ async def test_a_host_in_a_tenants_policy_is_fetched_for_that_tenant_only(
     assert not acme.is_error, acme.content[0].text
     assert acme.structured_content["citation"]["title"] == SITE_TITLE
     assert globex.is_error
-    assert "wiki.acme.internal (resolves to 127.0.0.1) is not a public address" in globex.content[0].text
+    assert "wiki.acme.internal resolves to 127.0.0.1, a loopback address" in globex.content[0].text
 
 
 async def test_an_admin_override_reaches_the_running_server(settings: Settings, site_port: str) -> None:
@@ -90,7 +90,7 @@ async def test_an_admin_override_reaches_the_running_server(settings: Settings, 
             assert result.structured_content["citation"]["title"] == SITE_TITLE
             # The override is globex's: acme's policy still does not name that host.
             acme = await fetch(settings, url, "acme", page)
-            assert acme.is_error and "is not a public address" in acme.content[0].text
+            assert acme.is_error and "which this platform does not call for tenants" in acme.content[0].text
 
             await store.put(
                 "globex",

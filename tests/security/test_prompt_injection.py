@@ -191,7 +191,11 @@ def llm_config(key: str, base_url: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     llm = FakeOpenAI(respond=obedient)
-    with llm.serving() as llm_url, running_whole_mesh(tmp_path_factory.mktemp("injection")) as running:
+    with (
+        llm.serving() as llm_url,
+        # Acme's LLM is on loopback: the platform's allow list names it, as an operator would.
+        running_whole_mesh(tmp_path_factory.mktemp("injection"), AGENTMESH_OUTBOUND_ALLOW=llm_url) as running,
+    ):
         mesh = Mesh(running, llm)
         # Acme: its LLM, the poisoned documents, its own tool, and a buyer agent that may order.
         mesh.ok("PUT", "/api/admin/tenants/acme/llm", ACME_ADMIN, llm_config(ACME_LLM_KEY, llm_url))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agentmesh.outbound import SAVED_URL_RULE
 from gateway.admin_auth import TENANT_PATH, AdminAccess, platform_admin, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
@@ -28,6 +29,7 @@ from host.mcp_pool import ServerUnavailable
 from mcp_servers.erp.models import TOOL_NAME_PATTERN, HttpToolConfig, StoredToolConfig
 
 ERP_SERVER = "erp"
+ABSOLUTE_URL_RULE = f"A `url` relative to the ERP API needs no check; an absolute one does. {SAVED_URL_RULE}"
 LIVE_WAIT_SECONDS = 5.0
 CREDENTIAL_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -113,6 +115,7 @@ def _tool_operations(
             status=201,
             errors=(400, 403, 404, 409, 413),
             path_schemas=path_schemas,
+            description=ABSOLUTE_URL_RULE,
         ),
         "get": Operation(
             "GET",
@@ -134,6 +137,7 @@ def _tool_operations(
             body=HttpToolConfig,
             errors=(400, 403, 404, 413),
             path_schemas=one,
+            description=ABSOLUTE_URL_RULE,
         ),
         "delete": Operation(
             "DELETE",

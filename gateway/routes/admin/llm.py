@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agentmesh.outbound import SAVED_URL_RULE
 from gateway.admin_auth import TENANT_PATH, tenant_admin
 from gateway.openapi import Operation
 from host.llm_config import LlmConfigIn, LlmConfigNotFound, LlmConfigView
@@ -35,6 +36,7 @@ PUT = Operation(
     body=LlmConfigIn,
     errors=(400, 403, 404, 413),
     path_schemas=TENANT_PATH,
+    description=f"The `base_url` receives the tenant's key with every request. {SAVED_URL_RULE}",
 )
 DELETE = Operation(
     "DELETE",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agentmesh.outbound import SAVED_URL_RULE
 from gateway.admin_auth import TENANT_PATH, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
@@ -36,6 +37,7 @@ PUT = Operation(
     body=ProviderSettings,
     errors=(400, 403, 404, 413),
     path_schemas=TENANT_PATH,
+    description=SAVED_URL_RULE,
 )
 DELETE = Operation(
     "DELETE",

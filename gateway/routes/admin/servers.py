@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agentmesh.outbound import SAVED_URL_RULE
 from gateway.admin_auth import platform_admin
 from gateway.openapi import Operation
 from gateway.servers import SERVER_NAME_PATTERN, ServerRegistration, ServerView
@@ -51,7 +52,7 @@ REGISTER = Operation(
     description=(
         "The server must serve Streamable HTTP and accept the mesh's audience-bound tokens "
         "(`aud = mcp:<name>`, keys at `/.well-known/mesh-jwks.json`). Its tools reach a tenant "
-        "only where the tenant's policy allows `<name>:<tool>`."
+        f"only where the tenant's policy allows `<name>:<tool>`. {SAVED_URL_RULE}"
     ),
 )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import SecretBox
 from gateway.servers import ServerRegistry
 from gateway.usage import UsageLedger
@@ -50,13 +51,15 @@ class AdminStores:
         pool: McpPool,
         catalog: ToolCatalog,
         startup_servers: Iterable[str],
+        outbound: OutboundGuard,
     ) -> AdminStores:
+        """The stores; `outbound` refuses a saved URL the platform does not call for tenants."""
         db = host_stores.sessions
         return cls(
-            erp_tools=ToolConfigStore(db),
+            erp_tools=ToolConfigStore(db, outbound=outbound),
             erp_credentials=ServiceCredentialStore(db, secrets),
-            search_providers=ProviderConfigStore(engine, secrets),
-            servers=ServerRegistry(db, pool, catalog, startup=startup_servers),
+            search_providers=ProviderConfigStore(engine, secrets, outbound=outbound),
+            servers=ServerRegistry(db, pool, catalog, outbound=outbound, startup=startup_servers),
             usage=usage,
             policies=host_stores.policy_overrides,
             agents=host_stores.agents,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-import httpx
+import httpx2
 
 from mcp_servers.search.errors import InvalidProviderConfig
 from mcp_servers.search.providers.base import SearchProvider, WebHit
@@ -22,7 +22,7 @@ __all__ = ["KEYED_PROVIDERS", "PROVIDER_NAMES", "ProviderName", "SearchProvider"
 
 
 def provider_for(
-    name: ProviderName, http: httpx.AsyncClient, *, base_url: str | None, api_key: str | None
+    name: ProviderName, http: httpx2.AsyncClient, *, base_url: str | None, api_key: str | None
 ) -> SearchProvider:
     """The client of provider `name` at `base_url` (its public API when None) with `api_key`."""
     if name == "searxng":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol, TypeVar
 
-import httpx
+import httpx2
 from pydantic import BaseModel, Field, ValidationError
 
 from mcp_servers.search.errors import ProviderFailure
@@ -32,13 +32,13 @@ class SearchProvider(Protocol):
     async def search(self, query: str, top_k: int) -> list[WebHit]: ...
 
 
-async def call(provider: str, http: httpx.AsyncClient, request: httpx.Request) -> Any:
+async def call(provider: str, http: httpx2.AsyncClient, request: httpx2.Request) -> Any:
     """Send `request` and return its JSON body, turning every failure into a `ProviderFailure`."""
     try:
         response = await http.send(request)
-    except httpx.TimeoutException as exc:
+    except httpx2.TimeoutException as exc:
         raise ProviderFailure(f"{provider} did not answer in time") from exc
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise ProviderFailure(f"{provider} could not be reached: {exc or type(exc).__name__}") from exc
     if response.status_code >= 400:
         raise ProviderFailure(_status_message(provider, response))
@@ -48,7 +48,7 @@ async def call(provider: str, http: httpx.AsyncClient, request: httpx.Request) -
         raise ProviderFailure(f"{provider} answered with something that is not JSON") from exc
 
 
-def _status_message(provider: str, response: httpx.Response) -> str:
+def _status_message(provider: str, response: httpx2.Response) -> str:
     status = response.status_code
     detail = _error_detail(response)
     said = f": {detail}" if detail else ""
@@ -61,7 +61,7 @@ def _status_message(provider: str, response: httpx.Response) -> str:
     return f"{provider} answered HTTP {status}{said}"
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: httpx2.Response) -> str:
     """The short reason an API gives in its JSON error body, if it gives one.
 
     Providers nest it differently (`{"error": "..."}`, `{"detail": {"error": "..."}}`,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import httpx
+import httpx2
 from pydantic import BaseModel, Field
 
 from mcp_servers.search.providers.base import WebHit, call, clip, parse
@@ -31,7 +31,7 @@ class _Response(BaseModel):
 class SearxngSearch:
     name: ClassVar[str] = "searxng"
 
-    def __init__(self, http: httpx.AsyncClient, *, base_url: str, api_key: str | None = None) -> None:
+    def __init__(self, http: httpx2.AsyncClient, *, base_url: str, api_key: str | None = None) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key

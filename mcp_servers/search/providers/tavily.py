@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import httpx
+import httpx2
 from pydantic import BaseModel, Field
 
 from mcp_servers.search.providers.base import WebHit, call, clip, parse
@@ -29,7 +29,7 @@ class _Response(BaseModel):
 class TavilySearch:
     name: ClassVar[str] = "tavily"
 
-    def __init__(self, http: httpx.AsyncClient, *, api_key: str, base_url: str | None = None) -> None:
+    def __init__(self, http: httpx2.AsyncClient, *, api_key: str, base_url: str | None = None) -> None:
         self._http = http
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._api_key = api_key

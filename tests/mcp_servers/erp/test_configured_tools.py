@@ -1,7 +1,9 @@
-"""Configured tools against a scripted ERP on loopback: requests, auth modes, caps and error mapping.
+"""Configured tools against a scripted ERP on loopback: requests, auth modes, caps, error mapping
+and the outbound guard.
 
 The ERP server runs in-process (the SDK client connects to it directly, as a local tenant would
-over stdio); the ERP it calls is a real HTTP server on a loopback port.
+over stdio); the ERP it calls is a real HTTP server on a loopback port, the ERP API the server is
+configured with (so the platform's own endpoint, allowed by its origin).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from mcp import Client
 from mcp_types import CallToolResult
 
 from agentmesh.db import create_engine, session_factory, upgrade_database
+from agentmesh.keys import MESH_JWKS_FILE
+from agentmesh.mesh_tokens import MeshJwks, verify_identity_token
+from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.secrets import secret_box
 from mcp_servers.common.bootstrap import ServeOptions
 from mcp_servers.common.errors import ERROR_META_KEY
@@ -23,7 +28,8 @@ from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_runtime import serve_on_loopback
 from mcp_servers.erp.server import build_server
 from mcp_servers.erp.tool_store import ToolConfigStore
-from tests.mcp_servers.erp.conftest import ScriptedUpstream, settings_for
+from tests.mcp_servers.erp.conftest import ScriptedUpstream, debtors, expected_debt, settings_for
+from tests.support.resolver import StaticResolver
 
 ANY_ARGUMENTS = {"type": "object", "properties": {}}
 
@@ -42,14 +48,19 @@ async def erp_with(
     *,
     tenant_tools: dict[str, list[dict[str, Any]]] | None = None,
     credentials: dict[tuple[str, str], str] | None = None,
+    resolver: StaticResolver | None = None,
+    **settings_changes: Any,
 ) -> AsyncIterator[tuple[Client, ScriptedUpstream]]:
-    """The ERP server for tenant acme, with `tools` stored, calling a scripted upstream."""
+    """The ERP server for tenant acme, with `tools` stored, calling a scripted upstream (its
+    configured ERP API); `resolver` answers the outbound guard's DNS lookups."""
     upstream = ScriptedUpstream()
+    resolver = resolver or StaticResolver()
     async with serve_on_loopback(upstream.app()) as upstream_url:
-        settings = settings_for(data_dir, AGENTMESH_ERP_API_URL=upstream_url)
+        settings = settings_for(data_dir, AGENTMESH_ERP_API_URL=upstream_url, **settings_changes)
         engine = create_engine(settings.resolved_database_url)
         await upgrade_database(engine)
-        store = ToolConfigStore(session_factory(engine))
+        # What the admin API did when the tools were saved: public destinations only.
+        store = ToolConfigStore(session_factory(engine), outbound=OutboundGuard(AllowList(), resolver))
         for config in tools:
             await store.create(None, config)
         for owner, configs in (tenant_tools or {}).items():
@@ -59,7 +70,9 @@ async def erp_with(
         for (owner, name), value in (credentials or {}).items():
             await secrets.put(owner, name, value)
         await engine.dispose()
-        server = build_server(settings, ServeOptions(transport="stdio", local_tenant="acme"))
+        server = build_server(
+            settings, ServeOptions(transport="stdio", local_tenant="acme"), resolver=resolver
+        )
         async with Client(server) as client:
             yield client, upstream
 
@@ -110,6 +123,7 @@ async def test_each_auth_mode_sends_what_it_promises(tmp_path: Path) -> None:
             auth={"mode": "service", "credential": "erp", "header": "Authorization", "scheme": "Bearer"},
         ),
         tool("as_user", "/ok", auth={"mode": "user"}),
+        tool("as_user_elsewhere", "/ok", auth={"mode": "user", "audience": "https://crm.acme.example"}),
         tool("missing_credential", "/ok", auth={"mode": "service", "credential": "other"}),
     ]
     credentials = {("acme", "erp"): "acme-secret", ("globex", "other"): "globex-secret"}
@@ -122,12 +136,23 @@ async def test_each_auth_mode_sends_what_it_promises(tmp_path: Path) -> None:
         bearer = dict(upstream.last_headers)
         await client.call_tool("as_user", {})
         user = dict(upstream.last_headers)
+        await client.call_tool("as_user_elsewhere", {})
+        elsewhere = dict(upstream.last_headers)
         missing = await client.call_tool("missing_credential", {})
     assert not anonymous & {"x-api-key", "authorization", "x-agentmesh-user", "x-agentmesh-tenant"}
     assert service["x-api-key"] == "acme-secret"
     assert bearer["authorization"] == "Bearer acme-secret"
-    assert (user["x-agentmesh-user"], user["x-agentmesh-tenant"]) == ("local", "acme")
-    assert "x-api-key" not in user
+    # The user goes as a signed identity token for the ERP API, never as headers anyone could write.
+    assert not user.keys() & {"x-api-key", "x-agentmesh-user", "x-agentmesh-tenant"}
+    jwks = MeshJwks(file=settings_for(tmp_path).keys_dir / MESH_JWKS_FILE)
+    scheme, _, token = user["authorization"].partition(" ")
+    claims = verify_identity_token(token, jwks=jwks, issuer="agentmesh-host", audience="agentmesh-erp-api")
+    assert (scheme, claims.sub, claims.tenant_id) == ("Bearer", "local", "acme")
+    assert claims.exp - claims.iat <= 60
+    other = elsewhere["authorization"].removeprefix("Bearer ")
+    assert verify_identity_token(
+        other, jwks=jwks, issuer="agentmesh-host", audience="https://crm.acme.example"
+    )
     assert error_of(missing)["code"] == "credential_missing", "globex's credential is never used for acme"
     assert "tenant 'acme' has no service credential 'other'" in text_of(missing)
 
@@ -242,3 +267,66 @@ async def test_tools_list_carries_annotations_schemas_and_render_hints(tmp_path:
     assert debt.meta is not None
     assert debt.meta["io.agentmesh/render"]["format"] == "summary_text"
     assert tools["get_payment_history"].meta["io.agentmesh/render"]["rows"] == "payments"  # type: ignore[index]
+
+
+async def test_an_absolute_url_that_turned_private_is_refused_when_called(tmp_path: Path) -> None:
+    # Saved while partner.example.com resolved to a public address; at call time DNS answers
+    # with loopback, where the scripted ERP listens: the connection is refused, nothing is sent.
+    resolver = StaticResolver({"partner.example.com": ["93.184.216.34"]})
+    async with contextlib.AsyncExitStack() as stack:
+        other = ScriptedUpstream()
+        other_url = await stack.enter_async_context(serve_on_loopback(other.app()))
+        port = other_url.rsplit(":", 1)[1]
+        partner = tool("partner", f"http://partner.example.com:{port}/ok")
+        client, _ = await stack.enter_async_context(erp_with(tmp_path, [partner], resolver=resolver))
+        resolver.answer("partner.example.com", "127.0.0.1")
+        refused = await client.call_tool("partner", {})
+    assert error_of(refused)["code"] == "blocked_destination"
+    assert "partner.example.com resolves to 127.0.0.1, a loopback address" in text_of(refused)
+    assert other.hits["ok"] == 0
+
+
+async def test_the_platform_allow_list_lets_a_private_upstream_through(tmp_path: Path) -> None:
+    resolver = StaticResolver({"erp2.corp.example": ["93.184.216.34"]})
+    async with contextlib.AsyncExitStack() as stack:
+        other = ScriptedUpstream()
+        other_url = await stack.enter_async_context(serve_on_loopback(other.app()))
+        port = other_url.rsplit(":", 1)[1]
+        second = tool("second_erp", f"http://erp2.corp.example:{port}/ok")
+        allowed = f"erp2.corp.example:{port}"
+        client, _ = await stack.enter_async_context(
+            erp_with(tmp_path, [second], resolver=resolver, AGENTMESH_OUTBOUND_ALLOW=allowed)
+        )
+        resolver.answer("erp2.corp.example", "127.0.0.1")  # the company's second ERP, on its network
+        called = await client.call_tool("second_erp", {})
+    assert not called.is_error, text_of(called)
+    assert other.hits["ok"] == 1
+
+
+async def test_the_demo_erp_answers_a_user_tool_from_the_signed_identity_alone(
+    tmp_path: Path, demo_data: dict[str, Any]
+) -> None:
+    # The ERP server signs who calls; the demo ERP (in-process, no AGENTMESH_ERP_API_URL) verifies
+    # it against the mesh keys and answers from that tenant's rows; no API key is involved.
+    mst = debtors(demo_data, "acme")[0]
+    settings = settings_for(tmp_path)
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade_database(engine)
+    as_user = tool(
+        "debt_as_user",
+        "/customers/{mst}/debt",
+        auth={"mode": "user"},
+        input_schema={"type": "object", "required": ["mst"], "properties": {"mst": {"type": "string"}}},
+    )
+    await ToolConfigStore(session_factory(engine), outbound=OutboundGuard(AllowList())).create(None, as_user)
+    await engine.dispose()
+    server = build_server(settings, ServeOptions(transport="stdio", local_tenant="acme"))
+    async with Client(server) as client:
+        result = await client.call_tool("debt_as_user", {"mst": mst})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    outstanding, overdue = expected_debt(demo_data, "acme", mst)
+    assert (result.structured_content["outstanding"], result.structured_content["overdue"]) == (
+        outstanding,
+        overdue,
+    )

@@ -1,4 +1,5 @@
-"""The demo ERP REST API (`agentmesh demo-erp`): per-tenant keys, fixture-exact answers, safe orders."""
+"""The demo ERP REST API (`agentmesh demo-erp`): per-tenant keys or signed identity tokens,
+fixture-exact answers, safe orders."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import sqlalchemy as sa
 
 from agentmesh.db import create_engine, session_factory
+from agentmesh.keys import SigningKey, load_or_create_key, mesh_key
+from agentmesh.mesh_tokens import IDENTITY_TOKEN_TYPE, mint_identity_token, mint_server_token
 from agentmesh.secrets import secret_box
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_access import DEMO_CREDENTIAL
@@ -257,3 +261,105 @@ async def test_seeding_happens_once(tmp_path: Path, demo_data: dict[str, Any]) -
     ledgers = demo_data["tenants"].values()
     assert customer_count == sum(len(ledger["customers"]) for ledger in ledgers)
     assert invoice_count == sum(len(ledger["invoices"]) for ledger in ledgers)
+
+
+# Who is calling: identity tokens, and the unsigned headers they replace
+
+
+def identity(api: DemoApi, tenant: str, *, key: SigningKey | None = None, **changes: Any) -> str:
+    """An identity token as the ERP server mints it for a tool with auth mode `user`."""
+    arguments: dict[str, Any] = {
+        "issuer": "agentmesh-host",
+        "audience": "agentmesh-erp-api",
+        "tenant_id": tenant,
+        "subject": "alice",
+        "roles": ["user"],
+    } | changes
+    return mint_identity_token(key or mesh_key(settings_for(api.data_dir).keys_dir), **arguments)
+
+
+async def get_as(api: DemoApi, headers: dict[str, str], path: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=api.url, headers=headers) as client:
+        return await client.get(path)
+
+
+def refusal(response: httpx.Response) -> str:
+    assert response.status_code == 401, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unauthorized"
+    return str(error["message"])
+
+
+async def test_unsigned_identity_headers_are_refused_even_with_a_valid_key(
+    demo_api: DemoApi, keys: dict[str, str], demo_data: dict[str, Any]
+) -> None:
+    mst = demo_data["tenants"]["acme"]["customers"][0]["mst"]
+    forged = {"X-Agentmesh-User": "ceo", "X-Agentmesh-Tenant": "acme"}
+    alone = await get_as(demo_api, forged, f"/customers/{mst}/debt")
+    assert "X-Agentmesh-User and X-Agentmesh-Tenant cannot say who is calling" in refusal(alone)
+    with_key = await get_as(demo_api, {**forged, "X-API-Key": keys["globex"]}, f"/customers/{mst}/debt")
+    assert "signed identity token" in refusal(with_key)
+
+
+async def test_a_valid_identity_token_names_the_tenant(demo_api: DemoApi, demo_data: dict[str, Any]) -> None:
+    mst = debtors(demo_data, "acme")[0]
+    acme = await get_as(
+        demo_api, {"Authorization": f"Bearer {identity(demo_api, 'acme')}"}, f"/customers/{mst}/debt"
+    )
+    assert acme.status_code == 200, acme.text
+    assert (acme.json()["outstanding"], acme.json()["overdue"]) == expected_debt(demo_data, "acme", mst)
+    globex = await get_as(
+        demo_api, {"Authorization": f"Bearer {identity(demo_api, 'globex')}"}, f"/customers/{mst}/debt"
+    )
+    assert globex.status_code == 404, "the token's tenant decides whose rows are read"
+
+
+def expired_token(key: SigningKey) -> str:
+    claims = {
+        "iss": "agentmesh-host",
+        "aud": "agentmesh-erp-api",
+        "sub": "alice",
+        "tenant_id": "acme",
+        "roles": [],
+        "iat": 1_700_000_000,
+        "exp": 1_700_000_060,
+        "jti": "old",
+    }
+    return jwt.encode(
+        claims, key.private_key, algorithm="ES256", headers={"kid": key.kid, "typ": IDENTITY_TOKEN_TYPE}
+    )
+
+
+async def test_expired_misaddressed_forged_and_server_tokens_are_refused(
+    demo_api: DemoApi, demo_data: dict[str, Any], tmp_path: Path
+) -> None:
+    mst = demo_data["tenants"]["acme"]["customers"][0]["mst"]
+    real = mesh_key(settings_for(demo_api.data_dir).keys_dir)
+    impostor = load_or_create_key(tmp_path / "impostor.pem", "ES256")
+    forged_signature = SigningKey(impostor.private_key, "ES256", real.kid)
+    server_token = mint_server_token(
+        real,
+        issuer="agentmesh-host",
+        server="erp",
+        tenant_id="acme",
+        subject="alice",
+        tools=["get_customer_debt"],
+    )
+    cases = {
+        "token expired": expired_token(real),
+        "token is for another audience": identity(demo_api, "acme", audience="https://crm.acme.example"),
+        "token rejected: Signature verification failed": identity(demo_api, "acme", key=forged_signature),
+        "token signed by an unknown key": identity(demo_api, "acme", key=impostor),
+        "token is not an identity token": server_token,
+        "token rejected: Invalid issuer": identity(demo_api, "acme", issuer="someone-else"),
+    }
+    for reason, token in cases.items():
+        response = await get_as(demo_api, {"Authorization": f"Bearer {token}"}, f"/customers/{mst}/debt")
+        assert f"identity token refused: {reason}" in refusal(response), reason
+    unsigned = jwt.encode({"sub": "alice", "tenant_id": "acme"}, key=None, algorithm="none")  # type: ignore[arg-type]
+    response = await get_as(demo_api, {"Authorization": f"Bearer {unsigned}"}, f"/customers/{mst}/debt")
+    assert "token algorithm not accepted" in refusal(response)
+    wrong_scheme = await get_as(
+        demo_api, {"Authorization": f"Basic {identity(demo_api, 'acme')}"}, "/stock/ACM-0003"
+    )
+    assert "must be 'Bearer <identity token>'" in refusal(wrong_scheme)

@@ -16,6 +16,7 @@ import pytest
 from mcp_types import CallToolResult
 
 from agentmesh.db import create_engine, session_factory
+from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from mcp_servers.common.errors import error_code
@@ -174,7 +175,7 @@ async def test_tools_added_changed_and_removed_in_the_store_are_announced_withou
         },
     }
     engine = create_engine(erp.settings.resolved_database_url)
-    store = ToolConfigStore(session_factory(engine))
+    store = ToolConfigStore(session_factory(engine), outbound=OutboundGuard(AllowList()))
     customer = demo_data["tenants"]["acme"]["customers"][0]
     try:
         async with http_client(erp.url, erp.token("acme")) as client:

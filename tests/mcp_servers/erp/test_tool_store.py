@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 
 from agentmesh.db import create_engine, session_factory, upgrade_database
+from agentmesh.outbound import AllowList, BlockedDestination, OutboundGuard
 from mcp_servers.erp.tool_store import InvalidToolConfig, ToolConfigNotFound, ToolConfigStore, ToolNameTaken
 from tests.mcp_servers.erp.conftest import settings_for
+from tests.support.resolver import StaticResolver
+
+DNS = StaticResolver({"erp.example.com": ["93.184.216.34"], "erp.corp.example": ["172.20.0.4"]})
 
 
 def tool(name: str = "get_invoice", **changes: Any) -> dict[str, Any]:
@@ -31,7 +35,7 @@ def tool(name: str = "get_invoice", **changes: Any) -> dict[str, Any]:
 async def store(tmp_path: Path) -> AsyncIterator[ToolConfigStore]:
     engine = create_engine(settings_for(tmp_path).resolved_database_url)
     await upgrade_database(engine)
-    yield ToolConfigStore(session_factory(engine))
+    yield ToolConfigStore(session_factory(engine), outbound=OutboundGuard(AllowList(), DNS))
     await engine.dispose()
 
 
@@ -83,3 +87,38 @@ async def test_an_invalid_configuration_lists_each_problem_and_is_not_stored(sto
     assert caught.value.code == "invalid_tool_config"
     assert await store.for_tenant("acme") == []
     assert await store.version() == version
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:5432/x", "127.0.0.1 is a loopback address"),
+        ("http://10.1.1.1/x", "10.1.1.1 is a private address"),
+        ("http://172.31.0.9/x", "172.31.0.9 is a private address"),
+        ("http://192.168.10.10/x", "192.168.10.10 is a private address"),
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254 is a cloud metadata address"),
+        ("http://[::1]/x", "::1 is a loopback address"),
+        ("http://[fd00::1]/x", "fd00::1 is a private address"),
+        ("http://2130706433/x", "(written as 2130706433) is a loopback address"),
+        ("http://0x7f.1/x", "(written as 0x7f.1) is a loopback address"),
+        ("https://erp.corp.example/invoices/{number}", "erp.corp.example resolves to 172.20.0.4"),
+    ],
+)
+async def test_an_absolute_url_the_platform_does_not_call_is_refused_when_saved(
+    store: ToolConfigStore, url: str, reason: str
+) -> None:
+    version = await store.version()
+    with pytest.raises(BlockedDestination) as refused:
+        await store.create("acme", tool(url=url))
+    assert reason in refused.value.message
+    assert await store.version() == version and await store.for_tenant("acme") == []
+    await store.create("acme", tool())
+    with pytest.raises(BlockedDestination):
+        await store.update("acme", tool(url=url))
+    assert (await store.get("acme", "get_invoice")).config.url == "/invoices/{number}"
+
+
+async def test_a_public_url_and_one_relative_to_the_erp_api_are_stored(store: ToolConfigStore) -> None:
+    await store.create("acme", tool("remote", url="https://erp.example.com/invoices/{number}"))
+    await store.create("acme", tool("relative", url="/invoices/{number}"))
+    assert {t.config.name for t in await store.for_tenant("acme")} == {"remote", "relative"}

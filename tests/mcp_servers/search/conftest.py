@@ -1,8 +1,7 @@
-"""Fixtures of the search server tests: a loopback site, fetchers with small caps, a fixed resolver."""
+"""Fixtures of the search server tests: a loopback site and fetchers with small caps."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import AsyncIterator, Iterator
 
 import anyio
@@ -12,10 +11,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mcp_servers.search.errors import UnresolvableHost
 from mcp_servers.search.fetcher import FetchLimits, PageFetcher
 from mcp_servers.search.network_rules import NetworkRules
-from mcp_servers.search.ssrf import IPAddress
 from tests.mcp_servers.search.documents import RETURN_POLICY, blank_pdf, pdf_document
 from tests.mcp_servers.search.sites import serve
 
@@ -23,20 +20,6 @@ LOOPBACK_ALLOWED = NetworkRules(allowed_hosts=("127.0.0.1",))
 """A tenant whose network rules allow the loopback test site."""
 
 SMALL_LIMITS = FetchLimits(max_bytes=64 * 1024, timeout_seconds=1.5, max_redirects=3)
-
-
-class StaticResolver:
-    """A resolver answering from a fixed table: the DNS boundary, replaced in tests."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = {name: [ipaddress.ip_address(a) for a in addresses] for name, addresses in table.items()}
-        self.lookups: list[str] = []
-
-    async def resolve(self, host: str, port: int) -> list[IPAddress]:
-        self.lookups.append(host)
-        if host not in self.table:
-            raise UnresolvableHost(f"host '{host}' does not resolve")
-        return list(self.table[host])
 
 
 async def _drip(request: Request) -> AsyncIterator[bytes]:

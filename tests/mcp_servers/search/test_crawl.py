@@ -10,8 +10,9 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from agentmesh.outbound import BlockedDestination
 from mcp_servers.search.crawl import CrawlReport, crawl_site
-from mcp_servers.search.errors import BlockedDestination, DisallowedByRobots
+from mcp_servers.search.errors import DisallowedByRobots
 from mcp_servers.search.fetcher import PageFetcher
 from mcp_servers.search.index import PageIndex
 from mcp_servers.search.network_rules import NetworkRules

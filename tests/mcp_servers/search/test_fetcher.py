@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
+from agentmesh.outbound import BlockedDestination
 from mcp_servers.search.errors import (
-    BlockedDestination,
     FetchTimeout,
     ResponseTooLarge,
     TooManyRedirects,
@@ -19,8 +19,9 @@ from mcp_servers.search.errors import (
 )
 from mcp_servers.search.fetcher import FetchLimits, PageFetcher
 from mcp_servers.search.network_rules import NetworkRules
-from tests.mcp_servers.search.conftest import LOOPBACK_ALLOWED, SMALL_LIMITS, StaticResolver
+from tests.mcp_servers.search.conftest import LOOPBACK_ALLOWED, SMALL_LIMITS
 from tests.support.processes import free_port
+from tests.support.resolver import StaticResolver
 
 
 async def test_an_allowed_loopback_host_is_fetched(site: str, fetcher: PageFetcher) -> None:
@@ -69,10 +70,10 @@ async def test_a_public_looking_url_redirecting_to_a_private_one_is_refused(site
     fetcher = PageFetcher(SMALL_LIMITS, resolver)
     public_looking = f"http://news.example.com:{port}/to?url="
     for target, reason in [
-        (f"http://127.0.0.1:{port}/page.html", "127.0.0.1 is not a public address (loopback)"),
+        (f"http://127.0.0.1:{port}/page.html", "127.0.0.1 is a loopback address"),
         ("http://169.254.169.254/latest/meta-data/", "cloud metadata"),
         ("http://db.internal.example.com/", "resolves to 10.0.0.7"),
-        (f"http://localhost:{port}/page.html", "localhost (resolves to 127.0.0.1) is not a public address"),
+        (f"http://localhost:{port}/page.html", "localhost resolves to 127.0.0.1, a loopback address"),
     ]:
         with pytest.raises(BlockedDestination, match=re.escape(reason)):
             await fetcher.download(public_looking + quote(target, safe=""), rules)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,12 +13,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentmesh.db import create_engine, upgrade_database
+from agentmesh.outbound import AllowList, BlockedDestination, OutboundGuard, UnresolvableHost
 from agentmesh.secrets import SecretBox, secret_box
 from agentmesh.settings import Settings
 from mcp_servers.search.errors import InvalidProviderConfig
 from mcp_servers.search.provider_configs import ProviderConfigStore, ProviderSettings
+from tests.support.resolver import StaticResolver
 
 BRAVE_KEY = "BSA-very-secret-key"
+DNS = StaticResolver({"searx.example.com": ["93.184.216.34"], "searx.corp.example": ["192.168.7.7"]})
+PUBLIC_ONLY = OutboundGuard(AllowList(), DNS)
 
 
 @pytest.fixture
@@ -35,7 +40,7 @@ def box(settings: Settings) -> SecretBox:
 
 @pytest.fixture
 def store(engine: AsyncEngine, box: SecretBox) -> ProviderConfigStore:
-    return ProviderConfigStore(engine, box)
+    return ProviderConfigStore(engine, box, outbound=PUBLIC_ONLY)
 
 
 async def test_a_configuration_round_trips_with_its_key(store: ProviderConfigStore) -> None:
@@ -71,12 +76,12 @@ async def test_configurations_are_per_tenant(store: ProviderConfigStore) -> None
 
 async def test_putting_again_replaces_and_removing_forgets(store: ProviderConfigStore) -> None:
     await store.put("acme", ProviderSettings(provider="brave", api_key=SecretStr(BRAVE_KEY)))
-    await store.put("acme", ProviderSettings(provider="searxng", base_url="http://searx.internal:8080"))  # type: ignore[arg-type]
+    await store.put("acme", ProviderSettings(provider="searxng", base_url="http://searx.example.com:8080"))  # type: ignore[arg-type]
     config = await store.get("acme")
     assert config is not None
     assert (config.provider, config.base_url, config.api_key) == (
         "searxng",
-        "http://searx.internal:8080/",
+        "http://searx.example.com:8080/",
         None,
     )
     assert await store.remove("acme") is True
@@ -104,7 +109,7 @@ async def test_a_key_sealed_with_another_secret_key_is_reported_not_leaked(
     engine: AsyncEngine, store: ProviderConfigStore
 ) -> None:
     await store.put("acme", ProviderSettings(provider="brave", api_key=SecretStr(BRAVE_KEY)))
-    other = ProviderConfigStore(engine, SecretBox(Fernet.generate_key()))
+    other = ProviderConfigStore(engine, SecretBox(Fernet.generate_key()), outbound=PUBLIC_ONLY)
     with pytest.raises(InvalidProviderConfig, match="cannot be decrypted; an admin must set it again"):
         await other.get("acme")
 
@@ -118,7 +123,7 @@ async def test_a_seed_file_configures_tenants_at_start(
         "  acme: {provider: searxng, base_url: 'http://127.0.0.1:8888'}\n"
         f"  globex: {{provider: firecrawl, api_key: '{BRAVE_KEY}'}}\n"
     )
-    store = ProviderConfigStore(engine, box, seed_file=seed)
+    store = ProviderConfigStore(engine, box, outbound=PUBLIC_ONLY, seed_file=seed)
     acme, globex = await store.get("acme"), await store.get("globex")
     assert acme is not None and acme.provider == "searxng"
     assert globex is not None and globex.api_key is not None
@@ -132,7 +137,60 @@ async def test_an_invalid_seed_file_changes_nothing(
     seed.write_text(
         "tenants:\n  acme: {provider: searxng, base_url: 'http://a:1'}\n  globex: {provider: brave}\n"
     )
-    store = ProviderConfigStore(engine, box)
+    store = ProviderConfigStore(engine, box, outbound=PUBLIC_ONLY)
     with pytest.raises(InvalidProviderConfig, match=r"tenants\.globex: Value error, brave needs an api_key"):
         await store.load_file(seed)
     assert await store.get("acme") is None
+
+
+@pytest.mark.parametrize(
+    ("base_url", "reason"),
+    [
+        ("http://127.0.0.1:8888", "127.0.0.1 is a loopback address"),
+        ("http://10.0.0.5:8080", "10.0.0.5 is a private address"),
+        ("http://172.20.1.1", "172.20.1.1 is a private address"),
+        ("http://192.168.1.9", "192.168.1.9 is a private address"),
+        ("http://169.254.169.254/latest", "169.254.169.254 is a cloud metadata address"),
+        ("http://[::1]:8080", "::1 is a loopback address"),
+        ("http://[fd00:12::3]", "fd00:12::3 is a private address"),
+        ("http://2130706433:8080", "is a loopback address"),
+        ("http://0x7f000001:8080", "is a loopback address"),
+        ("https://searx.corp.example", "searx.corp.example resolves to 192.168.7.7, a private address"),
+    ],
+)
+async def test_a_base_url_the_platform_does_not_call_is_refused_when_saved(
+    store: ProviderConfigStore, base_url: str, reason: str
+) -> None:
+    with pytest.raises(BlockedDestination, match=re.escape(reason)):
+        await store.put(
+            "acme", ProviderSettings.model_validate({"provider": "searxng", "base_url": base_url})
+        )
+    assert await store.get("acme") is None, "nothing was stored"
+
+
+async def test_a_base_url_that_does_not_resolve_is_refused_when_saved(store: ProviderConfigStore) -> None:
+    with pytest.raises(UnresolvableHost, match=r"searx\.nowhere\.example"):
+        await store.put(
+            "acme",
+            ProviderSettings.model_validate(
+                {"provider": "searxng", "base_url": "http://searx.nowhere.example"}
+            ),
+        )
+
+
+async def test_a_public_base_url_or_one_the_platform_allows_is_saved(
+    engine: AsyncEngine, box: SecretBox
+) -> None:
+    public = await ProviderConfigStore(engine, box, outbound=PUBLIC_ONLY).put(
+        "acme",
+        ProviderSettings.model_validate({"provider": "searxng", "base_url": "https://searx.example.com"}),
+    )
+    allowing = OutboundGuard(AllowList(("searx.corp.example",)), DNS)
+    private = await ProviderConfigStore(engine, box, outbound=allowing).put(
+        "globex",
+        ProviderSettings.model_validate({"provider": "searxng", "base_url": "https://searx.corp.example"}),
+    )
+    assert (public.base_url, private.base_url) == (
+        "https://searx.example.com/",
+        "https://searx.corp.example/",
+    )

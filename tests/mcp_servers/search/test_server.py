@@ -1,7 +1,9 @@
 """The search server as deployed: `agentmesh serve search` over HTTP, called with mesh tokens.
 
 Two tenants share one server process: acme's network rules allow the loopback test sites and it
-has no web search provider; globex has no network rules and uses a SearXNG instance.
+has no web search provider; globex has no network rules and uses a SearXNG instance on loopback,
+which the platform's outbound allow list names; initech's provider is on a loopback port the
+allow list does not name.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from mcp_servers.common.errors import error_code
 from mcp_servers.search.network_rules import NetworkRules
 from mcp_servers.search.server import build_server
 from tests.mcp_servers.search.company_site import company_site
-from tests.mcp_servers.search.conftest import StaticResolver
 from tests.mcp_servers.search.provider_apis import ProviderApis
 from tests.mcp_servers.search.sites import serve
 from tests.support.mcp import http_client, mesh_token
 from tests.support.processes import free_port, running_server
+from tests.support.resolver import StaticResolver
 
 TOOLS = ["fetch_page", "search", "crawl", "web_search"]
 
@@ -61,12 +63,18 @@ def server_url(data_dir: Path, searxng: tuple[ProviderApis, str]) -> Iterator[st
     rules = data_dir / "network_rules.yaml"
     rules.write_text("tenants:\n  acme:\n    allowed_hosts: ['127.0.0.1']\n")
     providers = data_dir / "providers.yaml"
-    providers.write_text(f"tenants:\n  globex: {{provider: searxng, base_url: '{searxng[1]}'}}\n")
+    unlisted = f"http://127.0.0.1:{free_port()}"
+    providers.write_text(
+        "tenants:\n"
+        f"  globex: {{provider: searxng, base_url: '{searxng[1]}'}}\n"
+        f"  initech: {{provider: searxng, base_url: '{unlisted}'}}\n"
+    )
     with running_server(
         "search",
         data_dir,
         AGENTMESH_SEARCH_NETWORK_RULES_FILE=str(rules),
         AGENTMESH_SEARCH_PROVIDERS_FILE=str(providers),
+        AGENTMESH_OUTBOUND_ALLOW=searxng[1].removeprefix("http://"),
     ) as url:
         yield url
 
@@ -112,7 +120,7 @@ async def test_the_same_host_is_refused_for_a_tenant_without_the_rule(
 ) -> None:
     result = await call(server_settings, server_url, "globex", "fetch_page", {"url": f"{company}/gioi-thieu"})
     assert result.is_error
-    assert "127.0.0.1 is not a public address (loopback)" in result.content[0].text
+    assert "127.0.0.1 is a loopback address" in result.content[0].text
     assert error_code(result) == "blocked_destination"
 
 
@@ -122,7 +130,7 @@ async def test_the_same_host_is_refused_for_a_tenant_without_the_rule(
         ("http://169.254.169.254/latest/meta-data/iam/", "cloud metadata"),
         ("http://10.0.0.1/", "private"),
         ("http://[::1]:8080/", "loopback"),
-        ("http://localhost/admin", "localhost (resolves to"),
+        ("http://localhost/admin", "localhost resolves to"),
         ("http://2130706433/", "written as 2130706433"),
         ("file:///etc/passwd", "not an http:// or https:// URL"),
     ],
@@ -199,6 +207,17 @@ async def test_web_search_uses_the_tenant_s_provider(
     assert apis.last.params == {"q": "python docs", "format": "json", "pageno": "1"}
 
 
+async def test_a_provider_the_platform_does_not_allow_is_refused_when_called(
+    server_settings: Settings, server_url: str
+) -> None:
+    result = await call(server_settings, server_url, "initech", "web_search", {"query": "python docs"})
+    assert result.is_error
+    assert error_code(result) == "blocked_destination"
+    assert "127.0.0.1 is a loopback address, which this platform does not call for tenants" in (
+        result.content[0].text
+    )
+
+
 async def test_bad_arguments_get_a_readable_error(server_settings: Settings, server_url: str) -> None:
     result = await call(server_settings, server_url, "acme", "search", {"query": "x", "top_k": 500})
     assert result.is_error
@@ -266,4 +285,4 @@ async def test_network_rules_and_resolver_can_be_supplied_by_the_caller(
     assert not allowed.is_error, allowed.content[0].text
     assert allowed.structured_content["citation"]["title"] == "Công ty Nước Sạch Miền Nam"
     assert refused.is_error
-    assert "intranet.acme.test (resolves to 127.0.0.1) is not a public address" in refused.content[0].text
+    assert "intranet.acme.test resolves to 127.0.0.1, a loopback address" in refused.content[0].text

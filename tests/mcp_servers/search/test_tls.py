@@ -15,8 +15,9 @@ from mcp_servers.search.errors import UpstreamUnreachable
 from mcp_servers.search.fetcher import PageFetcher
 from mcp_servers.search.network_rules import NetworkRules
 from tests.mcp_servers.search.certificates import ServerCertificate, issue
-from tests.mcp_servers.search.conftest import SMALL_LIMITS, StaticResolver
+from tests.mcp_servers.search.conftest import SMALL_LIMITS
 from tests.mcp_servers.search.sites import serve
+from tests.support.resolver import StaticResolver
 
 HOST = "secure.example.test"
 
