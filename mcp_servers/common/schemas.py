@@ -5,8 +5,9 @@ Pydantic writes a nested model as a `$ref` into `$defs` and an optional field as
 validators resolve no `$ref` in an `outputSchema`, the MCP Inspector and several IDE clients
 warn about `$defs` and `anyOf` they do not render, and models handed the schema read a flat one
 better. `portable_schema` inlines every reference (a schema that refers to itself is kept as it
-is, since it cannot be inlined) and folds `anyOf [X, null]` into `type: [X's type, "null"]`
-where X is a plain typed schema. The root stays `type: object`, as MCP requires.
+is, since it cannot be inlined), folds `anyOf [X, null]` into `type: [X's type, "null"]` where X
+is a plain typed schema (an enum gains `null`), and an `anyOf` of bare types into a type list.
+The root stays `type: object`, as MCP requires. Real unions (a string or a list) stay `anyOf`.
 """
 
 from __future__ import annotations
@@ -60,11 +61,19 @@ def _fold_nullable(node: Any) -> Any:
         return node
     node = {key: _fold_nullable(value) for key, value in node.items()}
     options = node.get("anyOf")
-    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
-        return node
-    other = next(option for option in options if option != {"type": "null"})
-    kind = other.get("type") if isinstance(other, dict) else None
-    if not isinstance(kind, str) or kind == "null" or "anyOf" in other or "enum" in other:
+    if not isinstance(options, list) or not all(isinstance(option, dict) for option in options):
         return node
     rest = {key: value for key, value in node.items() if key != "anyOf"}
-    return {**other, **rest, "type": [kind, "null"]}
+    if all(set(option) == {"type"} and isinstance(option["type"], str) for option in options):
+        # `anyOf` of bare types is a type list: [string, number, null].
+        return {**rest, "type": [option["type"] for option in options]}
+    if len(options) != 2 or {"type": "null"} not in options:
+        return node
+    other = next(option for option in options if option != {"type": "null"})
+    kind = other.get("type")
+    if not isinstance(kind, str) or kind == "null" or "anyOf" in other:
+        return node
+    folded = {**other, **rest, "type": [kind, "null"]}
+    if "enum" in other:
+        folded["enum"] = [*other["enum"], None]
+    return folded
