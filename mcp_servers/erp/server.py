@@ -50,7 +50,7 @@ INSTRUCTIONS = (
 )
 
 
-Mst = Annotated[str, Field(description="the customer's tax code (MST), e.g. 3428557611")]
+Mst = Annotated[str, Field(description="the customer's tax code (MST): 10 digits, e.g. 0312345678")]
 ShipmentId = Annotated[str, Field(description="the shipment id, e.g. SH-1042")]
 Sku = Annotated[str, Field(description="the stock keeping unit, e.g. ACM-0003")]
 PromptLanguage = Annotated[Language, Field(description="the language of the question: en or vi")]
