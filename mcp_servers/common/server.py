@@ -35,7 +35,8 @@ from mcp.server.mcpserver.exceptions import (
 )
 from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
-from mcp_types import CallToolResult, InputRequiredResult, Tool
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, Tool
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import AnyUrl, ValidationError
 
@@ -110,6 +111,14 @@ class DomainServer(MCPServer):
         if self._tool_manager.get_tool(name) is None:
             raise AgentmeshError(f"no tool named '{name}' on this server", code="tool_not_found")
         return await super().call_tool(name, arguments, context)
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        """A prompt by name; an unknown name is the client's mistake (invalid params), not a crash."""
+        if self._prompt_manager.get_prompt(name) is None:
+            raise MCPError(INVALID_PARAMS, f"no prompt named '{name}' on this server")
+        return await super().get_prompt(name, arguments, context)
 
     async def read_resource(
         self, uri: AnyUrl | str, context: Context[Any, Any] | None = None
