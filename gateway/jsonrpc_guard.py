@@ -101,3 +101,21 @@ def json_errors(send: Send) -> Send:
         await send(message)
 
     return rewriting
+
+
+def replay_then(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the already-read body on, then waits on the real connection.
+
+    For a response that streams (progress before the result), where the client's leaving must be
+    seen when it happens, not at once as `replay` reports it.
+    """
+    sent = False
+
+    async def receive_after_body() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_after_body

@@ -7,16 +7,29 @@ The tenant comes from that token. `tools/list` answers the tenant's catalog acro
 `AgentHost.call_tool`, the same policy decision, audit and audience-bound mesh token as a
 tool call inside a chat turn.
 
+Beyond tools, the endpoint offers what applies to a stateless server: the tenant's knowledge
+documents as resources (`kb://documents/{id}`, read on the `rag` server as the tenant, under the
+policy of `rag:search`, audited: `host.knowledge_resources`), the tenant's agents and the servers'
+tool prompts as prompts, argument completions (agents' example questions, MSTs, shipment ids and
+SKUs from the tenant's ERP, document ids: `host.prompt_catalog`), `logging/setLevel` (accepted;
+with no session there is nothing after the request to apply it to) and progress: a `tools/call`
+carrying a `progressToken` gets the server's progress notifications relayed on an SSE answer.
+Nothing is pushed outside a request, so every `listChanged` is declared false.
+
 The transport is the SDK's Streamable HTTP session manager in stateless mode with JSON answers:
 protocol 2026-07-28 clients send self-contained requests, earlier clients get a session-less
-handshake, and any gateway replica can answer any request. Authentication follows the MCP
-authorization spec: a request without a valid token gets a 401 whose `WWW-Authenticate` names
-the protected resource metadata (RFC 9728) served under `/.well-known/oauth-protected-resource`.
+handshake, and any gateway replica can answer any request. A request that asks for progress goes
+to a second, streaming manager, whose answer is SSE only when notifications come before it.
+
+Authentication follows the MCP authorization spec: a request without a valid token gets a 401
+whose `WWW-Authenticate` names the protected resource metadata (RFC 9728) served under
+`/.well-known/oauth-protected-resource`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,10 +40,22 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
     CallToolRequestParams,
     CallToolResult,
+    CompleteRequestParams,
+    CompleteResult,
+    GetPromptRequestParams,
+    GetPromptResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
     ListToolsResult,
     PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
     TextContent,
     Tool,
     ToolAnnotations,
@@ -48,13 +73,17 @@ from gateway.auth import AuthenticatedUser, authenticate
 from gateway.bodies import read_body
 from gateway.errors import ApiError, error_response
 from gateway.host_check import HostCheck
-from gateway.jsonrpc_guard import json_errors, jsonrpc_problem, replay
+from gateway.jsonrpc_guard import json_errors, jsonrpc_problem, replay, replay_then
 from gateway.openapi import Operation
 from gateway.tenants import TenantDirectory
 from host.agent_host import AgentHost
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
 from host.executor import ToolOutcome
+from host.knowledge_resources import ResourceDenied, ResourceNotFound
+from host.mcp_pool import ServerUnavailable
+from host.prompt_catalog import InvalidPromptArguments, PromptNotFound
+from mcp_servers.common.client_logging import ClientLogLevels
 from mcp_servers.common.errors import error_meta, error_result
 from mcp_servers.common.results import RENDER_META_KEY, TENANT_META_KEY
 
@@ -65,6 +94,8 @@ METADATA_PATH = "/.well-known/oauth-protected-resource"
 USER_SCOPE_KEY = "agentmesh.mcp_user"
 RATE_LIMITED = -32029
 """JSON-RPC error code of a request refused by the rate limit (server-defined range)."""
+RESOURCE_NOT_FOUND = -32002
+"""The MCP specification's JSON-RPC error code for a resource that does not exist."""
 
 INSTRUCTIONS = (
     "The tools your organisation may use on agentmesh, across its ERP, knowledge base, OCR and web "
@@ -114,15 +145,43 @@ def _tool_of(spec: ToolSpec) -> Tool:
         meta[TENANT_META_KEY] = spec.owner_tenant
     return Tool(
         name=spec.external_name,
+        title=spec.title,
         description=spec.description,
         input_schema=spec.input_schema or {"type": "object"},
         output_schema=spec.output_schema,
         annotations=ToolAnnotations(
+            title=spec.title,
             read_only_hint=spec.read_only,
-            destructive_hint=spec.destructive if not spec.read_only else None,
+            destructive_hint=spec.destructive if not spec.read_only else False,
+            idempotent_hint=spec.idempotent,
+            open_world_hint=spec.open_world,
         ),
         _meta=meta or None,
     )
+
+
+def _wants_progress(body: bytes) -> bool:
+    """Whether the request asks for progress notifications (its `_meta.progressToken`)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return False
+    params = message.get("params") if isinstance(message, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    return isinstance(meta, dict) and meta.get("progressToken") is not None
+
+
+def _mcp_error(exc: Exception) -> MCPError:
+    """The JSON-RPC error answering a refused resource, prompt or completion request."""
+    if isinstance(exc, ResourceNotFound):
+        return MCPError(RESOURCE_NOT_FOUND, exc.message, {"code": exc.code})
+    if isinstance(exc, ResourceDenied):
+        return MCPError(INVALID_REQUEST, exc.message, {"code": exc.code})
+    if isinstance(exc, PromptNotFound | InvalidPromptArguments):
+        return MCPError(INVALID_PARAMS, exc.message, {"code": exc.code})
+    if isinstance(exc, ServerUnavailable):
+        return MCPError(INTERNAL_ERROR, exc.message, {"code": exc.code, "retryable": True})
+    raise exc
 
 
 def _error_result(
@@ -162,14 +221,22 @@ class TenantMcpEndpoint:
             instructions=INSTRUCTIONS,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_resource_templates,
+            on_read_resource=self._read_resource,
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
+            on_completion=self._complete,
             get_tool_input_schema=self._input_schema,
         )
+        ClientLogLevels().install(self._server)
         self._sessions = StreamableHTTPSessionManager(app=self._server, stateless=True, json_response=True)
+        self._streaming = StreamableHTTPSessionManager(app=self._server, stateless=True, json_response=False)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Serve MCP requests for the duration of the block (the gateway's lifespan)."""
-        async with self._sessions.run():
+        async with self._sessions.run(), self._streaming.run():
             yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,6 +258,9 @@ class TenantMcpEndpoint:
             await problem(scope, receive, send)
             return
         scope[USER_SCOPE_KEY] = user
+        if _wants_progress(body):
+            await self._streaming.handle_request(scope, replay_then(body, receive), json_errors(send))
+            return
         await self._sessions.handle_request(scope, replay(body), json_errors(send))
 
     def _refusal(self, connection: HTTPConnection, exc: ApiError) -> Response:
@@ -235,9 +305,8 @@ class TenantMcpEndpoint:
     def _caller(user: AuthenticatedUser) -> Caller:
         return Caller(tenant_id=user.tenant_id, subject=user.subject, roles=user.roles)
 
-    async def _list_tools(
-        self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
-    ) -> ListToolsResult:
+    async def _admitted(self, ctx: ServerRequestContext[Any, Any]) -> Caller:
+        """The caller of a request the rate limit admits; a JSON-RPC error when it does not."""
         user = self._user(ctx)
         try:
             await self._admit(user)
@@ -247,8 +316,66 @@ class TenantMcpEndpoint:
             retry_after = int(exc.headers.get("Retry-After", "1"))
             data = {"code": exc.code, "retry_after_seconds": retry_after}
             raise MCPError(RATE_LIMITED, f"{exc.message}; retry in {retry_after} s", data) from exc
-        specs = await self._host.catalog_for(self._caller(user))
+        return self._caller(user)
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        specs = await self._host.catalog_for(await self._admitted(ctx))
         return ListToolsResult(tools=[_tool_of(spec) for spec in specs])
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        caller = await self._admitted(ctx)
+        try:
+            return ListResourcesResult(resources=await self._host.resources_for(caller))
+        except ServerUnavailable as exc:
+            raise _mcp_error(exc) from exc
+
+    async def _list_resource_templates(
+        self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
+    ) -> ListResourceTemplatesResult:
+        caller = await self._admitted(ctx)
+        try:
+            return ListResourceTemplatesResult(
+                resource_templates=await self._host.resource_templates_for(caller)
+            )
+        except ServerUnavailable as exc:
+            raise _mcp_error(exc) from exc
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any, Any], params: ReadResourceRequestParams
+    ) -> ReadResourceResult:
+        caller = await self._admitted(ctx)
+        try:
+            return await self._host.read_resource(caller, str(params.uri))
+        except (ResourceNotFound, ResourceDenied, ServerUnavailable) as exc:
+            raise _mcp_error(exc) from exc
+
+    async def _list_prompts(
+        self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
+    ) -> ListPromptsResult:
+        return ListPromptsResult(prompts=await self._host.prompts_for(await self._admitted(ctx)))
+
+    async def _get_prompt(
+        self, ctx: ServerRequestContext[Any, Any], params: GetPromptRequestParams
+    ) -> GetPromptResult:
+        caller = await self._admitted(ctx)
+        try:
+            return await self._host.get_prompt(caller, params.name, dict(params.arguments or {}))
+        except (PromptNotFound, InvalidPromptArguments, ServerUnavailable) as exc:
+            raise _mcp_error(exc) from exc
+
+    async def _complete(
+        self, ctx: ServerRequestContext[Any, Any], params: CompleteRequestParams
+    ) -> CompleteResult:
+        caller = await self._admitted(ctx)
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        try:
+            return CompleteResult(completion=await self._host.complete(caller, params.ref, argument))
+        except ServerUnavailable as exc:
+            raise _mcp_error(exc) from exc
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
@@ -272,7 +399,13 @@ class TenantMcpEndpoint:
                 retryable=True,
                 retry_after_seconds=retry_after,
             )
-        outcome = await self._host.call_tool(self._caller(user), server, tool, dict(params.arguments or {}))
+        outcome = await self._host.call_tool(
+            self._caller(user),
+            server,
+            tool,
+            dict(params.arguments or {}),
+            progress=ctx.session.report_progress,
+        )
         if outcome.is_error:
             return _relayed_error(outcome)
         spec = self._host.catalog.find(server, tool)

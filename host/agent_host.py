@@ -21,6 +21,17 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
+from mcp.shared.dispatcher import ProgressFnT
+from mcp_types import (
+    Completion,
+    GetPromptResult,
+    Prompt,
+    PromptReference,
+    ReadResourceResult,
+    Resource,
+    ResourceTemplate,
+    ResourceTemplateReference,
+)
 from pydantic import BaseModel, Field
 
 from host.agent_run import AgentRun, RunObserver
@@ -37,6 +48,7 @@ from host.direct_calls import DirectCalls
 from host.episodes import UNRECORDED, EpisodeInput, Episodes, NoEpisodes, TurnRecorder
 from host.events import ErrorEvent, FinalEvent, TurnEvent
 from host.executor import ToolOutcome
+from host.knowledge_resources import KnowledgeResources, ResourceNotFound
 from host.language import Language
 from host.loop import AgentLoop, LoopLimits
 from host.mcp_pool import McpPool
@@ -45,11 +57,20 @@ from host.models.budgeted import BudgetedModel
 from host.models.local import LocalPlanner
 from host.models.registry import ModelRegistry, ModelUnavailable, UnknownModel
 from host.models.traced import TracedModel
+from host.prompt_catalog import (
+    LANGUAGES,
+    PromptNotFound,
+    ServerPrompts,
+    agent_prompt,
+    complete_from,
+    render_agent_prompt,
+)
 from host.replies import reply
 from host.response_redaction import ResponseRedaction
 from host.routing import MessageEmbedding
 from host.steps import Approval, ToolRunner
 from host.supervisor import Supervisor
+from host.tokens import MeshTokenIssuer
 from host.tool_ranking import ToolRanker
 from host.turn import LANGUAGE_KEY, TurnInput
 from policies.loader import PolicySet
@@ -64,6 +85,8 @@ class HostTools:
     runner: ToolRunner
     breakers: CircuitBreakers
     ranker: ToolRanker
+    issuer: MeshTokenIssuer | None = None
+    """Mints the caller's tokens for resources, prompts and completions of servers (None: not offered)."""
 
 
 class HostOptions(BaseModel):
@@ -136,6 +159,13 @@ class AgentHost:
             timeout_seconds=self._options.call_timeout_seconds,
         )
         self._background: anyio.CancelScope | None = None
+        self._knowledge: KnowledgeResources | None = None
+        self._server_prompts: ServerPrompts | None = None
+        if tools.issuer is not None:
+            self._knowledge = KnowledgeResources(
+                pool=tools.pool, catalog=tools.catalog, authorizer=authorizer, issuer=tools.issuer
+            )
+            self._server_prompts = ServerPrompts(pool=tools.pool, issuer=tools.issuer)
 
     @property
     def policies(self) -> PolicySet:
@@ -210,10 +240,78 @@ class AgentHost:
         return await self.tools_for(caller, ["*"])
 
     async def call_tool(
-        self, caller: Caller, server: str, tool: str, arguments: dict[str, Any]
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        progress: ProgressFnT | None = None,
     ) -> ToolOutcome:
         """One policy-checked, audited tool call outside a chat turn (`host.direct_calls`)."""
-        return await self._calls.call(caller, server, tool, arguments)
+        return await self._calls.call(caller, server, tool, arguments, progress=progress)
+
+    # -- resources, prompts, completions (the gateway's /mcp) ---------------------------------
+
+    async def resource_templates_for(self, caller: Caller) -> list[ResourceTemplate]:
+        """The knowledge-document template, when the caller may read the documents."""
+        return await self._knowledge.templates(caller) if self._knowledge else []
+
+    async def resources_for(self, caller: Caller) -> list[Resource]:
+        """The tenant's knowledge documents, when the caller may read them (`host.knowledge_resources`)."""
+        return await self._knowledge.listed(caller) if self._knowledge else []
+
+    async def read_resource(self, caller: Caller, uri: str) -> ReadResourceResult:
+        """One resource for the caller, policy-checked and audited (`ResourceNotFound`, `ResourceDenied`)."""
+        if self._knowledge is None or not self._knowledge.serves(uri):
+            raise ResourceNotFound(f"no resource '{uri}' is available")
+        await self.config.refresh()
+        return await self._knowledge.read(caller, uri)
+
+    async def prompts_for(self, caller: Caller) -> list[Prompt]:
+        """The tenant's agents as prompts, and the servers' prompts of tools it may use."""
+        prompts = [agent_prompt(agent) for agent in self.agents_for(caller.tenant_id)]
+        if self._server_prompts is not None:
+            prompts += await self._server_prompts.listed(caller, await self.catalog_for(caller))
+        return prompts
+
+    async def get_prompt(self, caller: Caller, name: str, arguments: dict[str, str]) -> GetPromptResult:
+        """A prompt rendered for the caller; raises `PromptNotFound` or `InvalidPromptArguments`."""
+        agent = self._enabled_agent(caller, name)
+        if agent is not None:
+            return render_agent_prompt(agent, await self.tools_for(caller, agent.tools), arguments)
+        if self._server_prompts is None:
+            raise PromptNotFound(f"no prompt '{name}' is available")
+        return await self._server_prompts.get(caller, name, arguments, await self.catalog_for(caller))
+
+    async def complete(
+        self, caller: Caller, ref: PromptReference | ResourceTemplateReference, argument: dict[str, str]
+    ) -> Completion:
+        """Values for a prompt's or a resource template's argument, as the caller's tenant."""
+        if isinstance(ref, ResourceTemplateReference):
+            return (
+                await self._knowledge.complete(caller, ref, argument)
+                if self._knowledge
+                else Completion(values=[])
+            )
+        agent = self._enabled_agent(caller, ref.name)
+        if agent is not None:
+            if argument["name"] == "language":
+                return complete_from(list(LANGUAGES), argument["value"])
+            if argument["name"] == "question":
+                return complete_from(agent.examples, argument["value"])
+            return Completion(values=[])
+        if self._server_prompts is None:
+            return Completion(values=[])
+        try:
+            return await self._server_prompts.complete(
+                caller, ref.name, argument, await self.catalog_for(caller)
+            )
+        except PromptNotFound:
+            return Completion(values=[])
+
+    def _enabled_agent(self, caller: Caller, name: str) -> AgentConfig | None:
+        return next((agent for agent in self.agents_for(caller.tenant_id) if agent.name == name), None)
 
     async def pending_approvals(self, tenant_id: str) -> list[PendingApproval]:
         """The tenant's turns waiting for approval, oldest first."""

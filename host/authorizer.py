@@ -55,6 +55,13 @@ class Authorizer:
         self.audit.decision(caller, tool.qualified_name, decision, arguments=arguments)
         return decision
 
+    def read_resource(self, caller: Caller, governing: ToolSpec, uri: str) -> Decision:
+        """The decision on reading `uri`, decided as a call of `governing` (the tool that shows the
+        same data) and audited as `resource:<uri>`."""
+        decision = self._decide_tool(caller, governing, {"arguments": {}})
+        self.audit.decision(caller, f"resource:{uri}", decision)
+        return decision
+
     def may_see(self, caller: Caller, tool: ToolSpec) -> bool:
         """Whether `tool` is listed for the caller: everything its policy and role do not deny."""
         return self._decide_tool(caller, tool, {}).effect != "deny"

@@ -46,8 +46,11 @@ class ToolSpec(BaseModel):
     description: str = ""
     input_schema: dict[str, Any] = Field(default_factory=dict)
     output_schema: dict[str, Any] | None = None
+    title: str | None = None
     read_only: bool = False
     destructive: bool = False
+    idempotent: bool | None = None
+    open_world: bool | None = None
     render: dict[str, Any] = Field(default_factory=dict)
     owner_tenant: str | None = None
     definition_hash: str = ""
@@ -84,8 +87,11 @@ class ToolSpec(BaseModel):
             description=tool.description or "",
             input_schema=dict(tool.input_schema or {}),
             output_schema=dict(tool.output_schema) if tool.output_schema else None,
+            title=tool.title or (annotations.title if annotations else None),
             read_only=bool(annotations and annotations.read_only_hint),
             destructive=bool(annotations and annotations.destructive_hint),
+            idempotent=annotations.idempotent_hint if annotations else None,
+            open_world=annotations.open_world_hint if annotations else None,
             render=dict(meta.get(RENDER_META_KEY) or {}),
             owner_tenant=meta.get(TENANT_META_KEY),
         )

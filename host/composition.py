@@ -127,7 +127,12 @@ def build_agent_host(
     return AgentHost(
         config=config,
         tools=HostTools(
-            pool=pool, catalog=catalog, runner=runner, breakers=breakers, ranker=models.local.ranker
+            pool=pool,
+            catalog=catalog,
+            runner=runner,
+            breakers=breakers,
+            ranker=models.local.ranker,
+            issuer=issuer,
         ),
         authorizer=Authorizer(policies, audit),
         models=models,

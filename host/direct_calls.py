@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcp.shared.dispatcher import ProgressFnT
+
 from host import refusals
 from host.authorizer import Authorizer
 from host.caller import Caller
@@ -40,8 +42,18 @@ class DirectCalls:
         self._runner = runner
         self._timeout = timeout_seconds
 
-    async def call(self, caller: Caller, server: str, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
-        """Call `server:tool` for `caller`; refusals and failures come back as error outcomes."""
+    async def call(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        progress: ProgressFnT | None = None,
+    ) -> ToolOutcome:
+        """Call `server:tool` for `caller`; refusals and failures come back as error outcomes.
+
+        `progress` receives the server's progress notifications for the call, if it sends any."""
         await self._config.refresh()
         await self._catalog.ensure_fresh([server] if server in self._pool.servers() else [])
         spec = self._catalog.find(server, tool)
@@ -53,7 +65,7 @@ class DirectCalls:
         if decision.effect == "approve":
             return refusals.approval_required(spec.qualified_name)
         outcome = await self._runner.call(
-            caller, spec, arguments, granted=frozenset({spec.name}), timeout=self._timeout
+            caller, spec, arguments, granted=frozenset({spec.name}), timeout=self._timeout, progress=progress
         )
         self._authorizer.audit.tool_call(
             caller,

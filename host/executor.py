@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import structlog
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel
@@ -96,15 +97,21 @@ class ToolExecutor:
         *,
         granted: frozenset[str],
         timeout: float,
+        progress: ProgressFnT | None = None,
     ) -> ToolOutcome:
-        """Call `tool` with `arguments`; `granted` are the tool names the token lets the caller use there."""
+        """Call `tool` with `arguments`; `granted` are the tool names the token lets the caller use there.
+
+        `progress` receives the server's progress notifications for the call (the gateway relays
+        them to an MCP client that asked for them)."""
         started = time.perf_counter()
         attempts = 1 + (self._retries if tool.read_only else 0)
         outcome: ToolOutcome | None = None
         for attempt in range(attempts):
             if attempt:
                 await anyio.sleep(self._backoff * 2 ** (attempt - 1))
-            outcome = await self._attempt(caller, tool, arguments, granted=granted, timeout=timeout)
+            outcome = await self._attempt(
+                caller, tool, arguments, granted=granted, timeout=timeout, progress=progress
+            )
             outcome.attempts = attempt + 1
             if outcome.error_code != "server_unavailable":
                 break
@@ -120,6 +127,7 @@ class ToolExecutor:
         *,
         granted: frozenset[str],
         timeout: float,
+        progress: ProgressFnT | None = None,
     ) -> ToolOutcome:
         breaker = self.breakers.for_server(tool.server)
         if not breaker.allow():
@@ -131,7 +139,7 @@ class ToolExecutor:
         token = self._issuer.for_call(tool.server, caller, granted)
         try:
             result = await self._pool.connection(tool.server).call_tool(
-                tool.name, arguments, token=token, timeout=timeout
+                tool.name, arguments, token=token, timeout=timeout, progress=progress
             )
         except TimeoutError:
             breaker.record_failure()

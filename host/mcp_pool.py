@@ -33,8 +33,22 @@ from anyio.abc import TaskGroup
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Tool
+from mcp_types import (
+    CONNECTION_CLOSED,
+    REQUEST_TIMEOUT,
+    CallToolResult,
+    Completion,
+    GetPromptResult,
+    Prompt,
+    PromptReference,
+    ReadResourceResult,
+    Resource,
+    ResourceTemplate,
+    ResourceTemplateReference,
+    Tool,
+)
 
 from agentmesh.errors import AgentmeshError
 from agentmesh.outbound import OutboundGuard
@@ -214,13 +228,65 @@ class ServerConnection:
                     return tools
 
     async def call_tool(
-        self, tool: str, arguments: Mapping[str, Any], *, token: str, timeout: float
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        *,
+        token: str,
+        timeout: float,
+        progress: ProgressFnT | None = None,
     ) -> CallToolResult:
         client = self._require_client()
         reset = _call_bearer.set(token)
         try:
             with self._unreachable_as_unavailable(), anyio.fail_after(timeout):
-                return await client.call_tool(tool, dict(arguments), read_timeout_seconds=timeout)
+                return await client.call_tool(
+                    tool, dict(arguments), read_timeout_seconds=timeout, progress_callback=progress
+                )
+        finally:
+            _call_bearer.reset(reset)
+
+    # Resources, prompts and completions, for one caller. Every answer may be the caller's own
+    # (a tenant's documents), so nothing is taken from the client's shared response cache.
+
+    async def list_resources(self, *, token: str) -> list[Resource]:
+        client = self._require_client()
+        with self._as_caller(token), self._unreachable_as_unavailable():
+            return (await client.list_resources(cache_mode="refresh")).resources
+
+    async def list_resource_templates(self, *, token: str) -> list[ResourceTemplate]:
+        client = self._require_client()
+        with self._as_caller(token), self._unreachable_as_unavailable():
+            return (await client.list_resource_templates(cache_mode="refresh")).resource_templates
+
+    async def read_resource(self, uri: str, *, token: str) -> ReadResourceResult:
+        client = self._require_client()
+        with self._as_caller(token), self._unreachable_as_unavailable():
+            return await client.read_resource(uri, cache_mode="refresh")
+
+    async def list_prompts(self, *, token: str) -> list[Prompt]:
+        client = self._require_client()
+        with self._as_caller(token), self._unreachable_as_unavailable():
+            return (await client.list_prompts(cache_mode="refresh")).prompts
+
+    async def get_prompt(self, name: str, arguments: dict[str, str], *, token: str) -> GetPromptResult:
+        client = self._require_client()
+        with self._as_caller(token), self._unreachable_as_unavailable():
+            return await client.get_prompt(name, arguments)
+
+    async def complete(
+        self, ref: PromptReference | ResourceTemplateReference, argument: dict[str, str], *, token: str
+    ) -> Completion:
+        client = self._require_client()
+        with self._as_caller(token), self._unreachable_as_unavailable():
+            return (await client.complete(ref, argument)).completion
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _as_caller(token: str) -> Generator[None, None, None]:
+        reset = _call_bearer.set(token)
+        try:
+            yield
         finally:
             _call_bearer.reset(reset)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from mcp.shared.dispatcher import ProgressFnT
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -78,6 +79,7 @@ class RecordedTools:
         *,
         granted: frozenset[str],
         timeout: float,
+        progress: ProgressFnT | None = None,
     ) -> ToolOutcome:
         results = self._results.get(_key(tool.server, tool.name, arguments))
         if not results:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio
+from mcp.shared.dispatcher import ProgressFnT
 from pydantic import BaseModel
 
 from host import refusals
@@ -41,6 +42,7 @@ class ToolRunner(Protocol):
         *,
         granted: frozenset[str],
         timeout: float,
+        progress: ProgressFnT | None = None,
     ) -> ToolOutcome: ...
 
 

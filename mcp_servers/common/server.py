@@ -6,6 +6,11 @@ result with its code in `_meta` (`mcp_servers.common.errors`); the SDK's own ref
 tool, arguments that fail the input schema) get their codes too; anything else is a bug, logged
 here whole and answered with a bare `internal_error`, so nothing of it reaches the caller.
 
+It also carries what every server offers beyond tools: `logging/setLevel` (`client_logging`),
+tool schemas that every client reads alike (`schemas.portable_schema`), and, over stdio,
+`notifications/tools/list_changed` for a handshake client when the server's tools change
+(`announce_tools_changed`; 2026-07-28 clients get it on `subscriptions/listen`).
+
 Why here and not in a `ServerMiddleware`: the SDK's `tools/call` handler turns every exception
 into a result before any middleware sees it (`MCPServer._handle_call_tool`), so the exception is
 only still in hand around `MCPServer.call_tool`, which the SDK documents for exactly this.
@@ -17,6 +22,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel import NotificationOptions
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import (
@@ -26,11 +33,17 @@ from mcp.server.mcpserver.exceptions import (
     UnexpectedResourceError,
     UnexpectedToolError,
 )
-from mcp_types import CallToolResult, InputRequiredResult
+from mcp.server.session import ServerSession
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, Tool
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import AnyUrl, ValidationError
 
 from agentmesh.errors import AgentmeshError
+from mcp_servers.common.client_logging import ClientLogLevels
 from mcp_servers.common.errors import error_result, is_missing
+from mcp_servers.common.schemas import portable_schema
 from mcp_servers.common.tenant import current_claims
 
 log = structlog.get_logger(__name__)
@@ -43,6 +56,40 @@ class DomainServer(MCPServer):
 
     uses_platform_database: bool = False
     """Whether it keeps state in the platform database (then `run` prepares the schema first)."""
+
+    tools_change: bool = False
+    """Whether its tool list changes while it runs (then stdio declares `tools.listChanged`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client_log_levels = ClientLogLevels()
+        self.client_log_levels.install(self._lowlevel_server)
+        self._handshake_session: ServerSession | None = None
+        self._lowlevel_server.middleware.append(self._remember_handshake_session)
+
+    async def list_tools(self) -> list[Tool]:
+        return [portable_tool(tool) for tool in await super().list_tools()]
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdio, declaring `tools.listChanged` when the tools can change."""
+        server = self._lowlevel_server
+        options = server.create_initialization_options(NotificationOptions(tools_changed=self.tools_change))
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, options)
+
+    async def announce_tools_changed(self) -> None:
+        """Tell a handshake client over stdio that `tools/list` changed (HTTP sessions are not kept)."""
+        session = self._handshake_session
+        if session is not None:
+            await session.send_tool_list_changed()
+
+    async def _remember_handshake_session(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        # Over stdio there is one connection; its session can notify after the request ended.
+        if ctx.request is None and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            self._handshake_session = ctx.session
+        return await call_next(ctx)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -64,6 +111,14 @@ class DomainServer(MCPServer):
         if self._tool_manager.get_tool(name) is None:
             raise AgentmeshError(f"no tool named '{name}' on this server", code="tool_not_found")
         return await super().call_tool(name, arguments, context)
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        """A prompt by name; an unknown name is the client's mistake (invalid params), not a crash."""
+        if self._prompt_manager.get_prompt(name) is None:
+            raise MCPError(INVALID_PARAMS, f"no prompt named '{name}' on this server")
+        return await super().get_prompt(name, arguments, context)
 
     async def read_resource(
         self, uri: AnyUrl | str, context: Context[Any, Any] | None = None
@@ -117,3 +172,11 @@ class DomainServer(MCPServer):
             log.error("tool_crashed", tool=name, exc_info=exc)
             return AgentmeshError(INTERNAL_ERROR_MESSAGE, code="internal_error")
         return AgentmeshError(str(exc), code="tool_error")
+
+
+def portable_tool(tool: Tool) -> Tool:
+    """`tool` with input and output schemas every client reads alike (`portable_schema`)."""
+    output = portable_schema(dict(tool.output_schema)) if tool.output_schema else None
+    return tool.model_copy(
+        update={"input_schema": portable_schema(dict(tool.input_schema)), "output_schema": output}
+    )

@@ -21,6 +21,7 @@ from mcp_types import CallToolResult, TextContent, Tool, ToolAnnotations
 from agentmesh.errors import AgentmeshError
 from agentmesh.mesh_tokens import LISTING_TENANT
 from mcp_servers.common.results import TENANT_META_KEY, render_meta
+from mcp_servers.common.schemas import portable_schema
 from mcp_servers.common.tenant import TenantContext, TenantResolver
 from mcp_servers.erp.arguments import check_arguments
 from mcp_servers.erp.catalog import CatalogEntry, ToolCatalog
@@ -48,14 +49,17 @@ def mcp_tool(entry: CatalogEntry) -> Tool:
     )
     if entry.tenant_id is not None:
         meta[TENANT_META_KEY] = entry.tenant_id
+    title = config.title or config.name.replace("_", " ").capitalize()
     return Tool(
         name=config.name,
-        title=config.title,
+        title=title,
         description=config.description,
-        input_schema=config.input_schema,
-        output_schema=config.output_schema,
+        input_schema=portable_schema(config.input_schema),
+        output_schema=portable_schema(config.output_schema) if config.output_schema else None,
+        # A read is idempotent; a write may not be. The ERP is the company's system, outside
+        # this server: the tools reach an open world.
         annotations=ToolAnnotations(
-            title=config.title,
+            title=title,
             read_only_hint=config.read_only,
             destructive_hint=config.destructive,
             idempotent_hint=config.read_only,
@@ -136,17 +140,27 @@ class ConfiguredTools:
         )
         return result
 
+    async def fetch(self, config: HttpToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Make the ERP call `config` describes for the current tenant (a lookup, not a listed tool)."""
+        return await self._request(config, arguments, self._tenants.current())
+
+    async def _request(
+        self, config: HttpToolConfig, arguments: dict[str, Any], caller: TenantContext
+    ) -> dict[str, Any]:
+        auth_headers = await self._auth_headers(config, caller)
+        request = prepare(config, arguments, base_url=self._base_url(), auth_headers=auth_headers)
+        data = await self._http.call(config, request)
+        if config.output_schema is not None:
+            _check_output(config.name, config.output_schema, data)
+        return data
+
     async def _call(self, name: str, arguments: dict[str, Any], caller: TenantContext) -> CallToolResult:
         entry = self._catalog.get(name)
         if entry is None or (entry.tenant_id is not None and entry.tenant_id != caller.tenant_id):
             raise ToolNotAvailable(f"tool '{name}' is not available to tenant '{caller.tenant_id}'")
         config = entry.config
         check_arguments(name, config.input_schema, arguments)
-        auth_headers = await self._auth_headers(config, caller)
-        request = prepare(config, arguments, base_url=self._base_url(), auth_headers=auth_headers)
-        data = await self._http.call(config, request)
-        if config.output_schema is not None:
-            _check_output(name, config.output_schema, data)
+        data = await self._request(config, arguments, caller)
         return CallToolResult(
             content=[TextContent(type="text", text=render_text(config.output, data))], structured_content=data
         )

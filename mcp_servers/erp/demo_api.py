@@ -45,7 +45,7 @@ from agentmesh.settings import Settings
 from mcp_servers.common.auth import mesh_jwks
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_access import DemoApiKeys, DemoIdentities
-from mcp_servers.erp.demo_data import DemoErp, DemoErpError, OrderRequest, check_mst
+from mcp_servers.erp.demo_data import DemoErp, DemoErpError, IdentifierKind, OrderRequest, check_mst
 from mcp_servers.erp.demo_schema import demo_engine, load_fixture, seed_demo_database
 
 log = structlog.get_logger(__name__)
@@ -124,6 +124,13 @@ async def _json_body(request: Request) -> Any:
         raise DemoErpError("request body is not valid JSON") from exc
 
 
+_IDENTIFIER_KINDS: dict[str, IdentifierKind] = {
+    "/customers": "customers",
+    "/shipments": "shipments",
+    "/skus": "skus",
+}
+
+
 class DemoErpApi:
     """Route handlers bound to one demo ERP and its API keys."""
 
@@ -188,6 +195,15 @@ class DemoErpApi:
             )
         )
 
+    async def identifiers(self, request: Request) -> Response:
+        tenant_id = await self.tenant(request)
+        kind = _IDENTIFIER_KINDS[request.url.path.rstrip("/")]
+        prefix = request.query_params.get("prefix", "")
+        if len(prefix) > 64:
+            raise DemoErpError("prefix is longer than 64 characters", details={"field": "prefix"})
+        limit = _int_param(request, "limit", 20, 1, 100)
+        return _ok(await self.erp.identifiers(tenant_id, kind, prefix, limit))
+
     async def shipment(self, request: Request) -> Response:
         tenant_id = await self.tenant(request)
         return _ok(await self.erp.shipment(tenant_id, request.path_params["shipment_id"]))
@@ -222,6 +238,9 @@ class DemoErpApi:
     def routes(self) -> list[Route]:
         return [
             Route("/healthz", self.healthz),
+            Route("/customers", self.identifiers),
+            Route("/shipments", self.identifiers),
+            Route("/skus", self.identifiers),
             Route("/customers/overdue", self.overdue),
             Route("/customers/{mst}", self.customer),
             Route("/customers/{mst}/debt", self.debt),

@@ -203,6 +203,27 @@ class Order(BaseModel):
     note: str | None = None
 
 
+class Identifier(BaseModel):
+    id: str
+    label: str = Field(description="what the id names, for a person choosing one")
+
+
+class Identifiers(BaseModel):
+    """The tenant's ids of one kind that start with a prefix (argument completion)."""
+
+    items: list[Identifier]
+    total: int = Field(description="how many ids match, of which `items` holds the first")
+
+
+IdentifierKind = Literal["customers", "shipments", "skus"]
+_IDENTIFIERS = {
+    "customers": (customers, "mst", "name"),
+    "shipments": (shipments, "shipment_id", "destination"),
+    "skus": (skus, "sku", "name"),
+}
+_LIKE_SPECIALS = re.compile(r"([\\%_])")
+
+
 class DemoErp:
     """Tenant-scoped queries and the one write (placing an order) over the demo database."""
 
@@ -230,6 +251,18 @@ class DemoErp:
     async def customer(self, tenant_id: str, mst: str) -> Customer:
         async with self._engine.connect() as conn:
             return await self._customer(conn, tenant_id, mst)
+
+    async def identifiers(self, tenant_id: str, kind: IdentifierKind, prefix: str, limit: int) -> Identifiers:
+        """The tenant's `kind` ids starting with `prefix` (case-insensitive), in order."""
+        table, id_column, label_column = _IDENTIFIERS[kind]
+        key, label = table.c[id_column], table.c[label_column]
+        pattern = _LIKE_SPECIALS.sub(r"\\\1", prefix.upper()) + "%"
+        matching = sa.and_(table.c.tenant_id == tenant_id, sa.func.upper(key).like(pattern, escape="\\"))
+        async with self._engine.connect() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).where(matching))).scalar_one()
+            page = sa.select(key, label).where(matching).order_by(key).limit(limit)
+            rows = (await conn.execute(page)).all()
+        return Identifiers(items=[Identifier(id=row[0], label=str(row[1])) for row in rows], total=total)
 
     async def _open_invoices(
         self, conn: AsyncConnection, tenant_id: str, as_of: date, mst: str | None = None

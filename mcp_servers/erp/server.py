@@ -16,12 +16,22 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
-from mcp_types import CallToolResult, InputRequiredResult, Tool
+from mcp_types import (
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    InputRequiredResult,
+    PromptReference,
+    ResourceTemplateReference,
+    Tool,
+)
+from pydantic import Field
 
 from agentmesh.db import create_engine, session_factory
 from agentmesh.outbound import OutboundGuard, Resolver
@@ -30,9 +40,11 @@ from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
 from mcp_servers.common.server import DomainServer
 from mcp_servers.erp.catalog import ToolCatalog
+from mcp_servers.erp.completions import ErpCompletions, load_completion_sources
 from mcp_servers.erp.configured_tools import ConfiguredTools
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.identity import UpstreamIdentity
+from mcp_servers.erp.prompts import LANGUAGES, Language, question
 from mcp_servers.erp.tool_config import builtin_tools
 from mcp_servers.erp.tool_store import ToolConfigStore
 from mcp_servers.erp.upstream import ErpHttp
@@ -44,10 +56,17 @@ INSTRUCTIONS = (
 )
 
 
+Mst = Annotated[str, Field(description="the customer's tax code (MST): 10 digits, e.g. 0312345678")]
+ShipmentId = Annotated[str, Field(description="the shipment id, e.g. SH-1042")]
+Sku = Annotated[str, Field(description="the stock keeping unit, e.g. ACM-0003")]
+PromptLanguage = Annotated[Language, Field(description="the language of the question: en or vi")]
+
+
 class ErpServer(DomainServer):
     """A domain server that also lists and calls the configured tools attached to it."""
 
     configured: ConfiguredTools | None = None
+    tools_change = True
 
     async def list_tools(self) -> list[Tool]:
         tools = await super().list_tools()
@@ -83,6 +102,10 @@ def build_server(
     configured_url = settings.erp_api_url or None
     endpoint = ErpEndpoint(configured_url)
 
+    async def tools_changed() -> None:
+        await bus.publish(ToolsListChanged())  # 2026-07-28 clients listening
+        await server.announce_tools_changed()  # a handshake client over stdio
+
     @contextlib.asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
         try:
@@ -100,7 +123,7 @@ def build_server(
                 )
                 await stack.enter_async_context(http.open(outbound))
                 async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(catalog.watch, lambda: bus.publish(ToolsListChanged()))
+                    tasks.start_soon(catalog.watch, tools_changed)
                     try:
                         yield {}
                     finally:
@@ -128,4 +151,32 @@ def build_server(
         tenants,
         base_url=lambda: endpoint.url,
     )
+    completions = ErpCompletions(load_completion_sources(), server.configured)
+
+    @server.prompt(name="get_customer_debt", title="Customer debt")
+    def customer_debt(mst: Mst, language: PromptLanguage = "en") -> str:
+        """Ask for one customer's debt (outstanding and overdue) by MST."""
+        return question("get_customer_debt", language, mst=mst)
+
+    @server.prompt(name="track_shipment", title="Track a shipment")
+    def shipment(shipment_id: ShipmentId, language: PromptLanguage = "en") -> str:
+        """Ask where a shipment is, with its status and latest events."""
+        return question("track_shipment", language, shipment_id=shipment_id)
+
+    @server.prompt(name="get_stock_level", title="Stock level")
+    def stock(sku: Sku, language: PromptLanguage = "en") -> str:
+        """Ask how much of an item is in stock and whether it needs reordering."""
+        return question("get_stock_level", language, sku=sku)
+
+    @server.completion()
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion:
+        """MSTs, shipment ids and SKUs from the tenant's ERP; the prompts' languages."""
+        if argument.name == "language":
+            return Completion(values=[code for code in LANGUAGES if code.startswith(argument.value)])
+        return await completions.complete(argument.name, argument.value)
+
     return server

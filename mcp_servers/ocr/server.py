@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import structlog
+from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.progress import ToolProgress
 from mcp_servers.common.results import render_meta, structured_result
 from mcp_servers.common.server import DomainServer
 from mcp_servers.ocr.document import Document
@@ -76,7 +78,11 @@ FIELD_LABELS = {
 }
 LANGUAGE_NAMES = {"en": "English", "vi": "Vietnamese"}
 
-_READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+def _read_only(title: str) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
 
 
 def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
@@ -92,11 +98,21 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         engine: str | None = None,
         pages: Sequence[int] | None = None,
         language: Language | None = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> Document:
         tenant_id = tenants.current().tenant_id
         data = await anyio.to_thread.run_sync(source.read, value, tenant_id)
+        # One progress step per page read, for a client that sent a progressToken.
+        report = ToolProgress(ctx, server.client_log_levels, logger="ocr").in_thread()
         document = await anyio.to_thread.run_sync(
-            functools.partial(reader.read, data, engine=engine, pages=pages, language=language)
+            functools.partial(
+                reader.read,
+                data,
+                engine=engine,
+                pages=pages,
+                language=language,
+                on_page=lambda done, total: report(done, total, f"read page {done} of {total}"),
+            )
         )
         log.info(
             "document_read",
@@ -110,37 +126,55 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         )
         return document
 
-    @server.tool(annotations=_READ_ONLY, meta=render_meta("summary_text", fields=["text"]))
-    async def ocr_image(image: Input) -> Annotated[CallToolResult, Document]:
+    @server.tool(
+        title="Read an image",
+        annotations=_read_only("Read an image"),
+        meta=render_meta("summary_text", fields=["text"]),
+    )
+    async def ocr_image(
+        image: Input, ctx: Context[Any, Any] | None = None
+    ) -> Annotated[CallToolResult, Document]:
         """Read the text of an image (PNG, JPEG, WebP, TIFF; a PDF works too) with the server's
         default engine: the text in reading order and each line with its box and confidence."""
-        document = await read("ocr_image", image)
+        document = await read("ocr_image", image, ctx=ctx)
         return structured_result(document, _document_text(document))
 
-    @server.tool(annotations=_READ_ONLY, meta=render_meta("summary_text", fields=["text"]))
+    @server.tool(
+        title="Read a document",
+        annotations=_read_only("Read a document"),
+        meta=render_meta("summary_text", fields=["text"]),
+    )
     async def ocr_document(
-        document: Input, engine: Engine = None, pages: Pages = None, language: DocumentLanguage = None
+        document: Input,
+        engine: Engine = None,
+        pages: Pages = None,
+        language: DocumentLanguage = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> Annotated[CallToolResult, Document]:
         """Read a document page by page: PNG, JPEG, WebP, TIFF (every frame) or PDF. A PDF page with
         a text layer is read from it; a scanned page is recognised. Returns each page's text, its
         language and its lines with boxes and confidence."""
-        read_document = await read("ocr_document", document, engine, pages, language)
+        read_document = await read("ocr_document", document, engine, pages, language, ctx)
         return structured_result(read_document, _document_text(read_document))
 
     @server.tool(
         name="extract_invoice_fields",
-        annotations=_READ_ONLY,
+        title="Invoice fields",
+        annotations=_read_only("Invoice fields"),
         meta=render_meta("structured_json", fields=list(FIELD_NAMES)),
     )
     async def extract_fields(
-        document: Input, engine: Engine = None, language: DocumentLanguage = None
+        document: Input,
+        engine: Engine = None,
+        language: DocumentLanguage = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> Annotated[CallToolResult, InvoiceFields]:
         """Extract the fields of an invoice or receipt, English or Vietnamese: company (the vendor),
         date (ISO 8601), total (the grand total after discounts and tax, a number: "Tổng cộng",
         "Thành tiền", "TOTAL", never a subtotal such as "Tạm tính"), tax code (MST, GST/SST/VAT
         number) and invoice number, each with its confidence and the line it was read from. A field
         that is not found is null."""
-        read_document = await read("extract_invoice_fields", document, engine, language=language)
+        read_document = await read("extract_invoice_fields", document, engine, language=language, ctx=ctx)
         fields = extract_invoice_fields(read_document)
         return structured_result(fields, _fields_text(fields))
 

@@ -17,18 +17,30 @@ from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 import structlog
-from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import (
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    Resource,
+    ResourceTemplateReference,
+    ToolAnnotations,
+)
 from pydantic import Field
 
 from agentmesh.embeddings import sentence_encoder
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.progress import ToolProgress
 from mcp_servers.common.results import render_meta, structured_result
 from mcp_servers.common.server import DomainServer
+from mcp_servers.common.tenant import TenantResolver
 from mcp_servers.rag.demo import seed_demo_knowledge
 from mcp_servers.rag.errors import DocumentTooLarge, InvalidDocument, KnowledgeBaseNotReady
 from mcp_servers.rag.formats import source_type_of
+from mcp_servers.rag.ingest_progress import IngestProgress
 from mcp_servers.rag.jobs import IngestJob, IngestJobs
 from mcp_servers.rag.knowledge_base import DOCUMENT_URI, DocumentInput, IngestReport, KnowledgeBase
 from mcp_servers.rag.models import DeletedDocument, DocumentList, IngestOutcome, SearchResults
@@ -68,13 +80,29 @@ Filters = Annotated[
     ),
 ]
 
-_READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-_WRITE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
-_DELETE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
-)
+MAX_COMPLETIONS = 100
+
+
+def _read(title: str) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+
+
+def _write(title: str) -> ToolAnnotations:
+    # Ingesting the same content again stores nothing new: a repeatable write.
+    return ToolAnnotations(
+        title=title, read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+
+
+def _delete(title: str) -> ToolAnnotations:
+    # Deleting twice answers not-found the second time: not idempotent in what it returns.
+    return ToolAnnotations(
+        title=title, read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+    )
+
+
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
 
 
@@ -114,6 +142,29 @@ async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
 
 
+class KnowledgeServer(DomainServer):
+    """A domain server whose listed resources are the calling tenant's documents."""
+
+    runtime: _Runtime | None = None
+    tenants: TenantResolver | None = None
+
+    async def list_resources(self) -> list[Resource]:
+        if self.runtime is None or self.tenants is None:
+            return await super().list_resources()
+        tenant_id = self.tenants.current().tenant_id
+        documents = await _off_loop(self.runtime.knowledge.documents, tenant_id)
+        return [
+            Resource(
+                uri=document.uri,
+                name=document.document_id,
+                title=document.title,
+                description=f"{document.title} ({document.source_type}, {document.chunk_count} chunks)",
+                mime_type="text/markdown",
+            )
+            for document in documents
+        ]
+
+
 def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     """The RAG server; the knowledge base opens (and the demo documents are seeded) at startup."""
     runtime = _Runtime()
@@ -130,25 +181,33 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         finally:
             await _off_loop(runtime.stop)
 
-    server, tenants = new_server("rag", settings, options, instructions=INSTRUCTIONS, lifespan=lifespan)
+    server, tenants = new_server(
+        "rag", settings, options, instructions=INSTRUCTIONS, server_class=KnowledgeServer, lifespan=lifespan
+    )
+    assert isinstance(server, KnowledgeServer)
+    server.runtime, server.tenants = runtime, tenants
 
-    async def ingest(upload: DocumentInput) -> CallToolResult:
+    async def ingest(upload: DocumentInput, ctx: Context[Any, Any] | None) -> CallToolResult:
         tenant_id = tenants.current().tenant_id
         _check_size(len(upload.data), settings.rag_max_upload_bytes)
         if len(upload.data) > settings.rag_job_threshold_bytes:
             job = runtime.jobs.submit(tenant_id, upload)
             outcome = IngestOutcome(status="queued", document_id=upload.document_id, job=job)
             return structured_result(outcome, _queued_text(job))
-        report = await _off_loop(runtime.knowledge.ingest, tenant_id, upload)
+        # Progress per chunk batch for a client that asked (a progressToken); a queued job is
+        # polled with ingest_status instead, wherever it runs.
+        progress = IngestProgress(ToolProgress(ctx, server.client_log_levels, logger="rag").in_thread())
+        report = await _off_loop(runtime.knowledge.ingest, tenant_id, upload, progress)
         outcome = IngestOutcome(status=report.status, document_id=report.document.document_id, report=report)
         return structured_result(outcome, _report_text(report))
 
-    @server.tool(annotations=_WRITE, meta=render_meta("summary_text"))
+    @server.tool(title="Add a text", annotations=_write("Add a text"), meta=render_meta("summary_text"))
     async def ingest_text(
         title: Title,
         text: Annotated[str, Field(min_length=1, description="the document's text (plain or Markdown)")],
         metadata: Metadata = None,
         document_id: DocumentId | None = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> Annotated[CallToolResult, IngestOutcome]:
         """Add a text or Markdown document to the knowledge base (Markdown headings become sections).
         Give `document_id` to replace that document's content; sending unchanged content stores
@@ -160,9 +219,9 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
             metadata=metadata or {},
             document_id=document_id,
         )
-        return await ingest(upload)
+        return await ingest(upload, ctx)
 
-    @server.tool(annotations=_WRITE, meta=render_meta("summary_text"))
+    @server.tool(title="Add a file", annotations=_write("Add a file"), meta=render_meta("summary_text"))
     async def ingest_document(
         filename: Annotated[
             str,
@@ -177,6 +236,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         mime_type: Annotated[
             str | None, Field(max_length=100, description="the file's MIME type, if known")
         ] = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> Annotated[CallToolResult, IngestOutcome]:
         """Add a file to the knowledge base: plain text, Markdown, HTML or PDF (with a text layer;
         scans need OCR first). The title defaults to the file's own (HTML <title>, PDF metadata,
@@ -190,9 +250,13 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
             metadata=metadata or {},
             document_id=document_id,
         )
-        return await ingest(upload)
+        return await ingest(upload, ctx)
 
-    @server.tool(annotations=_READ, meta=render_meta("summary_text"))
+    @server.tool(
+        title="Ingestion job status",
+        annotations=_read("Ingestion job status"),
+        meta=render_meta("summary_text"),
+    )
     async def ingest_status(
         job_id: Annotated[
             str, Field(min_length=1, max_length=64, description="the id ingest_document returned")
@@ -204,7 +268,8 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         return structured_result(job, _job_text(job))
 
     @server.tool(
-        annotations=_READ,
+        title="Search the knowledge base",
+        annotations=_read("Search the knowledge base"),
         meta=render_meta("summary_text", rows="results", fields=["title", "heading", "snippet", "score"]),
     )
     async def search(
@@ -219,7 +284,8 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         return structured_result(found, _search_text(found))
 
     @server.tool(
-        annotations=_READ,
+        title="List documents",
+        annotations=_read("List documents"),
         meta=render_meta(
             "markdown_table", rows="documents", fields=["document_id", "title", "source_type", "chunk_count"]
         ),
@@ -231,7 +297,9 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         listing = DocumentList(documents=documents, total=len(documents))
         return structured_result(listing, _list_text(listing))
 
-    @server.tool(annotations=_DELETE, meta=render_meta("summary_text"))
+    @server.tool(
+        title="Delete a document", annotations=_delete("Delete a document"), meta=render_meta("summary_text")
+    )
     async def delete_document(document_id: DocumentId) -> Annotated[CallToolResult, DeletedDocument]:
         """Delete a document and all its passages from this tenant's knowledge base."""
         tenant_id = tenants.current().tenant_id
@@ -241,12 +309,28 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
             f"Deleted '{deleted.title}' ({deleted.document_id}, {deleted.chunk_count} chunks).",
         )
 
-    @server.resource(DOCUMENT_URI, name="document", mime_type="text/markdown")
+    @server.resource(DOCUMENT_URI, name="document", title="Knowledge document", mime_type="text/markdown")
     async def document_resource(document_id: str) -> str:
         """A document of this tenant's knowledge base: its title and full extracted text."""
         tenant_id = tenants.current().tenant_id
         document = await _off_loop(runtime.knowledge.document, tenant_id, document_id)
         return f"# {document.title}\n\n{document.text}"
+
+    @server.completion()
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion:
+        """The tenant's document ids for `kb://documents/{document_id}`."""
+        if not isinstance(ref, ResourceTemplateReference) or argument.name != "document_id":
+            return Completion(values=[])
+        tenant_id = tenants.current().tenant_id
+        documents = await _off_loop(runtime.knowledge.documents, tenant_id)
+        matching = sorted(d.document_id for d in documents if d.document_id.startswith(argument.value))
+        return Completion(
+            values=matching[:MAX_COMPLETIONS], total=len(matching), has_more=len(matching) > MAX_COMPLETIONS
+        )
 
     return server
 

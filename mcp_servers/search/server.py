@@ -52,12 +52,26 @@ TopK = Annotated[int, Field(ge=1, le=20, description="how many results to return
 Depth = Annotated[int, Field(ge=0, le=3, description="how many links away from the start page to go (0-3)")]
 MaxPages = Annotated[int, Field(ge=1, le=100, description="the most pages to index (1-100)")]
 
-_WEB = ToolAnnotations(read_only_hint=True, open_world_hint=True)
-_LOCAL = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-# Fetching and crawling add pages to the tenant's index: a write, but a repeatable one.
-_INDEXING = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+
+def _web(title: str) -> ToolAnnotations:
+    # The web answers differently from one call to the next: open world, not idempotent.
+    return ToolAnnotations(
+        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+    )
+
+
+def _local(title: str) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+
+
+def _indexing(title: str) -> ToolAnnotations:
+    # Fetching and crawling read the web and add pages to the tenant's index: a write, but a
+    # repeatable one (a page fetched again replaces itself).
+    return ToolAnnotations(
+        title=title, read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+    )
 
 
 def _keeping_fresh(policies: PolicySet) -> Callable[[MCPServer], AbstractAsyncContextManager[PolicySet]]:
@@ -94,7 +108,11 @@ def build_server(
     )
     web = WebSearch(configs, index, guarded_client(outbound, timeout=PROVIDER_TIMEOUT_SECONDS))
 
-    @server.tool(annotations=_INDEXING, meta=render_meta("summary_text", fields=["citation", "text"]))
+    @server.tool(
+        title="Fetch a page",
+        annotations=_indexing("Fetch a page"),
+        meta=render_meta("summary_text", fields=["citation", "text"]),
+    )
     async def fetch_page(url: URL) -> Annotated[CallToolResult, FetchedPage]:
         """Fetch one web page (HTML, PDF or plain text) and return its readable text with a citation
         (URL, final URL after redirects, title, fetched-at). The page is added to this tenant's local
@@ -107,7 +125,8 @@ def build_server(
         return structured_result(result, _page_text(result))
 
     @server.tool(
-        annotations=_LOCAL,
+        title="Search fetched pages",
+        annotations=_local("Search fetched pages"),
         meta=render_meta("markdown_table", rows="hits", fields=["title", "url", "snippet", "score"]),
     )
     async def search(query: Query, top_k: TopK = 5) -> Annotated[CallToolResult, IndexSearch]:
@@ -119,7 +138,8 @@ def build_server(
         return structured_result(found, _index_text(found))
 
     @server.tool(
-        annotations=_INDEXING,
+        title="Crawl a site",
+        annotations=_indexing("Crawl a site"),
         meta=render_meta("markdown_table", rows="pages", fields=["url", "title", "depth"]),
     )
     async def crawl(
@@ -141,7 +161,8 @@ def build_server(
         return structured_result(report, _crawl_text(report))
 
     @server.tool(
-        annotations=_WEB,
+        title="Web search",
+        annotations=_web("Web search"),
         meta=render_meta("markdown_table", rows="hits", fields=["title", "url", "snippet"]),
     )
     async def web_search(query: Query, top_k: TopK = 5) -> Annotated[CallToolResult, WebSearchResult]:
