@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,29 +17,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
-from gateway.errors import ApiError
 from gateway.openapi import Operation
+from gateway.rag_calls import call_rag
 from host.caller import Caller
 from host.executor import ToolOutcome
 from mcp_servers.rag.jobs import IngestJob
+from mcp_servers.rag.knowledge_base import DocumentContent
 from mcp_servers.rag.server import DeletedDocument, DocumentList, IngestOutcome
 
-RAG_SERVER = "rag"
 JSON_OVERHEAD_BYTES = 64 * 1024
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
-
-# How a failed call maps to HTTP: the host's failure codes (the policy said no, the server is away)...
-_CALL_FAILURES = {
-    "denied": (403, "policy_denied"),
-    "approval_required": (403, "approval_required"),
-    "tool_not_found": (503, "knowledge_unavailable"),
-    "server_unavailable": (503, "knowledge_unavailable"),
-    "circuit_open": (503, "knowledge_unavailable"),
-    "timeout": (503, "knowledge_timeout"),
-}
-# ...and the RAG server's own, which end its error messages as `[code]`.
-_RAG_STATUS = {"document_not_found": 404, "job_not_found": 404, "too_large": 413}
-_RAG_CODE = re.compile(r"\[([a-z_]+)\]\s*$")
 
 
 class KnowledgeUpload(BaseModel):
@@ -109,6 +95,16 @@ JOB = Operation(
     errors=(400, 403, 404, 503),
     path_schemas=JOB_PATH,
 )
+READ = Operation(
+    "GET",
+    "/api/admin/tenants/{tenant_id}/knowledge/{document_id}",
+    "readKnowledge",
+    "Read one document of the tenant's knowledge base with its full text",
+    "knowledge",
+    DocumentContent,
+    errors=(400, 403, 404, 503),
+    path_schemas=DOCUMENT_PATH,
+)
 DELETE = Operation(
     "DELETE",
     "/api/admin/tenants/{tenant_id}/knowledge/{document_id}",
@@ -124,17 +120,7 @@ DELETE = Operation(
 async def _call(access: AdminAccess, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
     assert access.tenant_id is not None
     caller = Caller(tenant_id=access.tenant_id, subject=access.user.subject, roles=access.user.roles)
-    outcome = await access.state.host.call_tool(caller, RAG_SERVER, tool, arguments)
-    if outcome.is_error:
-        if outcome.error_code in _CALL_FAILURES:
-            status, code = _CALL_FAILURES[outcome.error_code]
-            raise ApiError(status, code, outcome.text)
-        found = _RAG_CODE.search(outcome.text)
-        code = found.group(1) if found else "knowledge_rejected"
-        raise ApiError(_RAG_STATUS.get(code, 400), code, outcome.text)
-    if outcome.structured is None:
-        raise ApiError(502, "rag_bad_result", f"the RAG server's {tool} returned no structured result")
-    return outcome
+    return await call_rag(access.state.host, caller, tool, arguments)
 
 
 async def upload(request: Request) -> Response:
@@ -164,6 +150,12 @@ async def job_status(request: Request) -> Response:
     return JOB.reply(IngestJob.model_validate(outcome.structured))
 
 
+async def read_document(request: Request) -> Response:
+    access = await tenant_admin(request)
+    outcome = await _call(access, "get_document", {"document_id": request.path_params["document_id"]})
+    return READ.reply(DocumentContent.model_validate(outcome.structured))
+
+
 async def delete_document(request: Request) -> Response:
     access = await tenant_admin(request)
     document_id = request.path_params["document_id"]
@@ -176,5 +168,6 @@ operations = [
     UPLOAD.bind(upload),
     LIST.bind(list_documents),
     JOB.bind(job_status),
+    READ.bind(read_document),
     DELETE.bind(delete_document),
 ]
