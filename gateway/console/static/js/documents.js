@@ -34,6 +34,7 @@ export async function openDocument(tenant, documentId, { snippet, admin = false 
     loading.replaceWith(body(document, snippet));
   } catch (error) {
     dialog.querySelector("h2").textContent = t("documents.unavailable");
-    loading.replaceWith(h("p", { class: "error", role: "alert" }, error.message));
+    const message = error.code === "policy_denied" ? t("documents.denied") : error.message;
+    loading.replaceWith(h("p", { class: "error", role: "alert", "data-code": error.code || "" }, message));
   }
 }

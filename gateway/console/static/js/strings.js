@@ -150,6 +150,7 @@ export const STRINGS = {
     "documents.unavailable": "Document unavailable",
     "documents.chunks": "{n} passages",
     "documents.cited": "Cited passage:",
+    "documents.denied": "Your organisation's policy does not let you open documents (rag:get_document).",
 
     "docs.title": "API reference",
     "docs.intro": "Every operation this gateway serves, from its OpenAPI document:",
@@ -602,6 +603,7 @@ export const STRINGS = {
     "documents.unavailable": "Không mở được tài liệu",
     "documents.chunks": "{n} đoạn",
     "documents.cited": "Đoạn được trích dẫn:",
+    "documents.denied": "Chính sách của tổ chức không cho phép bạn mở tài liệu (rag:get_document).",
 
     "docs.title": "Tài liệu tham khảo API",
     "docs.intro": "Mọi thao tác gateway này cung cấp, lấy từ tài liệu OpenAPI của nó:",
