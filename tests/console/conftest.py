@@ -34,7 +34,12 @@ def order_taker(request: ReceivedRequest) -> Completion:
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WholeMesh]:
     require_chromium()
-    env = {"AGENTMESH_RATE_LIMIT_RPM": "1000", "AGENTMESH_USER_RATE_LIMIT_RPM": "1000"}
+    env = {
+        "AGENTMESH_RATE_LIMIT_RPM": "1000",
+        "AGENTMESH_USER_RATE_LIMIT_RPM": "1000",
+        # Uploads above 128 bytes become ingestion jobs, so the knowledge page shows a job's progress.
+        "AGENTMESH_RAG_JOB_THRESHOLD_BYTES": "128",
+    }
     with running_whole_mesh(tmp_path_factory.mktemp("console"), **env) as running:
         yield running
 

@@ -282,6 +282,30 @@ def test_an_admin_adds_an_erp_tool_and_an_agent_and_a_user_chats_with_it_at_once
     assert ACME_CUSTOMER in block.text
 
 
+def test_chart_data_is_drawn_as_a_chart_with_its_table(admin: Browser, mesh: WholeMesh) -> None:
+    chart_tool = {
+        "name": "acme_payment_chart",
+        "description": "A customer's payments by MST, for a chart.",
+        "method": "GET",
+        "url": "/customers/{mst}/payments",
+        "input_schema": {"type": "object", "required": ["mst"], "properties": {"mst": {"type": "string"}}},
+        "auth": {"mode": "service", "credential": "demo-erp"},
+        "output": {"format": "chart_data", "hints": {"rows": "payments", "fields": ["invoice_no", "amount"]}},
+    }
+    platform = mesh.headers("platform", "root", "platform_admin")
+    created = mesh.request("POST", "/api/admin/tenants/acme/erp/tools", platform, chart_tool)
+    assert created.status_code == 201 and created.json()["live"], created.text
+    admin_page(admin, "tools")
+    admin.select("#test-tool", "acme_payment_chart")
+    admin.type("#test-form input[name='mst']", ACME_MST)
+    admin.click("#test-run")
+    outcome = admin.find("#test-result .test-outcome")
+    bars = outcome.find_elements("css selector", "svg.chart .bar")
+    rows = outcome.find_elements("css selector", "table.records tbody tr")
+    assert bars and len(bars) == len(rows)
+    assert all(float(bar.get_attribute("data-value")) > 0 for bar in bars)
+
+
 def test_an_order_waits_for_approval_and_completes_live_when_an_admin_approves(
     admin: Browser, user: Browser, mesh: WholeMesh, llm: FakeOpenAI
 ) -> None:
@@ -351,7 +375,8 @@ def test_a_hostile_document_is_rendered_inert(admin: Browser, user: Browser, tmp
     admin.find("#upload-file").send_keys(str(hostile))
     admin.type("#upload-id", HOSTILE_ID)
     admin.click("#upload-send")
-    admin.find("#upload-progress [data-state='created'], #upload-progress [data-state='succeeded']")
+    job = admin.find("#upload-progress .job[data-state='succeeded']")  # a job: its progress shown live
+    assert float(job.find_element("css selector", "progress").get_attribute("value")) == 1
     admin.click(f"button[data-view='{HOSTILE_ID}']")
     text = admin.find(".dialog .document-text")
     assert '<script>window.__pwned = "script";</script>' in text.text

@@ -291,10 +291,17 @@ export async function chatView(root, [sessionId], context) {
     const controller = new AbortController();
     watcher = controller;
     life.signal.addEventListener("abort", () => controller.abort(), { once: true });
+    let gone = false;
     stream("GET", tenantPath(tenant, `/sessions/${id}/events`), undefined, onSessionEvent, { signal: controller.signal })
-      .catch(() => {})
+      .catch((error) => {
+        // A session deleted meanwhile (404) or a sign-in that ended is not worth watching again.
+        gone = error.status === 404 || error.status === 403 || error.status === 401;
+      })
       .finally(() => {
-        if (!controller.signal.aborted && watcher === controller) setTimeout(() => watcher === controller && watch(id), RECONNECT_MS);
+        // The connection dropped (a restart, a proxy's timeout): watch again shortly.
+        if (!gone && !controller.signal.aborted && watcher === controller) {
+          setTimeout(() => watcher === controller && watch(id), RECONNECT_MS);
+        }
       });
   }
 
