@@ -28,6 +28,12 @@ ErrorCode = Literal[
     "internal_error",
     # Who is calling, and what they may do.
     "unauthorized",
+    "asset_not_found",
+    "console_header_required",
+    "cross_origin_request",
+    "dev_signin_unavailable",
+    "console_signed_out",
+    "oidc_not_configured",
     "identity_provider_unavailable",
     "tenant_mismatch",
     "forbidden_tenant",

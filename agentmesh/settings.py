@@ -120,6 +120,24 @@ class Settings(BaseSettings):
 
     secret_key: str | None = Field(default=None, alias="AGENTMESH_SECRET_KEY")
 
+    # Web console (`gateway/console`): how people sign in. With the development key pair (no JWKS
+    # URL and no public key file) a demo user can be picked on the sign-in page: `auto` allows it
+    # for browsers on this machine only, `on` for any client, `off` never. With an OpenID Connect
+    # provider configured, people sign in there (authorization code + PKCE); its access tokens must
+    # be JWTs the gateway accepts (`AGENTMESH_JWT_JWKS_URL`, issuer, audience, `tenant_id`, `roles`).
+    console_dev_signin: Literal["auto", "on", "off"] = Field(
+        default="auto", alias="AGENTMESH_CONSOLE_DEV_SIGNIN"
+    )
+    console_session_seconds: int = Field(
+        default=8 * 3600, ge=60, le=30 * 24 * 3600, alias="AGENTMESH_CONSOLE_SESSION_SECONDS"
+    )
+    console_token_seconds: int = Field(default=300, ge=30, le=3600, alias="AGENTMESH_CONSOLE_TOKEN_SECONDS")
+    oidc_issuer: str | None = Field(default=None, alias="AGENTMESH_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(default=None, alias="AGENTMESH_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(default=None, alias="AGENTMESH_OIDC_CLIENT_SECRET")
+    oidc_redirect_url: str | None = Field(default=None, alias="AGENTMESH_OIDC_REDIRECT_URL")
+    oidc_scopes: str = Field(default="openid profile email", alias="AGENTMESH_OIDC_SCOPES")
+
     # Agent host: remote model providers. A tenant's stored LLM configuration wins; these keys are
     # the platform's fallback. Retries (429/5xx, with backoff) and timeouts apply to every provider.
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")

@@ -16,18 +16,20 @@ from agentmesh.outbound import OutboundGuard, Resolver
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
-from gateway import mcp_endpoint
+from gateway import console, mcp_endpoint
 from gateway.admission import Admission
 from gateway.auth import BearerAuthMiddleware, UserTokenVerifier
 from gateway.backends import open_backends
 from gateway.budgets import DailyBudgets
+from gateway.console.auth import ConsoleAuth
+from gateway.console.oidc import OidcClient
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.limits import TenantLimits
 from gateway.mcp_endpoint import TenantMcpEndpoint
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import Operation, openapi_operation
 from gateway.request_telemetry import RequestTelemetryMiddleware
-from gateway.routes import admin, chat, completions, health, jwks, metrics, sessions
+from gateway.routes import admin, catalog, chat, completions, documents, health, jwks, metrics, sessions
 from gateway.routes.admin.stores import AdminStores
 from gateway.sessions import SessionStore
 from gateway.state import GatewayState
@@ -94,6 +96,7 @@ def create_app(
             outbound=outbound,
         )
         host.config.on_servers_changed = admin_stores.servers.sync
+        console_auth = ConsoleAuth(settings, backends.cache, secrets, OidcClient.configured(settings))
         state = GatewayState(
             settings=settings,
             engine=engine,
@@ -102,13 +105,22 @@ def create_app(
             sessions=session_store,
             limiter=backends.limiter,
             host=host,
-            turns=TurnRunner(host, session_store, admission, gateway_metrics, admin_stores.usage),
+            turns=TurnRunner(
+                host,
+                session_store,
+                admission,
+                gateway_metrics,
+                admin_stores.usage,
+                session_events=backends.session_events,
+            ),
             token_verifier=UserTokenVerifier(settings),
             audit=host_stores.audit_log,
             admin=admin_stores,
             admission=admission,
             metrics=gateway_metrics,
             mcp=TenantMcpEndpoint(host, settings, admit=admission.admit, tenants=tenants),
+            session_events=backends.session_events,
+            console=console_auth,
             redis=backends.redis,
         )
         app.state.gateway = state
@@ -127,6 +139,8 @@ def create_app(
         await engine.dispose()
         await backends.aclose()
         await state.token_verifier.aclose()
+        if console_auth.oidc is not None:
+            await console_auth.oidc.aclose()
 
     return Starlette(
         routes=[*(operation.route() for operation in operations), *mcp_endpoint.routes],
@@ -149,6 +163,10 @@ def public_operations() -> list[Operation[Any, Any]]:
         *metrics.operations,
         *jwks.operations,
         *admin.operations,
+        # After the admin API: `/api/{tenant_id}/agents` would otherwise take `/api/admin/agents`.
+        *catalog.operations,
+        *documents.operations,
         *mcp_endpoint.operations,
+        *console.operations,
     ]
     return [*served, openapi_operation(served)]

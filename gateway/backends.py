@@ -1,6 +1,6 @@
 """Where the gateway keeps shared state: in this process by default, in Redis when `REDIS_URL` is set.
 
-Rate limits, turn slots, session windows and lookup caches move together; the code using them
+Rate limits, turn slots, session windows, session events and lookup caches move together; the code using them
 is the same either way.
 """
 
@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from agentmesh.settings import Settings
 from gateway.cache import Cache, InProcessCache, RedisCache
 from gateway.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from gateway.session_events import InProcessSessionEvents, RedisSessionEvents, SessionEvents
 from gateway.sessions import InProcessSessionWindows, RedisSessionWindows, SessionWindows
 from gateway.turn_slots import InProcessTurnSlots, RedisTurnSlots, TurnSlots
 
@@ -24,6 +25,7 @@ class Backends:
     slots: TurnSlots
     cache: Cache
     windows: SessionWindows
+    session_events: SessionEvents
 
     async def aclose(self) -> None:
         if self.redis is not None:
@@ -41,6 +43,7 @@ async def open_backends(settings: Settings) -> Backends:
             windows=InProcessSessionWindows(
                 window=settings.session_window_messages, ttl_seconds=settings.session_ttl_seconds
             ),
+            session_events=InProcessSessionEvents(),
         )
     redis = Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
     try:
@@ -60,4 +63,5 @@ async def open_backends(settings: Settings) -> Backends:
             window=settings.session_window_messages,
             ttl_seconds=settings.session_ttl_seconds,
         ),
+        session_events=RedisSessionEvents(redis, prefix=prefix),
     )

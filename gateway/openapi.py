@@ -35,6 +35,8 @@ QueryT = TypeVar("QueryT", bound=BaseModel, default=BaseModel)
 OPENAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{model}"
 BEARER_SCHEME = "bearer"
+CONSOLE_SCHEME = "console_session"
+"""The web console's session cookie (`gateway.console.auth`), for the console's own endpoints."""
 
 DEFAULT_PATH_SCHEMA: Mapping[str, Any] = {"type": "string", "minLength": 1, "maxLength": 256}
 """A path parameter whose operation declares no schema of its own."""
@@ -87,6 +89,8 @@ class Operation(Generic[BodyT, QueryT]):
     errors: tuple[int, ...] = (400, 401, 403, 404)
     description: str = ""
     authenticated: bool = True
+    security_scheme: str = BEARER_SCHEME
+    """How an authenticated operation is authenticated: a bearer token, or the console's cookie."""
     streams: bool = False
     path_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     media_type: str = JSON
@@ -280,7 +284,7 @@ def _operation_object(
             "required": True,
             "content": {"application/json": {"schema": refs[(operation.body, "validation")]}},
         }
-    document["security"] = [{BEARER_SCHEME: []}] if operation.authenticated else []
+    document["security"] = [{operation.security_scheme: []}] if operation.authenticated else []
     return document
 
 
@@ -301,7 +305,10 @@ def build_openapi(
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                CONSOLE_SCHEME: {"type": "apiKey", "in": "cookie", "name": "agentmesh_console"},
+            },
         },
     }
 

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from agentmesh.db import Base
 from gateway.errors import ApiError
@@ -50,8 +51,12 @@ class SessionWindow(BaseModel):
     memory: dict[str, Any]
 
 
+TITLE_CHARS = 80
+
+
 class SessionSummary(BaseModel):
     session_id: str
+    title: str | None = Field(default=None, description="the session's first message, shortened")
     messages: int
     created_at: str
     updated_at: str
@@ -276,18 +281,30 @@ class SessionStore:
             )
             return [_stored(m) for m in result.scalars().all()]
 
+    async def require(self, key: SessionKey) -> None:
+        """Nothing when the session exists and is the user's; 404 otherwise."""
+        async with self._sessions() as db:
+            await self._owned(db, key)
+
     async def list(self, tenant_id: str, user_id: str, *, limit: int = 100) -> list[SessionSummary]:
-        """The user's sessions, most recently used first."""
+        """The user's sessions, most recently used first, each titled by its first message."""
+        owned = (ChatMessageRow.tenant_id == tenant_id, ChatMessageRow.user_id == user_id)
         async with self._sessions() as db:
             counts = (
-                select(ChatMessageRow.session_id, func.count().label("n"))
-                .where(ChatMessageRow.tenant_id == tenant_id, ChatMessageRow.user_id == user_id)
+                select(
+                    ChatMessageRow.session_id,
+                    func.count().label("n"),
+                    func.min(ChatMessageRow.id).label("first_id"),
+                )
+                .where(*owned)
                 .group_by(ChatMessageRow.session_id)
                 .subquery()
             )
+            first = aliased(ChatMessageRow)
             result = await db.execute(
-                select(ChatSessionRow, counts.c.n)
+                select(ChatSessionRow, counts.c.n, first.content)
                 .join(counts, counts.c.session_id == ChatSessionRow.id)
+                .outerjoin(first, first.id == counts.c.first_id)
                 .where(ChatSessionRow.tenant_id == tenant_id, ChatSessionRow.user_id == user_id)
                 .order_by(ChatSessionRow.updated_at.desc())
                 .limit(limit)
@@ -295,11 +312,12 @@ class SessionStore:
             return [
                 SessionSummary(
                     session_id=row.id,
+                    title=_title(content),
                     messages=int(n),
                     created_at=row.created_at.isoformat(),
                     updated_at=row.updated_at.isoformat(),
                 )
-                for row, n in result.all()
+                for row, n, content in result.all()
             ]
 
     async def delete(self, key: SessionKey) -> None:
@@ -310,6 +328,13 @@ class SessionStore:
             await db.delete(row)
         if self._windows is not None:
             await self._windows.forget(key)
+
+
+def _title(first_message: str | None) -> str | None:
+    if not first_message:
+        return None
+    line = " ".join(first_message.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
 def _stored(row: ChatMessageRow) -> StoredMessage:

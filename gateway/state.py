@@ -13,6 +13,7 @@ from gateway.admission import Admission
 from gateway.auth import UserTokenVerifier
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter
+from gateway.session_events import SessionEvents
 from gateway.sessions import SessionStore
 from gateway.tenants import TenantDirectory
 from gateway.turns import TurnRunner
@@ -21,6 +22,7 @@ from policies.audit import AuditLog
 
 if TYPE_CHECKING:
     # Only types here: the admin routes package imports this module.
+    from gateway.console.auth import ConsoleAuth
     from gateway.mcp_endpoint import TenantMcpEndpoint
     from gateway.routes.admin.stores import AdminStores
 
@@ -41,4 +43,6 @@ class GatewayState:
     admission: Admission
     metrics: GatewayMetrics
     mcp: TenantMcpEndpoint
+    session_events: SessionEvents
+    console: ConsoleAuth
     redis: Redis | None = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -34,6 +35,7 @@ from gateway.admission import Admission, Quotaholder
 from gateway.auth import AuthenticatedUser
 from gateway.metrics import GatewayMetrics
 from gateway.schemas import AttachmentIn, ChatRequest, ChatResponse, Step
+from gateway.session_events import SessionEvent, SessionEvents
 from gateway.sessions import SessionKey, SessionStore, SessionWindow, StoredMessage
 from gateway.usage import UsageLedger
 from host.agent_host import AgentHost
@@ -191,6 +193,7 @@ class TurnRunner:
         metrics: GatewayMetrics,
         usage: UsageLedger,
         *,
+        session_events: SessionEvents | None = None,
         tracer: trace.Tracer = tracer,
     ) -> None:
         self._host = host
@@ -198,6 +201,7 @@ class TurnRunner:
         self._admission = admission
         self._metrics = metrics
         self._usage = usage
+        self._session_events = session_events
         self._tracer = tracer
 
     # -- input -------------------------------------------------------------------------------
@@ -310,8 +314,11 @@ class TurnRunner:
             "agentmesh.session_id": session_id,
             "agentmesh.channel": record.channel,
         }
+        feed = _SessionFeed.of(self._session_events, record)
         with self._tracer.start_as_current_span("chat turn", attributes=attributes) as span:
             try:
+                if feed is not None:
+                    await feed.started(record)
                 async for event in events:
                     if isinstance(event, ToolCallEvent):
                         calls.append(
@@ -330,6 +337,8 @@ class TurnRunner:
                         with anyio.CancelScope(shield=True):
                             await self._record(owner, record, event, calls)
                         recorded += time.perf_counter() - recording
+                    if feed is not None:
+                        await feed.publish(event)
                     yield event
             except Exception:
                 outcome = "error"
@@ -361,11 +370,12 @@ class TurnRunner:
             usage=usage,
             agent=final.agent,
         )
+        meta: dict[str, Any] = {"outcome": final.outcome, "tool_calls": calls, "usage": usage.model_dump()}
+        if final.approval_id is not None:
+            # A paused turn names its approval, so a client reading the transcript can wait for it.
+            meta["pending_approval_id"] = final.approval_id
         answer = StoredMessage(
-            role="assistant",
-            content=final.answer,
-            agent=final.agent,
-            meta={"outcome": final.outcome, "tool_calls": calls, "usage": usage.model_dump(), **record.meta},
+            role="assistant", content=final.answer, agent=final.agent, meta={**meta, **record.meta}
         )
         if record.session is None:
             await self._usage.add(entry)
@@ -379,6 +389,44 @@ class TurnRunner:
             owner.tenant_id, usage.input_tokens, usage.output_tokens, entry.cost_micro_usd
         )
         await self._admission.charge_tokens(owner, usage.total_tokens)
+
+
+class _SessionFeed:
+    """Publishes a session's turn, event by event, to whoever watches the session (best effort:
+    a turn never fails or waits because a watcher cannot be told; the transcript stays the record)."""
+
+    def __init__(self, events: SessionEvents, session: SessionKey, channel: Channel) -> None:
+        self._events = events
+        self._session = session
+        self._channel = channel
+        self._turn_id = uuid.uuid4().hex
+        self._steps: list[Step] = []
+
+    @classmethod
+    def of(cls, events: SessionEvents | None, record: TurnRecord) -> _SessionFeed | None:
+        if events is None or record.session is None:
+            return None
+        return cls(events, record.session, record.channel)
+
+    async def started(self, record: TurnRecord) -> None:
+        await self._send("turn", {"meta": record.meta})
+
+    async def publish(self, event: TurnEvent) -> None:
+        step = step_of(event)
+        if step is not None:
+            self._steps.append(step)
+        if isinstance(event, FinalEvent):
+            final = response_of(self._session.session_id, event, self._steps)
+            await self._send("final", final.model_dump(mode="json"))
+        else:
+            await self._send(event.type, event.model_dump(mode="json"))
+
+    async def _send(self, kind: str, data: dict[str, Any]) -> None:
+        event = SessionEvent(turn_id=self._turn_id, channel=self._channel, event=kind, data=data)
+        try:
+            await self._events.publish(self._session, event)
+        except Exception as exc:  # a watcher's channel is down: the turn goes on, the log says so
+            log.warning("session_event_not_published", event=kind, error=type(exc).__name__)
 
 
 async def fold(events: AsyncIterator[TurnEvent]) -> tuple[FinalEvent, list[Step]]:

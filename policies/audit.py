@@ -69,12 +69,29 @@ class AuditLog:
             db.add_all(audit_row(event, self._redactor) for event in events)
 
     async def for_tenant(
-        self, tenant_id: str, *, limit: int = 100, before_id: int | None = None
+        self,
+        tenant_id: str,
+        *,
+        limit: int = 100,
+        before_id: int | None = None,
+        action: str | None = None,
+        resource: str | None = None,
+        principal: str | None = None,
+        effect: str | None = None,
     ) -> list[AuditEvent]:
-        """The tenant's most recent events, newest first (page with `before_id`)."""
+        """The tenant's most recent events, newest first (page with `before_id`); `action` and
+        `resource` match as prefixes (`admin.`, `erp:`), `principal` and `effect` exactly."""
         query = select(AuditEventRow).where(AuditEventRow.tenant_id == tenant_id)
         if before_id is not None:
             query = query.where(AuditEventRow.id < before_id)
+        if action:
+            query = query.where(AuditEventRow.action.startswith(action, autoescape=True))
+        if resource:
+            query = query.where(AuditEventRow.resource.startswith(resource, autoescape=True))
+        if principal:
+            query = query.where(AuditEventRow.principal == principal)
+        if effect:
+            query = query.where(AuditEventRow.effect == effect)
         async with self._sessions() as db:
             rows = (await db.execute(query.order_by(AuditEventRow.id.desc()).limit(limit))).scalars()
             return [

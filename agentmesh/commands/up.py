@@ -43,6 +43,7 @@ def _banner(settings: Settings, url: str, servers: dict[str, str]) -> str:
     lines = [
         "",
         f"agentmesh is up at {url}",
+        f"Web console: {url}/  (sign in as a demo user: acme user or admin, globex user, platform admin)",
         "MCP servers: " + ", ".join(f"{name}={server}" for name, server in servers.items()),
         f"Data directory: {settings.resolved_data_dir}",
         "",

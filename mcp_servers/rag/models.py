@@ -11,10 +11,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from mcp_servers.rag.jobs import IngestJob
-from mcp_servers.rag.knowledge_base import DocumentSummary, IngestReport, SearchHit
+from mcp_servers.rag.knowledge_base import DocumentContent, DocumentSummary, IngestReport, SearchHit
 
 __all__ = [
     "DeletedDocument",
+    "DocumentContent",
     "DocumentList",
     "DocumentSummary",
     "IngestJob",

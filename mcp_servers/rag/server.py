@@ -43,7 +43,13 @@ from mcp_servers.rag.formats import source_type_of
 from mcp_servers.rag.ingest_progress import IngestProgress
 from mcp_servers.rag.jobs import IngestJob, IngestJobs
 from mcp_servers.rag.knowledge_base import DOCUMENT_URI, DocumentInput, IngestReport, KnowledgeBase
-from mcp_servers.rag.models import DeletedDocument, DocumentList, IngestOutcome, SearchResults
+from mcp_servers.rag.models import (
+    DeletedDocument,
+    DocumentContent,
+    DocumentList,
+    IngestOutcome,
+    SearchResults,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +57,8 @@ INSTRUCTIONS = (
     "The tenant's knowledge base. search(query, top_k, filters) finds passages by meaning and by "
     "keywords (hybrid retrieval) and cites document, title, heading, chunk position and score. "
     "ingest_text and ingest_document (text, Markdown, HTML or PDF as base64) add or update documents; "
-    "large documents return a job id to poll with ingest_status. list_documents and delete_document "
-    "manage them; each document is also the resource kb://documents/{document_id}."
+    "large documents return a job id to poll with ingest_status. list_documents, get_document and "
+    "delete_document manage them; each document is also the resource kb://documents/{document_id}."
 )
 
 T = TypeVar("T")
@@ -296,6 +302,18 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         documents = await _off_loop(runtime.knowledge.documents, tenant_id)
         listing = DocumentList(documents=documents, total=len(documents))
         return structured_result(listing, _list_text(listing))
+
+    @server.tool(
+        title="Read a document",
+        annotations=_read("Read a document"),
+        meta=render_meta("summary_text", fields=["title", "text"]),
+    )
+    async def get_document(document_id: DocumentId) -> Annotated[CallToolResult, DocumentContent]:
+        """One document of this tenant's knowledge base with its full extracted text (what a
+        citation points to): id, title, kind, chunk count, dates and text."""
+        tenant_id = tenants.current().tenant_id
+        document = await _off_loop(runtime.knowledge.document, tenant_id, document_id)
+        return structured_result(document, f"# {document.title}\n\n{document.text}")
 
     @server.tool(
         title="Delete a document", annotations=_delete("Delete a document"), meta=render_meta("summary_text")

@@ -40,6 +40,9 @@ class HttpAttempt:
     guards: tuple[str, ...] = ()
     """Acme stores (see `acme_state.STORES`) that must read the same after the attempt."""
     channel: str = "http"
+    echoes_own_messages: bool = False
+    """The answer may quote the attacker's own earlier messages (a session list's titles): those
+    reveal nothing they did not type themselves."""
 
     @property
     def id(self) -> str:
@@ -88,9 +91,23 @@ def attempt_over_http(mesh: WholeMesh, acme: AcmeData, attempt: HttpAttempt) -> 
     assert response.status_code == status, response.text
     if code is not None:
         assert response.json()["error"]["code"] == code, response.text
-    assert leaked(response.text, acme.secrets, sent=sent_text(path, body)) == [], response.text
+    own = own_messages(mesh, headers, path) if attempt.echoes_own_messages else []
+    assert leaked(response.text, acme.secrets, sent=sent_text(path, body, *own)) == [], response.text
     assert snapshot(mesh, acme, attempt.guards) == before
     return response
+
+
+def own_messages(mesh: WholeMesh, headers: Mapping[str, str], sessions_path: str) -> list[str]:
+    """What the caller typed in each of their sessions (their messages only, never an answer)."""
+    listed = mesh.request("GET", sessions_path, dict(headers)).json()["items"]
+    return [
+        message["content"]
+        for item in listed
+        for message in mesh.request("GET", f"{sessions_path}/{item['session_id']}", dict(headers)).json()[
+            "messages"
+        ]
+        if message["role"] == "user"
+    ]
 
 
 @dataclass(frozen=True)

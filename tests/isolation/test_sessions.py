@@ -99,8 +99,19 @@ ATTEMPTS = [
         user=SESSION_NOT_FOUND,
         admin=SESSION_NOT_FOUND,
     ),
-    *by_globex("session", "list_own", "GET", "/api/globex/sessions", user=ANSWERED, admin=ANSWERED),
-    HttpAttempt("session", "list_own", "acme_user", "GET", "/api/acme/sessions", ANSWERED),
+    # A session is listed with its first message as title: the attacker's own words, typed by them.
+    *by_globex(
+        "session",
+        "list_own",
+        "GET",
+        "/api/globex/sessions",
+        user=ANSWERED,
+        admin=ANSWERED,
+        echoes_own_messages=True,
+    ),
+    HttpAttempt(
+        "session", "list_own", "acme_user", "GET", "/api/acme/sessions", ANSWERED, echoes_own_messages=True
+    ),
     *by_globex(
         "session",
         "delete_via_acme_path",

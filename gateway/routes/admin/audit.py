@@ -1,4 +1,5 @@
-"""`/api/admin/tenants/{tenant_id}/audit`: a tenant's audit log, newest first, never another's."""
+"""`/api/admin/tenants/{tenant_id}/audit`: a tenant's audit log, newest first, never another's,
+filtered by action, resource, principal or effect."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ class AuditQuery(BaseModel):
     before_id: int | None = Field(
         default=None, ge=1, le=2**63 - 1, description="return events older than this id"
     )
+    action: str | None = Field(
+        default=None, max_length=100, description="actions starting with this (`policy.`, `admin.`)"
+    )
+    resource: str | None = Field(
+        default=None, max_length=300, description="resources starting with this (`erp:`, `agent:debt`)"
+    )
+    principal: str | None = Field(default=None, max_length=300, description="this principal only")
+    effect: str | None = Field(default=None, max_length=32, description="this effect only (allow, deny, ...)")
 
 
 class AuditPage(BaseModel):
@@ -45,7 +54,13 @@ async def get_audit(request: Request) -> Response:
     assert access.tenant_id is not None
     query = GET.read_query(request)
     events = await access.state.audit.for_tenant(
-        access.tenant_id, limit=query.limit, before_id=query.before_id
+        access.tenant_id,
+        limit=query.limit,
+        before_id=query.before_id,
+        action=query.action,
+        resource=query.resource,
+        principal=query.principal,
+        effect=query.effect,
     )
     next_before = events[-1].id if len(events) == query.limit else None
     return GET.reply(AuditPage(items=events, next_before_id=next_before))

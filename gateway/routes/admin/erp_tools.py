@@ -6,6 +6,11 @@ every tenant under `/api/admin/erp/tools`. A write returns once the ERP server s
 (`live: true`), so an agent's next turn can call the tool; `live: false` means the ERP server
 has not shown it yet (it is unreachable, or slower than the wait). A changed definition that the
 server serves exactly as written is accepted for tool pinning by the admin who wrote it.
+
+`POST .../erp/tools/{name}/test` runs one tool the tenant can see with sample arguments, as the
+tenant, through the host's single-call path: the tenant's policy decides (a tool under approval
+is refused here, like any call outside a turn), the call is audited, and the answer shows what
+an agent would read (text, structured result, renderer hints, duration, error code).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from agentmesh.outbound import SAVED_URL_RULE
 from gateway.admin_auth import TENANT_PATH, AdminAccess, platform_admin, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
+from host.caller import Caller
 from host.catalog import ToolSpec
 from host.mcp_pool import ServerUnavailable
 from mcp_servers.erp.models import TOOL_NAME_PATTERN, HttpToolConfig, StoredToolConfig
@@ -67,6 +73,27 @@ class ErpToolDeleted(BaseModel):
 
     name: str
     live: bool
+
+
+class ToolTestCall(BaseModel):
+    """Sample arguments for one call of the tool."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolTestResult(BaseModel):
+    """What the call returned, as an agent would read it."""
+
+    tool: str = Field(description="server:tool")
+    is_error: bool
+    error_code: str | None = None
+    text: str
+    structured: dict[str, Any] | None = None
+    render: dict[str, Any] = Field(default_factory=dict, description="the tool's renderer hints")
+    duration_ms: float
+    truncated: bool = False
 
 
 class CredentialIn(BaseModel):
@@ -154,6 +181,18 @@ def _tool_operations(
 
 TENANT_TOOLS = _tool_operations("/api/admin/tenants/{tenant_id}/erp/tools", "Tenant", TENANT_PATH)
 PLATFORM_TOOLS = _tool_operations("/api/admin/erp/tools", "Platform", {})
+
+TEST_CALL = Operation(
+    "POST",
+    "/api/admin/tenants/{tenant_id}/erp/tools/{name}/test",
+    "testErpTool",
+    "Call one ERP tool the tenant can use with sample arguments, as the tenant (audited)",
+    "erp",
+    ToolTestResult,
+    body=ToolTestCall,
+    errors=(400, 403, 404, 413),
+    path_schemas=TENANT_TOOL_PATH,
+)
 
 LIST_CREDENTIALS = Operation(
     "GET",
@@ -294,6 +333,30 @@ def _handlers(operations: dict[str, Operation[Any, Any]], platform: bool) -> lis
     ]
 
 
+async def test_tool(request: Request) -> Response:
+    access = await tenant_admin(request)
+    assert access.tenant_id is not None
+    name = request.path_params["name"]
+    body = await TEST_CALL.read_body(request, access.state.settings.max_body_bytes)
+    caller = Caller(tenant_id=access.tenant_id, subject=access.user.subject, roles=access.user.roles)
+    outcome = await access.state.host.call_tool(caller, ERP_SERVER, name, body.arguments)
+    if outcome.error_code == "tool_not_found":
+        raise ApiError("tool_not_found", f"tenant '{access.tenant_id}' has no ERP tool '{name}'")
+    spec = access.state.host.catalog.find(ERP_SERVER, name)
+    return TEST_CALL.reply(
+        ToolTestResult(
+            tool=f"{ERP_SERVER}:{name}",
+            is_error=outcome.is_error,
+            error_code=outcome.error_code,
+            text=outcome.text,
+            structured=outcome.structured,
+            render=spec.render if spec is not None else {},
+            duration_ms=round(outcome.duration_ms, 3),
+            truncated=outcome.truncated,
+        )
+    )
+
+
 async def list_credentials(request: Request) -> Response:
     access = await tenant_admin(request)
     assert access.tenant_id is not None
@@ -324,6 +387,7 @@ async def delete_credential(request: Request) -> Response:
 operations = [
     *_handlers(TENANT_TOOLS, platform=False),
     *_handlers(PLATFORM_TOOLS, platform=True),
+    TEST_CALL.bind(test_tool),
     LIST_CREDENTIALS.bind(list_credentials),
     PUT_CREDENTIAL.bind(put_credential),
     DELETE_CREDENTIAL.bind(delete_credential),

@@ -16,14 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentmesh.errors import AgentmeshError
 from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
 from gateway.openapi import Operation
+from gateway.rag_calls import call_rag
 from host.caller import Caller
 from host.executor import ToolOutcome
-from mcp_servers.rag.models import DeletedDocument, DocumentList, IngestJob, IngestOutcome
+from mcp_servers.rag.models import DeletedDocument, DocumentContent, DocumentList, IngestJob, IngestOutcome
 
-RAG_SERVER = "rag"
 JSON_OVERHEAD_BYTES = 64 * 1024
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
 
@@ -94,6 +93,16 @@ JOB = Operation(
     errors=(400, 403, 404, 502, 503, 504),
     path_schemas=JOB_PATH,
 )
+READ = Operation(
+    "GET",
+    "/api/admin/tenants/{tenant_id}/knowledge/{document_id}",
+    "readKnowledge",
+    "Read one document of the tenant's knowledge base with its full text",
+    "knowledge",
+    DocumentContent,
+    errors=(400, 403, 404, 503),
+    path_schemas=DOCUMENT_PATH,
+)
 DELETE = Operation(
     "DELETE",
     "/api/admin/tenants/{tenant_id}/knowledge/{document_id}",
@@ -109,21 +118,7 @@ DELETE = Operation(
 async def _call(access: AdminAccess, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
     assert access.tenant_id is not None
     caller = Caller(tenant_id=access.tenant_id, subject=access.user.subject, roles=access.user.roles)
-    outcome = await access.state.host.call_tool(caller, RAG_SERVER, tool, arguments)
-    if outcome.is_error:
-        # The host's code (the policy said no, the server is away) or the RAG server's own, from
-        # its result's `_meta`: the gateway's one table gives it its status.
-        raise AgentmeshError(
-            outcome.text,
-            code=outcome.error_code or "tool_error",
-            details=outcome.error_details,
-            retryable=outcome.error_retryable,
-        )
-    if outcome.structured is None:
-        raise AgentmeshError(
-            f"the RAG server's {tool} returned no structured result", code="bad_upstream_response"
-        )
-    return outcome
+    return await call_rag(access.state.host, caller, tool, arguments)
 
 
 async def upload(request: Request) -> Response:
@@ -153,6 +148,12 @@ async def job_status(request: Request) -> Response:
     return JOB.reply(IngestJob.model_validate(outcome.structured))
 
 
+async def read_document(request: Request) -> Response:
+    access = await tenant_admin(request)
+    outcome = await _call(access, "get_document", {"document_id": request.path_params["document_id"]})
+    return READ.reply(DocumentContent.model_validate(outcome.structured))
+
+
 async def delete_document(request: Request) -> Response:
     access = await tenant_admin(request)
     document_id = request.path_params["document_id"]
@@ -165,5 +166,6 @@ operations = [
     UPLOAD.bind(upload),
     LIST.bind(list_documents),
     JOB.bind(job_status),
+    READ.bind(read_document),
     DELETE.bind(delete_document),
 ]

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from gateway.admin_auth import TENANT_PATH, platform_admin, tenant_admin
 from gateway.errors import ApiError
 from gateway.openapi import Operation
+from policies.limits import Limits
 from policies.model import TenantPolicy
 
 PATH = "/api/admin/tenants/{tenant_id}/policy"
@@ -52,6 +53,12 @@ class PolicyView(BaseModel):
     )
     effective: TenantPolicy | None = Field(
         description="the tenant's document in force here (file with override); null: base policy only"
+    )
+    base: TenantPolicy | None = Field(
+        default=None, description="the base policy binding every tenant (its denies and approvals win)"
+    )
+    limits: Limits | None = Field(
+        default=None, description="the limits in force: the tenant's, else the base policy's, else defaults"
     )
 
 
@@ -93,10 +100,20 @@ async def get_policy(request: Request) -> Response:
     access = await tenant_admin(request)
     assert access.tenant_id is not None
     override = await access.state.admin.policies.get(access.tenant_id)
-    effective = access.state.host.policies.tenant_policy(access.tenant_id)
+    policies = access.state.host.policies
     return GET.reply(
-        PolicyView(tenant_id=access.tenant_id, override=_override_view(override), effective=effective)
+        PolicyView(
+            tenant_id=access.tenant_id,
+            override=_override_view(override),
+            effective=policies.tenant_policy(access.tenant_id),
+            base=_base(policies.for_tenant(access.tenant_id)),
+            limits=policies.limits(access.tenant_id),
+        )
     )
+
+
+def _base(documents: list[TenantPolicy]) -> TenantPolicy | None:
+    return next((document for document in documents if document.tenant == "*"), None)
 
 
 async def put_policy(request: Request) -> Response:
@@ -107,9 +124,17 @@ async def put_policy(request: Request) -> Response:
     # The store appends the audit event in the same transaction as the change.
     stored = await access.state.admin.policies.put(tenant_id, body, changed_by=access.principal)
     # This replica applies the change now; the others within their refresh interval (about a second).
-    await access.state.host.policies.refresh()
-    effective = access.state.host.policies.tenant_policy(tenant_id)
-    return PUT.reply(PolicyView(tenant_id=tenant_id, override=_override_view(stored), effective=effective))
+    policies = access.state.host.policies
+    await policies.refresh()
+    return PUT.reply(
+        PolicyView(
+            tenant_id=tenant_id,
+            override=_override_view(stored),
+            effective=policies.tenant_policy(tenant_id),
+            base=_base(policies.for_tenant(tenant_id)),
+            limits=policies.limits(tenant_id),
+        )
+    )
 
 
 async def delete_policy(request: Request) -> Response:

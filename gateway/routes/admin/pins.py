@@ -3,7 +3,10 @@
 A tool whose description or schema changes is withheld from every catalog until an admin accepts
 the new definition. Platform admins see and accept every change (`/api/admin/pins`); a tenant
 admin sees the changes that concern the tenant (platform tools and its own) and accepts those of
-its own tools.
+its own tools. Each change carries both definitions, so an admin reads the difference before
+deciding. Rejecting keeps the tool withheld (its accepted definition stays the pinned one) and
+records who rejected which definition; the change stays listed until the server serves the
+accepted definition again or an admin accepts a new one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,16 @@ class PinChangeList(BaseModel):
     """Tools withheld until their new definition is accepted."""
 
     items: list[PinChange]
+
+
+class PinRejected(BaseModel):
+    """The new definition is rejected: the tool stays withheld."""
+
+    server: str
+    tool: str
+    pending_hash: str
+    rejected_by: str
+    withheld: bool = True
 
 
 class PinAccepted(BaseModel):
@@ -80,6 +93,28 @@ ACCEPT_TENANT = Operation(
 )
 
 
+REJECT_ANY = Operation(
+    "POST",
+    "/api/admin/pins/{server}/{tool}/reject",
+    "rejectPinChange",
+    "Reject a tool's new definition: it stays withheld",
+    "pins",
+    PinRejected,
+    errors=(403, 404),
+    path_schemas=TOOL_PATH,
+)
+REJECT_TENANT = Operation(
+    "POST",
+    "/api/admin/tenants/{tenant_id}/pins/{server}/{tool}/reject",
+    "rejectTenantPinChange",
+    "Reject the new definition of one of the tenant's own tools: it stays withheld",
+    "pins",
+    PinRejected,
+    errors=(403, 404),
+    path_schemas={**TENANT_PATH, **TOOL_PATH},
+)
+
+
 async def _accept(access: AdminAccess, request: Request, operation: Operation) -> Response:
     server, tool = request.path_params["server"], request.path_params["tool"]
     await access.state.admin.pins.accept(server, tool, accepted_by=access.principal)
@@ -101,8 +136,8 @@ async def list_tenant(request: Request) -> Response:
     return LIST_TENANT.reply(PinChangeList(items=await access.state.admin.pins.changed(access.tenant_id)))
 
 
-async def accept_tenant(request: Request) -> Response:
-    access = await tenant_admin(request)
+async def _tenant_change(access: AdminAccess, request: Request, verb: str) -> PinChange:
+    """The tenant's pending change of the path's tool, which this admin may decide on."""
     server, tool = request.path_params["server"], request.path_params["tool"]
     change = next(
         (
@@ -117,9 +152,50 @@ async def accept_tenant(request: Request) -> Response:
     if change.owner_tenant != access.tenant_id and access.role != PLATFORM_ADMIN:
         raise ApiError(
             "platform_tool",
-            f"'{server}:{tool}' serves every tenant: a platform admin accepts its new definition",
+            f"'{server}:{tool}' serves every tenant: a platform admin {verb} its new definition",
         )
+    return change
+
+
+async def accept_tenant(request: Request) -> Response:
+    access = await tenant_admin(request)
+    await _tenant_change(access, request, "accepts")
     return await _accept(access, request, ACCEPT_TENANT)
+
+
+async def _reject(access: AdminAccess, change: PinChange, operation: Operation) -> Response:
+    await access.record(
+        "pin.reject",
+        change.qualified_name,
+        effect="withheld",
+        detail={"pending_hash": change.pending_hash, "accepted_hash": change.accepted_hash},
+        tenant_id=change.owner_tenant,
+    )
+    return operation.reply(
+        PinRejected(
+            server=change.server,
+            tool=change.tool,
+            pending_hash=change.pending_hash,
+            rejected_by=access.principal,
+        )
+    )
+
+
+async def reject_any(request: Request) -> Response:
+    access = platform_admin(request)
+    server, tool = request.path_params["server"], request.path_params["tool"]
+    change = next(
+        (c for c in await access.state.admin.pins.changed() if (c.server, c.tool) == (server, tool)), None
+    )
+    if change is None:
+        raise ApiError(PinNotFound.code, f"'{server}:{tool}' has no changed definition waiting")
+    return await _reject(access, change, REJECT_ANY)
+
+
+async def reject_tenant(request: Request) -> Response:
+    access = await tenant_admin(request)
+    change = await _tenant_change(access, request, "rejects")
+    return await _reject(access, change, REJECT_TENANT)
 
 
 operations = [
@@ -127,4 +203,6 @@ operations = [
     ACCEPT_ANY.bind(accept_any),
     LIST_TENANT.bind(list_tenant),
     ACCEPT_TENANT.bind(accept_tenant),
+    REJECT_ANY.bind(reject_any),
+    REJECT_TENANT.bind(reject_tenant),
 ]

@@ -1,14 +1,15 @@
 """`/api/admin/servers`: the MCP servers every tenant's agents draw tools from (platform admins).
 
 Servers configured at startup are listed but fixed; registered ones can be re-pointed or removed,
-and every replica follows within a turn.
+and every replica follows within a turn. The list shows each server's health on this replica:
+connected or not, its circuit breaker's state, and how many tools it serves.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,10 +19,17 @@ from gateway.openapi import Operation
 from gateway.servers import SERVER_NAME_PATTERN, ServerRegistration, ServerView
 
 
+class ServerStatus(ServerView):
+    """A server with its health on this replica."""
+
+    circuit: str = Field(description="the circuit breaker: closed (calls flow), open (refused), half_open")
+    tools: int = Field(description="tools it serves now (withheld ones included)")
+
+
 class ServerList(BaseModel):
     """Every MCP server the gateway connects to."""
 
-    items: list[ServerView]
+    items: list[ServerStatus]
 
 
 SERVER_PATH: dict[str, dict[str, Any]] = {"name": {"type": "string", "pattern": SERVER_NAME_PATTERN}}
@@ -70,7 +78,20 @@ REMOVE = Operation(
 
 async def list_servers(request: Request) -> Response:
     access = platform_admin(request)
-    return LIST.reply(ServerList(items=await access.state.admin.servers.all()))
+    host = access.state.host
+    circuits = host.circuit_states()
+    tools: dict[str, int] = {}
+    for tool in host.catalog.all_tools():
+        tools[tool.server] = tools.get(tool.server, 0) + 1
+    items = [
+        ServerStatus(
+            **view.model_dump(),
+            circuit=str(circuits.get(view.name, "closed")),
+            tools=tools.get(view.name, 0),
+        )
+        for view in await access.state.admin.servers.all()
+    ]
+    return LIST.reply(ServerList(items=items))
 
 
 async def get_server(request: Request) -> Response:

@@ -26,7 +26,15 @@ from tests.mcp_servers.rag.documents import scanned_pdf, text_pdf
 from tests.support.mcp import http_client, mesh_token
 from tests.support.processes import running_server
 
-TOOLS = ["ingest_text", "ingest_document", "ingest_status", "search", "list_documents", "delete_document"]
+TOOLS = [
+    "ingest_text",
+    "ingest_document",
+    "ingest_status",
+    "search",
+    "list_documents",
+    "get_document",
+    "delete_document",
+]
 JOB_THRESHOLD = 6 * 1024
 
 
@@ -395,6 +403,25 @@ async def test_documents_are_readable_as_resources(server_settings: Settings, se
     text = content.text
     assert text.startswith("# Globex Return Policy")
     assert "14 days" in text and "30 days" not in text
+
+
+async def test_a_document_is_read_whole_by_its_own_tenant_only(
+    server_settings: Settings, server_url: str
+) -> None:
+    acme = await ok(server_settings, server_url, "acme", "get_document", {"document_id": "return-policy"})
+    globex = await ok(server_settings, server_url, "globex", "get_document", {"document_id": "return-policy"})
+    assert acme["title"].startswith("ACME") and globex["title"].startswith("Globex")
+    assert "30 days" in acme["text"] and "30 days" not in globex["text"]
+    assert acme["uri"] == "kb://documents/return-policy" and acme["chunk_count"] >= 1
+    note = {"title": "Globex note", "text": "Only for Globex.", "document_id": "globex-note"}
+    await ok(server_settings, server_url, "globex", "ingest_text", note)
+    assert (await ok(server_settings, server_url, "globex", "get_document", {"document_id": "globex-note"}))[
+        "text"
+    ]
+    missing = await refused(
+        server_settings, server_url, "acme", "get_document", {"document_id": "globex-note"}
+    )
+    assert "no document 'globex-note'" in missing and missing.endswith("[document_not_found]")
 
 
 async def test_large_uploads_run_as_a_job_with_progress(server_settings: Settings, server_url: str) -> None:
