@@ -90,6 +90,16 @@ class FilledArguments(BaseModel):
     from_memory: list[str] = Field(default_factory=list)
 
 
+
+def schema_type(schema: Mapping[str, Any]) -> str | None:
+    """The JSON type a schema property takes besides `null` (`["integer", "null"]` is an optional
+    integer: portable schemas write optional values so)."""
+    declared = schema.get("type")
+    if isinstance(declared, list):
+        others = [kind for kind in declared if kind != "null"]
+        return others[0] if len(others) == 1 else None
+    return declared if isinstance(declared, str) else None
+
 def _body(pattern: str) -> str:
     return pattern.removeprefix("^").removesuffix("$")
 
@@ -158,7 +168,7 @@ def _find_number(name: str, schema: Mapping[str, Any], text: str) -> float | int
     candidates: list[tuple[int, float]] = []
     for match in _NUMBER.finditer(text):
         value = float(match.group(1).replace(",", "."))
-        if schema.get("type") == "integer" and value != int(value):
+        if schema_type(schema) == "integer" and value != int(value):
             continue
         distance = min((abs(match.start() - at) for at in mentions), default=None)
         if distance is not None and distance <= 40 and _within_bounds(value, schema):
@@ -166,7 +176,7 @@ def _find_number(name: str, schema: Mapping[str, Any], text: str) -> float | int
     if not candidates:
         return None
     value = min(candidates)[1]
-    return int(value) if schema.get("type") == "integer" else value
+    return int(value) if schema_type(schema) == "integer" else value
 
 
 def _free_text(name: str, message: str) -> str | None:
@@ -228,7 +238,7 @@ def fill_arguments(
             found[name] = value
             remaining = _mask(remaining, span)
     for name, prop in properties.items():
-        if name not in found and prop.get("type") in {"integer", "number"} and "enum" not in prop:
+        if name not in found and schema_type(prop) in {"integer", "number"} and "enum" not in prop:
             number = _find_number(name, prop, remaining)
             if number is not None:
                 found[name] = number
@@ -268,13 +278,13 @@ def _identifier(
     if prop.get("format") == "uri" or name.lower() in {"url", "uri", "link"}:
         match = _URL.search(message)
         return (match.group(0).rstrip(".,;"), match.span()) if match else (None, None)
-    if prop.get("type") == "string" and _is_content(name, prop):
+    if schema_type(prop) == "string" and _is_content(name, prop):
         return (attachments[0].content_base64 if attachments else None), None
     return None, None
 
 
 def _is_free_text(name: str, prop: Mapping[str, Any], *, required_field: bool) -> bool:
-    if prop.get("type") != "string" or {"pattern", "enum", "format", "contentEncoding"} & prop.keys():
+    if schema_type(prop) != "string" or {"pattern", "enum", "format", "contentEncoding"} & prop.keys():
         return False
     return name.lower() in FREE_TEXT_NAMES or required_field
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from agentmesh.embeddings import embed
-from host.arguments import FREE_TEXT_NAMES
+from host.arguments import FREE_TEXT_NAMES, schema_type
 from host.catalog import ToolSpec
 from host.routing import MessageEmbedding
 from host.text import terms
@@ -40,7 +40,7 @@ def takes_the_message(tool: ToolSpec) -> bool:
     properties = tool.input_schema.get("properties", {})
     for name in tool.input_schema.get("required", []):
         prop = properties.get(name, {})
-        if prop.get("type") == "string" and not (
+        if schema_type(prop) == "string" and not (
             {"pattern", "enum", "format", "contentEncoding"} & prop.keys()
         ):
             return name.lower() in FREE_TEXT_NAMES

@@ -166,3 +166,17 @@ def test_a_note_takes_the_quoted_text_and_a_search_the_whole_message() -> None:
 def test_a_remembered_value_that_does_not_fit_the_pattern_is_not_used() -> None:
     filled = fill_arguments(DEBT_SCHEMA, "and his history?", memory={"mst": "SH-1042"})
     assert filled.missing == ["mst"]
+
+
+def test_an_optional_value_written_as_a_type_list_is_filled_like_its_type() -> None:
+    # Portable schemas (what servers publish) write an optional integer as ["integer", "null"].
+    schema = {
+        "type": "object",
+        "required": ["mst"],
+        "properties": {
+            "mst": {"type": "string", "pattern": "^[0-9]{10}$"},
+            "days": {"type": ["integer", "null"], "description": "how many days"},
+        },
+    }
+    filled = fill_arguments(schema, "Payments of 3428557611 in the last 30 days")
+    assert filled.arguments == {"mst": "3428557611", "days": 30} and filled.missing == []
