@@ -64,7 +64,11 @@ class Authorizer:
 
     def may_see(self, caller: Caller, tool: ToolSpec) -> bool:
         """Whether `tool` is listed for the caller: everything its policy and role do not deny."""
-        return self._decide_tool(caller, tool, {}).effect != "deny"
+        return self.listing(caller, tool).effect != "deny"
+
+    def listing(self, caller: Caller, tool: ToolSpec) -> Decision:
+        """The decision a listing shows for `tool` (no arguments yet, so no argument rule)."""
+        return self._decide_tool(caller, tool, {})
 
     def _decide_tool(self, caller: Caller, tool: ToolSpec, context: dict[str, Any]) -> Decision:
         # Whether the tool changes data comes from its MCP annotations; the role rule needs it.

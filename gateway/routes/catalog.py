@@ -21,7 +21,6 @@ from gateway.routes.chat import TENANT_PATH
 from gateway.state import GatewayState
 from host.caller import Caller
 from mcp_servers.common.results import OutputFormat
-from policies.model import Principal
 
 
 class AgentSummary(BaseModel):
@@ -110,10 +109,9 @@ async def list_agents(request: Request) -> Response:
 async def list_tools(request: Request) -> Response:
     state, user, headers = await _caller(request)
     caller = Caller(tenant_id=user.tenant_id, subject=user.subject, roles=user.roles)
-    principal = Principal(tenant_id=user.tenant_id, subject=user.subject, roles=user.roles)
     items = []
     for tool in sorted(await state.host.catalog_for(caller), key=lambda tool: tool.qualified_name):
-        decision = state.host.policies.decide(principal, "call_tool", tool.qualified_name)
+        decision = state.host.authorizer.listing(caller, tool)
         if decision.effect == "deny":
             continue
         items.append(

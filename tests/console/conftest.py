@@ -32,9 +32,12 @@ def order_taker(request: ReceivedRequest) -> Completion:
 
 
 @pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WholeMesh]:
+def mesh(tmp_path_factory: pytest.TempPathFactory, llm: FakeOpenAI) -> Iterator[WholeMesh]:
     require_chromium()
+    assert llm.base_url is not None
     env = {
+        # The admin points acme's agents at the loopback model: the platform allows that origin.
+        "AGENTMESH_OUTBOUND_ALLOW": llm.base_url,
         "AGENTMESH_RATE_LIMIT_RPM": "1000",
         "AGENTMESH_USER_RATE_LIMIT_RPM": "1000",
         # Uploads above 128 bytes become ingestion jobs, so the knowledge page shows a job's progress.

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from agentmesh.db import create_engine, session_factory
+from agentmesh.outbound import AllowList, OutboundGuard
 from mcp_servers.erp.tool_config import HttpToolConfig
 from mcp_servers.erp.tool_store import ToolConfigStore
 from tests.gateway.mesh import DEBT_QUESTION, Mesh
@@ -124,7 +125,9 @@ def test_the_policy_view_shows_the_base_policy_and_the_limits_in_force(mesh: Mes
 async def _change_definition(mesh: Mesh, config: HttpToolConfig) -> None:
     engine = create_engine(mesh.settings.resolved_database_url)
     try:
-        await ToolConfigStore(session_factory(engine)).update("acme", config)
+        await ToolConfigStore(session_factory(engine), outbound=OutboundGuard(AllowList())).update(
+            "acme", config
+        )
     finally:
         await engine.dispose()
 

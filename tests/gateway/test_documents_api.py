@@ -54,7 +54,7 @@ def test_reading_is_the_tenants_policy_to_grant(gateway: Gateway) -> None:
     assert listed.status_code == 200
     assert all(d["title"].startswith("Globex") for d in listed.json()["documents"])
     denied = gateway.get("/api/globex/documents/return-policy", "globex", "bob")
-    assert denied.status_code == 403 and denied.json()["error"]["code"] == "policy_denied"
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "denied"
     assert gateway.get("/api/globex/documents/return-policy", "acme", "alice").status_code == 403
 
 
