@@ -69,6 +69,11 @@ ErrorCode = Literal[
     "approval_not_found",
     "approval_already_resolved",
     "approvals_unavailable",
+    "tenant_reserved",
+    # Uploads: files handed to tools by reference.
+    "upload_not_found",
+    "upload_quota_exceeded",
+    "uploads_unavailable",
     # One tool call, as the host and the servers see it.
     "tool_not_found",
     "tool_not_granted",

@@ -46,6 +46,12 @@ a listing for this tenant with every tenant's tools, which the host then filters
 """
 
 
+TENANT_EXPORT_SCOPE = "tenant:export"
+TENANT_DELETE_SCOPE = "tenant:delete"
+"""Scopes of the tokens a platform admin's tenant export or deletion sends each server. No tool
+name holds a colon, so no grant of tools can ever put these in a token."""
+
+
 def server_audience(server: str) -> str:
     """The `aud` value that binds a token to one server."""
     return f"mcp:{server}"

@@ -15,6 +15,8 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from agentmesh.uploads import INTERNAL_UPLOADS_PATH
+
 
 def default_data_dir() -> Path:
     """The per-user data directory (`~/.local/share/agentmesh` on Linux, the platform's
@@ -113,10 +115,21 @@ class Settings(BaseSettings):
     # RAG server: the largest document one call may send, the size from which ingestion runs as a
     # job polled with ingest_status, and whether the demo knowledge base is seeded on start.
     rag_max_upload_bytes: int = Field(
-        default=3 * 1024 * 1024, ge=1024, alias="AGENTMESH_RAG_MAX_UPLOAD_BYTES"
+        default=25 * 1024 * 1024, ge=1024, alias="AGENTMESH_RAG_MAX_UPLOAD_BYTES"
     )
     rag_job_threshold_bytes: int = Field(default=64 * 1024, ge=0, alias="AGENTMESH_RAG_JOB_THRESHOLD_BYTES")
     rag_demo_kb: bool = Field(default=True, alias="AGENTMESH_RAG_DEMO_KB")
+
+    # Uploads: files handed to tools by reference (`upload://<handle>`). The gateway keeps them per
+    # tenant (a directory shared by every gateway replica when there are several) and serves them
+    # to the MCP servers at `uploads_url` (default: the gateway's own `/internal/uploads`).
+    uploads_dir: Path | None = Field(default=None, alias="AGENTMESH_UPLOADS_DIR")
+    upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, alias="AGENTMESH_UPLOAD_MAX_BYTES")
+    upload_tenant_quota_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024, alias="AGENTMESH_UPLOAD_TENANT_QUOTA_BYTES"
+    )
+    upload_retention_days: float = Field(default=7.0, gt=0, alias="AGENTMESH_UPLOAD_RETENTION_DAYS")
+    uploads_url: str | None = Field(default=None, alias="AGENTMESH_UPLOADS_URL")
 
     secret_key: str | None = Field(default=None, alias="AGENTMESH_SECRET_KEY")
 
@@ -205,6 +218,16 @@ class Settings(BaseSettings):
         """Whether the database is the embedded SQLite default (no `DATABASE_URL`): this machine's
         own, which a process that needs its tables may migrate (`agentmesh.db.require_schema`)."""
         return not self.database_url
+
+    @property
+    def resolved_uploads_dir(self) -> Path:
+        """`AGENTMESH_UPLOADS_DIR`, or `uploads/` in the data directory."""
+        return (self.uploads_dir or self.resolved_data_dir / "uploads").expanduser().resolve()
+
+    @property
+    def resolved_uploads_url(self) -> str:
+        """Where MCP servers fetch upload bytes: `AGENTMESH_UPLOADS_URL`, else the gateway's own."""
+        return (self.uploads_url or f"{self.gateway_url.rstrip('/')}{INTERNAL_UPLOADS_PATH}").rstrip("/")
 
     @property
     def keys_dir(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -26,15 +27,28 @@ from gateway.console.oidc import OidcClient
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.limits import TenantLimits
 from gateway.mcp_endpoint import TenantMcpEndpoint
+from gateway.mesh_callers import MeshCallers
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import Operation, openapi_operation
 from gateway.request_telemetry import RequestTelemetryMiddleware
-from gateway.routes import admin, catalog, chat, completions, documents, health, jwks, metrics, sessions
+from gateway.routes import (
+    admin,
+    catalog,
+    chat,
+    completions,
+    documents,
+    health,
+    jwks,
+    metrics,
+    sessions,
+    uploads,
+)
 from gateway.routes.admin.stores import AdminStores
 from gateway.sessions import SessionStore
 from gateway.state import GatewayState
 from gateway.tenants import DEMO_TENANTS, TenantDirectory
 from gateway.turns import TurnRunner
+from gateway.uploads import UploadStore
 from gateway.usage import UsageLedger
 from host.composition import HostStores, build_agent_host
 from policies.loader import PolicySet
@@ -97,6 +111,12 @@ def create_app(
         )
         host.config.on_servers_changed = admin_stores.servers.sync
         console_auth = ConsoleAuth(settings, backends.cache, secrets, OidcClient.configured(settings))
+        upload_store = UploadStore(
+            settings.resolved_uploads_dir,
+            max_bytes=settings.upload_max_bytes,
+            tenant_quota_bytes=settings.upload_tenant_quota_bytes,
+            retention=timedelta(days=settings.upload_retention_days),
+        )
         state = GatewayState(
             settings=settings,
             engine=engine,
@@ -111,6 +131,7 @@ def create_app(
                 admission,
                 gateway_metrics,
                 admin_stores.usage,
+                upload_store,
                 session_events=backends.session_events,
             ),
             token_verifier=UserTokenVerifier(settings),
@@ -121,6 +142,9 @@ def create_app(
             mcp=TenantMcpEndpoint(host, settings, admit=admission.admit, tenants=tenants),
             session_events=backends.session_events,
             console=console_auth,
+            uploads=upload_store,
+            mesh_callers=MeshCallers(settings, host.pool.servers),
+            backends=backends,
             redis=backends.redis,
         )
         app.state.gateway = state
@@ -128,6 +152,7 @@ def create_app(
         await state.admin.servers.connect_registered()
         async with anyio.create_task_group() as task_group:
             await host.start(task_group)
+            task_group.start_soon(upload_store.keep_expiring)
             ready = await host.pool.wait_ready(SERVER_CONNECT_TIMEOUT_SECONDS if server_urls else 0)
             log.info("mcp_servers_ready", servers=ready)
             await host.catalog.refresh_all()
@@ -136,6 +161,7 @@ def create_app(
                     yield
             finally:
                 await host.aclose()
+                task_group.cancel_scope.cancel()  # the upload expiry loop
         await engine.dispose()
         await backends.aclose()
         await state.token_verifier.aclose()
@@ -159,6 +185,7 @@ def public_operations() -> list[Operation[Any, Any]]:
         *health.operations,
         *chat.operations,
         *sessions.operations,
+        *uploads.operations,
         *completions.operations,
         *metrics.operations,
         *jwks.operations,

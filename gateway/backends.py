@@ -18,6 +18,15 @@ from gateway.sessions import InProcessSessionWindows, RedisSessionWindows, Sessi
 from gateway.turn_slots import InProcessTurnSlots, RedisTurnSlots, TurnSlots
 
 
+def tenant_tag(tenant_id: str) -> str:
+    """The Redis Cluster hash tag in every key of a tenant (`{acme}`): one slot per tenant's keys,
+    and one pattern that finds them all."""
+    return f"{{{tenant_id}}}"
+
+
+_GLOB_SPECIAL = str.maketrans({char: f"\\{char}" for char in "*?[]^\\"})
+
+
 @dataclass
 class Backends:
     redis: Redis | None
@@ -26,10 +35,41 @@ class Backends:
     cache: Cache
     windows: SessionWindows
     session_events: SessionEvents
+    prefix: str = "agentmesh"
 
     async def aclose(self) -> None:
         if self.redis is not None:
             await self.redis.aclose()
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """Delete every key of the tenant (rate limits, turn slots, session windows, caches); how many.
+
+        On Redis: every key under the prefix holding the tenant's hash tag, found with SCAN (never
+        KEYS) and removed with UNLINK. In process: the same state in this replica's memory.
+        """
+        tag = tenant_tag(tenant_id)
+        if self.redis is None:
+            assert isinstance(self.limiter, InProcessRateLimiter)
+            assert isinstance(self.slots, InProcessTurnSlots)
+            assert isinstance(self.cache, InProcessCache)
+            assert isinstance(self.windows, InProcessSessionWindows)
+            return (
+                self.limiter.forget_keys(f"{tag}:")
+                + self.slots.forget_tenant(tenant_id)
+                + self.cache.forget_containing(tag)
+                + self.windows.forget_tenant(tenant_id)
+            )
+        pattern = f"{self.prefix.translate(_GLOB_SPECIAL)}:*{tag.translate(_GLOB_SPECIAL)}*"
+        removed = 0
+        batch: list[str] = []
+        async for key in self.redis.scan_iter(match=pattern, count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                removed += await self.redis.unlink(*batch)
+                batch = []
+        if batch:
+            removed += await self.redis.unlink(*batch)
+        return removed
 
 
 async def open_backends(settings: Settings) -> Backends:
@@ -53,6 +93,7 @@ async def open_backends(settings: Settings) -> Backends:
         raise
     prefix = settings.redis_key_prefix
     return Backends(
+        prefix=prefix,
         redis=redis,
         limiter=RedisRateLimiter(redis, prefix=prefix),
         slots=RedisTurnSlots(redis, prefix=prefix, lease_seconds=settings.turn_lease_seconds),

@@ -50,6 +50,13 @@ class InProcessCache:
     async def forget(self, key: str) -> None:
         self._entries.pop(key, None)
 
+    def forget_containing(self, tag: str) -> int:
+        """Drop every entry whose key holds `tag` (a deleted tenant's `{tenant}`); how many."""
+        gone = [key for key in self._entries if tag in key]
+        for key in gone:
+            del self._entries[key]
+        return len(gone)
+
 
 class RedisCache:
     """Entries under `{prefix}:cache:` with Redis expiry."""

@@ -44,6 +44,19 @@ DEFAULT_PATH_SCHEMA: Mapping[str, Any] = {"type": "string", "minLength": 1, "max
 Endpoint = Callable[[Request], Awaitable[Response]]
 JSON = "application/json"
 
+FILE_CONTENT: Mapping[str, Any] = {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}},
+        }
+    },
+}
+"""A file as a request body: raw bytes (any media type; `application/octet-stream` documented) or a
+multipart form whose `file` part holds it."""
+
 _PATH_PARAMETER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?}")
 
 ERROR_DESCRIPTIONS = {
@@ -95,6 +108,8 @@ class Operation(Generic[BodyT, QueryT]):
     path_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     media_type: str = JSON
     """What the endpoint answers with: JSON (`response`), or another type documented as text."""
+    file_body: bool = False
+    """The request body may be a file: raw (its own `Content-Type`) or `multipart/form-data`."""
     endpoint: Endpoint | None = None
 
     def __post_init__(self) -> None:
@@ -279,11 +294,13 @@ def _operation_object(
         document["description"] = operation.description
     if parameters:
         document["parameters"] = parameters
+    request_content: dict[str, Any] = {}
     if operation.body is not None:
-        document["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": refs[(operation.body, "validation")]}},
-        }
+        request_content[JSON] = {"schema": refs[(operation.body, "validation")]}
+    if operation.file_body:
+        request_content.update(FILE_CONTENT)
+    if request_content:
+        document["requestBody"] = {"required": True, "content": request_content}
     document["security"] = [{operation.security_scheme: []}] if operation.authenticated else []
     return document
 

@@ -134,6 +134,14 @@ class InProcessRateLimiter:
         self._sweep_every = sweep_every
         self._writes = 0
 
+    def forget_keys(self, prefix: str) -> int:
+        """Drop every key starting with `prefix` (a deleted tenant's `{tenant}:`); how many."""
+        with self._lock:
+            gone = [key for key in self._tats if key.startswith(prefix)]
+            for key in gone:
+                del self._tats[key]
+        return len(gone)
+
     def _store(self, key: str, tat: float, now: float) -> None:
         self._tats[key] = tat
         self._writes += 1

@@ -4,20 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agentmesh.uploads import HANDLE_PATTERN, UPLOAD_SCHEME
 from host.usage import Usage
 
 MAX_MESSAGE_CHARS = 8000
 MAX_ATTACHMENT_BASE64_CHARS = 14_000_000  # about 10 MB of file
+UPLOAD_REFERENCE_PATTERN = "^" + UPLOAD_SCHEME + HANDLE_PATTERN.removeprefix("^")
 
 
 class AttachmentIn(BaseModel):
+    """A file for the turn: an earlier upload by its reference, or (small files) inline base64.
+
+    Either way the turn's tools receive it by reference: an inline file is stored as an upload
+    first. Files larger than a request body may carry go through `POST /api/{tenant_id}/uploads`.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255)
-    media_type: str = Field(min_length=3, max_length=100)
-    content_base64: str = Field(min_length=4, max_length=MAX_ATTACHMENT_BASE64_CHARS)
+    media_type: str | None = Field(
+        default=None, min_length=3, max_length=100, description="required with content_base64"
+    )
+    content_base64: str | None = Field(default=None, min_length=4, max_length=MAX_ATTACHMENT_BASE64_CHARS)
+    upload: str | None = Field(
+        default=None, pattern=UPLOAD_REFERENCE_PATTERN, description="`upload://<handle>` of an earlier upload"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AttachmentIn:
+        if (self.content_base64 is None) == (self.upload is None):
+            raise ValueError("an attachment has either content_base64 or upload, not both or neither")
+        if self.content_base64 is not None and self.media_type is None:
+            raise ValueError("an inline attachment needs its media_type")
+        return self
 
 
 class ChatRequest(BaseModel):

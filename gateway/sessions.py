@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from agentmesh.db import Base
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from gateway.errors import ApiError
 from gateway.tables import ChatMessageRow, ChatSessionRow, utcnow
 
@@ -160,12 +161,22 @@ class InProcessSessionWindows:
     async def forget(self, key: SessionKey) -> None:
         self._entries.pop(self._key(key), None)
 
+    def forget_tenant(self, tenant_id: str) -> int:
+        """Drop the tenant's windows (tenant deletion); how many there were."""
+        gone = [key for key in self._entries if key[0] == tenant_id]
+        for key in gone:
+            del self._entries[key]
+        return len(gone)
+
 
 SessionWindows = RedisSessionWindows | InProcessSessionWindows
 
 
 class SessionStore:
     """Sessions: the durable transcript in SQL, the window in Redis when configured."""
+
+    # Messages first: they reference their session.
+    TENANT_ROWS = (TenantRows("chat_messages"), TenantRows("chat_sessions"))
 
     def __init__(
         self,
@@ -328,6 +339,10 @@ class SessionStore:
             await db.delete(row)
         if self._windows is not None:
             await self._windows.forget(key)
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's transcripts in `db`'s transaction (windows go with its Redis keys)."""
+        return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
 
 def _title(first_message: str | None) -> str | None:

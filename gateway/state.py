@@ -11,12 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agentmesh.settings import Settings
 from gateway.admission import Admission
 from gateway.auth import UserTokenVerifier
+from gateway.backends import Backends
+from gateway.mesh_callers import MeshCallers
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.session_events import SessionEvents
 from gateway.sessions import SessionStore
 from gateway.tenants import TenantDirectory
 from gateway.turns import TurnRunner
+from gateway.uploads import UploadStore
 from host.agent_host import AgentHost
 from policies.audit import AuditLog
 
@@ -45,4 +48,7 @@ class GatewayState:
     mcp: TenantMcpEndpoint
     session_events: SessionEvents
     console: ConsoleAuth
+    uploads: UploadStore
+    mesh_callers: MeshCallers
+    backends: Backends
     redis: Redis | None = None

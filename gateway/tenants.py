@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from gateway.cache import Cache, InProcessCache
 from gateway.errors import ApiError
 from gateway.tables import TenantRow
@@ -31,9 +32,12 @@ class TenantDirectory:
         self._ttl = ttl_seconds
         self._cache = cache or InProcessCache()
 
+    TENANT_ROWS = (TenantRows("tenants", "id"),)
+
     @staticmethod
     def _key(tenant_id: str) -> str:
-        return f"tenant:{tenant_id}"
+        # The `{tenant}` hash tag: every key of a tenant is found (and deleted) by its tag.
+        return f"tenant:{{{tenant_id}}}"
 
     async def exists(self, tenant_id: str) -> bool:
         if await self._cache.get(self._key(tenant_id)) is not None:
@@ -51,6 +55,10 @@ class TenantDirectory:
     async def forget(self, tenant_id: str) -> None:
         """Drop the cached answer for a tenant (after it is deleted or disabled)."""
         await self._cache.forget(self._key(tenant_id))
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's row in `db`'s transaction (`forget` it once committed)."""
+        return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
     async def ensure(self, tenants: dict[str, str]) -> None:
         """Create the given tenants if missing (idempotent, and safe when replicas start together)."""

@@ -59,6 +59,11 @@ class InProcessTurnSlots:
         with self._lock:
             return len(self._held.get(tenant_id, {}))
 
+    def forget_tenant(self, tenant_id: str) -> int:
+        """Drop the tenant's slots (tenant deletion); how many were held."""
+        with self._lock:
+            return len(self._held.pop(tenant_id, {}))
+
 
 # KEYS[1]: the tenant's slot set. ARGV: slot id, limit, lease seconds.
 _ACQUIRE_SCRIPT = """

@@ -18,6 +18,8 @@ their quotas and appends its answer to their session.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import time
 import uuid
@@ -31,12 +33,15 @@ import structlog
 from opentelemetry import trace
 from pydantic import BaseModel, Field
 
+from agentmesh.uploads import handle_of
 from gateway.admission import Admission, Quotaholder
 from gateway.auth import AuthenticatedUser
+from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from gateway.schemas import AttachmentIn, ChatRequest, ChatResponse, Step
 from gateway.session_events import SessionEvent, SessionEvents
 from gateway.sessions import SessionKey, SessionStore, SessionWindow, StoredMessage
+from gateway.uploads import UploadInfo, UploadStore
 from gateway.usage import UsageLedger
 from host.agent_host import AgentHost
 from host.approvals import ApprovalNotFound
@@ -51,6 +56,13 @@ tracer = trace.get_tracer("agentmesh.gateway")
 """The process's tracer (its provider is installed by `agentmesh.telemetry` at start)."""
 
 Channel = Literal["chat", "openai", "approval"]
+
+
+def _decoded(name: str, content_base64: str) -> bytes:
+    try:
+        return base64.b64decode(content_base64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError("invalid_request", f"the attachment '{name}' is not valid base64") from exc
 
 
 def history_of(window: SessionWindow) -> list[Message]:
@@ -192,6 +204,7 @@ class TurnRunner:
         admission: Admission,
         metrics: GatewayMetrics,
         usage: UsageLedger,
+        uploads: UploadStore,
         *,
         session_events: SessionEvents | None = None,
         tracer: trace.Tracer = tracer,
@@ -202,32 +215,67 @@ class TurnRunner:
         self._metrics = metrics
         self._usage = usage
         self._session_events = session_events
+        self._uploads = uploads
         self._tracer = tracer
 
     # -- input -------------------------------------------------------------------------------
 
-    def check_input(
-        self, user: AuthenticatedUser, message: str, attachments: Sequence[AttachmentIn] = ()
-    ) -> None:
-        """413 when the message or an attachment is larger than the tenant's policy accepts."""
-        limits = self._host.policies.limits(user.tenant_id)
-        check_message(limits, message)
-        for attachment in attachments:
-            check_attachment(limits, attachment.name, base64_decoded_size(attachment.content_base64))
+    def check_input(self, user: AuthenticatedUser, message: str) -> None:
+        """413 when the message is longer than the tenant's policy accepts."""
+        check_message(self._host.policies.limits(user.tenant_id), message)
 
     async def open_session(self, user: AuthenticatedUser, body: ChatRequest) -> SessionWindow:
         """The session a chat turn continues (or a new one); refused if it is another user's, or if
-        the input is larger than the tenant's policy accepts."""
-        self.check_input(user, body.message, body.attachments)
+        the message is longer than the tenant's policy accepts."""
+        self.check_input(user, body.message)
         return await self._sessions.open(user.tenant_id, user.subject, body.session_id)
 
+    async def attachments(self, user: AuthenticatedUser, files: Sequence[AttachmentIn]) -> list[Attachment]:
+        """The turn's files, each by its upload reference.
+
+        Every file is checked before any is stored: 413 when one is larger than the tenant's
+        policy accepts, 404 `upload_not_found` for a reference the caller may not use (another
+        tenant's, another user's). Inline files are then stored as uploads of the caller.
+        """
+        limits = self._host.policies.limits(user.tenant_id)
+        found: dict[int, UploadInfo] = {}
+        decoded: dict[int, bytes] = {}
+        for number, file in enumerate(files):
+            if file.upload is not None:
+                info = await self._uploads.usable(
+                    user.tenant_id, handle_of(file.upload), subject=user.subject, roles=user.roles
+                )
+                check_attachment(limits, file.name, info.size_bytes)
+                found[number] = info
+            else:
+                assert file.content_base64 is not None
+                check_attachment(limits, file.name, base64_decoded_size(file.content_base64))
+                decoded[number] = _decoded(file.name, file.content_base64)
+        for number, data in decoded.items():
+            found[number] = await self._uploads.save_bytes(
+                user.tenant_id,
+                uploaded_by=user.subject,
+                filename=files[number].name,
+                media_type=files[number].media_type,
+                data=data,
+            )
+        return [
+            Attachment(
+                name=file.name,
+                media_type=file.media_type or found[number].media_type,
+                reference=found[number].reference,
+                size_bytes=found[number].size_bytes,
+            )
+            for number, file in enumerate(files)
+        ]
+
     @staticmethod
-    def chat_request(body: ChatRequest, window: SessionWindow) -> TurnRequest:
+    def chat_request(body: ChatRequest, window: SessionWindow, attachments: list[Attachment]) -> TurnRequest:
         return TurnRequest(
             message=body.message,
             history=history_of(window),
             memory=window.memory,
-            attachments=[Attachment(**a.model_dump()) for a in body.attachments],
+            attachments=attachments,
             agent=body.agent,
             session=window.key,
         )

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from gateway.tables import UsageRecordRow
 from host.usage import Usage
 
@@ -84,8 +85,14 @@ def _totals(row: Any) -> dict[str, Any]:
 class UsageLedger:
     """Appends usage rows and summarises one tenant's."""
 
+    TENANT_ROWS = (TenantRows("usage_records"),)
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's rows in `db`'s transaction (tenant deletion)."""
+        return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
     async def record(
         self,

@@ -86,7 +86,8 @@ class HostTools:
     breakers: CircuitBreakers
     ranker: ToolRanker
     issuer: MeshTokenIssuer | None = None
-    """Mints the caller's tokens for resources, prompts and completions of servers (None: not offered)."""
+    """Mints the caller's mesh tokens (and caches them per caller) for resources, prompts and
+    completions of servers; None for hosts that mint none (replay)."""
 
 
 class HostOptions(BaseModel):
@@ -184,6 +185,19 @@ class AgentHost:
         return self.tools.catalog
 
     # -- lifecycle ---------------------------------------------------------------------------
+
+    async def forget_tenant(self, tenant_id: str) -> None:
+        """Drop what this host holds of a deleted tenant: its LLM clients and settings, the mesh
+        tokens minted for it, its own tools in the catalog; then reload the configuration, pins
+        and policies its deletion changed (other replicas follow the bumped versions)."""
+        self.models.forget_tenant(tenant_id)
+        if self.tools.issuer is not None:
+            self.tools.issuer.forget_tenant(tenant_id)
+        self.catalog.forget_tenant(tenant_id)
+        await self.config.refresh()
+        await self.catalog.reload_pins()
+        if self._options.refresh_policies:
+            await self.policies.refresh()
 
     async def start(self, task_group: TaskGroup) -> None:
         """Load the stored configuration, then start the pool and the background work."""

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from host.agents import AgentConfig
 from host.config_versions import bump
 from host.tables import PLATFORM_OWNER, AgentRow, ConfigVersionRow
@@ -36,6 +37,8 @@ def _config(row: AgentRow) -> AgentConfig:
 
 class AgentStore:
     """Platform agents and tenants' own agents, by owner and name."""
+
+    TENANT_ROWS = (TenantRows("host_agents", "owner"),)
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -79,6 +82,13 @@ class AgentStore:
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise AgentNotFound(f"no agent named '{name}'")
             await bump(db, "agents")
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's own agents in `db`'s transaction; every replica reloads its agents."""
+        removed = await delete_declared(db, self.TENANT_ROWS, tenant_id)
+        if any(removed.values()):
+            await bump(db, "agents")
+        return removed
 
     async def seed(self, agents: builtins.list[AgentConfig]) -> bool:
         """Write `agents` if no agent was ever stored; returns whether it did."""

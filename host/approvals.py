@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from host.caller import Caller
 from host.catalog import split_external_name
 from host.language import DEFAULT_LANGUAGE, Language
@@ -118,8 +119,14 @@ def may_decide(approver: Caller, tenant_id: str) -> bool:
 class ApprovalStore:
     """Pending approvals in the database, always read within one tenant."""
 
+    TENANT_ROWS = (TenantRows("host_pending_approvals"),)
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's rows in `db`'s transaction (tenant deletion)."""
+        return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
     async def create(self, agent: str, record: PausedTurnRecord) -> PendingApproval:
         """Persist a paused turn as a new pending approval."""

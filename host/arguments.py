@@ -6,7 +6,7 @@ first so their digits are not mistaken for numbers later:
 1. a `pattern` (an identifier such as an MST or a shipment id) is searched for in the message,
    an `enum` value is matched by name (accents and underscores ignored), `format: date` reads
    ISO, day/month/year, "5 March 2024", Vietnamese "ngày 5 tháng 3 năm 2024" and today /
-   yesterday / tomorrow, `format: uri` finds a URL, and base64 content comes from an attachment;
+   yesterday / tomorrow, `format: uri` finds a URL, and file content is the attachment's upload reference;
 2. numbers are taken near the property's name ("top 5", "more than 30 days") within the schema's
    bounds, never from text already used by step 1;
 3. a free-text field gets the quoted part of the message if there is one, else the message.
@@ -90,7 +90,6 @@ class FilledArguments(BaseModel):
     from_memory: list[str] = Field(default_factory=list)
 
 
-
 def schema_type(schema: Mapping[str, Any]) -> str | None:
     """The JSON type a schema property takes besides `null` (`["integer", "null"]` is an optional
     integer: portable schemas write optional values so)."""
@@ -99,6 +98,7 @@ def schema_type(schema: Mapping[str, Any]) -> str | None:
         others = [kind for kind in declared if kind != "null"]
         return others[0] if len(others) == 1 else None
     return declared if isinstance(declared, str) else None
+
 
 def _body(pattern: str) -> str:
     return pattern.removeprefix("^").removesuffix("$")
@@ -279,7 +279,7 @@ def _identifier(
         match = _URL.search(message)
         return (match.group(0).rstrip(".,;"), match.span()) if match else (None, None)
     if schema_type(prop) == "string" and _is_content(name, prop):
-        return (attachments[0].content_base64 if attachments else None), None
+        return (attachments[0].reference if attachments else None), None
     return None, None
 
 

@@ -230,6 +230,12 @@ class ToolCatalog:
         self._fetched_at.pop(server, None)
         self.version += 1
 
+    def forget_tenant(self, tenant_id: str) -> None:
+        """Drop the tenant's own tools (tenant deletion; their servers stop listing them too)."""
+        for server, tools in self._tools.items():
+            self._tools[server] = [tool for tool in tools if tool.owner_tenant != tenant_id]
+        self.version += 1
+
     def select(self, globs: Sequence[str], *, tenant_id: str) -> list[ToolSpec]:
         """Tools matching any of `globs` that `tenant_id` may see and that are not withheld.
 

@@ -191,12 +191,39 @@ class EpisodeStore:
         """A recorder for one turn, holding its input and the configuration in force."""
         return EpisodeRecorder(Episode(input=turn, agents=agents, policies=policies), self)
 
+    def tenant_directory(self, tenant_id: str) -> Path:
+        return self.root / (_SAFE.sub("_", tenant_id.lower()) or "_")
+
     def path_for(self, episode: Episode) -> Path:
-        tenant = _SAFE.sub("_", episode.input.caller.tenant_id.lower()) or "_"
         stamp = episode.recorded_at
         return (
-            self.root / tenant / stamp.strftime("%Y-%m-%d") / f"{stamp.strftime('%H%M%S')}-{episode.id}.json"
+            self.tenant_directory(episode.input.caller.tenant_id)
+            / stamp.strftime("%Y-%m-%d")
+            / f"{stamp.strftime('%H%M%S')}-{episode.id}.json"
         )
+
+    async def delete_tenant(self, tenant_id: str) -> int:
+        """Delete the tenant's recorded episodes (tenant deletion); how many there were.
+
+        Folder names fold case and odd characters, so only episodes recorded for exactly this
+        tenant are removed, one by one; the folder goes when nothing else is left in it.
+        """
+        folder = self.tenant_directory(tenant_id)
+
+        def remove() -> int:
+            removed = 0
+            for path in sorted(folder.rglob("*.json")) if folder.is_dir() else []:
+                if read_episode(path).input.caller.tenant_id == tenant_id:
+                    path.unlink()
+                    removed += 1
+            for directory in sorted(folder.rglob("*"), reverse=True) if folder.is_dir() else []:
+                if directory.is_dir() and not any(directory.iterdir()):
+                    directory.rmdir()
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+            return removed
+
+        return await anyio.to_thread.run_sync(remove)
 
     async def write(self, episode: Episode) -> Path:
         """Write the episode (in a worker thread: file I/O stays off the event loop)."""

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentmesh.errors import AgentmeshError
 from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import SecretBox
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from host.config_versions import bump
 from host.tables import LlmConfigRow
 
@@ -103,6 +104,8 @@ def _view(row: LlmConfigRow) -> LlmConfigView:
 class LlmConfigStore:
     """Tenant LLM configurations; writes bump the `llm` version so every replica reloads."""
 
+    TENANT_ROWS = (TenantRows("host_llm_configs", secrets=("api_key_sealed", "key_hint")),)
+
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox, *, outbound: OutboundGuard
     ) -> None:
@@ -142,6 +145,13 @@ class LlmConfigStore:
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise LlmConfigNotFound(f"tenant '{tenant_id}' has no LLM configuration")
             await bump(db, "llm")
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's LLM settings (its sealed key) in `db`'s transaction."""
+        removed = await delete_declared(db, self.TENANT_ROWS, tenant_id)
+        if any(removed.values()):
+            await bump(db, "llm")
+        return removed
 
     async def credentials(self, tenant_id: str) -> LlmCredentials | None:
         """The tenant's configuration with its key decrypted (host use only; never returned to clients)."""

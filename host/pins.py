@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from host.catalog import ToolSpec
 from host.config_versions import bump
 from host.tables import PLATFORM_OWNER, ToolPinRow
@@ -72,9 +73,18 @@ def _change(row: ToolPinRow) -> PinChange:
 class ToolPins:
     """Accepted tool definition hashes, shared by every host replica through the database."""
 
+    TENANT_ROWS = (TenantRows("host_tool_pins", "owner"),)
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], audit: AuditLog) -> None:
         self._sessions = sessions
         self._audit = audit
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the pins of the tenant's own tools in `db`'s transaction."""
+        removed = await delete_declared(db, self.TENANT_ROWS, tenant_id)
+        if any(removed.values()):
+            await bump(db, "pins")
+        return removed
 
     async def accepted(self) -> dict[PinKey, str]:
         """Every pinned tool's accepted hash, by (server, tool)."""

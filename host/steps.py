@@ -138,10 +138,10 @@ def call_key(call: ToolCall) -> str:
 
 
 def _with_attachments(arguments: dict[str, Any], attachments: list[Attachment]) -> dict[str, Any]:
-    """Replace `attachment://<name>` values with that attachment's base64 content."""
+    """Replace `attachment://<name>` values with that attachment's upload reference."""
     if not attachments:
         return arguments
-    by_name = {attachment.name: attachment.content_base64 for attachment in attachments}
+    by_name = {attachment.name: attachment.reference for attachment in attachments}
     return {
         key: by_name.get(value.removeprefix(ATTACHMENT_SCHEME), value)
         if isinstance(value, str) and value.startswith(ATTACHMENT_SCHEME)

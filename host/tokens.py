@@ -48,6 +48,11 @@ class MeshTokenIssuer:
         self._cache[cache_key] = (token, now + self._ttl)
         return token
 
+    def forget_tenant(self, tenant_id: str) -> None:
+        """Drop the tokens minted for the tenant (tenant deletion)."""
+        for cache_key in [key for key in self._cache if key[1] == tenant_id]:
+            del self._cache[cache_key]
+
     def for_listing(self, server: str) -> str:
         """A token that lets the host list `server`'s tools and call none of them."""
         caller = Caller(tenant_id=LISTING_TENANT, subject=HOST_SUBJECT, roles=[])

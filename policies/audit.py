@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.redaction import Redactor
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from policies.tables import AuditEventRow
 
 _DETAIL_REDACTOR = Redactor()
@@ -55,13 +56,23 @@ def audit_row(event: AuditEvent, redactor: Redactor = _DETAIL_REDACTOR) -> Audit
 
 
 class AuditLog:
-    """Appends to and reads from the audit table."""
+    """Appends to and reads from the audit table.
+
+    Records are never changed; they are deleted only with their tenant (`delete_tenant`), whose
+    deletion is itself recorded under the platform.
+    """
+
+    TENANT_ROWS = (TenantRows("audit_events"),)
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, redactor: Redactor | None = None
     ) -> None:
         self._sessions = sessions
         self._redactor = redactor or _DETAIL_REDACTOR
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's rows in `db`'s transaction (tenant deletion)."""
+        return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
     async def append(self, *events: AuditEvent) -> None:
         """Write `events` in one transaction (details redacted)."""

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from policies.audit import AuditEvent, arguments_hash, audit_row
 from policies.model import TenantPolicy
 from policies.tables import PolicyOverrideRow, PolicyOverrideVersionRow
@@ -43,8 +44,17 @@ class OverrideSnapshot(BaseModel):
 class PolicyOverrideStore:
     """Reads and writes one tenant's override at a time."""
 
+    TENANT_ROWS = (TenantRows("policy_overrides"),)
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's override in `db`'s transaction; every replica reloads its policies."""
+        removed = await delete_declared(db, self.TENANT_ROWS, tenant_id)
+        if any(removed.values()):
+            await _bump_version(db)
+        return removed
 
     async def get(self, tenant_id: str) -> TenantPolicy | None:
         """The override of `tenant_id`, holding only the sections that were set, or None."""

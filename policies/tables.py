@@ -12,7 +12,7 @@ from agentmesh.db import Base
 
 
 class AuditEventRow(Base):
-    """One append-only audit record; never updated, never deleted by the application."""
+    """One append-only audit record: never updated, deleted only with its tenant."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_tenant_id_id", "tenant_id", "id"),)

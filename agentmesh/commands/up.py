@@ -114,12 +114,13 @@ def run_mesh(settings: Settings, host: str, port: int) -> None:
         erp_api = children.start("demo-erp", ["demo-erp"])
         children.wait_healthy(erp_api)
         servers: dict[str, str] = {}
+        server_env = {
+            "AGENTMESH_ERP_API_URL": erp_api.base_url,
+            # The servers read `upload://` references from this gateway (which is not listening yet).
+            "AGENTMESH_UPLOADS_URL": settings.uploads_url or _uploads_url(host, port),
+        }
         started = [
-            children.start(
-                domain,
-                ["serve", domain, "--transport", "http"],
-                extra_env={"AGENTMESH_ERP_API_URL": erp_api.base_url},
-            )
+            children.start(domain, ["serve", domain, "--transport", "http"], extra_env=server_env)
             for domain in DOMAINS
         ]
         for child in started:
@@ -129,6 +130,15 @@ def run_mesh(settings: Settings, host: str, port: int) -> None:
         anyio.run(_serve_gateway, settings, servers, host, port)
     finally:
         children.stop_all()
+
+
+def _uploads_url(host: str, port: int) -> str:
+    from agentmesh.uploads import INTERNAL_UPLOADS_PATH
+
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in reachable:
+        reachable = f"[{reachable}]"
+    return f"http://{reachable}:{port}{INTERNAL_UPLOADS_PATH}"
 
 
 async def _upgrade_database(settings: Settings) -> None:

@@ -79,9 +79,10 @@ async def chat(request: Request) -> Response:
     limit_headers = await state.admission.admit(user)
     body = await CHAT.read_body(request, state.settings.max_body_bytes)
     window = await state.turns.open_session(user, body)
+    attachments = await state.turns.attachments(user, body.attachments)
     session_id = window.key.session_id
     structlog.contextvars.bind_contextvars(session_id=session_id)
-    turn = await state.turns.start(user, state.turns.chat_request(body, window))
+    turn = await state.turns.start(user, state.turns.chat_request(body, window, attachments))
 
     if not wants_stream(request, body):
         async with turn:

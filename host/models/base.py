@@ -20,7 +20,7 @@ from host.routing import MessageEmbedding
 from host.usage import Usage
 
 ATTACHMENT_SCHEME = "attachment://"
-"""A tool argument `attachment://<name>` stands for that attachment's base64 content."""
+"""A tool argument `attachment://<name>` stands for that attachment's upload reference."""
 
 
 class ToolCall(BaseModel):
@@ -35,11 +35,17 @@ class ToolCall(BaseModel):
 
 
 class Attachment(BaseModel):
-    """A file sent with a chat message (an image or document for OCR, say)."""
+    """A file sent with a chat message (an image or document for OCR, say), by reference.
+
+    The gateway keeps the bytes; a tool receives `reference` (`upload://<handle>`, see
+    `agentmesh.uploads`) and its server reads them from the gateway, so neither the model's
+    context nor the tool arguments (and their policy cap) ever carry the file itself.
+    """
 
     name: str
     media_type: str
-    content_base64: str
+    reference: str = Field(description="upload://<handle>")
+    size_bytes: int | None = None
 
 
 class Message(BaseModel):

@@ -78,6 +78,8 @@ class ModelRegistry:
         self._tenant_configs: dict[str, LlmCredentials | None] = {}
         self._version: int | None = None
         self._clients: OrderedDict[tuple[str, str, str, str | None], Model] = OrderedDict()
+        self._tenant_clients: dict[str, set[tuple[str, str, str, str | None]]] = {}
+        """The clients built on each tenant's own key, to drop with the tenant."""
 
     @classmethod
     def from_settings(
@@ -137,14 +139,20 @@ class ModelRegistry:
             if tenant is None:
                 return self._local
             return self._client(
-                tenant.provider, tenant.model, tenant.api_key.get_secret_value(), tenant.base_url
+                tenant.provider,
+                tenant.model,
+                tenant.api_key.get_secret_value(),
+                tenant.base_url,
+                owner=tenant_id,
             )
         if provider not in PROVIDERS:
             raise UnknownModel(
                 f"model provider '{provider}' is not available on this host (use {', '.join(PROVIDERS)})"
             )
         if tenant is not None and tenant.provider == provider:
-            return self._client(provider, model, tenant.api_key.get_secret_value(), tenant.base_url)
+            return self._client(
+                provider, model, tenant.api_key.get_secret_value(), tenant.base_url, owner=tenant_id
+            )
         key = self._platform_keys.get(provider)
         if key is None:
             raise ModelUnavailable(
@@ -159,11 +167,21 @@ class ModelRegistry:
             self._tenant_configs[tenant_id] = await self._llm_configs.credentials(tenant_id)
         return self._tenant_configs[tenant_id]
 
-    def _client(self, provider: str, model: str, api_key: str, base_url: str | None) -> Model:
+    def forget_tenant(self, tenant_id: str) -> None:
+        """Drop the tenant's LLM settings and every client holding its key (tenant deletion)."""
+        self._tenant_configs.pop(tenant_id, None)
+        for cache_key in self._tenant_clients.pop(tenant_id, set()):
+            self._clients.pop(cache_key, None)
+
+    def _client(
+        self, provider: str, model: str, api_key: str, base_url: str | None, *, owner: str | None = None
+    ) -> Model:
         if self._options is None:
             raise ModelUnavailable("remote model providers are not configured on this host")
         key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]
         cache_key = (provider, model, key_id, base_url)
+        if owner is not None:
+            self._tenant_clients.setdefault(owner, set()).add(cache_key)
         client = self._clients.get(cache_key)
         if client is None:
             client = ADAPTERS[provider](model, api_key=api_key, options=self._options, base_url=base_url)  # type: ignore[index]

@@ -6,15 +6,22 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.secrets import SecretBox
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from mcp_servers.erp.tables import ErpServiceCredentialRow, utcnow
 
 
 class ServiceCredentialStore:
     """Per-tenant named secrets (an API key, a token) for `service` auth; rows hold ciphertext only."""
 
+    TENANT_ROWS = (TenantRows("erp_service_credentials", secrets=("ciphertext",)),)
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
         self._box = box
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's rows in `db`'s transaction (tenant deletion)."""
+        return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
     async def put(self, tenant_id: str, name: str, secret: str) -> None:
         """Store or replace the tenant's credential `name`."""

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
 from agentmesh.outbound import OutboundGuard
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from mcp_servers.erp.tables import CATALOG_VERSION_ID, ErpCatalogVersionRow, ErpToolConfigRow, utcnow
 from mcp_servers.erp.tool_config import HttpToolConfig, builtin_tools
 
@@ -98,6 +99,15 @@ class ToolConfigStore:
         self._reserved = frozenset(
             reserved_names if reserved_names is not None else (tool.name for tool in builtin_tools())
         )
+
+    TENANT_ROWS = (TenantRows("erp_tool_configs"),)
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's own tools in `db`'s transaction; the servers reload their catalog."""
+        removed = await delete_declared(db, self.TENANT_ROWS, tenant_id)
+        if any(removed.values()):
+            await self._bump(db)
+        return removed
 
     @staticmethod
     async def _bump(session: AsyncSession) -> None:

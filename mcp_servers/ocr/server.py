@@ -1,7 +1,8 @@
 """The OCR MCP server: read images and PDFs, and pull the fields out of invoices and receipts.
 
-Every tool reads its input as base64 or from the caller's own folder (the tenant comes from the
-verified mesh token), recognises text off the event loop, and returns the lines with their boxes
+Every tool reads its input as an upload reference (`upload://<handle>`, fetched from the gateway
+as the caller), as base64, or from the caller's own folder (the tenant comes from the verified
+mesh token), recognises text off the event loop, and returns the lines with their boxes
 and confidences as `structuredContent` plus a readable text.
 """
 
@@ -18,10 +19,13 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agentmesh.settings import Settings
+from agentmesh.uploads import is_upload_reference
 from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.lifecycle import serve_tenant_lifecycle
 from mcp_servers.common.progress import ToolProgress
 from mcp_servers.common.results import render_meta, structured_result
 from mcp_servers.common.server import DomainServer
+from mcp_servers.common.uploads import UploadReader
 from mcp_servers.ocr.document import Document
 from mcp_servers.ocr.engines import EngineName, Engines
 from mcp_servers.ocr.invoice import InvoiceField, InvoiceFields, extract_invoice_fields
@@ -37,14 +41,18 @@ INSTRUCTIONS = (
     "ocr_document(document, engine, pages, language) does the same page by page, using a PDF's "
     "text layer where it has one; extract_invoice_fields(document) returns company (the vendor), "
     "date (ISO), total (the grand total, a number), tax code and invoice number, each with its "
-    "confidence and source line. Inputs are base64 (or a data: URL) or a path inside your own folder."
+    "confidence and source line. Inputs are an upload reference (upload://<handle>), base64 "
+    "(or a data: URL), or a path inside your own folder."
 )
 
 Input = Annotated[
     str,
     Field(
         min_length=1,
-        description="the file as base64 (or a data: URL), or a path inside your folder such as 'scans/a.png'",
+        description=(
+            "the file: an upload reference 'upload://<handle>', base64 (or a data: URL), "
+            "or a path inside your folder such as 'scans/a.png'"
+        ),
     ),
 ]
 Engine = Annotated[
@@ -90,6 +98,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     server, tenants = new_server("ocr", settings, options, instructions=INSTRUCTIONS)
     limits = InputLimits.from_settings(settings)
     source = DocumentSource(settings.ocr_allowed_dir, limits)
+    uploads = UploadReader(settings)
     reader = DocumentReader(Engines(settings), limits)
 
     async def read(
@@ -101,7 +110,11 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         ctx: Context[Any, Any] | None = None,
     ) -> Document:
         tenant_id = tenants.current().tenant_id
-        data = await anyio.to_thread.run_sync(source.read, value, tenant_id)
+        if is_upload_reference(value):
+            data = (await uploads.read(value, max_bytes=limits.max_bytes)).data
+            source.check_size(len(data))
+        else:
+            data = await anyio.to_thread.run_sync(source.read, value, tenant_id)
         # One progress step per page read, for a client that sent a progressToken.
         report = ToolProgress(ctx, server.client_log_levels, logger="ocr").in_thread()
         document = await anyio.to_thread.run_sync(
@@ -178,6 +191,10 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         fields = extract_invoice_fields(read_document)
         return structured_result(fields, _fields_text(fields))
 
+    async def delete_tenant(tenant_id: str) -> dict[str, int]:
+        return {"files": await anyio.to_thread.run_sync(source.delete_tenant_folder, tenant_id)}
+
+    serve_tenant_lifecycle(server, "ocr", settings, delete=delete_tenant)
     return server
 
 

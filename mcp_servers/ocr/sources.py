@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,7 @@ class DocumentSource:
             if strict:
                 raise
             raise InvalidInput("the data URL does not hold valid base64") from exc
-        self._check_size(len(data))
+        self.check_size(len(data))
         return data
 
     def _read_path(self, value: str, tenant_id: str) -> bytes:
@@ -106,12 +107,27 @@ class DocumentSource:
             )
         if not resolved.is_file():
             raise FileNotFound(f"no file '{value}' in your folder")
-        self._check_size(resolved.stat().st_size)
+        self.check_size(resolved.stat().st_size)
         data = resolved.read_bytes()
-        self._check_size(len(data))
+        self.check_size(len(data))
         return data
 
-    def _check_size(self, size: int) -> None:
+    def delete_tenant_folder(self, tenant_id: str) -> int:
+        """Remove the tenant's folder and everything in it (tenant deletion); how many files it held."""
+        if self._allowed_dir is None or not _TENANT_SEGMENT.match(tenant_id):
+            return 0
+        folder = self._allowed_dir / tenant_id
+        if folder.is_symlink():
+            folder.unlink()  # the link only: whatever it points at is not the tenant's folder
+            return 0
+        if not folder.is_dir():
+            return 0
+        files = sum(1 for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
+        shutil.rmtree(folder)
+        return files
+
+    def check_size(self, size: int) -> None:
+        """Refuse an input larger than the limit, or empty."""
         if size > self._limits.max_bytes:
             raise InputTooLarge(f"the input is {size:,} bytes; the limit is {self._limits.max_bytes:,} bytes")
         if size == 0:

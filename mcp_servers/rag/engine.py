@@ -265,6 +265,19 @@ class KnowledgeEngine(ABC):
             self._delete_matching("documents", tenant_id, matches)
             return record
 
+    def delete_tenant(self, tenant_id: str) -> tuple[int, int]:
+        """Delete every document record and chunk of the tenant; how many (documents, chunks) went."""
+        with self._lock:
+            documents = sum(1 for _ in self._scroll("documents", tenant_id, {}, exclude=["text", *_HIDDEN]))
+            chunks = self._count_chunks(tenant_id)
+            self._delete_matching("chunks", tenant_id, {})
+            self._delete_matching("documents", tenant_id, {})
+        return documents, chunks
+
+    def tenant_chunks(self, tenant_id: str, document_id: str) -> Iterator[dict[str, Any]]:
+        """The stored payloads of one of the tenant's documents' chunks (for an export)."""
+        return self._scroll("chunks", tenant_id, {"document_id": document_id}, exclude=_HIDDEN)
+
     def search(
         self,
         tenant_id: str,

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import Literal, TypeVar
 
 import structlog
 from pydantic import BaseModel, Field
@@ -24,6 +24,7 @@ from mcp_servers.rag.knowledge_base import DocumentInput, IngestReport, Progress
 log = structlog.get_logger(__name__)
 
 JobRunner = Callable[[str, DocumentInput, Progress], IngestReport]
+T = TypeVar("T")
 RETENTION_SECONDS = 3600.0
 
 
@@ -81,11 +82,24 @@ class IngestJobs:
                 raise JobNotFound(f"no ingestion job '{job_id}' for this tenant (jobs are kept for an hour)")
             return job.model_copy()
 
+    def purge(self, tenant_id: str, then: Callable[[], T]) -> T:
+        """Forget the tenant's jobs (a queued one never runs), then run `then` on the job thread,
+        after the job running now, so nothing a job of the tenant writes outlives `then`.
+        Blocking: call it from a worker thread."""
+        with self._lock:
+            for key in [key for key in self._jobs if key[0] == tenant_id]:
+                del self._jobs[key]
+        return self._executor.submit(then).result()
+
     def shutdown(self) -> None:
         """Stop taking jobs and wait for the running one."""
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _execute(self, tenant_id: str, job_id: str, upload: DocumentInput) -> None:
+        with self._lock:
+            if (tenant_id, job_id) not in self._jobs:
+                return  # purged with its tenant while queued
+
         def progress(phase: str, done: int, total: int) -> None:
             start, end = _PHASE_SPAN.get(phase, (1.0, 1.0))
             fraction = start + (end - start) * (done / total if total else 1.0)
@@ -125,8 +139,9 @@ class IngestJobs:
 
     def _update(self, tenant_id: str, job_id: str, **changes: object) -> None:
         with self._lock:
-            job = self._jobs[(tenant_id, job_id)]
-            self._jobs[(tenant_id, job_id)] = job.model_copy(update=changes)
+            job = self._jobs.get((tenant_id, job_id))
+            if job is not None:  # None: purged with its tenant while it ran
+                self._jobs[(tenant_id, job_id)] = job.model_copy(update=changes)
 
     def _forget_old(self) -> None:
         cutoff = time.time() - RETENTION_SECONDS

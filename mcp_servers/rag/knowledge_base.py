@@ -10,7 +10,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,7 +24,14 @@ from agentmesh.settings import Settings
 from mcp_servers.rag.bm25 import Bm25Encoder
 from mcp_servers.rag.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP_WORDS, Chunk, chunk_document
 from mcp_servers.rag.edge_index import EdgeKnowledgeIndex
-from mcp_servers.rag.engine import ChunkPoint, KnowledgeEngine, ScoredChunk, SearchMode, chunk_point_id
+from mcp_servers.rag.engine import (
+    TENANT_FIELD,
+    ChunkPoint,
+    KnowledgeEngine,
+    ScoredChunk,
+    SearchMode,
+    chunk_point_id,
+)
 from mcp_servers.rag.errors import DocumentNotFound, InvalidDocument, InvalidQuery
 from mcp_servers.rag.filters import MetadataValue, filter_conditions, validate_metadata
 from mcp_servers.rag.formats import MIME_OF, ParsedDocument, SourceType, parse_document
@@ -83,6 +90,13 @@ class DocumentContent(DocumentSummary):
     """A document with its full extracted text."""
 
     text: str
+
+
+class TenantKnowledge(BaseModel):
+    """How much of a tenant's knowledge base there was (what a tenant deletion removed)."""
+
+    documents: int
+    chunks: int
 
 
 class IngestReport(BaseModel):
@@ -376,6 +390,23 @@ class KnowledgeBase:
             raise DocumentNotFound(f"no document '{document_id}' in this knowledge base")
         log.info("document_deleted", tenant_id=tenant_id, document_id=document_id)
         return DocumentSummary.of(record)
+
+    def delete_tenant(self, tenant_id: str) -> TenantKnowledge:
+        """Delete every document and chunk of the tenant (both collections, by its tenant field)."""
+        documents, chunks = self.index.delete_tenant(tenant_id)
+        log.info("knowledge_deleted_with_tenant", tenant_id=tenant_id, documents=documents, chunks=chunks)
+        return TenantKnowledge(documents=documents, chunks=chunks)
+
+    def export(self, tenant_id: str) -> Iterator[dict[str, Any]]:
+        """The tenant's knowledge as the index keeps it: each document record with its full text,
+        then its chunks (text, heading, page, position), vectors left out."""
+        for summary in self.documents(tenant_id):
+            record = self.index.document(tenant_id, summary.document_id)
+            if record is None:
+                continue  # deleted meanwhile
+            yield {"kind": "document", **{k: v for k, v in record.items() if k != TENANT_FIELD}}
+            for chunk in self.index.tenant_chunks(tenant_id, summary.document_id):
+                yield {"kind": "chunk", **{k: v for k, v in chunk.items() if k != TENANT_FIELD}}
 
 
 def indexed_text(title: str, chunk: Chunk) -> str:

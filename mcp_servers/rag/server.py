@@ -11,8 +11,9 @@ import base64
 import binascii
 import contextlib
 import functools
+import itertools
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
@@ -32,11 +33,14 @@ from pydantic import Field
 
 from agentmesh.embeddings import sentence_encoder
 from agentmesh.settings import Settings
+from agentmesh.uploads import is_upload_reference
 from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.lifecycle import serve_tenant_lifecycle
 from mcp_servers.common.progress import ToolProgress
 from mcp_servers.common.results import render_meta, structured_result
 from mcp_servers.common.server import DomainServer
 from mcp_servers.common.tenant import TenantResolver
+from mcp_servers.common.uploads import UploadReader
 from mcp_servers.rag.demo import seed_demo_knowledge
 from mcp_servers.rag.errors import DocumentTooLarge, InvalidDocument, KnowledgeBaseNotReady
 from mcp_servers.rag.formats import source_type_of
@@ -56,9 +60,10 @@ log = structlog.get_logger(__name__)
 INSTRUCTIONS = (
     "The tenant's knowledge base. search(query, top_k, filters) finds passages by meaning and by "
     "keywords (hybrid retrieval) and cites document, title, heading, chunk position and score. "
-    "ingest_text and ingest_document (text, Markdown, HTML or PDF as base64) add or update documents; "
-    "large documents return a job id to poll with ingest_status. list_documents, get_document and "
-    "delete_document manage them; each document is also the resource kb://documents/{document_id}."
+    "ingest_text and ingest_document (text, Markdown, HTML or PDF, as base64 or as an upload reference "
+    "upload://<handle>) add or update documents; large documents return a job id to poll with "
+    "ingest_status. list_documents, get_document and delete_document manage them; each document is "
+    "also the resource kb://documents/{document_id}."
 )
 
 T = TypeVar("T")
@@ -107,6 +112,9 @@ def _delete(title: str) -> ToolAnnotations:
     return ToolAnnotations(
         title=title, read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
     )
+
+
+OCTET_STREAM = "application/octet-stream"
 
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
@@ -192,6 +200,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     )
     assert isinstance(server, KnowledgeServer)
     server.runtime, server.tenants = runtime, tenants
+    uploads = UploadReader(settings)
 
     async def ingest(upload: DocumentInput, ctx: Context[Any, Any] | None) -> CallToolResult:
         tenant_id = tenants.current().tenant_id
@@ -235,7 +244,13 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
                 min_length=1, max_length=255, description="file name with extension: .txt, .md, .html or .pdf"
             ),
         ],
-        content_base64: Annotated[str, Field(min_length=1, description="the file's bytes, base64-encoded")],
+        content_base64: Annotated[
+            str,
+            Field(
+                min_length=1,
+                description="the file's bytes base64-encoded, or an upload reference 'upload://<handle>'",
+            ),
+        ],
         title: Title | None = None,
         metadata: Metadata = None,
         document_id: DocumentId | None = None,
@@ -247,7 +262,12 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         """Add a file to the knowledge base: plain text, Markdown, HTML or PDF (with a text layer;
         scans need OCR first). The title defaults to the file's own (HTML <title>, PDF metadata,
         first Markdown heading). Large files are ingested as a job: poll ingest_status(job_id)."""
-        data, sent_mime = _decode_base64(content_base64, settings.rag_max_upload_bytes)
+        if is_upload_reference(content_base64):
+            uploaded = await uploads.read(content_base64, max_bytes=settings.rag_max_upload_bytes)
+            data = uploaded.data
+            sent_mime = None if uploaded.media_type == OCTET_STREAM else uploaded.media_type
+        else:
+            data, sent_mime = _decode_base64(content_base64, settings.rag_max_upload_bytes)
         upload = DocumentInput(
             data=data,
             title=title,
@@ -350,7 +370,26 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
             values=matching[:MAX_COMPLETIONS], total=len(matching), has_more=len(matching) > MAX_COMPLETIONS
         )
 
+    async def delete_tenant(tenant_id: str) -> dict[str, int]:
+        # On the job thread, after any job of the tenant running now: nothing it writes survives.
+        knowledge = runtime.knowledge
+        deleted = await _off_loop(
+            runtime.jobs.purge, tenant_id, functools.partial(knowledge.delete_tenant, tenant_id)
+        )
+        return deleted.model_dump()
+
+    async def export_tenant(tenant_id: str) -> AsyncIterator[dict[str, Any]]:
+        records = runtime.knowledge.export(tenant_id)
+        while batch := await _off_loop(_next_batch, records):
+            for record in batch:
+                yield record
+
+    serve_tenant_lifecycle(server, "rag", settings, delete=delete_tenant, export=export_tenant)
     return server
+
+
+def _next_batch(records: Iterator[dict[str, Any]], size: int = 64) -> list[dict[str, Any]]:
+    return list(itertools.islice(records, size))
 
 
 def _decode_base64(value: str, max_bytes: int) -> tuple[bytes, str | None]:

@@ -181,6 +181,17 @@ class PageIndex:
             for url, title, body, fetched_at, rank, excerpt in await cursor.fetchall()
         ]
 
+    async def delete_tenant(self, tenant_id: str) -> int:
+        """Delete the tenant's index file (it holds nothing of anyone else); how many pages it had."""
+        path = self._directory / tenant_file_name(tenant_id)
+        if not path.exists():
+            return 0
+        pages = await self.count(tenant_id)
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        self._ready.discard(path)
+        return pages
+
     @contextlib.asynccontextmanager
     async def _connect(self, tenant_id: str) -> AsyncIterator[aiosqlite.Connection]:
         """A connection to the tenant's file with the schema in place; unfinished work is rolled back."""

@@ -19,11 +19,12 @@ from pathlib import Path
 import anyio
 import yaml
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from agentmesh.db import session_factory
 from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import SecretBox
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from mcp_servers.search.errors import InvalidProviderConfig
 from mcp_servers.search.providers import KEYED_PROVIDERS, ProviderName
 from mcp_servers.search.tables import SearchProviderConfig
@@ -77,6 +78,8 @@ class ProviderSettingsFile(BaseModel):
 
 class ProviderConfigStore:
     """Reads and writes tenants' provider configurations in the platform database."""
+
+    TENANT_ROWS = (TenantRows("search_provider_configs", secrets=("api_key_sealed",)),)
 
     def __init__(
         self, engine: AsyncEngine, box: SecretBox, *, outbound: OutboundGuard, seed_file: Path | None = None
@@ -135,6 +138,10 @@ class ProviderConfigStore:
                 return False
             await session.delete(row)
         return True
+
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's rows in `db`'s transaction (tenant deletion)."""
+        return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
     async def load_file(self, path: Path) -> list[ProviderSummary]:
         """Apply every entry of a seed file, all or nothing.

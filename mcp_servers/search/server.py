@@ -22,6 +22,7 @@ from agentmesh.outbound_http import guarded_client
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
+from mcp_servers.common.lifecycle import serve_tenant_lifecycle
 from mcp_servers.common.results import render_meta, structured_result
 from mcp_servers.common.server import DomainServer
 from mcp_servers.search import pages
@@ -172,6 +173,10 @@ def build_server(
         result = await web.search(tenant_id, query, top_k)
         return structured_result(result, _web_text(result))
 
+    async def delete_tenant(tenant_id: str) -> dict[str, int]:
+        return {"pages": await index.delete_tenant(tenant_id)}
+
+    serve_tenant_lifecycle(server, "search", settings, delete=delete_tenant)
     return server
 
 

@@ -1,5 +1,6 @@
-"""The core (settings, database, keys, tokens, redaction, logging, telemetry, errors, the outbound
-guard) imports nothing above it: every package builds on the core, never the other way round."""
+"""The core (settings, database, keys, tokens, redaction, logging, telemetry, the error vocabulary,
+the outbound guard, upload references) imports nothing above it: every package builds on the core,
+never the other way round."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ CORE = (
     "addresses",
     "outbound",
     "outbound_http",
+    "uploads",
 )
 ABOVE = ("gateway", "host", "policies", "mcp_servers", "agentmesh.commands", "agentmesh.cli")
 

@@ -216,7 +216,8 @@ def test_a_receipt_image_is_read_by_the_ocr_agent(user: Browser, tmp_path: Path)
     assert block.find_element("css selector", ".agent-label").text.lower() == "ocr"
     tool = block.find_element("css selector", ".step-tool")
     assert tool.find_element("css selector", "code.tool-name").text.startswith("ocr:")
-    assert "KB)" in tool.find_element("css selector", ".arguments").text  # the image, not its base64
+    arguments = tool.find_element("css selector", ".arguments").text
+    assert "upload://" in arguments and len(arguments) < 200  # the image by reference, not its base64
     assert block.find_element("css selector", "dd[data-field='total']").text.startswith("125.000")
     assert "receipt.png" in user.find(".msg.user .attachments").text
 

@@ -21,7 +21,7 @@ from gateway.errors import ApiError
 from gateway.openapi import Operation
 from gateway.routes import admin
 
-PLATFORM_ONLY = {"putPolicy", "deletePolicy", "renameTenant"}
+PLATFORM_ONLY = {"putPolicy", "deletePolicy", "renameTenant", "exportTenant", "deleteTenant"}
 """Operations under a tenant's path that only platform admins may use."""
 
 

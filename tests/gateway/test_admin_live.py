@@ -22,7 +22,7 @@ from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.settings import Settings, load_settings
 from mcp_servers.erp.tool_store import ToolConfigStore
 from tests.support.gateway import running_gateway
-from tests.support.processes import running_server
+from tests.support.processes import free_port, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -100,10 +100,14 @@ class Mesh:
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     data_dir = tmp_path_factory.mktemp("admin-live")
     settings = load_settings(AGENTMESH_DATA_DIR=data_dir)
+    port = free_port()  # the RAG server reads uploaded documents back from this gateway
+    uploads = f"http://127.0.0.1:{port}/internal/uploads"
     with (
         running_server("erp", data_dir) as erp_url,
-        running_server("rag", data_dir, AGENTMESH_RAG_DEMO_KB="false") as rag_url,
-        running_gateway(settings, {"erp": erp_url, "rag": rag_url}) as url,
+        running_server(
+            "rag", data_dir, AGENTMESH_RAG_DEMO_KB="false", AGENTMESH_UPLOADS_URL=uploads
+        ) as rag_url,
+        running_gateway(settings, {"erp": erp_url, "rag": rag_url}, port=port) as url,
     ):
         yield Mesh(url, settings)
 

@@ -28,7 +28,7 @@ from agentmesh.settings import Settings, load_settings
 from gateway.app import public_operations
 from gateway.routes import admin
 from tests.support.gateway import running_gateway
-from tests.support.processes import running_server
+from tests.support.processes import free_port, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -56,9 +56,13 @@ class Gateway:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     data_dir = tmp_path_factory.mktemp("openapi")
     settings = load_settings(AGENTMESH_DATA_DIR=data_dir, AGENTMESH_RATE_LIMIT_RPM=100_000)
+    port = free_port()  # the RAG server reads uploaded documents back from this gateway
+    uploads = f"http://127.0.0.1:{port}/internal/uploads"
     with (
-        running_server("rag", data_dir, AGENTMESH_RAG_DEMO_KB="false") as rag_url,
-        running_gateway(settings, {"rag": rag_url}) as url,
+        running_server(
+            "rag", data_dir, AGENTMESH_RAG_DEMO_KB="false", AGENTMESH_UPLOADS_URL=uploads
+        ) as rag_url,
+        running_gateway(settings, {"rag": rag_url}, port=port) as url,
     ):
         yield Gateway(url, settings)
 

@@ -8,7 +8,7 @@ runner); the model is scripted, standing in for a remote LLM that reports its co
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -26,6 +26,7 @@ from gateway.tables import UsageRecordRow
 from gateway.tenants import DEMO_TENANTS, TenantDirectory
 from gateway.turn_slots import InProcessTurnSlots
 from gateway.turns import TurnRequest, TurnRunner, fold
+from gateway.uploads import UploadStore
 from gateway.usage import UsageLedger
 from host.agents import AgentConfig
 from host.models.base import Model, ModelRequest, ModelResponse, TextDelta
@@ -119,7 +120,13 @@ async def test_a_spent_budget_refuses_the_next_paid_step_and_the_ledger_and_metr
     metrics = GatewayMetrics(CollectorRegistry())
     sessions = SessionStore(db, window=10, windows=InProcessSessionWindows(window=10, ttl_seconds=600))
     admission = Admission(InProcessRateLimiter(), InProcessTurnSlots(lease_seconds=60), limits_for, metrics)
-    runner = TurnRunner(host, sessions, admission, metrics, ledger)
+    uploads = UploadStore(
+        settings.resolved_uploads_dir,
+        max_bytes=1_000_000,
+        tenant_quota_bytes=10_000_000,
+        retention=timedelta(days=1),
+    )
+    runner = TurnRunner(host, sessions, admission, metrics, ledger, uploads)
 
     async def ask(message: str, agent: str) -> tuple[str, str]:
         turn = await runner.start(ALICE, TurnRequest(message=message, agent=agent))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -31,6 +32,7 @@ from gateway.tables import UsageRecordRow
 from gateway.tenants import DEMO_TENANTS, TenantDirectory
 from gateway.turn_slots import InProcessTurnSlots
 from gateway.turns import TurnRequest, TurnRunner, fold
+from gateway.uploads import UploadStore
 from gateway.usage import UsageLedger
 from host.agents import AgentConfig
 from host.approvals import ApprovalNotFound
@@ -141,8 +143,11 @@ async def test_a_resumed_turn_is_slotted_traced_counted_charged_and_recorded_lik
     provider.add_span_processor(SimpleSpanProcessor(spans))
     sessions = SessionStore(db, window=10, windows=InProcessSessionWindows(window=10, ttl_seconds=600))
     admission = Admission(limiter, slots, limits_for, metrics)
+    uploads = UploadStore(
+        settings.resolved_uploads_dir, max_bytes=1024, tenant_quota_bytes=4096, retention=timedelta(days=1)
+    )
     runner = TurnRunner(
-        host, sessions, admission, metrics, UsageLedger(db), tracer=provider.get_tracer("test")
+        host, sessions, admission, metrics, UsageLedger(db), uploads, tracer=provider.get_tracer("test")
     )
     key = SessionKey(tenant_id="acme", user_id="alice", session_id="s-notes")
 

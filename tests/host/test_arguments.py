@@ -89,9 +89,10 @@ def test_free_text_and_attachment_fields() -> None:
         "properties": {"query": {"type": "string"}, "image": {"type": "string", "contentEncoding": "base64"}},
         "required": ["query", "image"],
     }
-    attachment = Attachment(name="r.png", media_type="image/png", content_base64="aGVsbG8=")
+    reference = "upload://" + "h" * 32
+    attachment = Attachment(name="r.png", media_type="image/png", reference=reference)
     filled = fill_arguments(schema, "  read this receipt  ", attachments=[attachment])
-    assert filled.arguments == {"query": "read this receipt", "image": "aGVsbG8="}
+    assert filled.arguments == {"query": "read this receipt", "image": reference}
 
 
 def test_only_pattern_arguments_are_remembered() -> None:

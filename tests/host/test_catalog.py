@@ -85,6 +85,10 @@ async def test_agents_select_tools_by_glob_and_never_see_another_tenants_tools(
     owned = catalog.find("probe", "acme_discount")
     assert owned is not None and owned.owner_tenant == "acme" and owned.read_only
 
+    catalog.forget_tenant("acme")  # acme was deleted: its own tools go, everyone else's stay
+    assert catalog.find("probe", "acme_discount") is None
+    assert names(catalog.select(["probe:*"], tenant_id="acme")) == everything_globex
+
 
 async def test_a_tools_list_changed_announcement_refreshes_the_list(settings: Settings) -> None:
     async with probe_server(settings) as probe:

@@ -1,8 +1,9 @@
 """Acme's data in every store, written through the public APIs the way acme's people would.
 
 alice chats (a session with a customer remembered in its window, a transcript, usage and audit
-entries), acme's admin adds two tenant-only ERP tools, a tenant agent, a knowledge document with a
-marker phrase no other tenant has, and an LLM configuration; a platform admin grants acme the
+entries) and uploads a scan (an upload only she and acme's admins may use); acme's admin adds two
+tenant-only ERP tools, a tenant agent, a knowledge document with a marker phrase no other tenant
+has, and an LLM configuration; a platform admin grants acme the
 agent and puts one of its tools under approval, so alice's next turn leaves a pending approval
 (and raises both tenants' request limits for the suite's pace).
 One stored tool definition then changes behind the admin API (as when an ERP integration is edited
@@ -48,6 +49,8 @@ CARD_TOOL = "acme_customer_card"
 BRIEF_TOOL = "acme_customer_brief"
 TENANT_AGENT = "acme-cards"
 LLM_KEY = "sk-acme-isolation-key-ZQXW"
+UPLOAD_NAME = "acme-vellum-manifest.txt"
+UPLOAD_CONTENT = b"Vellum manifest 6620: twelve crates of acme's copper fittings for the Hai Phong depot.\n"
 LLM_MODEL = "gpt-4o-mini"
 
 
@@ -113,6 +116,11 @@ class AcmeData:
     approval_id: str
     job_id: str
     llm_base_url: str
+    upload_handle: str
+
+    @property
+    def upload_reference(self) -> str:
+        return f"upload://{self.upload_handle}"
 
     @property
     def secrets(self) -> list[str]:
@@ -147,6 +155,9 @@ class AcmeData:
             LLM_KEY[-4:],
             self.llm_base_url,
             "wiki.acme.internal",
+            self.upload_handle,
+            UPLOAD_NAME,
+            "Vellum manifest 6620",
         ]
 
     def fields(self) -> dict[str, str]:
@@ -164,6 +175,8 @@ class AcmeData:
             "acme_order": ACME_ORDER,
             "acme_sku": ACME_SKU,
             "marker": MARKER,
+            "upload_handle": self.upload_handle,
+            "upload_reference": self.upload_reference,
         }
 
 
@@ -199,6 +212,7 @@ def seed_acme_data(mesh: WholeMesh, llm_base_url: str) -> AcmeData:
     approval_id = next(a["id"] for a in pending if a["session_id"] == paused["session_id"])
 
     job_id = _upload_document(mesh, admin)
+    upload_handle = _upload_scan(mesh, alice)
 
     llm = {"provider": "openai", "model": LLM_MODEL, "api_key": LLM_KEY, "base_url": llm_base_url}
     expect(mesh.request("PUT", "/api/admin/tenants/acme/llm", admin, llm), 200)
@@ -210,6 +224,7 @@ def seed_acme_data(mesh: WholeMesh, llm_base_url: str) -> AcmeData:
         approval_id=approval_id,
         job_id=job_id,
         llm_base_url=llm_base_url,
+        upload_handle=upload_handle,
     )
 
 
@@ -230,6 +245,19 @@ def _upload_document(mesh: WholeMesh, admin: dict[str, str]) -> str:
             return job_id
         assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
         time.sleep(0.2)
+
+
+def _upload_scan(mesh: WholeMesh, alice: dict[str, str]) -> str:
+    """alice's upload, kept by the gateway for her turns' tools to read by reference."""
+    response = httpx.post(
+        f"{mesh.url}/api/acme/uploads",
+        params={"filename": UPLOAD_NAME},
+        content=UPLOAD_CONTENT,
+        headers={**alice, "Content-Type": "text/plain"},
+        timeout=60,
+    )
+    handle: str = expect(response, 201)["handle"]
+    return handle
 
 
 def _change_tool_behind_the_api(mesh: WholeMesh, admin: dict[str, str]) -> None:

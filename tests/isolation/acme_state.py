@@ -36,6 +36,13 @@ def _session(mesh: WholeMesh, acme: AcmeData) -> Any:
     )
 
 
+def _uploads(mesh: WholeMesh, acme: AcmeData) -> Any:
+    """alice's uploads, and the bytes of the one the attackers go after."""
+    headers = mesh.headers(*ALICE)
+    content = mesh.request("GET", f"/api/acme/uploads/{acme.upload_handle}/content", headers)
+    return _read(mesh, ALICE, "/api/acme/uploads"), content.status_code, content.content
+
+
 def _erp_data(mesh: WholeMesh, acme: AcmeData) -> Any:
     """Acme's ERP as acme's agents reach it (its service credential included)."""
     answer = call_tool(f"{mesh.url}/mcp", mesh.token(*ALICE), "erp__get_customer_debt", {"mst": ACME_MST})
@@ -63,6 +70,7 @@ STORES: dict[str, Reader] = {
     "tenant": _platform("/api/admin/tenants/acme"),
     "servers": _servers,
     "search_provider": _admin("/search/provider"),
+    "uploads": _uploads,
 }
 
 

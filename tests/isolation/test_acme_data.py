@@ -13,6 +13,7 @@ from tests.isolation.acme_data import (
     LLM_KEY,
     MARKER,
     TENANT_AGENT,
+    UPLOAD_CONTENT,
     AcmeData,
 )
 from tests.isolation.acme_state import snapshot
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_every_store_holds_acme_data(mesh: WholeMesh, acme: AcmeData) -> None:
-    state = snapshot(mesh, acme, ("session", "knowledge", "erp_tools", "llm", "agents", "approvals", "pins"))
+    state = snapshot(
+        mesh, acme, ("session", "knowledge", "erp_tools", "llm", "agents", "approvals", "pins", "uploads")
+    )
     (status, transcript), (_, sessions) = state["session"]
     assert status == 200 and ACME_CUSTOMER in transcript["messages"][1]["content"]
     assert acme.session_id in {s["session_id"] for s in sessions["items"]}
@@ -35,6 +38,9 @@ def test_every_store_holds_acme_data(mesh: WholeMesh, acme: AcmeData) -> None:
     assert acme.approval_id in {a["id"] for a in state["approvals"][1]["items"]}
     assert BRIEF_TOOL in {c["tool"] for c in state["pins"][1]["items"]}
     assert {tenant for tenant, *_ in mesh.orders()} == {"acme", "globex"}
+    (_, uploads), status, content = state["uploads"]
+    assert [item["handle"] for item in uploads["items"]] == [acme.upload_handle]
+    assert (status, content) == (200, UPLOAD_CONTENT)
 
 
 def test_acme_reaches_its_own_data_through_every_channel(mesh: WholeMesh, acme: AcmeData) -> None:

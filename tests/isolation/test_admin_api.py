@@ -282,6 +282,11 @@ ATTEMPTS = [
     *by_globex("tenants", "read_acme", "GET", ACME, user=AR, admin=FT),
     *platform_only("tenants", "list", "GET", "/api/admin/tenants"),
     *platform_only("tenants", "rename_acme", "PATCH", ACME, body={"name": "Taken over"}, guards=("tenant",)),
+    *platform_only("tenants", "export_acme", "GET", f"{ACME}/export"),
+    *platform_only(
+        "tenants", "delete_acme", "DELETE", ACME, guards=("tenant", "session", "knowledge", "uploads", "llm")
+    ),
+    *platform_only("tenants", "delete_own", "DELETE", GLOBEX, guards=()),
     *platform_only(
         "tenants",
         "recreate_acme",

@@ -15,9 +15,10 @@ from tests.support.processes import free_port, wait_healthy
 
 
 @contextlib.contextmanager
-def serving(app: Starlette, *, timeout: float = 120.0) -> Iterator[str]:
-    """Serve `app` (lifespan included) with uvicorn in a thread; yield its base URL."""
-    port = free_port()
+def serving(app: Starlette, *, timeout: float = 120.0, port: int | None = None) -> Iterator[str]:
+    """Serve `app` (lifespan included) with uvicorn in a thread (on `port`, else a free one);
+    yield its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
     )
@@ -37,10 +38,12 @@ def serving(app: Starlette, *, timeout: float = 120.0) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_gateway(settings: Settings, servers: Mapping[str, str]) -> Iterator[str]:
+def running_gateway(
+    settings: Settings, servers: Mapping[str, str], *, port: int | None = None
+) -> Iterator[str]:
     """The gateway for `servers` (name -> MCP URL), answering `/healthz`; yields its base URL."""
     from gateway.app import create_app
 
-    with serving(create_app(settings, servers)) as url:
+    with serving(create_app(settings, servers), port=port) as url:
         wait_healthy(f"{url}/healthz")
         yield url

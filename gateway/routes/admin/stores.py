@@ -16,6 +16,7 @@ from agentmesh.secrets import SecretBox
 from gateway.servers import ServerRegistry
 from gateway.usage import UsageLedger
 from host.agent_store import AgentStore
+from host.approvals import ApprovalStore
 from host.catalog import ToolCatalog
 from host.composition import HostStores
 from host.llm_config import LlmConfigStore
@@ -39,6 +40,7 @@ class AdminStores:
     agents: AgentStore
     llm: LlmConfigStore
     pins: ToolPins
+    approvals: ApprovalStore
 
     @classmethod
     def build(
@@ -65,4 +67,5 @@ class AdminStores:
             agents=host_stores.agents,
             llm=host_stores.llm,
             pins=host_stores.pins,
+            approvals=host_stores.approvals,
         )

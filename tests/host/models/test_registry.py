@@ -143,3 +143,20 @@ async def test_the_platform_allow_list_lets_a_private_llm_through(
         await models.aclose()
         assert [request.api_key for request in llm.requests] == [TENANT_KEY]
     assert isinstance(events[-1], ModelResponse)
+
+
+async def test_a_deleted_tenants_clients_and_settings_are_forgotten(
+    settings: Settings, database: async_sessionmaker[AsyncSession]
+) -> None:
+    store = LlmConfigStore(database, secret_box(settings), outbound=OutboundGuard(AllowList()))
+    await store.set("acme", LlmConfigIn(provider="openai", model="gpt-4o-mini", api_key=TENANT_KEY))
+    models = registry(settings, database, openai="sk-platform-0000000000")
+    tenant_client = await models.resolve("default", tenant_id="acme", llm_version=1)
+    platform_client = await models.resolve("openai:gpt-4o", tenant_id="globex", llm_version=1)
+    assert await models.resolve("default", tenant_id="acme", llm_version=1) is tenant_client  # cached
+
+    await store.delete("acme")
+    models.forget_tenant("acme")
+    # Same version: only forgetting (not a reload) drops the key; the tenant now gets the planner.
+    assert isinstance(await models.resolve("default", tenant_id="acme", llm_version=1), LocalPlanner)
+    assert await models.resolve("openai:gpt-4o", tenant_id="globex", llm_version=1) is platform_client

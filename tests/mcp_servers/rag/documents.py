@@ -6,6 +6,7 @@ the tests free of a PDF-producing dependency while pypdf reads it like any other
 
 from __future__ import annotations
 
+import random
 import zlib
 
 
@@ -77,4 +78,39 @@ def scanned_pdf() -> bytes:
         image,
         _stream(b"q 500 0 0 700 48 70 cm /Im1 Do Q"),
     ]
+    return _pdf(objects)
+
+
+def illustrated_pdf(pages: list[list[str]], *, photo_bytes: int, title: str = "", seed: int = 0) -> bytes:
+    """A text PDF whose first page also shows a photo of `photo_bytes` bytes (random pixels, stored
+    uncompressed): what makes a real handbook weigh megabytes while its text stays short."""
+    width = 1024
+    height = max(1, photo_bytes // (width * 3))
+    pixels = random.Random(seed).randbytes(width * height * 3)
+    photo = (
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
+        b"/BitsPerComponent 8 /Length %d >>\nstream\n"
+        % (width, height, len(pixels))
+        + pixels
+        + b"\nendstream"
+    )
+    first_page = 6
+    kids = b" ".join(b"%d 0 R" % (first_page + 2 * i) for i in range(len(pages)))
+    objects = [
+        b"<< /Type /Catalog /Pages 3 0 R >>",
+        b"<< /Title (" + _escape(title) + b") >>",
+        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % len(pages),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        photo,
+    ]
+    for index, lines in enumerate(pages):
+        text = b" ".join(b"(" + _escape(line) + b") Tj T*" for line in lines)
+        shown = b"q 480 0 0 300 56 60 cm /Im1 Do Q " if index == 0 else b""
+        content = shown + b"BT /F1 11 Tf 14 TL 56 780 Td " + text + b" ET"
+        objects.append(
+            b"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 4 0 R >> /XObject << /Im1 5 0 R >> >> /Contents %d 0 R >>"
+            % (first_page + 2 * index + 1)
+        )
+        objects.append(_stream(content))
     return _pdf(objects)

@@ -7,6 +7,7 @@ jobs report monotone progress to their own tenant only.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,3 +252,55 @@ def test_a_small_tenant_is_not_crowded_out_by_a_large_one_on_the_same_topic(know
     for mode in modes:
         hits = knowledge.search("t-crowd-small", "refund policy", top_k=5, mode=mode)
         assert [hit.text for hit in hits] == ["Our refund policy allows thirty days."], mode
+
+
+def test_deleting_a_tenant_removes_its_documents_and_chunks_and_nobody_elses(
+    knowledge: KnowledgeBase,
+) -> None:
+    for tenant in ("t-gone", "t-kept"):
+        knowledge.ingest(tenant, text(f"# Dock rules\n\nThe {tenant} dock opens at six.", document_id="dock"))
+        knowledge.ingest(tenant, text(f"# Yard\n\nThe {tenant} yard closes at ten.", document_id="yard"))
+    exported = list(knowledge.export("t-gone"))
+    assert [(row["kind"], row["document_id"]) for row in exported] == [
+        ("document", "dock"),
+        ("chunk", "dock"),
+        ("document", "yard"),
+        ("chunk", "yard"),
+    ]
+    assert "t-gone dock opens" in exported[0]["text"] and "tenant_id" not in exported[1]
+
+    deleted = knowledge.delete_tenant("t-gone")
+    assert (deleted.documents, deleted.chunks) == (2, 2)
+    assert knowledge.documents("t-gone") == [] and knowledge.index.chunk_count("t-gone") == 0
+    assert knowledge.search("t-gone", "dock opens", top_k=5) == []
+    assert [doc.document_id for doc in knowledge.documents("t-kept")] == ["dock", "yard"]
+    assert knowledge.index.chunk_count("t-kept") == 2
+    assert knowledge.delete_tenant("t-gone").documents == 0  # idempotent
+
+
+def test_purging_a_tenants_jobs_drops_its_queue_and_runs_after_the_running_job(
+    knowledge: KnowledgeBase,
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow_ingest(tenant_id: str, upload: DocumentInput, progress: Any) -> Any:
+        started.set()
+        release.wait(30)
+        return knowledge.ingest(tenant_id, upload, progress)
+
+    jobs = IngestJobs(slow_ingest)
+    running = jobs.submit("t-purge", text("# Running\n\nThe running job's text.", document_id="running"))
+    queued = jobs.submit("t-purge", text("# Queued\n\nThe queued job's text.", document_id="queued"))
+    other = jobs.submit("t-purge-other", text("# Other\n\nAnother tenant's text.", document_id="other"))
+    assert started.wait(30)
+    order: list[str] = []
+    threading.Timer(0.5, release.set).start()
+    removed = jobs.purge("t-purge", lambda: order.append("purged") or knowledge.delete_tenant("t-purge"))
+    jobs.shutdown()
+
+    assert order == ["purged"] and removed.documents == 1  # the running job's document, written first
+    assert knowledge.documents("t-purge") == []  # and the queued one never ran
+    for job in (running, queued):
+        with pytest.raises(JobNotFound):
+            jobs.status("t-purge", job.job_id)
+    assert jobs.status("t-purge-other", other.job_id).state == "succeeded"
