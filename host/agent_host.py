@@ -49,7 +49,7 @@ from host.episodes import UNRECORDED, EpisodeInput, Episodes, NoEpisodes, TurnRe
 from host.events import ErrorEvent, FinalEvent, TurnEvent
 from host.executor import ToolOutcome
 from host.knowledge_resources import KnowledgeResources, ResourceNotFound
-from host.language import Language
+from host.language import Language, instructed
 from host.loop import AgentLoop, LoopLimits
 from host.mcp_pool import McpPool
 from host.models.base import Attachment, Message, Model, ModelRequest
@@ -462,7 +462,7 @@ class AgentHost:
             observer=RunObserver(caller, self.audit, recorder),
         )
         request = ModelRequest(
-            system=agent.system_prompt,
+            system=instructed(agent.system_prompt, context.language),
             messages=context.messages,
             tools=offered,
             memory=context.memory,

@@ -3,6 +3,10 @@
 Used by the local planner: `summary_text` becomes sentences of labelled values,
 `markdown_table` a table over the list the renderer hints name, and search-like results
 (items with a title and a snippet) an answer quoting the best passage with numbered citations.
+
+Answers are in the reader's language: a tool's renderer hints may carry a translation per
+language (`translations.vi`: a summary template, field labels, words for coded values), and
+numbers, money and dates are written the reader's way (`host.locale`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from host.language import Language
+from host.locale import fill_template, format_value
+
 _MAX_TABLE_ROWS = 20
 
 
@@ -20,20 +27,33 @@ class ComposedAnswer(BaseModel):
     citations: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def _label(key: str) -> str:
-    return key.replace("_", " ").strip().capitalize()
+class Translation(BaseModel):
+    """A tool's wording in one language, from its renderer hints (`translations.<language>`)."""
+
+    title: str | None = None
+    summary: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, render: Mapping[str, Any], language: Language) -> Translation:
+        """The tool's translation into `language`, or an empty one (labels from field names)."""
+        found = (render.get("translations") or {}).get(language)
+        return cls.model_validate(found) if isinstance(found, Mapping) else cls()
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key) or key.replace("_", " ").strip().capitalize()
 
 
-def _format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
-    if value is None:
-        return "-"
-    return str(value)
+_PASSAGE_WORDING: dict[Language, tuple[str, str]] = {
+    "en": ('According to "{title}": {snippet} [1]', "Sources"),
+    "vi": ("Theo “{title}”: {snippet} [1]", "Nguồn"),
+}
+_MORE_ROWS: dict[Language, str] = {
+    "en": "{count} more rows not shown.",
+    "vi": "Còn {count} dòng không hiển thị.",
+}
+_ENTRIES: dict[Language, str] = {"en": "{count} entries.", "vi": "{count} mục."}
 
 
 def _scalars(data: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:
@@ -51,17 +71,24 @@ def _row_lists(data: Mapping[str, Any], preferred: str | None) -> list[tuple[str
     return lists
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None) -> str:
+def markdown_table(
+    rows: Sequence[Mapping[str, Any]],
+    fields: Sequence[str] | None = None,
+    language: Language = "en",
+    translation: Translation | None = None,
+) -> str:
     """A Markdown table of `rows` with `fields` as columns (default: the first row's scalar keys)."""
+    words = translation or Translation()
     columns = list(fields or [k for k, v in rows[0].items() if not isinstance(v, dict | list)])
     lines = [
-        "| " + " | ".join(_label(c) for c in columns) + " |",
+        "| " + " | ".join(words.label(c) for c in columns) + " |",
         "| " + " | ".join("---" for _ in columns) + " |",
     ]
     for row in rows[:_MAX_TABLE_ROWS]:
-        lines.append("| " + " | ".join(_format_value(row.get(c)).replace("|", "\\|") for c in columns) + " |")
+        cells = (format_value(row.get(c), language, words.values).replace("|", "\\|") for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
     if len(rows) > _MAX_TABLE_ROWS:
-        lines.append(f"\n_{len(rows) - _MAX_TABLE_ROWS} more rows not shown._")
+        lines.append("\n_" + _MORE_ROWS[language].format(count=len(rows) - _MAX_TABLE_ROWS) + "_")
     return "\n".join(lines)
 
 
@@ -69,7 +96,7 @@ def _is_passage_list(rows: Sequence[Mapping[str, Any]]) -> bool:
     return all("snippet" in row or "text" in row for row in rows) and any("title" in row for row in rows)
 
 
-def _passages_answer(rows: Sequence[Mapping[str, Any]]) -> ComposedAnswer:
+def _passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> ComposedAnswer:
     """Quote the best passage; cite each distinct source once, in rank order."""
     citations: list[dict[str, Any]] = []
     seen: set[Any] = set()
@@ -90,33 +117,39 @@ def _passages_answer(rows: Sequence[Mapping[str, Any]]) -> ComposedAnswer:
         if len(citations) == 3:
             break
     best = citations[0]
-    text = f'According to "{best["title"]}": {str(best["snippet"]).strip()} [1]'
+    quote, heading = _PASSAGE_WORDING[language]
+    text = quote.format(title=best["title"], snippet=str(best["snippet"]).strip())
     sources = "\n".join(f"[{c['index']}] {c['title']}" for c in citations)
-    return ComposedAnswer(text=f"{text}\n\nSources:\n{sources}", citations=citations)
+    return ComposedAnswer(text=f"{text}\n\n{heading}:\n{sources}", citations=citations)
 
 
-def compose_answer(data: Mapping[str, Any], render: Mapping[str, Any], fallback_text: str) -> ComposedAnswer:
-    """The answer a person reads for a tool result `data`, shaped by the tool's `render` hints."""
+def compose_answer(
+    data: Mapping[str, Any], render: Mapping[str, Any], fallback_text: str, language: Language = "en"
+) -> ComposedAnswer:
+    """The answer a person reads for a tool result `data`, shaped by the tool's `render` hints,
+    in `language`."""
     output_format = render.get("format", "summary_text")
     fields = render.get("fields") or []
     row_lists = _row_lists(data, render.get("rows"))
+    words = Translation.of(render, language)
 
     if row_lists and _is_passage_list(row_lists[0][1]):
-        return _passages_answer(row_lists[0][1])
+        return _passages_answer(row_lists[0][1], language)
 
     parts: list[str] = []
     scalars = _scalars(data, fields)
-    if scalars:
-        parts.append("; ".join(f"{_label(k)}: {_format_value(v)}" for k, v in scalars) + ".")
+    if words.summary:
+        parts.append(fill_template(words.summary, data, language, words.values))
+    elif scalars:
+        labelled = (f"{words.label(k)}: {format_value(v, language, words.values)}" for k, v in scalars)
+        parts.append("; ".join(labelled) + ".")
     if row_lists and (output_format in {"markdown_table", "chart_data"} or not scalars):
         key, rows = row_lists[0]
-        parts.append(
-            f"{_label(key)}:\n\n"
-            + markdown_table(rows, fields if output_format == "markdown_table" else None)
-        )
-    elif row_lists:
+        table_fields = fields if output_format == "markdown_table" else None
+        parts.append(f"{words.label(key)}:\n\n" + markdown_table(rows, table_fields, language, words))
+    elif row_lists and not words.summary:
         key, rows = row_lists[0]
-        parts.append(f"{_label(key)}: {len(rows)} entries.")
+        parts.append(f"{words.label(key)}: " + _ENTRIES[language].format(count=len(rows)))
     if not parts:
         return ComposedAnswer(text=fallback_text)
     return ComposedAnswer(text="\n\n".join(parts))

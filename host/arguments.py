@@ -33,6 +33,9 @@ _WHOLE_MESSAGE_NAMES = frozenset({"query", "question", "q", "prompt", "search", 
 _CONTENT_NAMES = frozenset({"image", "document", "file", "content", "content_base64", "data"})
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.-])(\d+(?:[.,]\d+)?)(?![\w-])")
+# A count written before an identifier ("2 units of", "2 cái", "2 x") or after it ("x 2", ": 2").
+_COUNT_BEFORE = re.compile(r"(?<![\w.-])(\d{1,6})\s*[x\u00d7]?\s*(?:[^\W\d_]+\s+){0,3}$")
+_COUNT_AFTER = re.compile(r"\s*[x\u00d7*:]\s*(\d{1,6})(?![\w.-])")
 _QUOTED = re.compile(r"[\"“«']([^\"”»']{2,})[\"”»']")
 _MONTHS = {
     name: number
@@ -238,6 +241,13 @@ def fill_arguments(
             found[name] = value
             remaining = _mask(remaining, span)
     for name, prop in properties.items():
+        if name not in found and schema_type(prop) == "array":
+            lines, spans = _line_items(prop, message)
+            if lines is not None:
+                found[name] = lines
+                for line_span in spans:
+                    remaining = _mask(remaining, line_span)
+    for name, prop in properties.items():
         if name not in found and schema_type(prop) in {"integer", "number"} and "enum" not in prop:
             number = _find_number(name, prop, remaining)
             if number is not None:
@@ -281,6 +291,41 @@ def _identifier(
     if schema_type(prop) == "string" and _is_content(name, prop):
         return (attachments[0].reference if attachments else None), None
     return None, None
+
+
+def _line_items(prop: Mapping[str, Any], message: str) -> tuple[list[dict[str, Any]] | None, list[Span]]:
+    """Order-like lines (`2 units of ACM-0001`, `2 cái ACM-0001`, `ACM-0001 x 2`) for an array of
+    objects that pair one identifier (a property with a `pattern`) with one integer count."""
+    item = prop.get("items")
+    if not isinstance(item, Mapping) or schema_type(item) != "object":
+        return None, []
+    fields: Mapping[str, Mapping[str, Any]] = item.get("properties", {}) or {}
+    keys = [name for name, field in fields.items() if isinstance(field.get("pattern"), str)]
+    counts = [name for name, field in fields.items() if schema_type(field) == "integer"]
+    if len(keys) != 1 or len(counts) != 1:
+        return None, []
+    key, count = keys[0], counts[0]
+    searchable = re.compile(rf"(?<![\w-])(?:{_body(fields[key]['pattern'])})(?![\w-])", re.IGNORECASE)
+    lines: list[dict[str, Any]] = []
+    spans: list[Span] = []
+    for match in searchable.finditer(message):
+        identifier = next(
+            (v for v in (match.group(0), match.group(0).upper()) if _fits(fields[key]["pattern"], v)), None
+        )
+        before = _COUNT_BEFORE.search(message[max(0, match.start() - 30) : match.start()])
+        after = _COUNT_AFTER.match(message[match.end() : match.end() + 15])
+        quantity = next(
+            (
+                int(hit.group(1))
+                for hit in (before, after)
+                if hit and _within_bounds(int(hit.group(1)), fields[count])
+            ),
+            None,
+        )
+        if identifier is not None and quantity is not None:
+            lines.append({key: identifier, count: quantity})
+            spans.append(match.span())
+    return (lines or None), spans
 
 
 def _is_free_text(name: str, prop: Mapping[str, Any], *, required_field: bool) -> bool:

@@ -17,6 +17,14 @@ DEFAULT_LANGUAGE: Language = "en"
 
 _MIN_WORDS_TO_TELL = 2
 
+ANSWER_IN: dict[Language, str] = {"en": "Answer in English.", "vi": "Trả lời bằng tiếng Việt."}
+"""What a language model is told, so that its answer is in the user's language."""
+
+
+def instructed(system_prompt: str, language: Language) -> str:
+    """An agent's instructions with the language of the answer added."""
+    return f"{system_prompt}\n\n{ANSWER_IN[language]}" if system_prompt else ANSWER_IN[language]
+
 
 def detect_language(message: str, *, fallback: Language = DEFAULT_LANGUAGE) -> Language:
     """`vi` for a Vietnamese message, `en` for another one, `fallback` when it cannot tell."""

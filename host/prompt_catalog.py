@@ -13,6 +13,8 @@ Two kinds, one list:
 
 from __future__ import annotations
 
+from typing import cast
+
 from mcp_types import (
     Completion,
     GetPromptResult,
@@ -27,12 +29,12 @@ from agentmesh.errors import AgentmeshError
 from host.agents import AgentConfig
 from host.caller import Caller
 from host.catalog import EXTERNAL_SEPARATOR, ToolSpec, split_external_name
+from host.language import ANSWER_IN, Language
 from host.mcp_pool import McpPool, ServerUnavailable
 from host.tokens import MeshTokenIssuer
 
 LANGUAGES = ("en", "vi")
 MAX_COMPLETIONS = 100
-ANSWER_IN = {"en": "Answer in English.", "vi": "Trả lời bằng tiếng Việt."}
 
 
 class PromptNotFound(AgentmeshError):
@@ -66,14 +68,14 @@ def render_agent_prompt(
     if not question:
         raise InvalidPromptArguments(f"the prompt '{agent.name}' needs a question")
     language = arguments.get("language") or "en"
-    if language not in LANGUAGES:
+    if language not in ANSWER_IN:
         raise InvalidPromptArguments(f"language must be one of {', '.join(LANGUAGES)}, not '{language}'")
     context = [f"You are the '{agent.name}' assistant. {agent.description}"]
     if agent.system_prompt:
         context.append(agent.system_prompt)
     if tools:
         context.append("Use these tools: " + ", ".join(tool.external_name for tool in tools) + ".")
-    context.append(ANSWER_IN[language])
+    context.append(ANSWER_IN[cast(Language, language)])
     text = "\n\n".join(["\n".join(context), question])
     return GetPromptResult(
         description=agent.description,

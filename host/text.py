@@ -30,6 +30,7 @@ _VIETNAMESE_SYLLABLES = frozenset(
     nhu xin ngay tien hoa gia mua viec cong giao kiem hom thang biet muon lam nhan duong thanh toan chinh
     sach tra doi xuat nhap kho hang bao mot cho nay gi chuyen cuoi ngon uong thoi tiet tuan chieu
     phai cung nhat rat qua dung tai vao hoac neu vay sau truoc ngoai giua thuoc lieu khoan
+    dang van gom cai tao ton luong hien tinh trang lich cac bieu
     """.split()  # noqa: SIM905 - a word list reads better as prose than as quoted strings
 )
 

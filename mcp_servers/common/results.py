@@ -7,6 +7,7 @@ text a person reads and the structure a program (or the host's planner) uses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from mcp_types import CallToolResult, TextContent
@@ -29,14 +30,18 @@ def render_meta(
     filterable: list[str] | None = None,
     priority: int = 0,
     rows: str | None = None,
+    translations: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Tool `_meta` with renderer hints. `rows` names the list field a table is built from."""
+    """Tool `_meta` with renderer hints. `rows` names the list field a table is built from;
+    `translations` the tool's wording per language (`{"vi": {"summary": ..., "labels": ...}}`),
+    for a host answering a reader of that language."""
     hints: dict[str, Any] = {"format": output_format, "priority": priority}
     for key, value in (
         ("fields", fields),
         ("sortable", sortable),
         ("filterable", filterable),
         ("rows", rows),
+        ("translations", {language: dict(words) for language, words in (translations or {}).items()}),
     ):
         if value:
             hints[key] = value

@@ -46,6 +46,10 @@ def mcp_tool(entry: CatalogEntry) -> Tool:
         filterable=hints.filterable,
         priority=hints.priority,
         rows=hints.rows,
+        translations={
+            language: words.model_dump(exclude_defaults=True)
+            for language, words in config.output.translations.items()
+        },
     )
     if entry.tenant_id is not None:
         meta[TENANT_META_KEY] = entry.tenant_id

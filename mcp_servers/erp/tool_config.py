@@ -90,11 +90,39 @@ class RendererHints(BaseModel):
     )
 
 
+def _check_template(summary: str | None) -> str | None:
+    if summary is not None:
+        try:
+            list(string.Formatter().parse(summary))
+        except ValueError as exc:
+            raise ValueError(f"summary is not a valid template: {exc}") from exc
+    return summary
+
+
+class OutputTranslation(BaseModel):
+    """The tool's wording in another language, for a host answering a reader of it.
+
+    `summary` is a template like the tool's own; there `{outstanding:money}` is an amount in the
+    result's currency, written the reader's way (`318.780.000 ₫`). `labels` name fields and
+    arguments; `values` word coded values (`unpaid`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=200, description="the action, as a clause")
+    summary: str | None = Field(default=None, max_length=2000)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=100)
+    values: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+    _summary_is_a_template = field_validator("summary")(_check_template)
+
+
 class ToolOutput(BaseModel):
     """The result's format, its readable summary template and renderer hints.
 
     `summary` is a template over the ERP's JSON answer: `{customer.name}` inserts a nested
-    field and `{outstanding:,}` a number with thousands separators.
+    field and `{outstanding:,}` a number with thousands separators. `translations` word the
+    answer for readers of other languages (`vi`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -102,16 +130,9 @@ class ToolOutput(BaseModel):
     format: OutputFormat = "structured_json"
     summary: str | None = Field(default=None, max_length=2000)
     hints: RendererHints = Field(default_factory=RendererHints)
+    translations: dict[Literal["vi"], OutputTranslation] = Field(default_factory=dict)
 
-    @field_validator("summary")
-    @classmethod
-    def _summary_is_a_template(cls, summary: str | None) -> str | None:
-        if summary is not None:
-            try:
-                list(string.Formatter().parse(summary))
-            except ValueError as exc:
-                raise ValueError(f"summary is not a valid template: {exc}") from exc
-        return summary
+    _summary_is_a_template = field_validator("summary")(_check_template)
 
     @model_validator(mode="after")
     def _format_has_what_it_needs(self) -> ToolOutput:

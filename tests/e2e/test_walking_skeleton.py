@@ -100,10 +100,12 @@ def test_debt_question_is_answered_by_the_debt_agent_over_mcp(mesh: Mesh) -> Non
         f"Cong no cua khach hang co MST {ACME_MST} la bao nhieu?",
     ],
 )
-def test_vietnamese_debt_question_routes_to_debt(mesh: Mesh, message: str) -> None:
+def test_vietnamese_debt_question_routes_to_debt_and_is_answered_in_vietnamese(
+    mesh: Mesh, message: str
+) -> None:
     body = mesh.chat("acme", message).json()
     assert body["agent"] == "debt"
-    assert "321,330,000" in body["answer"]
+    assert "còn nợ 321.330.000 ₫ tính đến ngày 30/06/2025" in body["answer"]
 
 
 def test_shipment_question_is_answered_from_track_shipment(mesh: Mesh) -> None:

@@ -181,3 +181,43 @@ def test_an_optional_value_written_as_a_type_list_is_filled_like_its_type() -> N
     }
     filled = fill_arguments(schema, "Payments of 3428557611 in the last 30 days")
     assert filled.arguments == {"mst": "3428557611", "days": 30} and filled.missing == []
+
+
+ORDER_SCHEMA = {
+    "type": "object",
+    "required": ["mst", "items"],
+    "properties": {
+        "mst": DEBT_SCHEMA["properties"]["mst"],  # type: ignore[index]
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["sku", "quantity"],
+                "properties": {
+                    "sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"},
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": 100000},
+                },
+            },
+        },
+    },
+}
+
+
+def test_order_lines_pair_each_sku_with_its_count_in_english_and_vietnamese() -> None:
+    two = [{"sku": "ACM-0001", "quantity": 2}]
+    for message in (
+        "Create an order for MST 3428557611: 2 units of ACM-0001",
+        "Tạo đơn hàng cho MST 3428557611: 2 cái ACM-0001",
+        "Tao don hang cho MST 3428557611 gom acm-0001 x 2",
+    ):
+        assert fill_arguments(ORDER_SCHEMA, message).arguments == {"mst": "3428557611", "items": two}, message
+    several = fill_arguments(ORDER_SCHEMA, "Đặt cho 3428557611: 2 cái ACM-0001 và 15 bộ ACM-0002")
+    assert several.arguments["items"] == [
+        {"sku": "ACM-0001", "quantity": 2},
+        {"sku": "ACM-0002", "quantity": 15},
+    ]
+
+
+def test_a_line_without_a_count_is_asked_for_not_guessed() -> None:
+    filled = fill_arguments(ORDER_SCHEMA, "Order ACM-0001 for 3428557611")
+    assert filled.arguments == {"mst": "3428557611"} and filled.missing == ["items"]

@@ -1,0 +1,121 @@
+"""A Vietnamese user is answered in Vietnamese, through the chat API, on the shipped agents and the
+local planner: with and without diacritics, amounts as `321.330.000 ₫` and dates as
+`30/06/2025`, the right ERP tool for debt, payment, shipment, stock and order phrasings, and
+clarifications in Vietnamese. An English user keeps the English answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.gateway.mesh import Mesh
+
+pytestmark = pytest.mark.slow
+
+ACME_MST = "3428557611"
+DEBT_VI = (
+    "Evergreen Trading Corporation (MST 3428557611) còn nợ 321.330.000 ₫ tính đến ngày 30/06/2025; "
+    "trong đó 99.700.000 ₫ đã quá hạn và 221.630.000 ₫ chưa đến hạn (3 hóa đơn còn mở)."
+)
+
+
+def ask(mesh: Mesh, message: str) -> dict[str, object]:
+    response = mesh.chat(message)
+    assert response.status_code == 200, response.text
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+def tools_called(answer: dict[str, object]) -> list[str]:
+    steps = answer.get("steps")
+    assert isinstance(steps, list)
+    return [step["tool"] for step in steps if step.get("type") == "tool_result"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        f"Công nợ của khách hàng có MST {ACME_MST} là bao nhiêu?",
+        f"Cong no cua khach hang co MST {ACME_MST} la bao nhieu?",
+    ],
+    ids=["diacritics", "no-diacritics"],
+)
+def test_a_debt_question_is_answered_in_vietnamese_with_vietnamese_amounts_and_dates(
+    mesh: Mesh, question: str
+) -> None:
+    answer = ask(mesh, question)
+    assert answer["agent"] == "debt" and answer["outcome"] == "answered"
+    assert answer["answer"] == DEBT_VI
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Khách hàng 3655097555 còn nợ bao nhiêu tiền?", "Khach hang 3655097555 con no bao nhieu tien?"],
+    ids=["diacritics", "no-diacritics"],
+)
+def test_how_much_a_customer_still_owes_is_the_debt_not_the_payments(mesh: Mesh, question: str) -> None:
+    answer = ask(mesh, question)
+    assert tools_called(answer) == ["get_customer_debt"]
+    assert "còn nợ 318.780.000 ₫" in str(answer["answer"])
+
+
+def test_payments_shipments_and_stock_answer_in_vietnamese(mesh: Mesh) -> None:
+    payments = ask(mesh, f"Lịch sử thanh toán của khách hàng {ACME_MST}")
+    assert tools_called(payments) == ["get_payment_history"]
+    assert str(payments["answer"]).startswith(
+        "Evergreen Trading Corporation (MST 3428557611) đã thanh toán 377.960.000 ₫ qua 4 lần."
+    )
+    assert "| Ngày thanh toán |" in str(payments["answer"]) and "| 13/06/2025 |" in str(payments["answer"])
+
+    shipment = ask(mesh, "Van don SH-1001 dang o dau?")
+    assert tools_called(shipment) == ["track_shipment"]
+    assert str(shipment["answer"]).startswith(
+        "Vận đơn SH-1001 của Harbor Point Construction Corporation đã giao"
+    )
+
+    stock = ask(mesh, "Tồn kho của mã hàng ACM-0001 còn bao nhiêu?")
+    assert tools_called(stock) == ["get_stock_level"]
+    assert "có thể bán 388 cây" in str(stock["answer"]) and "| Kho | Tồn kho |" in str(stock["answer"])
+
+
+def test_a_missing_tax_code_is_asked_for_in_vietnamese(mesh: Mesh) -> None:
+    answer = ask(mesh, "Công nợ của khách hàng là bao nhiêu?")
+    assert answer["outcome"] == "needs_input"
+    assert answer["answer"] == "Để tra công nợ khách hàng, tôi cần mã số thuế (MST)."
+
+
+@pytest.mark.parametrize(
+    ("question", "waiting"),
+    [
+        (
+            f"Create an order for MST {ACME_MST}: 2 units of ACM-0001",
+            "create_order needs approval by an authorised person before it can run.",
+        ),
+        (
+            f"Tạo đơn hàng cho MST {ACME_MST}: 2 cái ACM-0001",
+            "create_order cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
+        ),
+        (
+            f"Tao don hang cho MST {ACME_MST} gom ACM-0001 x 2",
+            "create_order cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
+        ),
+    ],
+    ids=["english", "diacritics", "no-diacritics"],
+)
+def test_a_request_to_order_proposes_the_order_and_waits_for_approval(
+    mesh: Mesh, question: str, waiting: str
+) -> None:
+    answer = ask(mesh, question)
+    assert answer["agent"] == "shipment" and answer["outcome"] == "pending_approval"
+    assert answer["answer"] == waiting
+    steps = answer["steps"]
+    assert isinstance(steps, list)
+    [pending] = [step for step in steps if step["tool"] == "create_order"]
+    assert pending["arguments"] == {"mst": ACME_MST, "items": [{"sku": "ACM-0001", "quantity": 2}]}
+
+
+def test_an_english_question_keeps_the_english_answer(mesh: Mesh) -> None:
+    answer = ask(mesh, f"What does customer {ACME_MST} owe?")
+    assert answer["answer"] == (
+        "Evergreen Trading Corporation (MST 3428557611) owes 321,330,000 VND as of 2025-06-30; "
+        "99,700,000 VND of it is overdue and 221,630,000 VND is not yet due (3 open invoices)."
+    )
