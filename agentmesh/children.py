@@ -1,4 +1,9 @@
-"""Child processes started by `agentmesh up`: each MCP server on its own loopback port."""
+"""Child processes started by `agentmesh up`: each MCP server on its own loopback port.
+
+While the mesh runs, `ChildProcesses.supervise` restarts a child that exits, on the same port
+(the gateway keeps its URL and reconnects by itself), after a backoff that doubles while the
+child keeps failing and starts over once it has stayed up a minute.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import httpx
+import structlog
 
 from agentmesh.startup import StartupError
+
+log = structlog.get_logger(__name__)
+
+RESTART_BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+STABLE_AFTER_SECONDS = 60.0
+_WATCH_INTERVAL_SECONDS = 0.5
 
 _PR_SET_PDEATHSIG = 1
 
@@ -40,8 +53,11 @@ class Child:
     name: str
     argv: list[str]
     port: int
+    env: dict[str, str] = field(default_factory=dict, repr=False)
     health_path: str = "/healthz"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    started_at: float = 0.0
+    restarts: int = 0
 
     @property
     def base_url(self) -> str:
@@ -59,15 +75,40 @@ class ChildProcesses:
     def start(self, name: str, args: list[str], *, extra_env: dict[str, str] | None = None) -> Child:
         port = free_port()
         argv = [sys.executable, "-m", "agentmesh.cli", *args, "--port", str(port)]
-        child = Child(name=name, argv=argv, port=port)
-        child.process = subprocess.Popen(
-            argv,
-            env={**self._env, **(extra_env or {})},
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        child = Child(name=name, argv=argv, port=port, env={**self._env, **(extra_env or {})})
+        self._spawn(child)
         self.children.append(child)
         return child
+
+    @staticmethod
+    def _spawn(child: Child) -> None:
+        child.process = subprocess.Popen(
+            child.argv, env=child.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
+        child.started_at = time.monotonic()
+
+    async def supervise(self) -> None:
+        """Restart every child that exits, with backoff, until cancelled."""
+        async with anyio.create_task_group() as tg:
+            for child in self.children:
+                tg.start_soon(self._keep_running, child)
+
+    async def _keep_running(self, child: Child) -> None:
+        failures = 0
+        while True:
+            assert child.process is not None
+            status = child.process.poll()
+            if status is None:
+                await anyio.sleep(_WATCH_INTERVAL_SECONDS)
+                continue
+            stable = time.monotonic() - child.started_at >= STABLE_AFTER_SECONDS
+            failures = 0 if stable else failures + 1
+            delay = RESTART_BACKOFF_SECONDS[min(failures, len(RESTART_BACKOFF_SECONDS) - 1)]
+            log.warning("child_exited", child=child.name, status=status, restart_in_seconds=delay)
+            await anyio.sleep(delay)
+            await anyio.to_thread.run_sync(self._spawn, child)
+            child.restarts += 1
+            log.warning("child_restarted", child=child.name, pid=child.process.pid, restarts=child.restarts)
 
     def wait_healthy(self, child: Child, timeout: float = 180.0) -> None:
         """Return once `child` answers its health check; `StartupError` if it exits or never does.

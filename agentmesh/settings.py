@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # with an optional port (`searx.internal:8080,10.20.0.0/16`). The platform's own configured
     # endpoints (the ERP API, its MCP servers, OPENAI_BASE_URL) need no entry. Empty: public only.
     outbound_allow: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="AGENTMESH_OUTBOUND_ALLOW")
+    # The MCP servers without which the gateway is not ready: /readyz answers 503 while one of
+    # them is disconnected (comma separated names; the others only make /healthz `degraded`).
+    required_servers: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="AGENTMESH_REQUIRED_SERVERS"
+    )
 
     # Where the tool servers live; `agentmesh up` fills these for the children it starts.
     erp_url: str | None = Field(default=None, alias="AGENTMESH_ERP_URL")
@@ -192,7 +197,7 @@ class Settings(BaseSettings):
             raise ValueError("'mcp:' audiences belong to MCP servers, not to the ERP API")
         return value
 
-    @field_validator("outbound_allow", mode="before")
+    @field_validator("outbound_allow", "required_servers", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -267,8 +267,18 @@ def _operation_object(
             "application/json": {"schema": refs[(operation.response, "serialization")]}
         }
         if operation.streams:
+            # Before OpenAPI 3.2 the schema of an event stream describes one event.
             content["text/event-stream"] = {
-                "schema": {"type": "string", "description": "server-sent events, one per turn event"}
+                "schema": {
+                    "type": "object",
+                    "description": "server-sent events, one per turn event",
+                    "properties": {
+                        "event": {"type": "string", "description": "the turn event's type"},
+                        "data": {"type": "string", "description": "the turn event, as JSON"},
+                        "id": {"type": "string"},
+                    },
+                    "required": ["data"],
+                }
             }
         responses[str(operation.status)] = {
             "description": operation.response.__doc__ or "OK",

@@ -58,7 +58,11 @@ _ENTRIES: dict[Language, str] = {"en": "{count} entries.", "vi": "{count} mục.
 
 def _scalars(data: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:
     keys = [k for k in order if k in data] + [k for k in data if k not in order]
-    return [(k, data[k]) for k in keys if not isinstance(data[k], dict | list)]
+    # A field read with its evidence (`{"value": ..., "confidence": ...}`) is shown by its value.
+    values = {
+        k: data[k]["value"] if isinstance(data[k], Mapping) and "value" in data[k] else data[k] for k in keys
+    }
+    return [(k, value) for k, value in values.items() if not isinstance(value, Mapping | list)]
 
 
 def _row_lists(data: Mapping[str, Any], preferred: str | None) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -26,6 +26,7 @@ ReplyKey = Literal[
     "model_failed",
     "model_silent",
     "budget_exceeded",
+    "out_of_scope",
 ]
 
 _REPLIES: dict[ReplyKey, dict[Language, str]] = {
@@ -103,6 +104,10 @@ _REPLIES: dict[ReplyKey, dict[Language, str]] = {
             "các trợ lý dùng mô hình ngôn ngữ sẽ trả lời lại sau {resets} UTC."
         ),
     },
+    "out_of_scope": {
+        "en": "I can't help with that here. What I can do: {capabilities}. What would you like to do?",
+        "vi": "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp: {capabilities}. Bạn cần gì?",
+    },
     "model_silent": {
         "en": "The model could not answer.",
         "vi": "Mô hình không thể trả lời.",
@@ -113,6 +118,13 @@ _REPLIES: dict[ReplyKey, dict[Language, str]] = {
 def reply(language: Language, key: ReplyKey, **values: object) -> str:
     """The host's text for situation `key` in `language`, with `values` filled in."""
     return _REPLIES[key][language].format(**values)
+
+
+def capabilities(agents: Sequence[tuple[str, str | None]], language: Language) -> str:
+    """`debt (e.g. "What does customer 0312345678 owe?"); shipment (...)`: each agent by name with
+    one of its examples."""
+    example = "ví dụ" if language == "vi" else "e.g."
+    return "; ".join(f"{name} ({example} “{sample}”)" if sample else name for name, sample in agents)
 
 
 def joined(names: Sequence[str], language: Language) -> str:

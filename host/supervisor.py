@@ -21,8 +21,8 @@ from host.agents import AgentConfig, AgentRegistry
 from host.authorizer import Authorizer
 from host.catalog import ToolCatalog
 from host.events import Outcome, RouteEvent
-from host.language import Language
-from host.replies import reply
+from host.language import Language, detect_language
+from host.replies import capabilities, reply
 from host.router_pool import RouterPool
 from host.routing import MessageEmbedding, RouteDecision, clarifying_question
 from host.turn import LAST_AGENT_KEY, TurnInput
@@ -156,6 +156,17 @@ class Supervisor:
         if event.reason == "no_agents" or not enabled:
             return reply(language, "no_agents"), "clarify"
         named = [c["agent"] for c in event.candidates if c["agent"] in enabled][:3]
+        if event.reason == "low_confidence":
+            # Nothing fits well: say what the assistants do (best candidates first), with an
+            # example in the user's language, rather than guess between two of them.
+            ordered = named + sorted(name for name in enabled if name not in named)
+            able = [(name, _example_in(enabled[name], language)) for name in ordered]
+            return reply(language, "out_of_scope", capabilities=capabilities(able, language)), "clarify"
         if event.reason == "empty" or not named:
             named = sorted(enabled)
         return clarifying_question(named, event.reason, language), "clarify"
+
+
+def _example_in(agent: AgentConfig, language: Language) -> str | None:
+    """The agent's first example written in `language`, if it has one."""
+    return next((text for text in agent.examples if detect_language(text) == language), None)

@@ -2,7 +2,8 @@
 
 Migrates the database, starts the demo ERP API and the four MCP servers as child processes on
 free loopback ports, then the gateway (with the agent host inside) in this process; seeds the
-demo tenants; prints the URL and ready tokens; stops every child on Ctrl-C or SIGTERM.
+demo tenants; prints the URL and ready tokens; restarts a child that crashes; stops every child
+on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from agentmesh.commands.serve import DOMAINS
 from agentmesh.startup import check_database_reachable, check_database_url, check_port_free
 
 if TYPE_CHECKING:
+    from agentmesh.children import ChildProcesses
     from agentmesh.settings import Settings
 
 
@@ -127,7 +129,7 @@ def run_mesh(settings: Settings, host: str, port: int) -> None:
             children.wait_healthy(child)
             servers[child.name] = f"{child.base_url}/mcp"
         shutdown.serving = True
-        anyio.run(_serve_gateway, settings, servers, host, port)
+        anyio.run(_serve_gateway, settings, servers, host, port, children)
     finally:
         children.stop_all()
 
@@ -151,7 +153,9 @@ async def _upgrade_database(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _serve_gateway(settings: Settings, servers: dict[str, str], host: str, port: int) -> None:
+async def _serve_gateway(
+    settings: Settings, servers: dict[str, str], host: str, port: int, children: ChildProcesses
+) -> None:
     import anyio
     import uvicorn
 
@@ -178,5 +182,7 @@ async def _serve_gateway(settings: Settings, servers: dict[str, str], host: str,
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(announce)
+        # A crashed server is restarted while the gateway serves; /healthz says degraded meanwhile.
+        tg.start_soon(children.supervise)
         await server.serve()
         tg.cancel_scope.cancel()

@@ -1,5 +1,7 @@
-"""`GET /healthz`: the gateway is up, and how its MCP servers are doing.
-`GET /readyz`: whether it can serve requests now, that is, reach its database and Redis.
+"""`GET /healthz`: the gateway is up, and how its MCP servers are doing (`degraded`, naming the
+failing ones, while any is disconnected).
+`GET /readyz`: whether it can serve requests now: reach its database and Redis, and have every
+server the deployment marks required (`AGENTMESH_REQUIRED_SERVERS`) connected.
 
 Liveness and readiness are apart on purpose: an outage of a shared backend should take replicas
 out of the load balancer (readiness), not restart them all (liveness).
@@ -7,8 +9,10 @@ out of the load balancer (readiness), not restart them all (liveness).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import anyio
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -24,10 +28,12 @@ _CHECK_TIMEOUT_SECONDS = 2.0
 
 
 class Health(BaseModel):
-    """The gateway is up; each MCP server is `connected` or `unavailable`."""
+    """The gateway is up (`ok`, or `degraded` while a server is unavailable); each MCP server is
+    `connected` or `unavailable`."""
 
-    status: str
+    status: Literal["ok", "degraded"]
     servers: dict[str, str]
+    failing: list[str] = Field(default_factory=list, description="the servers that are unavailable")
 
 
 class Readiness(BaseModel):
@@ -51,7 +57,7 @@ READY = Operation(
     "GET",
     "/readyz",
     "getReadiness",
-    "Readiness: the database and Redis are reachable (503 when not)",
+    "Readiness: the database, Redis and the required MCP servers are reachable (503 when not)",
     "operations",
     Readiness,
     errors=(503,),
@@ -62,7 +68,8 @@ READY = Operation(
 async def healthz(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
     servers = {s.name: "connected" if s.connected else "unavailable" for s in state.host.pool.states()}
-    return HEALTH.reply(Health(status="ok", servers=servers))
+    failing = sorted(name for name, status in servers.items() if status != "connected")
+    return HEALTH.reply(Health(status="degraded" if failing else "ok", servers=servers, failing=failing))
 
 
 async def readyz(request: Request) -> Response:
@@ -70,6 +77,8 @@ async def readyz(request: Request) -> Response:
     checks = {"database": await _database(state.engine)}
     if state.redis is not None:
         checks["redis"] = await _redis(state.redis)
+    if state.settings.required_servers:
+        checks["servers"] = _required_servers(state)
     ready = all(result == "ok" for result in checks.values())
     readiness = Readiness(status="ready" if ready else "unavailable", checks=checks)
     # Not `READY.reply`: a 503 here is the readiness answer itself, in the same shape.
@@ -84,6 +93,12 @@ async def _database(engine: AsyncEngine) -> str:
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         return f"unreachable: {type(exc).__name__}"
     return "ok"
+
+
+def _required_servers(state: GatewayState) -> str:
+    connected = {s.name for s in state.host.pool.states() if s.connected}
+    down = [name for name in state.settings.required_servers if name not in connected]
+    return f"unavailable: {', '.join(down)}" if down else "ok"
 
 
 async def _redis(redis: Redis) -> str:

@@ -85,6 +85,24 @@ FIELD_LABELS = {
     "invoice_number": "Invoice number",
 }
 LANGUAGE_NAMES = {"en": "English", "vi": "Vietnamese"}
+VIETNAMESE = {
+    "vi": {
+        "labels": {
+            "company": "Đơn vị bán",
+            "date": "Ngày",
+            "total": "Tổng cộng",
+            "tax_code": "Mã số thuế",
+            "invoice_number": "Số hóa đơn",
+            "pages_read": "Số trang đã đọc",
+            "language": "Ngôn ngữ",
+            "text": "Nội dung",
+            "format": "Định dạng",
+            "pages": "Các trang",
+        },
+        "values": {"en": "tiếng Anh", "vi": "tiếng Việt"},
+    }
+}
+"""How a host answers a Vietnamese reader with these tools' results."""
 
 
 def _read_only(title: str) -> ToolAnnotations:
@@ -142,7 +160,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     @server.tool(
         title="Read an image",
         annotations=_read_only("Read an image"),
-        meta=render_meta("summary_text", fields=["text"]),
+        meta=render_meta("summary_text", fields=["text"], translations=VIETNAMESE),
     )
     async def ocr_image(
         image: Input, ctx: Context[Any, Any] | None = None
@@ -155,7 +173,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     @server.tool(
         title="Read a document",
         annotations=_read_only("Read a document"),
-        meta=render_meta("summary_text", fields=["text"]),
+        meta=render_meta("summary_text", fields=["text"], translations=VIETNAMESE),
     )
     async def ocr_document(
         document: Input,
@@ -174,7 +192,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         name="extract_invoice_fields",
         title="Invoice fields",
         annotations=_read_only("Invoice fields"),
-        meta=render_meta("structured_json", fields=list(FIELD_NAMES)),
+        meta=render_meta("structured_json", fields=list(FIELD_NAMES), translations=VIETNAMESE),
     )
     async def extract_fields(
         document: Input,

@@ -119,3 +119,30 @@ def test_an_english_question_keeps_the_english_answer(mesh: Mesh) -> None:
         "Evergreen Trading Corporation (MST 3428557611) owes 321,330,000 VND as of 2025-06-30; "
         "99,700,000 VND of it is overdue and 221,630,000 VND is not yet due (3 open invoices)."
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "opening", "example"),
+    [
+        ("Book me a flight to Da Nang", "I can't help with that here. What I can do: ", "e.g. “"),
+        (
+            "Đặt vé máy bay đi Đà Nẵng cho tôi",
+            "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp: ",
+            "ví dụ “",
+        ),
+        (
+            "Dat ve may bay di Da Nang cho toi",
+            "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp: ",
+            "ví dụ “",
+        ),
+    ],
+    ids=["english", "diacritics", "no-diacritics"],
+)
+def test_an_out_of_scope_request_is_told_what_the_assistants_can_do(
+    mesh: Mesh, question: str, opening: str, example: str
+) -> None:
+    answer = ask(mesh, question)
+    assert answer["agent"] is None and answer["outcome"] == "clarify"
+    text = str(answer["answer"])
+    assert text.startswith(opening) and example in text
+    assert all(f"{agent} (" in text for agent in ("debt", "shipment", "knowledge", "ocr", "search"))

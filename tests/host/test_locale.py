@@ -60,3 +60,16 @@ def test_a_vietnamese_reader_gets_the_tools_translation_and_an_english_one_its_o
 def test_passages_are_quoted_with_sources_in_the_readers_language() -> None:
     rows = {"results": [{"title": "Returns", "snippet": "30 days.", "document_id": "returns"}]}
     assert compose_answer(rows, {}, "", "vi").text == "Theo “Returns”: 30 days. [1]\n\nNguồn:\n[1] Returns"
+
+
+def test_fields_read_with_their_evidence_are_shown_by_value() -> None:
+    fields = {
+        "company": {"value": "Cửa hàng Bình Minh", "confidence": 0.9, "source_line": "CỬA HÀNG BÌNH MINH"},
+        "total": {"value": 125000, "confidence": 0.8},
+        "tax_code": {"value": None, "confidence": 0.0},
+        "pages_read": 1,
+    }
+    render = {"format": "structured_json", "fields": ["company", "total", "tax_code"]}
+    assert compose_answer(fields, render, "", "en").text == (
+        "Company: Cửa hàng Bình Minh; Total: 125,000; Tax code: -; Pages read: 1."
+    )
