@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from host.language import Language
+from mcp_servers.common.results import lookup
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})")
@@ -70,19 +71,6 @@ def format_value(value: Any, language: Language, values: Mapping[str, str] | Non
     if values and text in values:
         return values[text]
     return format_date(text, language)
-
-
-def lookup(data: Any, path: str) -> Any:
-    """The value at a dotted path (`customer.name`, `items.0.sku`), or None when absent."""
-    current = data
-    for part in path.split("."):
-        if isinstance(current, Mapping):
-            current = current.get(part)
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return None
-    return current
 
 
 def fill_template(

@@ -52,3 +52,19 @@ def structured_result(data: BaseModel | dict[str, Any], text: str) -> CallToolRe
     """A successful result carrying `data` as `structuredContent` and `text` for people."""
     structured = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def lookup(data: Any, path: str) -> Any:
+    """The value at a dotted path of a result (`customer.name`, `items.0.sku`), or None when absent.
+
+    Only keys and list indexes are followed, never attributes, so a template naming a path
+    cannot reach into Python objects."""
+    current = data
+    for part in path.split("."):
+        if isinstance(current, Mapping):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current

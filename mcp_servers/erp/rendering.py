@@ -11,23 +11,11 @@ import json
 import string
 from typing import Any
 
+from mcp_servers.common.results import lookup
 from mcp_servers.erp.tool_config import ToolOutput
 
 MAX_TABLE_ROWS = 50
 MISSING = "?"
-
-
-def lookup(data: Any, path: str) -> Any:
-    """The value at a dotted path (`customer.name`, `items.0.sku`), or None when absent."""
-    current = data
-    for part in path.split("."):
-        if isinstance(current, dict):
-            current = current.get(part)
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return None
-    return current
 
 
 def fill(template: str, data: Any) -> str:
