@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Annotated
 
@@ -48,10 +48,13 @@ from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.keys import mesh_key
 from agentmesh.logging import configure_logging
 from agentmesh.mesh_tokens import mint_server_token
+from agentmesh.outbound import OutboundGuard
+from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings, load_settings
 from host.agents import AgentConfig
 from host.caller import Caller
-from host.composition import build_agent_host
+from host.composition import HostStores, build_agent_host
+from host.events import FinalEvent
 from host.turn import TurnInput
 from mcp_servers.common.bootstrap import ServeOptions, new_server, run
 from mcp_servers.common.results import render_meta, structured_result
@@ -153,19 +156,47 @@ async def measure(total: int, concurrency: int, once: Callable[[int], Awaitable[
     return timings
 
 
+class FreshToken(httpx2.Auth):
+    """The direct client's mesh token, minted again before it expires: mesh tokens live 60 s and a
+    run at three concurrencies lasts longer."""
+
+    _REFRESH_AFTER_SECONDS = 30.0
+
+    def __init__(self, mint: Callable[[], str]) -> None:
+        self._mint = mint
+        self._token = mint()
+        self._minted = time.monotonic()
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        if time.monotonic() - self._minted > self._REFRESH_AFTER_SECONDS:
+            self._token, self._minted = self._mint(), time.monotonic()
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
 async def bench(args: argparse.Namespace, settings: Settings, url: str) -> None:
     names = tenants(args.tenants)
     engine = create_engine(settings.resolved_database_url)
     await upgrade_database(engine)
+    outbound = OutboundGuard.from_settings(settings)
+    stores = HostStores.open(session_factory(engine), secret_box(settings), outbound=outbound)
     host = build_agent_host(
-        settings, {SERVER: url}, policies=policy_set(names), sessions=session_factory(engine), agents=AGENTS
+        settings, {SERVER: url}, stores=stores, policies=policy_set(names), agents=AGENTS, outbound=outbound
     )
     key = mesh_key(settings.keys_dir)
-    token = mint_server_token(
-        key, issuer=settings.mesh_issuer, server=SERVER, tenant_id=names[0], subject="bench", tools=["lookup"]
-    )
+
+    def token() -> str:
+        return mint_server_token(
+            key,
+            issuer=settings.mesh_issuer,
+            server=SERVER,
+            tenant_id=names[0],
+            subject="bench",
+            tools=["lookup"],
+        )
+
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
+        httpx2.AsyncClient(auth=FreshToken(token), timeout=60) as http,
         Client(streamable_http_client(url, http_client=http)) as direct,
         anyio.create_task_group() as task_group,
     ):
@@ -185,7 +216,7 @@ async def bench(args: argparse.Namespace, settings: Settings, url: str) -> None:
                     e async for e in host.run_turn(TurnInput(caller=caller, message=MESSAGE, agent=agent))
                 ]
                 final = events[-1]
-                assert final.outcome == "answered", final
+                assert isinstance(final, FinalEvent) and final.outcome == "answered", final
 
             return once
 
