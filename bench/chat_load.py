@@ -53,7 +53,9 @@ from tests.support.processes import free_port, stop, wait_healthy
 
 POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-UNLIMITED = 1_000_000_000
+# The highest limits a policy may set: no bench turn is refused.
+MAX_REQUESTS_PER_MINUTE = 1_000_000
+MAX_TOKENS_PER_MINUTE = 10**12
 CONVERSATION = (
     "What is the debt for customer MST 3428557611?",
     "And what is its payment history?",
@@ -64,8 +66,8 @@ TENANT_POLICY = {
     "agents": {"allow": ["debt", "shipment"]},
     "tools": {"allow": ["erp:get_*", "erp:list_*", "erp:track_shipment"]},
     "limits": {
-        "requests_per_minute": UNLIMITED,
-        "tokens_per_minute": UNLIMITED,
+        "requests_per_minute": MAX_REQUESTS_PER_MINUTE,
+        "tokens_per_minute": MAX_TOKENS_PER_MINUTE,
         "max_concurrent_turns": 1000,
     },
 }
@@ -147,10 +149,10 @@ def start_mesh(data_dir: Path, args: argparse.Namespace, database_url: str | Non
         gateway_env = {
             **env,
             "AGENTMESH_ERP_URL": f"{erp_url}/mcp",
-            "AGENTMESH_RATE_LIMIT_RPM": str(UNLIMITED),
-            "AGENTMESH_RATE_LIMIT_TPM": str(UNLIMITED),
-            "AGENTMESH_USER_RATE_LIMIT_RPM": str(UNLIMITED),
-            "AGENTMESH_USER_RATE_LIMIT_TPM": str(UNLIMITED),
+            "AGENTMESH_RATE_LIMIT_RPM": str(MAX_REQUESTS_PER_MINUTE),
+            "AGENTMESH_RATE_LIMIT_TPM": str(MAX_TOKENS_PER_MINUTE),
+            "AGENTMESH_USER_RATE_LIMIT_RPM": str(MAX_REQUESTS_PER_MINUTE),
+            "AGENTMESH_USER_RATE_LIMIT_TPM": str(MAX_TOKENS_PER_MINUTE),
             "AGENTMESH_MAX_CONCURRENT_TURNS": "1000",
         }
         if args.redis:

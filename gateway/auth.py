@@ -7,6 +7,8 @@ refused before any signature check. The dev key pair in the data directory is th
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -69,7 +71,13 @@ class UserTokenVerifier:
     """Verifies end-user tokens: algorithm, signature, `iss`, `aud`, `exp`/`nbf` (with leeway), claims.
 
     Keys are loaded once: the PEM key at construction, JWKS keys on first use and then cached.
+    A token that verified is remembered until its `exp` (a client sends the same token with every
+    request; checking its signature again each time costs more than the rest of authentication).
+    The cache is keyed by the whole token, so it answers only for that exact token; a key removed
+    from the JWKS therefore stops new tokens at once and tokens already seen at their expiry.
     """
+
+    MAX_REMEMBERED = 10_000
 
     def __init__(self, settings: Settings, *, key_set: JwksKeySet | None = None) -> None:
         self._issuer = settings.jwt_issuer
@@ -83,6 +91,7 @@ class UserTokenVerifier:
                 min_refetch_seconds=settings.jwks_min_refetch_seconds,
             )
         self._static = None if self._jwks is not None else _static_key(settings)
+        self._verified: OrderedDict[str, tuple[AuthenticatedUser, float]] = OrderedDict()
 
     async def aclose(self) -> None:
         if self._jwks is not None:
@@ -104,6 +113,19 @@ class UserTokenVerifier:
 
     async def verify(self, token: str) -> AuthenticatedUser:
         """The user a token names, or a 401 `ApiError` saying what is wrong with it."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            user, expires_at = remembered
+            if time.time() < expires_at:
+                return user
+            del self._verified[token]
+        user, expires_at = await self._verify(token)
+        self._verified[token] = (user, expires_at)
+        if len(self._verified) > self.MAX_REMEMBERED:
+            self._verified.popitem(last=False)
+        return user
+
+    async def _verify(self, token: str) -> tuple[AuthenticatedUser, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -138,13 +160,14 @@ class UserTokenVerifier:
         except jwt.PyJWTError as exc:
             raise unauthorized("invalid token signature or claims") from exc
         try:
-            return AuthenticatedUser(
+            user = AuthenticatedUser(
                 tenant_id=claims.get("tenant_id", ""),
                 subject=claims["sub"],
                 roles=_roles(claims.get("roles")),
             )
         except ValidationError as exc:
             raise unauthorized("token lacks a valid tenant_id or subject") from exc
+        return user, float(claims["exp"])
 
 
 AUTH_SCOPE_KEY = "agentmesh.auth"

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from starlette.testclient import TestClient
 
@@ -47,8 +48,7 @@ def idp_settings(data_dir: Path, jwks_url: str, **extra: object) -> Settings:
         AGENTMESH_JWT_JWKS_URL=jwks_url,
         AGENTMESH_JWT_ISSUER=ISSUER,
         AGENTMESH_JWT_AUDIENCE=AUDIENCE,
-        AGENTMESH_JWT_LEEWAY=30,
-        **extra,
+        **{"AGENTMESH_JWT_LEEWAY": 30, **extra},
     )
 
 
@@ -240,4 +240,31 @@ async def test_roles_outside_the_known_three_are_dropped(
         assert (await verifier.verify(sign(RSA_KEY, roles="tenant_admin"))).roles == ["tenant_admin"]
         assert (await verifier.verify(sign(RSA_KEY, roles=["root"]))).roles == ["user"]
     finally:
+        await verifier.aclose()
+
+
+async def test_a_verified_token_is_remembered_until_it_expires_and_no_longer(
+    idp: tuple[IdentityProvider, str], settings: Settings
+) -> None:
+    provider, url = idp
+    verifier = UserTokenVerifier(idp_settings(settings.data_dir, url, AGENTMESH_JWT_LEEWAY=0))
+    try:
+        expires = int(time.time()) + 2
+        token = sign(RSA_KEY, exp=expires)
+        assert (await verifier.verify(token)).tenant_id == "acme"
+        provider.available = False  # a remembered token needs neither the keys nor a signature check
+        assert (await verifier.verify(token)).tenant_id == "acme"
+        # The same claims with another signature are another token: checked, and refused.
+        header, payload, _ = token.split(".")
+        other_signature = sign(RSA_KEY, exp=expires + 1).split(".")[2]
+        with pytest.raises(ApiError) as forged:
+            await verifier.verify(f"{header}.{payload}.{other_signature}")
+        assert forged.value.status == 401
+        provider.available = True
+        await anyio.sleep(expires - time.time() + 0.2)
+        with pytest.raises(ApiError) as expired:
+            await verifier.verify(token)
+        assert expired.value.status == 401 and "expired" in expired.value.message
+    finally:
+        provider.available = True
         await verifier.aclose()
