@@ -54,6 +54,7 @@ _MORE_ROWS: dict[Language, str] = {
     "vi": "Còn {count} dòng không hiển thị.",
 }
 _ENTRIES: dict[Language, str] = {"en": "{count} entries.", "vi": "{count} mục."}
+_NO_ROWS: dict[Language, str] = {"en": "No results.", "vi": "Không có kết quả nào."}
 
 
 def _scalars(data: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:
@@ -154,6 +155,8 @@ def compose_answer(
     elif row_lists and not words.summary:
         key, rows = row_lists[0]
         parts.append(f"{words.label(key)}: " + _ENTRIES[language].format(count=len(rows)))
+    elif parts and data.get(render.get("rows") or "") == []:
+        parts.append(_NO_ROWS[language])  # the list the answer is about is empty: say so
     if not parts:
         return ComposedAnswer(text=fallback_text)
     return ComposedAnswer(text="\n\n".join(parts))

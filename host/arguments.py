@@ -331,6 +331,8 @@ def _line_items(prop: Mapping[str, Any], message: str) -> tuple[list[dict[str, A
 def _is_free_text(name: str, prop: Mapping[str, Any], *, required_field: bool) -> bool:
     if schema_type(prop) != "string" or {"pattern", "enum", "format", "contentEncoding"} & prop.keys():
         return False
+    if _is_content(name, prop):
+        return False  # a file comes as an attachment; the question is not the file
     return name.lower() in FREE_TEXT_NAMES or required_field
 
 

@@ -85,24 +85,28 @@ FIELD_LABELS = {
     "invoice_number": "Invoice number",
 }
 LANGUAGE_NAMES = {"en": "English", "vi": "Vietnamese"}
-VIETNAMESE = {
-    "vi": {
-        "labels": {
-            "company": "Đơn vị bán",
-            "date": "Ngày",
-            "total": "Tổng cộng",
-            "tax_code": "Mã số thuế",
-            "invoice_number": "Số hóa đơn",
-            "pages_read": "Số trang đã đọc",
-            "language": "Ngôn ngữ",
-            "text": "Nội dung",
-            "format": "Định dạng",
-            "pages": "Các trang",
-        },
-        "values": {"en": "tiếng Anh", "vi": "tiếng Việt"},
-    }
+_VIETNAMESE_WORDS = {
+    "labels": {
+        "image": "ảnh hoặc tệp PDF (đính kèm vào tin nhắn)",
+        "document": "ảnh hoặc tệp PDF (đính kèm vào tin nhắn)",
+        "company": "Đơn vị bán",
+        "date": "Ngày",
+        "total": "Tổng cộng",
+        "tax_code": "Mã số thuế",
+        "invoice_number": "Số hóa đơn",
+        "pages_read": "Số trang đã đọc",
+        "language": "Ngôn ngữ",
+        "text": "Nội dung",
+        "format": "Định dạng",
+        "pages": "Các trang",
+    },
+    "values": {"en": "tiếng Anh", "vi": "tiếng Việt"},
 }
-"""How a host answers a Vietnamese reader with these tools' results."""
+
+
+def _vietnamese(title: str) -> dict[str, dict[str, object]]:
+    """How a host answers a Vietnamese reader with a tool's results; `title` names its action."""
+    return {"vi": {"title": title, **_VIETNAMESE_WORDS}}
 
 
 def _read_only(title: str) -> ToolAnnotations:
@@ -160,7 +164,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     @server.tool(
         title="Read an image",
         annotations=_read_only("Read an image"),
-        meta=render_meta("summary_text", fields=["text"], translations=VIETNAMESE),
+        meta=render_meta("summary_text", fields=["text"], translations=_vietnamese("đọc chữ trong ảnh")),
     )
     async def ocr_image(
         image: Input, ctx: Context[Any, Any] | None = None
@@ -173,7 +177,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     @server.tool(
         title="Read a document",
         annotations=_read_only("Read a document"),
-        meta=render_meta("summary_text", fields=["text"], translations=VIETNAMESE),
+        meta=render_meta("summary_text", fields=["text"], translations=_vietnamese("đọc tài liệu")),
     )
     async def ocr_document(
         document: Input,
@@ -192,7 +196,11 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         name="extract_invoice_fields",
         title="Invoice fields",
         annotations=_read_only("Invoice fields"),
-        meta=render_meta("structured_json", fields=list(FIELD_NAMES), translations=VIETNAMESE),
+        meta=render_meta(
+            "structured_json",
+            fields=list(FIELD_NAMES),
+            translations=_vietnamese("trích xuất thông tin hóa đơn"),
+        ),
     )
     async def extract_fields(
         document: Input,

@@ -80,6 +80,17 @@ def _keeping_fresh(policies: PolicySet) -> Callable[[MCPServer], AbstractAsyncCo
     return lambda _: policies.refreshing()
 
 
+_VIETNAMESE_LABELS = {
+    "query": "câu tìm kiếm",
+    "hits": "Kết quả",
+    "title": "Tiêu đề",
+    "url": "Địa chỉ",
+    "snippet": "Trích đoạn",
+    "score": "Điểm",
+}
+"""Field names as a host shows them to a Vietnamese reader."""
+
+
 def build_server(
     settings: Settings,
     options: ServeOptions,
@@ -128,7 +139,18 @@ def build_server(
     @server.tool(
         title="Search fetched pages",
         annotations=_local("Search fetched pages"),
-        meta=render_meta("markdown_table", rows="hits", fields=["title", "url", "snippet", "score"]),
+        meta=render_meta(
+            "markdown_table",
+            rows="hits",
+            fields=["title", "url", "snippet", "score"],
+            translations={
+                "vi": {
+                    "title": "tìm trong các trang đã lưu",
+                    "summary": "Tìm “{query}” trong {indexed_pages} trang đã lưu:",
+                    "labels": _VIETNAMESE_LABELS,
+                }
+            },
+        ),
     )
     async def search(query: Query, top_k: TopK = 5) -> Annotated[CallToolResult, IndexSearch]:
         """Search the pages this tenant has fetched or crawled (full-text, BM25 ranking; accents
@@ -164,11 +186,32 @@ def build_server(
     @server.tool(
         title="Web search",
         annotations=_web("Web search"),
-        meta=render_meta("markdown_table", rows="hits", fields=["title", "url", "snippet"]),
+        # The search agent's primary tool: it searches the web when the tenant has a provider.
+        meta=render_meta(
+            "markdown_table",
+            rows="hits",
+            fields=["title", "url", "snippet"],
+            priority=1,
+            translations={
+                "vi": {
+                    "title": "tìm kiếm trên mạng",
+                    "summary": "Kết quả tìm kiếm cho “{query}” ({source}):",
+                    "labels": _VIETNAMESE_LABELS,
+                    "values": {
+                        "provider": "từ nhà cung cấp tìm kiếm web",
+                        "local_index": (
+                            "tổ chức của bạn chưa cấu hình nhà cung cấp tìm kiếm web, "
+                            "nên đây là kết quả trong các trang đã lưu"
+                        ),
+                    },
+                }
+            },
+        ),
     )
     async def web_search(query: Query, top_k: TopK = 5) -> Annotated[CallToolResult, WebSearchResult]:
         """Search the web with this tenant's configured provider (SearXNG, Brave, Tavily or
-        Firecrawl). Without a provider, searches the tenant's local index instead and says so."""
+        Firecrawl). Without a provider, searches the tenant's local index instead and says so.
+        Tìm kiếm trên mạng, tra cứu thông tin trên internet."""
         tenant_id = tenants.current().tenant_id
         result = await web.search(tenant_id, query, top_k)
         return structured_result(result, _web_text(result))

@@ -174,6 +174,35 @@ def test_chat_command_prints_the_answer(mesh: Mesh) -> None:
     assert "agent: debt" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("message", "asked"),
+    [
+        ("What is the total on this receipt?", "I need the"),
+        ("Tổng tiền trên biên lai này là bao nhiêu?", "tôi cần ảnh hoặc tệp PDF (đính kèm vào tin nhắn)"),
+        ("Doc chu trong anh nay", "tôi cần ảnh hoặc tệp PDF (đính kèm vào tin nhắn)"),
+    ],
+)
+def test_a_reading_request_without_a_file_asks_for_one(mesh: Mesh, message: str, asked: str) -> None:
+    body = mesh.chat("acme", message).json()
+    assert body["agent"] == "ocr" and body["outcome"] == "needs_input", body
+    assert asked in body["answer"] and "AGENTMESH_" not in body["answer"]
+    assert [s for s in body["steps"] if s["type"] == "tool_call"] == []  # the question is not the file
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("Find information online about our competitor", "No web search provider is configured"),
+        ("Tìm kiếm trên mạng về quy định thuế mới", "chưa cấu hình nhà cung cấp tìm kiếm web"),
+    ],
+)
+def test_web_search_without_a_provider_says_so(mesh: Mesh, message: str, said: str) -> None:
+    body = mesh.chat("acme", message).json()
+    assert body["agent"] == "search", body
+    assert [s["tool"] for s in body["steps"] if s["type"] == "tool_call"] == ["web_search"]
+    assert said in body["answer"], body["answer"]
+
+
 def test_sigterm_stops_every_child(mesh: Mesh) -> None:
     mesh.process.send_signal(signal.SIGTERM)
     assert mesh.process.wait(30) == 0
