@@ -16,6 +16,7 @@ Outcome = Literal[
     "clarify",
     "unavailable",
     "needs_input",
+    "not_found",
     "pending_approval",
     "limit_reached",
     "denied",

@@ -187,7 +187,7 @@ class AgentLoop:
             self._observer.model_step(last)
             state.usage = state.usage.add(last.usage)
             if not last.tool_calls:
-                yield final(last.text, "needs_input" if last.needs_input else "answered", last)
+                yield final(last.text, last.ending, last)
                 return
 
             stop = self._stop_before(last.tool_calls, state, request)

@@ -96,6 +96,13 @@ class ToolRanker:
         ranked.sort(key=lambda item: item[0], reverse=True)
         return ranked
 
+    def relevance(
+        self, message: str, passages: Sequence[str], *, embedding: MessageEmbedding | None = None
+    ) -> list[float]:
+        """The cosine similarity of the message to each passage (the same encoder as ranking)."""
+        query = self._query_vector(message, embedding)
+        return [float(score) for score in self._encoder(list(passages)) @ query]
+
     def _query_vector(self, message: str, embedding: MessageEmbedding | None) -> np.ndarray:
         if embedding is not None and embedding.encoder is self._encoder:
             return embedding.vector

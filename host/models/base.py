@@ -82,7 +82,11 @@ class ModelResponse(BaseModel):
 
     text: str = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
-    needs_input: bool = False
+    ending: Literal["answered", "needs_input", "not_found"] = Field(
+        default="answered",
+        description="what a final text is: an answer, a question back, or word that the tools found "
+        "nothing answering the question",
+    )
     data: dict[str, Any] | None = None
     render: dict[str, Any] | None = None
     citations: list[dict[str, Any]] = Field(default_factory=list)

@@ -203,6 +203,14 @@ def test_web_search_without_a_provider_says_so(mesh: Mesh, message: str, said: s
     assert said in body["answer"], body["answer"]
 
 
+@pytest.mark.parametrize("message", ["Capital of Australia?", "Who won the 2022 World Cup?"])
+def test_a_question_the_knowledge_base_cannot_answer_is_not_found(mesh: Mesh, message: str) -> None:
+    body = mesh.chat("acme", message, agent="knowledge").json()
+    assert body["outcome"] == "not_found", body
+    assert body["answer"].startswith("I found nothing that answers this. The closest documents: “ACME")
+    assert body["citations"] == []
+
+
 def test_sigterm_stops_every_child(mesh: Mesh) -> None:
     mesh.process.send_signal(signal.SIGTERM)
     assert mesh.process.wait(30) == 0

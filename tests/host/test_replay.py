@@ -83,8 +83,8 @@ async def test_a_changed_answer_composition_is_flagged(
     episode = read_episode(await record(shared_settings, probe, tmp_path, QUESTION))
     original = LocalPlanner._answer
 
-    def shouting(self: LocalPlanner, result, request):  # type: ignore[no-untyped-def]
-        response = original(self, result, request)
+    def shouting(self: LocalPlanner, question, result, request):  # type: ignore[no-untyped-def]
+        response = original(self, question, result, request)
         return response.model_copy(update={"text": response.text.upper()})
 
     monkeypatch.setattr(LocalPlanner, "_answer", shouting)

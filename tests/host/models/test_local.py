@@ -78,7 +78,7 @@ def test_a_new_identifier_in_the_message_wins_over_memory() -> None:
 
 def test_a_missing_argument_is_asked_for_by_name_with_its_hint() -> None:
     step = planner.respond(ask("Where is my shipment?", [SHIPMENT_TOOL]))
-    assert step.needs_input and not step.tool_calls
+    assert step.ending == "needs_input" and not step.tool_calls
     assert step.text == "To track shipment I need the shipment id, for example SH-1042."
     step = planner.respond(ask("What does this customer owe?", DEBT_TOOLS))
     assert step.text == "To get customer debt I need the mst: the customer's tax code (MST)."
