@@ -101,6 +101,12 @@ def _is_passage_list(rows: Sequence[Mapping[str, Any]]) -> bool:
     return all("snippet" in row or "text" in row for row in rows) and any("title" in row for row in rows)
 
 
+def cites_passages(data: Mapping[str, Any], render: Mapping[str, Any]) -> bool:
+    """Whether the answer to `data` quotes passages with citations (a search result)."""
+    row_lists = _row_lists(data, render.get("rows"))
+    return bool(row_lists) and _is_passage_list(row_lists[0][1])
+
+
 def _passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> ComposedAnswer:
     """Quote the best passage; cite each distinct source once, in rank order."""
     citations: list[dict[str, Any]] = []
@@ -138,7 +144,7 @@ def compose_answer(
     row_lists = _row_lists(data, render.get("rows"))
     words = Translation.of(render, language)
 
-    if row_lists and _is_passage_list(row_lists[0][1]):
+    if cites_passages(data, render):
         return _passages_answer(row_lists[0][1], language)
 
     parts: list[str] = []

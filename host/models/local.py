@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from host.answers import Translation, compose_answer
+from host.answers import Translation, cites_passages, compose_answer
 from host.arguments import fill_arguments
 from host.catalog import ToolSpec
 from host.language import Language
@@ -78,12 +78,20 @@ class LocalPlanner:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
         user, results = _current_turn(request.messages)
-        if user is not None and (results or len(request.tools) > 1):
+        if user is not None and self._encodes(results, request):
             # Ranking tools and weighing passages encode text: a worker thread keeps the event loop
             # free for other turns.
             yield await anyio.to_thread.run_sync(self.respond, request)
         else:
             yield self.respond(request)
+
+    @staticmethod
+    def _encodes(results: Sequence[Message], request: ModelRequest) -> bool:
+        """Whether this step runs the encoder: to rank tools, or to weigh quoted passages."""
+        if not results:
+            return len(request.tools) > 1
+        data = results[-1].structured
+        return data is not None and not results[-1].is_error and cites_passages(data, {})
 
     def respond(self, request: ModelRequest) -> ModelResponse:
         """The planner's step: a tool call, a question for a missing argument, or the answer."""
