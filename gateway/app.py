@@ -112,7 +112,7 @@ def create_app(
         host.config.on_servers_changed = admin_stores.servers.sync
         console_auth = ConsoleAuth(settings, backends.cache, secrets, OidcClient.configured(settings))
         upload_store = UploadStore(
-            settings.resolved_uploads_dir,
+            db,
             max_bytes=settings.upload_max_bytes,
             tenant_quota_bytes=settings.upload_tenant_quota_bytes,
             retention=timedelta(days=settings.upload_retention_days),
