@@ -6,13 +6,14 @@ from __future__ import annotations
 import anyio
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.settings import Settings
 from host.agent_store import AgentNotFound, AgentStore
 from host.agents import AgentConfig, AgentRegistry, load_agents_file
 from host.config_versions import ConfigVersions
+from host.tables import ConfigVersionRow
 from host.turn import TurnInput
 from tests.host.conftest import (
     ACME,
@@ -157,3 +158,20 @@ def test_an_agent_config_is_validated_with_precise_errors() -> None:
         AgentConfig(name="ok", description="x", model="gpt4")
     with pytest.raises(ValidationError, match="output_format"):
         AgentConfig(name="ok", description="x", output_format="pdf")  # type: ignore[arg-type]
+
+
+async def test_versions_are_remembered_a_moment_and_a_change_made_here_is_seen_at_once(
+    database: async_sessionmaker[AsyncSession],
+) -> None:
+    versions = ConfigVersions(database, max_age=0.5)
+    await versions.ensure()
+    first = await versions.current()
+    await AgentStore(database).upsert(AgentConfig(name="notes", description="Takes notes.", examples=[]))
+    after_local = await versions.current()  # this process's commit invalidated what was remembered
+    async with database() as db, db.begin():  # another replica's change: a plain UPDATE
+        await db.execute(update(ConfigVersionRow).where(ConfigVersionRow.kind == "llm").values(version=7))
+    remembered = await versions.current()
+    await anyio.sleep(0.6)
+    after_a_moment = await versions.current()
+    assert after_local["agents"] == first["agents"] + 1
+    assert remembered["llm"] == first["llm"] and after_a_moment["llm"] == 7
