@@ -153,9 +153,8 @@ def build_server(
         ),
     )
     async def search(query: Query, top_k: TopK = 5) -> Annotated[CallToolResult, IndexSearch]:
-        """Search the pages this tenant has fetched or crawled (full-text, BM25 ranking; accents
-        optional, so "chinh sach doi tra" finds "chính sách đổi trả"). Each hit has URL, title,
-        snippet and score."""
+        """Search only the pages this tenant has already fetched or crawled (its own index, not the
+        web): full-text BM25 ranking, accents optional. Each hit has URL, title, snippet and score."""
         tenant_id = tenants.current().tenant_id
         found = await index.search(tenant_id, query, top_k)
         return structured_result(found, _index_text(found))

@@ -193,6 +193,8 @@ def test_a_reading_request_without_a_file_asks_for_one(mesh: Mesh, message: str,
     ("message", "said"),
     [
         ("Find information online about our competitor", "No web search provider is configured"),
+        ("Search the web for the latest VAT rules in Vietnam", "No web search provider is configured"),
+        ("Tim tren mang gia thep moi nhat", "chưa cấu hình nhà cung cấp tìm kiếm web"),
         ("Tìm kiếm trên mạng về quy định thuế mới", "chưa cấu hình nhà cung cấp tìm kiếm web"),
     ],
 )
