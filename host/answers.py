@@ -107,8 +107,17 @@ def cites_passages(data: Mapping[str, Any], render: Mapping[str, Any]) -> bool:
     return bool(row_lists) and _is_passage_list(row_lists[0][1])
 
 
+_MAX_QUOTED_PASSAGES = 3
+_MAX_QUOTED_CHARS = 900
+
+
 def _passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> ComposedAnswer:
-    """Quote the best passage; cite each distinct source once, in rank order."""
+    """Quote the best document's passages among the hits; cite each distinct source once, in rank order.
+
+    A question about a whole policy ("what is our return policy?") is answered by several of its
+    passages, and the best-ranked one is not always the one that holds the rule asked about; so up
+    to three passages of the best document are quoted, in the document's own order.
+    """
     citations: list[dict[str, Any]] = []
     seen: set[Any] = set()
     for row in rows:
@@ -128,10 +137,33 @@ def _passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> C
         if len(citations) == 3:
             break
     best = citations[0]
+    quoted = _best_document_passages(rows, best["document_id"]) or [str(best["snippet"] or "").strip()]
     quote, heading = _PASSAGE_WORDING[language]
-    text = quote.format(title=best["title"], snippet=str(best["snippet"]).strip())
+    if len(quoted) == 1:
+        text = quote.format(title=best["title"], snippet=quoted[0])
+    else:
+        lead = quote.format(title=best["title"], snippet="").removesuffix(" [1]").rstrip()
+        text = lead + "".join(f"\n- {passage} [1]" for passage in quoted)
     sources = "\n".join(f"[{c['index']}] {c['title']}" for c in citations)
     return ComposedAnswer(text=f"{text}\n\n{heading}:\n{sources}", citations=citations)
+
+
+def _best_document_passages(rows: Sequence[Mapping[str, Any]], document: Any) -> list[str]:
+    """The best document's passages among `rows`: at most three, in document order."""
+    chosen: list[tuple[int, str]] = []
+    total = 0
+    for rank, row in enumerate(rows):
+        if (row.get("document_id") or row.get("url") or row.get("title")) != document:
+            continue
+        passage = str(row.get("snippet") or row.get("text") or "").strip()
+        if not passage or (chosen and total + len(passage) > _MAX_QUOTED_CHARS):
+            continue
+        position = row.get("chunk_index")
+        chosen.append((position if isinstance(position, int) else rank, passage))
+        total += len(passage)
+        if len(chosen) == _MAX_QUOTED_PASSAGES:
+            break
+    return [passage for _, passage in sorted(chosen)]
 
 
 def compose_answer(

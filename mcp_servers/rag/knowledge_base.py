@@ -35,6 +35,7 @@ from mcp_servers.rag.engine import (
 from mcp_servers.rag.errors import DocumentNotFound, InvalidDocument, InvalidQuery
 from mcp_servers.rag.filters import MetadataValue, filter_conditions, validate_metadata
 from mcp_servers.rag.formats import MIME_OF, ParsedDocument, SourceType, parse_document
+from mcp_servers.rag.glossary import with_english
 from mcp_servers.rag.index import KnowledgeIndex
 from mcp_servers.rag.snippets import snippet
 
@@ -362,6 +363,7 @@ class KnowledgeBase:
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidQuery(f"the query is longer than {MAX_QUERY_CHARS} characters")
         conditions = filter_conditions(filters)
+        query = with_english(query)
         sparse = self._encoder.query(query) if mode != "dense" else None
         dense = self._embed([query])[0] if mode != "sparse" else None
         if mode == "sparse" and not sparse:

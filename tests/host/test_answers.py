@@ -50,6 +50,25 @@ def test_passages_become_a_cited_answer() -> None:
     assert [c["document_id"] for c in answer.citations] == ["d1", "d2"]
 
 
+def test_a_whole_policy_is_answered_by_its_best_passages_in_reading_order() -> None:
+    policy = {"title": "Return policy", "document_id": "returns"}
+    data = {
+        "results": [
+            {**policy, "chunk_index": 2, "snippet": "Refunds take 5 business days."},
+            {"title": "Shipping policy", "document_id": "shipping", "snippet": "We ship in 3 days."},
+            {**policy, "chunk_index": 3, "snippet": "Report damage within 7 days."},
+            {**policy, "chunk_index": 1, "snippet": "Items may be returned within 30 days."},
+            {**policy, "chunk_index": 0, "snippet": "Returns are free."},
+        ]
+    }
+    answer = compose_answer(data, {"format": "summary_text"}, "")
+    assert answer.text.startswith(
+        'According to "Return policy":\n- Items may be returned within 30 days. [1]\n'
+        "- Refunds take 5 business days. [1]\n- Report damage within 7 days. [1]\n\nSources:"
+    )
+    assert [c["document_id"] for c in answer.citations] == ["returns", "shipping"]
+
+
 def test_empty_structure_falls_back_to_the_tool_text() -> None:
     assert compose_answer({}, {}, "plain text").text == "plain text"
 
