@@ -29,6 +29,10 @@ from gateway.limits import TenantLimits
 from gateway.mcp_endpoint import TenantMcpEndpoint
 from gateway.mesh_callers import MeshCallers
 from gateway.metrics import GatewayMetrics
+from gateway.oauth import routes as oauth_routes
+from gateway.oauth.client_documents import ClientDocuments
+from gateway.oauth.server import GatewayAuthorizationServer
+from gateway.oauth.store import OAuthStore
 from gateway.openapi import Operation, openapi_operation
 from gateway.request_telemetry import RequestTelemetryMiddleware
 from gateway.routes import (
@@ -111,6 +115,8 @@ def create_app(
         )
         host.config.on_servers_changed = admin_stores.servers.sync
         console_auth = ConsoleAuth(settings, backends.cache, secrets, OidcClient.configured(settings))
+        client_documents = ClientDocuments(outbound, backends.cache)
+        oauth = GatewayAuthorizationServer(settings, OAuthStore(db), client_documents)
         upload_store = UploadStore(
             settings.resolved_uploads_dir,
             max_bytes=settings.upload_max_bytes,
@@ -145,6 +151,8 @@ def create_app(
             uploads=upload_store,
             mesh_callers=MeshCallers(settings, host.pool.servers),
             backends=backends,
+            secrets=secrets,
+            oauth=oauth,
             redis=backends.redis,
         )
         app.state.gateway = state
@@ -165,11 +173,12 @@ def create_app(
         await engine.dispose()
         await backends.aclose()
         await state.token_verifier.aclose()
+        await client_documents.aclose()
         if console_auth.oidc is not None:
             await console_auth.oidc.aclose()
 
     return Starlette(
-        routes=[*(operation.route() for operation in operations), *mcp_endpoint.routes],
+        routes=[*(operation.route() for operation in operations), *mcp_endpoint.routes, *oauth_routes.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             Middleware(RequestTelemetryMiddleware, metrics=gateway_metrics),

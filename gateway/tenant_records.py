@@ -21,6 +21,7 @@ PLATFORM_TABLES = frozenset(
         "host_config_versions",
         "erp_tool_catalog_version",
         "policy_override_versions",
+        "oauth_clients",
     }
 )
 """Tables with no tenant's rows in them: the platform's own registrations and change counters."""
@@ -30,6 +31,7 @@ def tenant_stores(state: GatewayState) -> list[TenantScopedStore]:
     """The stores holding tenants' rows, in deletion order."""
     admin = state.admin
     return [
+        state.oauth.store,
         state.sessions,
         admin.usage,
         admin.approvals,
