@@ -103,7 +103,9 @@ class Grant:
     redirect_uri: str
 
 
-async def register(http: httpx.AsyncClient, redirect_uri: str = REDIRECT_URI, **metadata: Any) -> dict[str, Any]:
+async def register(
+    http: httpx.AsyncClient, redirect_uri: str = REDIRECT_URI, **metadata: Any
+) -> dict[str, Any]:
     response = await http.post(
         "/oauth/register",
         json={

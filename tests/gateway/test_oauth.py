@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import httpx
 import httpx2
@@ -24,7 +23,12 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
 
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.settings import Settings, load_settings
@@ -230,3 +234,244 @@ def _mcp_headers(token: str) -> dict[str, str]:
         "Accept": "application/json, text/event-stream",
         "MCP-Protocol-Version": "2025-11-25",
     }
+
+
+# -- discovery -----------------------------------------------------------------------------------
+
+
+async def test_the_metadata_names_the_gateway_and_its_endpoints(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        resource = (await http.get("/.well-known/oauth-protected-resource/mcp")).json()
+        metadata = (await http.get("/.well-known/oauth-authorization-server")).json()
+        alias = (await http.get("/.well-known/openid-configuration")).json()
+    assert resource["resource"] == gateway.mcp_url
+    assert resource["authorization_servers"] == [gateway.url] and resource["scopes_supported"] == ["mcp"]
+    AuthorizationServerMetadata(metadata).validate()  # RFC 8414, as authlib reads it
+    assert metadata == alias
+    assert metadata["issuer"] == gateway.url
+    assert metadata["registration_endpoint"] == f"{gateway.url}/oauth/register"
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["client_id_metadata_document_supported"] is True
+    assert set(metadata["grant_types_supported"]) == {"authorization_code", "refresh_token"}
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+async def test_a_wrong_pkce_verifier_is_refused_and_the_code_is_spent(gateway: Gateway) -> None:
+    grant = await granted_code(gateway.url)
+    wrong, _ = pkce_pair()
+    refused = await exchange(gateway.url, grant, code_verifier=wrong)
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "invalid_grant", "error_description": "Code challenge failed."}
+    assert (await exchange(gateway.url, grant)).json()["error"] == "invalid_grant"
+
+
+async def test_a_reused_code_is_refused_and_revokes_what_it_granted(gateway: Gateway) -> None:
+    grant = await granted_code(gateway.url)
+    first = await exchange(gateway.url, grant)
+    assert first.status_code == 200, first.text
+    again = await exchange(gateway.url, grant)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        refresh = await http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": first.json()["refresh_token"],
+                "client_id": grant.client_id,
+            },
+        )
+    assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
+
+
+async def test_an_unknown_client_is_refused_on_the_page_and_at_the_token_endpoint(gateway: Gateway) -> None:
+    _, challenge = pkce_pair()
+    browser = Browser(gateway.url)
+    try:
+        page = await browser.open(authorization_url(gateway.url, "no-such-client", challenge))
+    finally:
+        await browser.aclose()
+    # Nothing proves the redirect URI belongs to anyone: the page explains, it does not redirect.
+    assert page.status == 400 and "invalid_client" in page.text and "location" not in page.headers
+    grant = await granted_code(gateway.url)
+    refused = await exchange(gateway.url, grant, client_id="no-such-client")
+    assert refused.status_code in (400, 401) and refused.json()["error"] == "invalid_client"
+
+
+async def test_a_redirect_uri_the_client_did_not_register_is_refused(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        client_id = (await register(http))["client_id"]
+    _, challenge = pkce_pair()
+    browser = Browser(gateway.url)
+    try:
+        page = await browser.open(
+            authorization_url(gateway.url, client_id, challenge, redirect_uri="https://attacker.example/cb")
+        )
+    finally:
+        await browser.aclose()
+    assert page.status == 400 and "location" not in page.headers
+    assert "not supported by client" in page.text
+    # At the token endpoint the code is bound to the redirect URI it was issued for.
+    grant = await granted_code(gateway.url)
+    refused = await exchange(gateway.url, grant, redirect_uri="http://127.0.0.1:33418/other")
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+async def test_registration_refuses_redirect_uris_oauth_2_1_forbids(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        plain_http = await http.post(
+            "/oauth/register",
+            json={"redirect_uris": ["http://app.example/cb"], "token_endpoint_auth_method": "none"},
+        )
+        none = await http.post(
+            "/oauth/register", json={"client_name": "x", "token_endpoint_auth_method": "none"}
+        )
+        not_json = await http.post(
+            "/oauth/register", content=b"[", headers={"Content-Type": "application/json"}
+        )
+        native = await register(http, redirect_uri="cursor://anysphere.cursor-retrieval/oauth/callback")
+        confidential = await http.post(
+            "/oauth/register",
+            json={
+                "redirect_uris": ["https://app.example/cb"],
+                "token_endpoint_auth_method": "client_secret_post",
+            },
+        )
+    assert plain_http.status_code == 400 and plain_http.json()["error"] == "invalid_redirect_uri"
+    assert "loopback" in plain_http.json()["error_description"]
+    assert none.status_code == 400 and none.json()["error"] == "invalid_redirect_uri"
+    assert not_json.status_code == 400 and not_json.json()["error"] == "invalid_client_metadata"
+    assert "client_secret" not in native
+    assert confidential.status_code == 201 and confidential.json()["client_secret"]
+
+
+async def test_the_pkce_challenge_is_required_and_only_s256(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        client_id = (await register(http))["client_id"]
+    verifier, _ = pkce_pair()
+    browser = Browser(gateway.url)
+    try:
+        plain = await browser.http.get(
+            authorization_url(gateway.url, client_id, verifier, code_challenge_method="plain")
+        )
+    finally:
+        await browser.aclose()
+    # The client and its redirect URI are known: the refusal goes back to it, as RFC 6749 says.
+    assert plain.status_code == 302
+    back = query_of(plain.headers["location"])
+    assert back["error"] == "invalid_request" and "S256" in back["error_description"]
+
+
+async def test_a_token_for_another_resource_is_neither_issued_nor_accepted(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        client_id = (await register(http))["client_id"]
+        _, challenge = pkce_pair()
+        asked = await http.get(
+            authorization_url(gateway.url, client_id, challenge, resource="https://elsewhere.example/mcp")
+        )
+        assert asked.status_code == 302 and query_of(asked.headers["location"])["error"] == "invalid_target"
+
+        grant = await granted_code(gateway.url)
+        refused = await exchange(gateway.url, grant, resource="https://elsewhere.example/mcp")
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
+
+        # A token signed with the right key but bound to another resource is refused at /mcp.
+        foreign = issue_dev_token(
+            gateway.settings,
+            tenant_id="acme",
+            user="alice",
+            extra_claims={"aud": "https://elsewhere.example/mcp"},
+        )
+        at_mcp = await http.post(
+            "/mcp", headers=_mcp_headers(foreign), json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        )
+        assert at_mcp.status_code == 401
+        assert 'error="invalid_token"' in at_mcp.headers["www-authenticate"]
+        assert "another resource" in at_mcp.json()["error"]["message"]
+
+        # A token bound to /mcp opens /mcp only, not the platform's other APIs.
+        mcp_token = (await obtain_tokens(gateway.url))["access_token"]
+        chat_api = await http.get("/api/acme/agents", headers={"Authorization": f"Bearer {mcp_token}"})
+        assert chat_api.status_code == 401
+        assert (await _list_tools(http, mcp_token)) != []
+
+
+async def test_the_consent_page_names_the_request_and_is_protected(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        client_id = (await register(http, client_name="Trình soạn thảo <b>"))["client_id"]
+    _, challenge = pkce_pair()
+    url = authorization_url(gateway.url, client_id, challenge)
+    browser = Browser(gateway.url, accept_language="vi-VN,vi;q=0.9")
+    try:
+        signin = await browser.open(url)
+        assert signin.status == 200 and signin.is_signin and 'lang="vi"' in signin.text
+        assert "Đăng nhập" in signin.text
+        signed_in = await browser.submit(signin, user="acme-admin")
+        consent = await browser.open(signed_in.headers["location"])
+        assert consent.is_consent
+        for shown in (
+            "Trình soạn thảo &lt;b&gt;",
+            client_id,
+            REDIRECT_URI,
+            "acme",
+            "ada",
+            "Cho phép",
+            "Từ chối",
+        ):
+            assert shown in consent.text
+        policy = consent.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "form-action 'self' http://127.0.0.1:33418" in policy
+        assert consent.headers["x-frame-options"] == "DENY"
+
+        action, _ = consent.form()
+        forged = await browser.http.post(action, data={"csrf_token": "forged", "decision": "approve"})
+        assert forged.status_code == 403
+        other_site = await browser.http.post(
+            action,
+            data={"csrf_token": consent.form()[1], "decision": "approve"},
+            headers={"Origin": "https://attacker.example"},
+        )
+        assert other_site.status_code == 403
+
+        denied = await browser.submit(consent, decision="deny")
+        assert denied.status_code == 303
+        assert query_of(denied.headers["location"])["error"] == "access_denied"
+    finally:
+        await browser.aclose()
+
+
+async def test_revoking_a_refresh_token_ends_the_grant(gateway: Gateway) -> None:
+    grant = await granted_code(gateway.url)
+    tokens = (await exchange(gateway.url, grant)).json()
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        revoked = await http.post(
+            "/oauth/revoke",
+            data={
+                "token": tokens["refresh_token"],
+                "token_type_hint": "refresh_token",
+                "client_id": grant.client_id,
+            },
+        )
+        assert revoked.status_code == 200
+        refresh = await http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "client_id": grant.client_id,
+            },
+        )
+    assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
+
+
+async def test_the_token_endpoint_answers_malformed_requests_in_oauths_format(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        as_json = await http.post("/oauth/token", json={"grant_type": "authorization_code"})
+        unknown_grant = await http.post("/oauth/token", data={"grant_type": "password", "client_id": "x"})
+    assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
+    assert unknown_grant.status_code == 400 and unknown_grant.json()["error"] == "unsupported_grant_type"
+    for response in (as_json, unknown_grant):
+        assert response.headers["cache-control"] == "no-store"
+        assert "Traceback" not in response.text
