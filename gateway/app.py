@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -68,9 +69,11 @@ def create_app(
     *,
     seed_demo: bool = True,
     resolver: Resolver | None = None,
+    outbound_tls: ssl.SSLContext | None = None,
 ) -> Starlette:
     """The gateway for `servers` (name -> MCP URL; default: the URLs in settings). `resolver`
-    replaces the system resolver of the outbound guard (tests)."""
+    replaces the system resolver of the outbound guard, `outbound_tls` the certificate authorities
+    OAuth client metadata documents are fetched with (tests)."""
     server_urls = dict(servers if servers is not None else settings.server_urls())
     gateway_metrics = GatewayMetrics()
     operations = public_operations()
@@ -115,7 +118,7 @@ def create_app(
         )
         host.config.on_servers_changed = admin_stores.servers.sync
         console_auth = ConsoleAuth(settings, backends.cache, secrets, OidcClient.configured(settings))
-        client_documents = ClientDocuments(outbound, backends.cache)
+        client_documents = ClientDocuments(outbound, backends.cache, ssl_context=outbound_tls)
         oauth = GatewayAuthorizationServer(settings, OAuthStore(db), client_documents)
         upload_store = UploadStore(
             settings.resolved_uploads_dir,

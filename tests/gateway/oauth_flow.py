@@ -3,7 +3,8 @@ of the sign-in and consent pages, as a browser would send them (cookies kept, re
 
 `Browser.authorize` takes the authorization URL a client sends its user to and returns where the
 gateway sends the browser back (the client's redirect URI with `code` and `state`, or an error).
-`obtain_tokens` is a whole flow for tests that need a token without a client library.
+`obtain_tokens` is a whole flow for tests that need a token without a client library;
+`HeadlessUser` and `MemoryStorage` are what the MCP SDK's OAuth client needs from its app.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
 
 FORM = re.compile(r'<form method="post" action="(?P<action>[^"]+)">')
 CSRF = re.compile(r'name="csrf_token" value="(?P<value>[^"]+)"')
@@ -176,3 +178,45 @@ async def obtain_tokens(base_url: str, *, user: str = "acme-user") -> dict[str, 
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
+
+
+@dataclass
+class MemoryStorage:
+    """Where the SDK keeps its registration and tokens (a desktop app would use a file)."""
+
+    tokens: OAuthToken | None = None
+    client_info: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client_info
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client_info = client_info
+
+
+@dataclass
+class HeadlessUser:
+    """The SDK's redirect and callback handlers: the user approves in a (headless) browser."""
+
+    base_url: str
+    demo_user: str = "acme-user"
+    landed: list[str] = field(default_factory=list)
+    authorization_urls: list[str] = field(default_factory=list)
+
+    async def redirect(self, url: str) -> None:
+        self.authorization_urls.append(url)
+        browser = Browser(self.base_url)
+        try:
+            self.landed.append(await browser.authorize(url, user=self.demo_user))
+        finally:
+            await browser.aclose()
+
+    async def callback(self) -> AuthorizationCodeResult:
+        query = query_of(self.landed[-1])
+        return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import httpx2
@@ -24,10 +24,7 @@ from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
-    AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
 
 from agentmesh.dev_tokens import issue_dev_token
@@ -37,6 +34,8 @@ from mcp_servers.common.results import TENANT_META_KEY
 from tests.gateway.oauth_flow import (
     REDIRECT_URI,
     Browser,
+    HeadlessUser,
+    MemoryStorage,
     authorization_url,
     exchange,
     granted_code,
@@ -69,48 +68,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     settings = load_settings(AGENTMESH_DATA_DIR=data_dir)
     with running_server("erp", data_dir) as erp_url, running_gateway(settings, {"erp": erp_url}) as url:
         yield Gateway(url, settings)
-
-
-@dataclass
-class MemoryStorage:
-    """Where the SDK keeps its registration and tokens (a desktop app would use a file)."""
-
-    tokens: OAuthToken | None = None
-    client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-
-
-@dataclass
-class HeadlessUser:
-    """The SDK's redirect and callback handlers: the user approves in a (headless) browser."""
-
-    base_url: str
-    demo_user: str = "acme-user"
-    landed: list[str] = field(default_factory=list)
-    authorization_urls: list[str] = field(default_factory=list)
-
-    async def redirect(self, url: str) -> None:
-        self.authorization_urls.append(url)
-        browser = Browser(self.base_url)
-        try:
-            self.landed.append(await browser.authorize(url, user=self.demo_user))
-        finally:
-            await browser.aclose()
-
-    async def callback(self) -> AuthorizationCodeResult:
-        query = query_of(self.landed[-1])
-        return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
 
 
 def oauth_provider(gateway: Gateway, user: HeadlessUser, storage: MemoryStorage) -> OAuthClientProvider:
