@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.tenant_rows import TenantRows
@@ -274,15 +274,3 @@ class OAuthStore:
 
     async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
         return {rows.table: await rows.delete(db, tenant_id) for rows in self.TENANT_ROWS}
-
-    async def live_refresh_tokens(self, tenant_id: str) -> int:
-        """How many refresh tokens of the tenant are live (neither revoked nor expired)."""
-        async with self._db() as db:
-            rows = await db.execute(
-                select(OAuthRefreshTokenRow.token_sha256).where(
-                    OAuthRefreshTokenRow.tenant_id == tenant_id,
-                    OAuthRefreshTokenRow.revoked_at.is_(None),
-                    OAuthRefreshTokenRow.expires_at > _now(),
-                )
-            )
-            return len(rows.all())

@@ -171,6 +171,8 @@ def test_with_a_provider_configured_mcp_metadata_names_it_and_the_gateway_issues
         refused = httpx.get(f"{setup.gateway}{path}")
         assert refused.status_code == 404 and refused.json()["error"] == "invalid_request"
         assert setup.provider.issuer in refused.json()["error_description"]
-    registration = httpx.post(f"{setup.gateway}/oauth/register", json={"redirect_uris": ["https://a.example/cb"]})
+    registration = httpx.post(
+        f"{setup.gateway}/oauth/register", json={"redirect_uris": ["https://a.example/cb"]}
+    )
     token = httpx.post(f"{setup.gateway}/oauth/token", data={"grant_type": "authorization_code", "code": "x"})
     assert registration.status_code == 404 and token.status_code == 404

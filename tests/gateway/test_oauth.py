@@ -30,6 +30,7 @@ from mcp.shared.auth import (
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.settings import Settings, load_settings
 from gateway.auth import UserTokenVerifier
+from mcp_servers.common.errors import ERROR_META_KEY
 from mcp_servers.common.results import TENANT_META_KEY
 from tests.gateway.oauth_flow import (
     REDIRECT_URI,
@@ -158,16 +159,47 @@ async def test_the_sdk_refreshes_an_expired_token_and_each_refresh_token_works_o
         assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
 
 
-async def test_a_globex_grant_lists_only_what_globex_may_use(gateway: Gateway) -> None:
-    user, storage = HeadlessUser(gateway.url, demo_user="globex-user"), MemoryStorage()
-    assert await tools_listed(gateway, oauth_provider(gateway, user, storage)) == GLOBEX_TOOLS
+async def test_a_grant_is_for_the_users_tenant_alone(gateway: Gateway) -> None:
+    # A tool of acme's own (an ERP tool its admin adds): only acme's grants may see or call it.
+    admin = issue_dev_token(gateway.settings, tenant_id="platform", user="root", roles=["platform_admin"])
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        created = await http.post(
+            "/api/admin/tenants/acme/erp/tools",
+            headers={"Authorization": f"Bearer {admin}"},
+            json={
+                "name": "get_customer_card",
+                "description": "The customer's master data by MST.",
+                "method": "GET",
+                "url": "/customers/{mst}",
+                "input_schema": {
+                    "type": "object",
+                    "required": ["mst"],
+                    "properties": {"mst": {"type": "string"}},
+                },
+                "auth": {"mode": "service", "credential": "demo-erp", "header": "X-API-Key"},
+            },
+        )
+        assert created.status_code == 201, created.text
+
+    globex_user, storage = HeadlessUser(gateway.url, demo_user="globex-user"), MemoryStorage()
+    assert await tools_listed(gateway, oauth_provider(gateway, globex_user, storage)) == GLOBEX_TOOLS
+    assert storage.tokens is not None and claims(storage.tokens.access_token)["tenant_id"] == "globex"
 
     acme = (await obtain_tokens(gateway.url, user="acme-user"))["access_token"]
+    globex = storage.tokens.access_token
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
-        acme_tools = {tool["name"] for tool in await _list_tools(http, acme)}
-        assert acme_tools > GLOBEX_TOOLS  # acme's own grants, not globex's
-        owners = {(tool.get("_meta") or {}).get(TENANT_META_KEY) for tool in await _list_tools(http, acme)}
-        assert owners <= {None, "acme"}
+        acme_tools = await _list_tools(http, acme)
+        assert "erp__get_customer_card" in {tool["name"] for tool in acme_tools}
+        assert {(tool.get("_meta") or {}).get(TENANT_META_KEY) for tool in acme_tools} <= {None, "acme"}
+        call = {"name": "erp__get_customer_card", "arguments": {"mst": "3703003802"}}
+        theirs = await http.post(
+            "/mcp",
+            headers=_mcp_headers(globex),
+            json={"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call},
+        )
+        assert theirs.json()["result"]["isError"] is True
+        assert theirs.json()["result"]["_meta"][ERROR_META_KEY]["code"] == "tool_not_found"
+        # The token's tenant is the only one it acts in.
         other_tenant = await http.post(
             "/mcp",
             headers={**_mcp_headers(acme), "X-Tenant-ID": "globex"},
