@@ -29,6 +29,7 @@ log = structlog.get_logger(__name__)
 MAX_DOCUMENT_BYTES = 16 * 1024
 CACHE_SECONDS = 300.0
 FETCH_TIMEOUT_SECONDS = 5.0
+MAX_CLIENT_ID_LENGTH = 2048
 
 
 class ClientDocumentError(Exception):
@@ -37,6 +38,8 @@ class ClientDocumentError(Exception):
 
 def is_document_client_id(client_id: str) -> bool:
     """Whether a `client_id` names a metadata document: an https URL with a path, no fragment."""
+    if len(client_id) > MAX_CLIENT_ID_LENGTH:
+        return False
     parts = urlsplit(client_id)
     return (
         parts.scheme == "https" and bool(parts.netloc) and parts.path not in ("", "/") and not parts.fragment
@@ -105,6 +108,8 @@ def _checked(client_id: str, body: bytes) -> dict[str, Any]:
     uris = document.get("redirect_uris")
     if not isinstance(uris, list) or not uris or not all(isinstance(uri, str) for uri in uris):
         raise ClientDocumentError("the client metadata document lists no redirect_uris")
+    if len(uris) > 10 or any(len(uri) > MAX_CLIENT_ID_LENGTH for uri in uris):
+        raise ClientDocumentError("the client metadata document lists too many or too long redirect_uris")
     method = document.get("token_endpoint_auth_method", "none")
     if method != "none":
         raise ClientDocumentError(

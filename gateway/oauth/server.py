@@ -65,6 +65,8 @@ AUTHORIZE_PATH = "/oauth/authorize"
 TOKEN_PATH = "/oauth/token"
 REGISTER_PATH = "/oauth/register"
 REVOKE_PATH = "/oauth/revoke"
+MAX_REDIRECT_URIS = 10
+MAX_URI_LENGTH = 2048
 
 
 def describable(text: str) -> str:
@@ -399,6 +401,10 @@ class Registration(ClientRegistrationEndpoint):
         uris = client_metadata.get("redirect_uris") or []
         if not uris:
             raise InvalidRedirectURIError("redirect_uris: the authorization code flow needs at least one")
+        if len(uris) > MAX_REDIRECT_URIS or any(len(uri) > MAX_URI_LENGTH for uri in uris):
+            raise InvalidRedirectURIError(
+                f"redirect_uris: at most {MAX_REDIRECT_URIS}, each at most {MAX_URI_LENGTH} characters"
+            )
         for uri in uris:
             problem = redirect_uri_problem(uri)
             if problem is not None:

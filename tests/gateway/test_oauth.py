@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import httpx2
@@ -26,7 +27,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
     OAuthClientMetadata,
 )
+from sqlalchemy import text
 
+from agentmesh.db import create_engine
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.settings import Settings, load_settings
 from gateway.auth import UserTokenVerifier
@@ -309,6 +312,14 @@ async def test_a_redirect_uri_the_client_did_not_register_is_refused(gateway: Ga
 
 async def test_registration_refuses_redirect_uris_oauth_2_1_forbids(gateway: Gateway) -> None:
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        too_many = await http.post(
+            "/oauth/register",
+            json={
+                "redirect_uris": [f"http://127.0.0.1/cb{n}" for n in range(11)],
+                "token_endpoint_auth_method": "none",
+            },
+        )
+        assert too_many.status_code == 400 and too_many.json()["error"] == "invalid_redirect_uri"
         plain_http = await http.post(
             "/oauth/register",
             json={"redirect_uris": ["http://app.example/cb"], "token_endpoint_auth_method": "none"},
@@ -464,3 +475,30 @@ async def test_the_token_endpoint_answers_malformed_requests_in_oauths_format(ga
     for response in (as_json, unknown_grant):
         assert response.headers["cache-control"] == "no-store"
         assert "Traceback" not in response.text
+
+
+async def test_grants_are_kept_in_postgresql_as_the_tenants_rows(postgres_url: str, tmp_path: Path) -> None:
+    settings = load_settings(AGENTMESH_DATA_DIR=tmp_path, DATABASE_URL=postgres_url)
+    with running_gateway(settings, {}) as url:
+        grant = await granted_code(url, user="globex-user")
+        tokens = (await exchange(url, grant)).json()
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+            rotated = await http.post("/oauth/token", data={**refresh, "client_id": grant.client_id})
+        assert rotated.status_code == 200, rotated.text
+        # The code again: refused, and every refresh token its grant led to is revoked.
+        assert (await exchange(url, grant)).json()["error"] == "invalid_grant"
+    engine = create_engine(postgres_url)
+    try:
+        async with engine.connect() as db:
+            codes = (await db.execute(text("SELECT tenant_id, used_at FROM oauth_authorization_codes"))).all()
+            refresh = (
+                await db.execute(text("SELECT tenant_id, revoked_at, family_id FROM oauth_refresh_tokens"))
+            ).all()
+            clients = (await db.execute(text("SELECT client_id, secret_sha256 FROM oauth_clients"))).all()
+    finally:
+        await engine.dispose()
+    assert [(row.tenant_id, row.used_at is not None) for row in codes] == [("globex", True)]
+    assert len(refresh) == 2 and all(row.revoked_at is not None for row in refresh)
+    assert {row.tenant_id for row in refresh} == {"globex"} and len({row.family_id for row in refresh}) == 1
+    assert [(row.client_id, row.secret_sha256) for row in clients] == [(grant.client_id, None)]
