@@ -126,9 +126,8 @@ class Settings(BaseSettings):
     rag_demo_kb: bool = Field(default=True, alias="AGENTMESH_RAG_DEMO_KB")
 
     # Uploads: files handed to tools by reference (`upload://<handle>`). The gateway keeps them per
-    # tenant (a directory shared by every gateway replica when there are several) and serves them
-    # to the MCP servers at `uploads_url` (default: the gateway's own `/internal/uploads`).
-    uploads_dir: Path | None = Field(default=None, alias="AGENTMESH_UPLOADS_DIR")
+    # tenant in the platform database (so every replica has them) and serves them to the MCP
+    # servers at `uploads_url` (default: the gateway's own `/internal/uploads`).
     upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, alias="AGENTMESH_UPLOAD_MAX_BYTES")
     upload_tenant_quota_bytes: int = Field(
         default=1024 * 1024 * 1024, ge=1024, alias="AGENTMESH_UPLOAD_TENANT_QUOTA_BYTES"
@@ -233,11 +232,6 @@ class Settings(BaseSettings):
         """Whether the database is the embedded SQLite default (no `DATABASE_URL`): this machine's
         own, which a process that needs its tables may migrate (`agentmesh.db.require_schema`)."""
         return not self.database_url
-
-    @property
-    def resolved_uploads_dir(self) -> Path:
-        """`AGENTMESH_UPLOADS_DIR`, or `uploads/` in the data directory."""
-        return (self.uploads_dir or self.resolved_data_dir / "uploads").expanduser().resolve()
 
     @property
     def resolved_uploads_url(self) -> str:

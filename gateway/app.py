@@ -121,7 +121,7 @@ def create_app(
         client_documents = ClientDocuments(outbound, backends.cache, ssl_context=outbound_tls)
         oauth = GatewayAuthorizationServer(settings, OAuthStore(db), client_documents)
         upload_store = UploadStore(
-            settings.resolved_uploads_dir,
+            db,
             max_bytes=settings.upload_max_bytes,
             tenant_quota_bytes=settings.upload_tenant_quota_bytes,
             retention=timedelta(days=settings.upload_retention_days),

@@ -8,9 +8,9 @@ what a failure left (every step is idempotent):
    process are written;
 3. the MCP servers delete what they keep of it: vector points and ingestion jobs (rag), the page
    index (search), its folder (ocr);
-4. its files here: uploads and recorded episodes;
-5. every SQL row of it, in every table, in one transaction (the change counters bumped with them,
-   so every replica and server reloads);
+4. its files here: recorded episodes;
+5. every SQL row of it, in every table (uploads with their bytes), in one transaction (the
+   change counters bumped with them, so every replica and server reloads);
 6. its Redis keys (rate limits, turn slots, session windows, caches: all under its `{tenant}` hash
    tag) or this process's in-memory equivalents;
 7. what this process caches of it: LLM clients holding its key, mesh tokens, its own tools.
@@ -73,7 +73,6 @@ class TenantDeletion:
         servers = await ServerTenantData(state.settings, self._server_urls()).delete(
             tenant_id, subject=deleted_by
         )
-        uploads = await state.uploads.delete_tenant(tenant_id)
         episodes = await EpisodeStore(state.settings.resolved_data_dir / "episodes").delete_tenant(tenant_id)
         sql_rows = await delete_tenant_rows(state, tenant_id)
         sql_rows["tenants"] = int(existed) + sql_rows.get("tenants", 0)
@@ -85,7 +84,7 @@ class TenantDeletion:
             tenant_existed=existed,
             sql_rows=sql_rows,
             backend_keys=backend_keys,
-            uploads=uploads,
+            uploads=sql_rows.get("uploads", 0),
             episodes=episodes,
             servers=servers,
             complete=not failed(servers),

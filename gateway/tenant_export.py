@@ -6,13 +6,13 @@ SHA-256. Then:
 
 - `records/<table>.jsonl`: every row of the tenant in every table of the platform database, as
   the stores keep them (the tenant, its agents, policy override, ERP tools, credential names, LLM
-  settings, search provider, tool pins, sessions, transcripts, approvals, audit log, usage), sealed
+  settings, search provider, tool pins, sessions, transcripts, approvals, audit log, usage, uploads), sealed
   keys and their hints left out;
 - `policy/effective.jsonl`: the policy documents in force for the tenant (the base policy and its
   own, overrides applied);
 - `servers/<server>.jsonl`: what each MCP server keeps of it (the RAG server: every document with
   its full text, and its chunks);
-- `uploads/index.jsonl` and `uploads/<handle>/<filename>`: its uploads, byte for byte.
+- `uploads/<handle>/<filename>`: its uploads, byte for byte (`records/uploads.jsonl` describes them).
 
 The archive is built in a temporary directory (never whole in memory) and streamed from there.
 """
@@ -53,6 +53,7 @@ CATEGORIES = {
     "host_pending_approvals": "approvals",
     "audit_events": "audit",
     "usage_records": "usage",
+    "uploads": "uploads",
 }
 """What each table's rows are, in the manifest's words."""
 SERVER_CATEGORIES = {"rag": "knowledge"}
@@ -166,20 +167,18 @@ class TenantExport:
         for server, path in exported.items():
             contents[SERVER_CATEGORIES.get(server, f"{server}_data")] = path.relative_to(staged).as_posix()
 
-        uploads = await state.uploads.list(tenant_id)
-        await anyio.to_thread.run_sync(
-            _write_lines, staged / "uploads" / "index.jsonl", [info.model_dump() for info in uploads]
-        )
-        for info in uploads:
-            target = staged / "uploads" / info.handle / info.filename
-            await anyio.to_thread.run_sync(_copy, state.uploads.content_path(info), target)
-        contents["uploads"] = "uploads/index.jsonl"
+        for info in await state.uploads.list(tenant_id):
+            data = await state.uploads.read(info)
+            await anyio.to_thread.run_sync(
+                _write_bytes, staged / "uploads" / info.handle / info.filename, data
+            )
+        contents["upload_files"] = "uploads/"
         return contents
 
 
-def _copy(source: Path, target: Path) -> None:
+def _write_bytes(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    target.write_bytes(data)
 
 
 def _pack(staged: Path, manifest: Manifest, archive: Path) -> None:

@@ -24,7 +24,11 @@ PLATFORM_TABLES = frozenset(
         "oauth_clients",
     }
 )
-"""Tables with no tenant's rows in them: the platform's own registrations and change counters."""
+"""Tables with no tenant's rows in them: the platform's own registrations and change counters, and
+the OAuth clients of `/mcp` (registered before anyone signs in)."""
+OWNED_THROUGH_PARENT = {"upload_chunks": "uploads"}
+"""Tables whose rows belong to a tenant through a parent row that names it, and go with that row
+(`ON DELETE CASCADE`); the parent's store exports what they hold."""
 
 
 def tenant_stores(state: GatewayState) -> list[TenantScopedStore]:
@@ -43,6 +47,7 @@ def tenant_stores(state: GatewayState) -> list[TenantScopedStore]:
         admin.erp_tools,
         admin.erp_credentials,
         admin.search_providers,
+        state.uploads,
         state.tenants,
     ]
 

@@ -1,43 +1,44 @@
 """The upload store: files a tenant hands to tools by reference, kept by the gateway per tenant.
 
-Each upload is two files in the tenant's own directory, `<root>/<tenant>/<handle>.bin` (the
-bytes) and `<handle>.json` (what it is: name, media type, size, SHA-256, who uploaded it, when
-it expires). The bytes are written to a temporary file first and renamed into place, the
-description last, so a reader never sees half an upload. A handle is random (see
-`agentmesh.uploads`); it is looked up only under the caller's tenant, so another tenant's
-handle is not found.
+Each upload is one row of `uploads` (what it is: name, media type, size, SHA-256, who uploaded
+it, when it expires) and its bytes in `upload_chunks`, 1 MiB a row. The bytes arrive into memory
+(never more than the cap) and are written with their description in one transaction, so a
+reader never sees half an upload and a failed upload leaves nothing. Every gateway replica
+shares the database, so an upload made through one is read through any other, and by any MCP
+server whose fetch another replica answers: no shared volume to mount. A handle is random (see
+`agentmesh.uploads`) and is looked up only under the caller's tenant, so another tenant's handle
+is not found.
 
 Caps: one upload at most `max_bytes` (counted while streaming, so an oversized body is cut off
 at the cap, not read whole), a tenant's uploads together at most `tenant_quota_bytes`. Uploads
 expire `retention` after they were made (`expire` sweeps them) and go with their tenant
-(`delete_tenant`).
-
-The root is a directory on this machine by default. Several gateway replicas share it the way
-they share the database: a volume every replica mounts (ReadWriteMany), or an object store
-behind this same interface. The MCP servers never read it: they fetch bytes from the gateway.
+(`delete_tenant`, inside tenant deletion's transaction).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import anyio
 import structlog
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.errors import AgentmeshError
+from agentmesh.tenant_rows import TenantRows, delete_declared
 from agentmesh.uploads import new_handle, upload_reference, valid_handle
+from gateway.tables import UploadChunkRow, UploadRow
 
 log = structlog.get_logger(__name__)
 
-_TENANT_DIRECTORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CHUNK_BYTES = 1 << 20
+"""Bytes per `upload_chunks` row: small enough for any database's row, few rows per file."""
 _FILENAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 ADMIN_ROLES = frozenset({"tenant_admin", "platform_admin"})
@@ -64,7 +65,7 @@ class InvalidUpload(AgentmeshError):
 
 
 class UploadInfo(BaseModel):
-    """An upload, as its description file keeps it."""
+    """An upload, as its row describes it."""
 
     handle: str
     reference: str = Field(description="what a tool argument or a chat attachment names it by")
@@ -77,6 +78,29 @@ class UploadInfo(BaseModel):
     created_at: datetime
     expires_at: datetime
 
+    @classmethod
+    def of(cls, row: UploadRow) -> UploadInfo:
+        return cls(
+            handle=row.handle,
+            reference=upload_reference(row.handle),
+            tenant_id=row.tenant_id,
+            filename=row.filename,
+            media_type=row.media_type,
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+            uploaded_by=row.uploaded_by,
+            created_at=_aware(row.created_at),
+            expires_at=_aware(row.expires_at),
+        )
+
+    def row(self) -> UploadRow:
+        return UploadRow(**self.model_dump(exclude={"reference"}))
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite keeps no offset; every moment stored here is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
 
 def clean_filename(name: str | None) -> str:
     """A display name safe to keep and echo: no path, no control characters, at most 255 chars."""
@@ -85,34 +109,25 @@ def clean_filename(name: str | None) -> str:
 
 
 class UploadStore:
-    """Uploads per tenant under one root directory."""
+    """Uploads per tenant, in the platform database."""
+
+    TENANT_ROWS = (TenantRows("uploads"),)
+    """The chunks go with their upload (foreign key, `ON DELETE CASCADE`)."""
 
     def __init__(
         self,
-        root: Path,
+        sessions: async_sessionmaker[AsyncSession],
         *,
         max_bytes: int,
         tenant_quota_bytes: int,
         retention: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.root = root
+        self._sessions = sessions
         self.max_bytes = max_bytes
         self._quota = tenant_quota_bytes
         self._retention = retention
         self._clock = clock
-
-    # -- where things are ----------------------------------------------------------------------
-
-    def tenant_directory(self, tenant_id: str) -> Path:
-        """The tenant's directory (its name is the tenant id, which must be a safe path segment)."""
-        if not _TENANT_DIRECTORY.match(tenant_id):
-            raise InvalidUpload(f"tenant id '{tenant_id[:64]}' cannot hold uploads")
-        return self.root / tenant_id
-
-    def _paths(self, tenant_id: str, handle: str) -> tuple[Path, Path]:
-        folder = self.tenant_directory(tenant_id)
-        return folder / f"{handle}.bin", folder / f"{handle}.json"
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -131,47 +146,46 @@ class UploadStore:
         413 `too_large` past `max_bytes`, 413 `upload_quota_exceeded` past the tenant's quota
         (both checked on the declared size first, then while the bytes arrive).
         """
-        folder = self.tenant_directory(tenant_id)
+        if not _TENANT_ID.match(tenant_id):
+            raise InvalidUpload(f"tenant id '{tenant_id[:64]}' cannot hold uploads")
         room = self._quota - await self.used_bytes(tenant_id)
         limit = min(self.max_bytes, room)
         if declared_size is not None:
             self._check_size(declared_size, room)
+        received = bytearray()
+        async for chunk in chunks:
+            if len(received) + len(chunk) > limit:
+                self._check_size(len(received) + len(chunk), room)
+            received += chunk
+        if not received:
+            raise InvalidUpload("the upload holds no bytes")
+        now = self._clock()
         handle = new_handle()
-        data_path, info_path = self._paths(tenant_id, handle)
-        await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
-        partial = folder / f".{handle}.partial"
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            async with await anyio.open_file(partial, "wb") as out:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        self._check_size(size, room)
-                    digest.update(chunk)
-                    await out.write(chunk)
-            if size == 0:
-                raise InvalidUpload("the upload holds no bytes")
-            now = self._clock()
-            info = UploadInfo(
-                handle=handle,
-                reference=upload_reference(handle),
-                tenant_id=tenant_id,
-                filename=clean_filename(filename),
-                media_type=(media_type or DEFAULT_MEDIA_TYPE).split(";")[0].strip()[:100]
-                or DEFAULT_MEDIA_TYPE,
-                size_bytes=size,
-                sha256=digest.hexdigest(),
-                uploaded_by=uploaded_by,
-                created_at=now,
-                expires_at=now + self._retention,
-            )
-            await anyio.to_thread.run_sync(_commit, partial, data_path, info_path, info.model_dump_json())
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(lambda: partial.unlink(missing_ok=True))
-            raise
-        log.info("upload_saved", tenant_id=tenant_id, handle=handle, bytes=size, media_type=info.media_type)
+        info = UploadInfo(
+            handle=handle,
+            reference=upload_reference(handle),
+            tenant_id=tenant_id,
+            filename=clean_filename(filename),
+            media_type=(media_type or DEFAULT_MEDIA_TYPE).split(";")[0].strip()[:100] or DEFAULT_MEDIA_TYPE,
+            size_bytes=len(received),
+            sha256=hashlib.sha256(received).hexdigest(),
+            uploaded_by=uploaded_by,
+            created_at=now,
+            expires_at=now + self._retention,
+        )
+        data = bytes(received)
+        async with self._sessions() as db, db.begin():
+            db.add(info.row())
+            await db.flush()
+            for seq, offset in enumerate(range(0, len(data), CHUNK_BYTES)):
+                db.add(UploadChunkRow(handle=handle, seq=seq, data=data[offset : offset + CHUNK_BYTES]))
+        log.info(
+            "upload_saved",
+            tenant_id=tenant_id,
+            handle=handle,
+            bytes=info.size_bytes,
+            media_type=info.media_type,
+        )
         return info
 
     async def save_bytes(
@@ -209,10 +223,11 @@ class UploadStore:
         """The tenant's upload `handle` (404 `upload_not_found` for any other tenant's, or none)."""
         if not valid_handle(handle):
             raise UploadNotFound("no such upload")
-        data_path, info_path = self._paths(tenant_id, handle)
-        info = await anyio.to_thread.run_sync(_read_info, info_path)
-        if info is None or info.tenant_id != tenant_id or not data_path.is_file():
+        async with self._sessions() as db:
+            row = await db.get(UploadRow, handle)
+        if row is None or row.tenant_id != tenant_id:
             raise UploadNotFound(f"no upload '{handle}' for this tenant")
+        info = UploadInfo.of(row)
         if info.expires_at <= self._clock():
             raise UploadNotFound(f"upload '{handle}' has expired")
         return info
@@ -225,74 +240,61 @@ class UploadStore:
             raise UploadNotFound(f"no upload '{handle}' for this tenant")
         return info
 
-    def content_path(self, info: UploadInfo) -> Path:
-        """Where the bytes of an upload `get` returned are."""
-        return self._paths(info.tenant_id, info.handle)[0]
+    async def chunks(self, info: UploadInfo) -> AsyncIterator[bytes]:
+        """The bytes of an upload `get` returned, a chunk at a time (one short query each, so a
+        slow reader holds no transaction open)."""
+        for seq in range(-(-info.size_bytes // CHUNK_BYTES)):
+            async with self._sessions() as db:
+                chunk = await db.scalar(
+                    select(UploadChunkRow.data).where(
+                        UploadChunkRow.handle == info.handle, UploadChunkRow.seq == seq
+                    )
+                )
+            if chunk is None:
+                # Deleted (or expired and swept) while being read: the reader gets a short body.
+                raise UploadNotFound(f"upload '{info.handle}' was deleted while it was read")
+            yield chunk
 
     async def read(self, info: UploadInfo) -> bytes:
-        return await anyio.to_thread.run_sync(self.content_path(info).read_bytes)
+        return b"".join([chunk async for chunk in self.chunks(info)])
 
     async def list(self, tenant_id: str, *, uploaded_by: str | None = None) -> list[UploadInfo]:
         """The tenant's live uploads (only `uploaded_by`'s when given), newest first."""
-        infos = await anyio.to_thread.run_sync(_read_all, self.tenant_directory(tenant_id))
-        now = self._clock()
-        return sorted(
-            (
-                info
-                for info in infos
-                if info.tenant_id == tenant_id
-                and info.expires_at > now
-                and (uploaded_by is None or info.uploaded_by == uploaded_by)
-            ),
-            key=lambda info: info.created_at,
-            reverse=True,
+        query = (
+            select(UploadRow)
+            .where(UploadRow.tenant_id == tenant_id, UploadRow.expires_at > self._clock())
+            .order_by(UploadRow.created_at.desc(), UploadRow.handle)
         )
+        if uploaded_by is not None:
+            query = query.where(UploadRow.uploaded_by == uploaded_by)
+        async with self._sessions() as db:
+            return [UploadInfo.of(row) for row in await db.scalars(query)]
 
     async def used_bytes(self, tenant_id: str) -> int:
-        return sum(info.size_bytes for info in await self.list(tenant_id))
+        query = select(func.coalesce(func.sum(UploadRow.size_bytes), 0)).where(
+            UploadRow.tenant_id == tenant_id, UploadRow.expires_at > self._clock()
+        )
+        async with self._sessions() as db:
+            return int(await db.scalar(query) or 0)
 
     # -- removing ------------------------------------------------------------------------------
 
     async def delete(self, tenant_id: str, handle: str) -> None:
         info = await self.get(tenant_id, handle)
-        await anyio.to_thread.run_sync(_remove, *self._paths(tenant_id, info.handle))
+        async with self._sessions() as db, db.begin():
+            await db.execute(
+                delete(UploadRow).where(UploadRow.handle == info.handle, UploadRow.tenant_id == tenant_id)
+            )
 
-    async def delete_tenant(self, tenant_id: str) -> int:
-        """Remove every upload of the tenant, its directory with them; how many there were."""
-        if not _TENANT_DIRECTORY.match(tenant_id):
-            return 0  # an id no upload can be stored under
-        folder = self.tenant_directory(tenant_id)
-
-        def remove() -> int:
-            if not folder.exists():
-                return 0
-            count = len(list(folder.glob("*.json")))
-            shutil.rmtree(folder)
-            return count
-
-        removed = await anyio.to_thread.run_sync(remove)
-        log.info("uploads_deleted_with_tenant", tenant_id=tenant_id, uploads=removed)
-        return removed
+    async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
+        """Delete the tenant's uploads in `db`'s transaction (tenant deletion)."""
+        return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
     async def expire(self) -> int:
         """Remove every upload past its retention, in every tenant; how many went."""
-        now = self._clock()
-
-        def sweep() -> int:
-            removed = 0
-            if not self.root.exists():
-                return 0
-            for folder in self.root.iterdir():
-                if not folder.is_dir():
-                    continue
-                for info in _read_all(folder):
-                    if info.expires_at <= now:
-                        _remove(folder / f"{info.handle}.bin", folder / f"{info.handle}.json")
-                        removed += 1
-                _remove_stale_partials(folder)
-            return removed
-
-        removed = await anyio.to_thread.run_sync(sweep)
+        async with self._sessions() as db, db.begin():
+            result = await db.execute(delete(UploadRow).where(UploadRow.expires_at <= self._clock()))
+        removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
         if removed:
             log.info("uploads_expired", uploads=removed)
         return removed
@@ -302,45 +304,6 @@ class UploadStore:
         while True:
             try:
                 await self.expire()
-            except OSError:
+            except SQLAlchemyError:
                 log.exception("upload_expiry_failed")
             await anyio.sleep(every_seconds)
-
-
-def _commit(partial: Path, data_path: Path, info_path: Path, info_json: str) -> None:
-    os.replace(partial, data_path)
-    pending = info_path.parent / f".{info_path.name}.partial"
-    pending.write_text(info_json)
-    os.replace(pending, info_path)
-
-
-def _read_info(path: Path) -> UploadInfo | None:
-    try:
-        return UploadInfo.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValidationError):
-        log.warning("upload_description_unreadable", path=str(path))
-        return None
-
-
-def _read_all(folder: Path) -> list[UploadInfo]:
-    if not folder.is_dir():
-        return []
-    return [info for path in folder.glob("*.json") if (info := _read_info(path)) is not None]
-
-
-def _remove(*paths: Path) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
-_PARTIAL_GRACE_SECONDS = 24 * 3600
-
-
-def _remove_stale_partials(folder: Path) -> None:
-    """Temporary files a crashed upload left behind (older than a day: not one being written)."""
-    cutoff = time.time() - _PARTIAL_GRACE_SECONDS
-    for path in folder.glob(".*.partial"):
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)

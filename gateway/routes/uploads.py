@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response, StreamingResponse
 
 from agentmesh.uploads import HANDLE_PATTERN, INTERNAL_UPLOADS_PATH
 from gateway.auth import AuthenticatedUser, authenticate, require_tenant
@@ -151,13 +151,22 @@ async def _caller(request: Request) -> tuple[GatewayState, AuthenticatedUser, di
     return state, user, await state.admission.admit(user)
 
 
+def _attachment(filename: str) -> str:
+    # RFC 6266: a plain name as is, anything else percent-encoded in `filename*`.
+    quoted = quote(filename)
+    if quoted == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename*=utf-8''{quoted}"
+
+
 def _bytes(state: GatewayState, info: UploadInfo, headers: dict[str, str] | None = None) -> Response:
-    return FileResponse(
-        state.uploads.content_path(info),
+    return StreamingResponse(
+        state.uploads.chunks(info),
         media_type=OCTET_STREAM,
-        filename=info.filename,
         headers={
             **(headers or {}),
+            "Content-Length": str(info.size_bytes),
+            "Content-Disposition": _attachment(info.filename),
             "X-Content-Type-Options": "nosniff",
             "X-Upload-Media-Type": info.media_type,
             "X-Upload-Filename": quote(info.filename, safe=""),

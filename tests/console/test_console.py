@@ -9,7 +9,9 @@ acme's data. The screenshots in the README are taken here (`docs/screenshots/`).
 
 from __future__ import annotations
 
+import json
 import re
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,7 @@ Pallets are wrapped in violet film before they leave the depot.
 <iframe src="https://example.org"></iframe>
 """
 LLM_KEY = "sk-console-browser-test-0001"
+LIFECYCLE_TENANT = "initech"
 
 # Ids met along the way, for the isolation test at the end.
 seen: dict[str, Any] = {"acme_sessions": set()}
@@ -430,6 +433,52 @@ def test_a_globex_user_sees_none_of_acmes_sessions_tools_or_documents(user: Brow
     notice = user.find(".messages .notice.error")
     assert notice.text  # "does not exist, or is not yours"
     assert not assistant_blocks(user)
+
+
+def test_a_platform_admin_creates_exports_and_deletes_a_tenant(
+    admin: Browser, mesh: WholeMesh, tmp_path: Path
+) -> None:
+    platform = mesh.headers("platform", "root", "platform_admin")
+    admin_page(admin, "tenants")
+    admin.type("#tenant-id", LIFECYCLE_TENANT)
+    admin.type("#tenant-name", "Initech")
+    admin.click("#tenant-create")
+    row = f"#tenants-table tr[data-tenant='{LIFECYCLE_TENANT}']"
+    admin.find(row)
+    tool = {
+        "name": "initech_customer",
+        "description": "Initech's customer record by MST.",
+        "method": "GET",
+        "url": "/customers/{mst}",
+        "input_schema": {"type": "object", "required": ["mst"], "properties": {"mst": {"type": "string"}}},
+    }
+    created = mesh.request("POST", f"/api/admin/tenants/{LIFECYCLE_TENANT}/erp/tools", platform, tool)
+    assert created.status_code == 201, created.text
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    admin.driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    admin.click(f"button[data-export='{LIFECYCLE_TENANT}']")
+    archive = admin.wait(
+        lambda driver: next(iter(downloads.glob("*.tar.gz")), None), message="the export was not saved"
+    )
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+        tools = tar.extractfile(manifest["contents"]["erp_tools"]).read().decode()  # type: ignore[union-attr]
+    assert manifest["tenant_id"] == LIFECYCLE_TENANT
+    assert "initech_customer" in tools
+    assert archive.name.startswith(f"agentmesh-{LIFECYCLE_TENANT}-")
+
+    admin.click(f"button[data-delete='{LIFECYCLE_TENANT}']")
+    admin.click("dialog button[data-confirm='yes']")
+    admin.wait(lambda driver: not admin.all(row), message="the deleted tenant is still listed")
+    listed = mesh.request("GET", "/api/admin/tenants", platform).json()["items"]
+    assert LIFECYCLE_TENANT not in {tenant["id"] for tenant in listed}
+    assert "acme" in {tenant["id"] for tenant in listed}
+    gone = mesh.request("GET", f"/api/admin/tenants/{LIFECYCLE_TENANT}/erp/tools", platform)
+    assert gone.status_code == 404, gone.text
 
 
 def test_the_chat_fits_a_phone_screen(user: Browser) -> None:

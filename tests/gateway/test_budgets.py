@@ -121,7 +121,7 @@ async def test_a_spent_budget_refuses_the_next_paid_step_and_the_ledger_and_metr
     sessions = SessionStore(db, window=10, windows=InProcessSessionWindows(window=10, ttl_seconds=600))
     admission = Admission(InProcessRateLimiter(), InProcessTurnSlots(lease_seconds=60), limits_for, metrics)
     uploads = UploadStore(
-        settings.resolved_uploads_dir,
+        db,
         max_bytes=1_000_000,
         tenant_quota_bytes=10_000_000,
         retention=timedelta(days=1),

@@ -22,7 +22,7 @@ from gateway.backends import Backends, open_backends
 from gateway.ratelimit import Charge, Quota
 from gateway.sessions import SessionKey
 from gateway.state import GatewayState
-from gateway.tenant_records import PLATFORM_TABLES, declared_rows
+from gateway.tenant_records import OWNED_THROUGH_PARENT, PLATFORM_TABLES, declared_rows
 
 TENANT_COLUMNS = {"tenant_id", "owner"}
 
@@ -49,7 +49,10 @@ def test_every_table_that_names_a_tenant_is_declared_by_a_store(client: TestClie
     } | {("tenants", "id")}
     assert declared == naming_a_tenant
     every_table = set(declared_metadata().tables)
-    assert every_table - {table for table, _ in declared} == PLATFORM_TABLES
+    assert every_table - {table for table, _ in declared} == PLATFORM_TABLES | set(OWNED_THROUGH_PARENT)
+    for child, parent in OWNED_THROUGH_PARENT.items():
+        (reference,) = declared_metadata().tables[child].foreign_keys
+        assert reference.column.table.name == parent and reference.ondelete == "CASCADE"
 
 
 async def test_in_process_backends_forget_one_tenant_and_keep_the_others(settings: Settings) -> None:
@@ -113,4 +116,4 @@ def test_a_tenant_without_servers_is_exported_and_deleted_in_process(
     assert report["tenant_existed"] and report["uploads"] == 1 and report["servers"] == [], report
     assert report["sql_rows"]["tenants"] == 1 and report["sql_rows"]["audit_events"] >= 1, report
     assert client.get("/api/admin/tenants/orbit", headers=platform).status_code == 404
-    assert not (settings.resolved_uploads_dir / "orbit").exists()
+    assert client.get(f"/api/orbit/uploads/{upload.json()['handle']}", headers=user).status_code == 404

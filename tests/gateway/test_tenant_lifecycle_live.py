@@ -432,11 +432,11 @@ def test_a_tenant_is_exported_then_deleted_from_every_store_and_no_other_tenant_
         ("host_agents", "owner"), ("host_llm_configs", "tenant_id"), ("host_tool_pins", "owner"),
         ("host_pending_approvals", "tenant_id"), ("erp_tool_configs", "tenant_id"),
         ("erp_service_credentials", "tenant_id"), ("search_provider_configs", "tenant_id"),
+        ("uploads", "tenant_id"),
     ]), zenith["sql"]  # fmt: skip
     assert zenith["redis_sessions"] and redis_keys(backends, TENANT)
     assert zenith["knowledge"] == 1
     assert {
-        "uploads/zenith",
         "ocr-files/zenith",
         "episodes/zenith",
         f"search/index/{tenant_file_name(TENANT)}",

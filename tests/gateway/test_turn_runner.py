@@ -143,9 +143,7 @@ async def test_a_resumed_turn_is_slotted_traced_counted_charged_and_recorded_lik
     provider.add_span_processor(SimpleSpanProcessor(spans))
     sessions = SessionStore(db, window=10, windows=InProcessSessionWindows(window=10, ttl_seconds=600))
     admission = Admission(limiter, slots, limits_for, metrics)
-    uploads = UploadStore(
-        settings.resolved_uploads_dir, max_bytes=1024, tenant_quota_bytes=4096, retention=timedelta(days=1)
-    )
+    uploads = UploadStore(db, max_bytes=1024, tenant_quota_bytes=4096, retention=timedelta(days=1))
     runner = TurnRunner(
         host, sessions, admission, metrics, UsageLedger(db), uploads, tracer=provider.get_tracer("test")
     )

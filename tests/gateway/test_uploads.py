@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.keys import mesh_key
 from agentmesh.mesh_tokens import LISTING_TENANT, mint_server_token
@@ -25,6 +28,7 @@ from agentmesh.settings import Settings, load_settings
 from gateway.app import create_app
 from gateway.errors import ApiError
 from gateway.mesh_callers import MeshCallers
+from gateway.tables import UploadChunkRow
 from gateway.uploads import UploadNotFound, UploadStore
 from tests.support.mcp import mesh_token
 
@@ -144,20 +148,23 @@ def test_an_upload_over_the_cap_is_cut_off_and_a_tenant_has_a_quota(data_dir: Pa
         )
         kept = [gateway.upload(b"z" * 4000).status_code for _ in range(2)]
         over_quota = gateway.upload(b"q" * 4000)
+        stored = gateway.client.get("/api/acme/uploads", headers=gateway.headers()).json()["items"]
 
     for refused in (declared, streamed):
         assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large", refused.text
     assert kept == [201, 201]
     assert over_quota.status_code == 413, over_quota.text
     assert over_quota.json()["error"]["code"] == "upload_quota_exceeded"
-    tenant_files = sorted(path.name for path in (settings.resolved_uploads_dir / "acme").iterdir())
-    assert len(tenant_files) == 4 and not [name for name in tenant_files if "partial" in name]
+    assert [item["size_bytes"] for item in stored] == [4000, 4000]  # nothing of the refused ones
 
 
-async def test_uploads_expire_after_the_retention_and_go_with_their_tenant(tmp_path: Path) -> None:
+async def test_uploads_expire_after_the_retention_and_go_with_their_tenant(settings: Settings) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade_database(engine)
+    db = session_factory(engine)
     store = UploadStore(
-        tmp_path, max_bytes=1000, tenant_quota_bytes=10_000, retention=timedelta(days=2), clock=lambda: now
+        db, max_bytes=1000, tenant_quota_bytes=10_000, retention=timedelta(days=2), clock=lambda: now
     )
     old = await store.save_bytes("acme", uploaded_by="alice", filename="a.txt", media_type=None, data=b"a")
     now += timedelta(days=1)
@@ -172,9 +179,14 @@ async def test_uploads_expire_after_the_retention_and_go_with_their_tenant(tmp_p
     with pytest.raises(UploadNotFound):  # a handle is looked up in its own tenant only
         await store.get("globex", fresh.handle)
 
-    assert await store.delete_tenant("acme") == 1
-    assert not (tmp_path / "acme").exists()
+    async with db() as session, session.begin():
+        assert await store.delete_tenant(session, "acme") == {"uploads": 1}
+    assert await store.list("acme") == []
     assert await store.read(await store.get("globex", other.handle)) == b"c"
+    async with db() as session:  # the bytes went with their upload
+        handles = set(await session.scalars(select(UploadChunkRow.handle)))
+    assert handles == {other.handle}
+    await engine.dispose()
 
 
 def test_chat_attachments_travel_by_reference_and_stay_the_callers(gateway: Gateway) -> None:
@@ -265,3 +277,29 @@ def test_the_mesh_token_decides_tenant_and_user(settings: Settings) -> None:
         with pytest.raises(ApiError) as refused:
             callers.verify(_request(token))
         assert refused.value.code == "unauthorized"
+
+
+async def test_an_upload_made_through_one_replica_is_read_through_another(tmp_path: Path) -> None:
+    # Two gateway replicas: their own disks, one database and one deployment's keys (a Secret).
+    database = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    first, second = (
+        load_settings(AGENTMESH_DATA_DIR=tmp_path / name, DATABASE_URL=database, REDIS_URL=None)
+        for name in ("replica-a", "replica-b")
+    )
+    engine = create_engine(database)
+    await upgrade_database(engine)
+    await engine.dispose()
+    with TestClient(create_app(first, servers={})) as one:
+        shutil.copytree(first.keys_dir, second.keys_dir, dirs_exist_ok=True)
+        with TestClient(create_app(second, servers={})) as other:
+            made = Gateway(one, first).upload(RECEIPT).json()
+            through_b = Gateway(other, second)
+            content = other.get(f"/api/acme/uploads/{made['handle']}/content", headers=through_b.headers())
+            listed = other.get("/api/acme/uploads", headers=through_b.headers()).json()["items"]
+            deleted = other.delete(f"/api/acme/uploads/{made['handle']}", headers=through_b.headers())
+            gone = one.get(f"/api/acme/uploads/{made['handle']}", headers=Gateway(one, first).headers())
+
+    assert content.status_code == 200 and content.content == RECEIPT
+    assert content.headers["content-length"] == str(len(RECEIPT))
+    assert [item["handle"] for item in listed] == [made["handle"]]
+    assert deleted.status_code == 204 and gone.status_code == 404

@@ -92,7 +92,7 @@ export async function tenantsPage(root, { operations, navigate }) {
             "tbody",
             null,
             tenants.map((tenant) => {
-              const exportButton = h("button", { type: "button", class: "small", disabled: !canExport, title: canExport ? null : t("tenants.exportMissing") }, t("tenants.export"));
+              const exportButton = h("button", { type: "button", class: "small", "data-export": tenant.id, disabled: !canExport, title: canExport ? null : t("tenants.exportMissing") }, t("tenants.export"));
               exportButton.addEventListener("click", () =>
                 busy(exportButton, async () => {
                   try {
@@ -114,7 +114,7 @@ export async function tenantsPage(root, { operations, navigate }) {
                   h("button", { type: "button", class: "small", onClick: () => navigate(`/admin/agents?tenant=${encodeURIComponent(tenant.id)}`) }, t("tenants.administer")),
                   h("button", { type: "button", class: "small", "data-rename": tenant.id, onClick: () => rename(tenant) }, t("tenants.rename")),
                   exportButton,
-                  h("button", { type: "button", class: "small danger", disabled: !canDelete, title: canDelete ? null : t("tenants.deleteMissing"), onClick: () => remove(tenant) }, t("common.delete")),
+                  h("button", { type: "button", class: "small danger", "data-delete": tenant.id, disabled: !canDelete, title: canDelete ? null : t("tenants.deleteMissing"), onClick: () => remove(tenant) }, t("common.delete")),
                 ),
               );
             }),

@@ -4,8 +4,8 @@ The gateway issues tokens for `/mcp` itself on the embedded default (`gateway/oa
 clients (platform rows), and per tenant the codes users granted and the refresh tokens they led to,
 each kept as a SHA-256 digest.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02 14:11:42.976900
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
