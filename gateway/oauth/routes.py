@@ -25,12 +25,12 @@ import hashlib
 import json
 import secrets
 import time
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import structlog
 from authlib.oauth2.rfc6749 import OAuth2Error
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -49,6 +49,7 @@ from gateway.oauth.server import (
     GatewayJsonRequest,
     GatewayOAuth2Request,
     OAuthClient,
+    describable,
 )
 from gateway.oauth.store import Grantee
 from gateway.state import GatewayState
@@ -67,6 +68,42 @@ CORS_HEADERS = {
 }
 """Browser-based MCP clients call the metadata, registration, token and revocation endpoints from
 their own origin; none of them reads a cookie, so any origin may."""
+
+
+_Text = Annotated[str, Field(max_length=2048)]
+
+
+class ClientMetadataShape(BaseModel):
+    """The JSON types of RFC 7591 client metadata, checked before authlib reads the values (it
+    assumes them: a number where a list belongs would be a 500, not the client's mistake)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    redirect_uris: list[_Text] | None = None
+    token_endpoint_auth_method: _Text | None = None
+    grant_types: list[_Text] | None = None
+    response_types: list[_Text] | None = None
+    client_name: _Text | None = None
+    client_uri: _Text | None = None
+    logo_uri: _Text | None = None
+    scope: _Text | None = None
+    contacts: list[_Text] | None = None
+    tos_uri: _Text | None = None
+    policy_uri: _Text | None = None
+    jwks_uri: _Text | None = None
+    jwks: dict[str, Any] | None = None
+    software_id: _Text | None = None
+    software_version: _Text | None = None
+
+
+def _metadata_problem(data: dict[str, Any]) -> str | None:
+    try:
+        ClientMetadataShape.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return describable(f"{where}: {first['msg']}")
+    return None
 
 
 class _FormToken(BaseModel):
@@ -189,6 +226,9 @@ async def register(request: Request) -> Response:
         return _oauth_error(
             400, "invalid_client_metadata", "the body must be a JSON object of client metadata"
         )
+    problem = _metadata_problem(data) if data else "no client metadata: redirect_uris at least"
+    if problem is not None:
+        return _oauth_error(400, "invalid_client_metadata", problem)
     answer = await server.run(
         server.create_endpoint_response,
         "client_registration",

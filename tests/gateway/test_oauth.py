@@ -320,6 +320,18 @@ async def test_registration_refuses_redirect_uris_oauth_2_1_forbids(gateway: Gat
             },
         )
         assert too_many.status_code == 400 and too_many.json()["error"] == "invalid_redirect_uri"
+        # Values of the wrong JSON type are the client's mistake, said precisely (not a 500).
+        cases = [
+            ({"redirect_uris": "http://127.0.0.1/cb"}, "redirect_uris"),
+            ({"redirect_uris": ["http://127.0.0.1/cb"], "grant_types": 5}, "grant_types"),
+            ({"redirect_uris": ["http://127.0.0.1/cb"], "jwks": "x"}, "jwks"),
+            ({}, "redirect_uris"),
+        ]
+        for body, named in cases:
+            response = await http.post("/oauth/register", json=body)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"] == "invalid_client_metadata"
+            assert named in response.json()["error_description"]
         plain_http = await http.post(
             "/oauth/register",
             json={"redirect_uris": ["http://app.example/cb"], "token_endpoint_auth_method": "none"},
