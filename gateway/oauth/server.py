@@ -15,6 +15,7 @@ the database or the network is awaited back on the event loop (`anyio.from_threa
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid
 from collections import defaultdict
@@ -350,7 +351,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         return authorization_code.issued.grantee
 
 
-class RefreshGrant_(grants.RefreshTokenGrant):
+class RotatingRefreshGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
     server: GatewayAuthorizationServer
@@ -448,7 +449,7 @@ class GatewayAuthorizationServer(AuthorizationServer):
         self.store = store
         self.documents = documents
         self.register_grant(CodeGrant, [S256CodeChallenge(required=True)])
-        self.register_grant(RefreshGrant_)
+        self.register_grant(RotatingRefreshGrant)
         self.register_endpoint(Registration)
         self.register_endpoint(Revocation)
         self.register_token_generator("default", self._generate_token)
@@ -500,13 +501,15 @@ class GatewayAuthorizationServer(AuthorizationServer):
             return
         origin = request.refresh_token if request.refresh_token is not None else request.authorization_code
         self.wait(
-            _add_refresh_token(self.store),
-            refresh_token,
-            request.user,
-            request.client.client_id,
-            token["scope"],
-            origin.family_id,
-            timedelta(days=self.settings.oauth_refresh_token_days),
+            functools.partial(
+                self.store.add_refresh_token,
+                refresh_token,
+                grantee=request.user,
+                client_id=request.client.client_id,
+                scope=token["scope"],
+                family_id=origin.family_id,
+                lifetime=timedelta(days=self.settings.oauth_refresh_token_days),
+            )
         )
 
     def _generate_token(
@@ -565,14 +568,3 @@ class GatewayAuthorizationServer(AuthorizationServer):
                 "ui_locales_supported": ["en", "vi"],
             }
         )
-
-
-def _add_refresh_token(store: OAuthStore) -> Callable[..., Any]:
-    async def add(
-        token: str, grantee: Grantee, client_id: str, scope: str, family_id: str, lifetime: timedelta
-    ) -> None:
-        await store.add_refresh_token(
-            token, grantee=grantee, client_id=client_id, scope=scope, family_id=family_id, lifetime=lifetime
-        )
-
-    return add
