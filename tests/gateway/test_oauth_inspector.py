@@ -1,14 +1,15 @@
 """The MCP Inspector CLI (npm `@modelcontextprotocol/inspector`, pinned with Node 22 in
 `inspector/package-lock.json`, installed with `npm ci` when `node_modules` is missing) against a
-running gateway: listing `/mcp`'s tools with a token from the gateway's OAuth flow, and trying
-the client configurations the README gives for Claude Desktop, VS Code and Cursor in its
-`--config` mode.
+running gateway: signing in with OAuth by itself (its own client: discovery, registration, PKCE,
+its loopback callback; the person at the consent page played headlessly) and listing `/mcp`'s
+tools; listing them with a token from the gateway's OAuth flow passed as a header; and trying the
+client configurations the README gives for Claude Desktop, VS Code and Cursor in its `--config`
+mode.
 
 Each README snippet is read from the README itself (the JSON block after a
 `<!-- client-config: NAME -->` marker). The test changes only what a test must: the gateway's URL
-(a free port instead of 8000), the tenant's data directory, and for remote entries the bearer
-header a desktop app would have obtained by the same OAuth flow (the Inspector CLI opens no
-browser). VS Code's file keeps its servers under `servers`, Cursor's remote entry names only a
+(a free port instead of 8000), the server's data directory, and for remote entries the bearer
+header a desktop app would have obtained by the same OAuth flow (shown to work by itself above). VS Code's file keeps its servers under `servers`, Cursor's remote entry names only a
 `url`: both are handed to the Inspector in its own shape (`mcpServers`, `type`).
 """
 
@@ -16,21 +17,24 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from agentmesh.settings import load_settings
-from tests.gateway.oauth_flow import obtain_tokens
+from tests.gateway.oauth_flow import Browser, obtain_tokens
 from tests.support.gateway import running_gateway
-from tests.support.processes import running_server
+from tests.support.processes import free_port, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +116,62 @@ def test_the_inspector_lists_tools_with_a_token_from_the_oauth_flow(
         f"Authorization: Bearer {token}",
         cwd=tmp_path,
     )
+    assert {"erp__get_customer_debt", "erp__track_shipment"} <= tool_names(result)
+
+
+def test_the_inspector_signs_in_by_itself_and_lists_the_tools(
+    inspector: Path, gateway: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The Inspector's own OAuth client does the whole flow: discovery, registration, PKCE, its
+    loopback callback, the token exchange. Its "browser" is the headless user of `oauth_flow`."""
+    url, _ = gateway
+    callback = f"http://127.0.0.1:{free_port()}/oauth/callback"
+    process = subprocess.Popen(
+        [
+            str(NODE),
+            str(inspector),
+            "--cli",
+            f"{url}/mcp",
+            "--transport",
+            "http",
+            "--method",
+            "tools/list",
+            "--callback-url",
+            callback,
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(tmp_path), "MCP_AUTO_OPEN_ENABLED": "true", "BROWSER": "true"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stderr or ()], daemon=True).start()
+    try:
+        authorization_url = None
+        while authorization_url is None:
+            line = lines.get(timeout=120)
+            found = re.search(r"(https?://\S+/oauth/authorize\?\S+)", line)
+            authorization_url = found[1] if found else None
+
+        async def consent() -> str:
+            browser = Browser(url)
+            try:
+                return await browser.authorize(authorization_url, user="acme-user")
+            finally:
+                await browser.aclose()
+
+        location = anyio.run(consent)
+        assert location.startswith(callback), location
+        assert httpx.get(location, timeout=30).status_code == 200  # the Inspector's own listener
+        stdout, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stdout[-2000:]
+    result = json.loads(stdout[stdout.index("{") :])
     assert {"erp__get_customer_debt", "erp__track_shipment"} <= tool_names(result)
 
 
