@@ -103,6 +103,7 @@ ErrorCode = Literal[
     # Systems a tool calls on the tenant's behalf (the ERP, web sites, search providers).
     "not_configured",
     "credential_missing",
+    "user_token_unavailable",
     "upstream_rejected",
     "upstream_unauthorized",
     "upstream_unavailable",

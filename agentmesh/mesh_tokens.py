@@ -67,6 +67,12 @@ class MeshClaims(BaseModel):
     scope: str = Field(default="", description="space-separated tool names the caller may call here")
     roles: list[str] = Field(default_factory=list)
     session_id: str | None = None
+    user_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="the end user's own bearer token: only in a token for a call to a tool that "
+        "forwards it to an upstream trusting the same identity provider",
+    )
     exp: int
     iat: int
     jti: str
@@ -92,8 +98,10 @@ def mint_server_token(
     session_id: str | None = None,
     ttl_seconds: int = 60,
     max_lifetime_seconds: int = MESH_TOKEN_LIFETIME_SECONDS,
+    user_token: str | None = None,
 ) -> str:
-    """Sign a token for `server` only, valid for `ttl_seconds` capped at `max_lifetime_seconds`."""
+    """Sign a token for `server` only, valid for `ttl_seconds` capped at `max_lifetime_seconds`;
+    `user_token` travels in it for a tool that forwards the user's own token upstream."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -109,6 +117,8 @@ def mint_server_token(
     }
     if session_id:
         claims["session_id"] = session_id
+    if user_token:
+        claims["user_token"] = user_token
     return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})
 
 

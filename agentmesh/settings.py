@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         alias="AGENTMESH_ERP_API_AUDIENCE",
     )
 
+    # Origins (`https://crm.example.com`) that trust the same identity provider as the gateway: the
+    # only upstreams an ERP tool in auth mode `forward` may send the user's own token to.
+    forward_user_token_to: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="AGENTMESH_FORWARD_USER_TOKEN_TO"
+    )
+
     # Files the OCR server may read by path (base64 input is always accepted).
     ocr_allowed_dir: Path | None = Field(default=None, alias="AGENTMESH_OCR_ALLOWED_DIR")
     # OCR engine when a call names none, Tesseract languages, and caps on what one call may read.
@@ -206,7 +212,7 @@ class Settings(BaseSettings):
             raise ValueError("'mcp:' audiences belong to MCP servers, not to the ERP API")
         return value
 
-    @field_validator("outbound_allow", "required_servers", mode="before")
+    @field_validator("outbound_allow", "required_servers", "forward_user_token_to", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

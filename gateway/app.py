@@ -56,6 +56,7 @@ from gateway.turns import TurnRunner
 from gateway.uploads import UploadStore
 from gateway.usage import UsageLedger
 from host.composition import HostStores, build_agent_host
+from mcp_servers.erp.models import UserTokenForwarding
 from policies.loader import PolicySet
 
 log = structlog.get_logger(__name__)
@@ -115,6 +116,7 @@ def create_app(
             catalog=host.catalog,
             startup_servers=server_urls,
             outbound=outbound,
+            forwarding=UserTokenForwarding.from_settings(settings),
         )
         host.config.on_servers_changed = admin_stores.servers.sync
         console_auth = ConsoleAuth(settings, backends.cache, secrets, OidcClient.configured(settings))

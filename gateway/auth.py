@@ -29,6 +29,7 @@ from agentmesh.keys import dev_user_key
 from agentmesh.settings import Settings
 from gateway.errors import ApiError
 from gateway.jwks import JwksKeySet, KeySetUnavailable, UnknownKey
+from host.caller import Caller
 
 ACCEPTED_ALGORITHMS = ("RS256", "ES256")
 ROLES = ("user", "tenant_admin", "platform_admin")
@@ -44,9 +45,21 @@ class AuthenticatedUser(BaseModel):
     resource: str | None = Field(
         default=None, description="the one resource the token is bound to (RFC 8707); None: the platform"
     )
+    token: str | None = Field(default=None, exclude=True, repr=False)
+    """The bearer token itself, for the tools that forward it upstream (auth mode `forward`)."""
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+    def caller(self, session_id: str | None = None) -> Caller:
+        """This user as the host knows a caller."""
+        return Caller(
+            tenant_id=self.tenant_id,
+            subject=self.subject,
+            roles=self.roles,
+            session_id=session_id,
+            user_token=self.token,
+        )
 
 
 def unauthorized(message: str) -> ApiError:
@@ -191,6 +204,7 @@ class UserTokenVerifier:
                 subject=claims["sub"],
                 roles=_roles(claims.get("roles")),
                 resource=resource,
+                token=token,
             )
         except ValidationError as exc:
             raise unauthorized("token lacks a valid tenant_id or subject") from exc

@@ -107,6 +107,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     "replay_exhausted": 500,
     "not_configured": 503,
     "credential_missing": 409,
+    "user_token_unavailable": 409,
     "upstream_rejected": 422,
     "upstream_unauthorized": 502,
     "upstream_unavailable": 502,

@@ -321,7 +321,7 @@ class TenantMcpEndpoint:
 
     @staticmethod
     def _caller(user: AuthenticatedUser) -> Caller:
-        return Caller(tenant_id=user.tenant_id, subject=user.subject, roles=user.roles)
+        return user.caller()
 
     async def _admitted(self, ctx: ServerRequestContext[Any, Any]) -> Caller:
         """The caller of a request the rate limit admits; a JSON-RPC error when it does not."""

@@ -285,9 +285,7 @@ class TurnRunner:
     async def start(self, user: AuthenticatedUser, request: TurnRequest) -> AdmittedTurn:
         """Admit a fresh turn for `user` (429 when the tenant runs all the turns it may)."""
         session_id = request.session.session_id if request.session else None
-        caller = Caller(
-            tenant_id=user.tenant_id, subject=user.subject, roles=user.roles, session_id=session_id
-        )
+        caller = user.caller(session_id)
         turn = TurnInput(
             caller=caller,
             message=request.message,

@@ -12,3 +12,6 @@ class Caller(BaseModel):
     subject: str
     roles: list[str] = Field(default_factory=lambda: ["user"])
     session_id: str | None = None
+    user_token: str | None = Field(default=None, exclude=True, repr=False)
+    """The bearer token the user presented, for tools that forward it to an upstream trusting the
+    same identity provider. Never stored: a paused turn resumes without it."""

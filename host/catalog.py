@@ -23,7 +23,7 @@ from mcp_types import Tool
 from pydantic import BaseModel, Field
 
 from host.mcp_pool import McpPool, ServerUnavailable
-from mcp_servers.common.results import RENDER_META_KEY, TENANT_META_KEY
+from mcp_servers.common.results import FORWARDS_USER_TOKEN_META_KEY, RENDER_META_KEY, TENANT_META_KEY
 
 if TYPE_CHECKING:
     from host.pins import ToolPins
@@ -53,6 +53,8 @@ class ToolSpec(BaseModel):
     open_world: bool | None = None
     render: dict[str, Any] = Field(default_factory=dict)
     owner_tenant: str | None = None
+    forwards_user_token: bool = False
+    """The tool sends the user's own token to its upstream (its server says so in `_meta`)."""
     definition_hash: str = ""
 
     @property
@@ -94,6 +96,7 @@ class ToolSpec(BaseModel):
             open_world=annotations.open_world_hint if annotations else None,
             render=dict(meta.get(RENDER_META_KEY) or {}),
             owner_tenant=meta.get(TENANT_META_KEY),
+            forwards_user_token=meta.get(FORWARDS_USER_TOKEN_META_KEY) is True,
         )
         spec.definition_hash = definition_hash(spec.definition())
         return spec

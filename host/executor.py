@@ -136,7 +136,16 @@ class ToolExecutor:
                 f"the '{tool.server}' service failed repeatedly; calls to it are paused for "
                 f"{breaker.retry_in_seconds:.0f} s more",
             )
-        token = self._issuer.for_call(tool.server, caller, granted)
+        if not tool.forwards_user_token:
+            token = self._issuer.for_call(tool.server, caller, granted)
+        elif caller.user_token:
+            token = self._issuer.forwarding(tool.server, caller, granted, caller.user_token)
+        else:
+            return self._failure(
+                "user_token_unavailable",
+                f"{tool.qualified_name} acts with your own sign-in, which this call does not carry "
+                "(a turn resumed after an approval keeps none); ask again",
+            )
         try:
             result = await self._pool.connection(tool.server).call_tool(
                 tool.name, arguments, token=token, timeout=timeout, progress=progress

@@ -48,6 +48,22 @@ class MeshTokenIssuer:
         self._cache[cache_key] = (token, now + self._ttl)
         return token
 
+    def forwarding(self, server: str, caller: Caller, tools: frozenset[str], user_token: str) -> str:
+        """A token like `for_call`'s that also carries the user's own token, for one call to a tool
+        that forwards it upstream. Never cached: it holds a credential of its own."""
+        return mint_server_token(
+            self._key,
+            issuer=self._issuer,
+            server=server,
+            tenant_id=caller.tenant_id,
+            subject=caller.subject,
+            tools=tools,
+            roles=caller.roles,
+            session_id=caller.session_id,
+            ttl_seconds=self._ttl,
+            user_token=user_token,
+        )
+
     def forget_tenant(self, tenant_id: str) -> None:
         """Drop the tokens minted for the tenant (tenant deletion)."""
         for cache_key in [key for key in self._cache if key[1] == tenant_id]:

@@ -19,7 +19,6 @@ from gateway.auth import AuthenticatedUser, authenticate, require_tenant
 from gateway.openapi import Operation
 from gateway.routes.chat import TENANT_PATH
 from gateway.state import GatewayState
-from host.caller import Caller
 from mcp_servers.common.results import OutputFormat
 
 
@@ -108,7 +107,7 @@ async def list_agents(request: Request) -> Response:
 
 async def list_tools(request: Request) -> Response:
     state, user, headers = await _caller(request)
-    caller = Caller(tenant_id=user.tenant_id, subject=user.subject, roles=user.roles)
+    caller = user.caller()
     items = []
     for tool in sorted(await state.host.catalog_for(caller), key=lambda tool: tool.qualified_name):
         decision = state.host.authorizer.listing(caller, tool)

@@ -55,7 +55,7 @@ async def _caller(request: Request) -> tuple[GatewayState, Caller, dict[str, str
     require_tenant(user, request.path_params["tenant_id"])
     await state.tenants.require(user.tenant_id)
     headers = await state.admission.admit(user)
-    return state, Caller(tenant_id=user.tenant_id, subject=user.subject, roles=user.roles), headers
+    return state, user.caller(), headers
 
 
 async def list_documents(request: Request) -> Response:

@@ -21,6 +21,10 @@ RENDER_META_KEY = "io.agentmesh/render"
 TENANT_META_KEY = "io.agentmesh/tenant"
 """Tool `_meta` key naming the one tenant a tenant-specific tool belongs to."""
 
+FORWARDS_USER_TOKEN_META_KEY = "io.agentmesh/forwards-user-token"
+"""Tool `_meta` key set (true) on a tool that sends the user's own token to its upstream: the host
+then puts that token in the call's mesh token."""
+
 
 def render_meta(
     output_format: OutputFormat,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 
@@ -24,6 +24,8 @@ class TenantContext:
     subject: str
     roles: tuple[str, ...] = ()
     session_id: str | None = None
+    user_token: str | None = field(default=None, repr=False)
+    """The user's own token, present only for a call to a tool that forwards it upstream."""
 
 
 def current_claims() -> MeshClaims | None:
@@ -53,6 +55,7 @@ class TenantResolver:
                 subject=claims.sub,
                 roles=tuple(claims.roles),
                 session_id=claims.session_id,
+                user_token=claims.user_token,
             )
         if self._local_tenant:
             return TenantContext(tenant_id=self._local_tenant, subject="local")

@@ -20,13 +20,19 @@ from mcp_types import CallToolResult, TextContent, Tool, ToolAnnotations
 
 from agentmesh.errors import AgentmeshError
 from agentmesh.mesh_tokens import LISTING_TENANT
-from mcp_servers.common.results import TENANT_META_KEY, render_meta
+from mcp_servers.common.results import FORWARDS_USER_TOKEN_META_KEY, TENANT_META_KEY, render_meta
 from mcp_servers.common.schemas import portable_schema
 from mcp_servers.common.tenant import TenantContext, TenantResolver
 from mcp_servers.erp.arguments import check_arguments
 from mcp_servers.erp.catalog import CatalogEntry, ToolCatalog
 from mcp_servers.erp.credentials import ServiceCredentialStore
-from mcp_servers.erp.errors import BadUpstreamResponse, CredentialMissing, ToolNotAvailable
+from mcp_servers.erp.errors import (
+    BadUpstreamResponse,
+    CredentialMissing,
+    ToolNotAvailable,
+    UserTokenUnavailable,
+)
+from mcp_servers.erp.forwarding import UserTokenForwarding
 from mcp_servers.erp.identity import UpstreamIdentity
 from mcp_servers.erp.rendering import render_text
 from mcp_servers.erp.tool_config import HttpToolConfig
@@ -53,6 +59,8 @@ def mcp_tool(entry: CatalogEntry) -> Tool:
     )
     if entry.tenant_id is not None:
         meta[TENANT_META_KEY] = entry.tenant_id
+    if config.auth.mode == "forward":
+        meta[FORWARDS_USER_TOKEN_META_KEY] = True
     title = config.title or config.name.replace("_", " ").capitalize()
     return Tool(
         name=config.name,
@@ -99,11 +107,13 @@ class ConfiguredTools:
         tenants: TenantResolver,
         *,
         base_url: Callable[[], str | None],
+        forwarding: UserTokenForwarding,
     ) -> None:
         self._catalog = catalog
         self._http = http
         self._credentials = credentials
         self._identity = identity
+        self._forwarding = forwarding
         self._tenants = tenants
         self._base_url = base_url
 
@@ -170,9 +180,17 @@ class ConfiguredTools:
         )
 
     async def _auth_headers(self, config: HttpToolConfig, caller: TenantContext) -> dict[str, str]:
-        """What the tool's auth mode sends: the tenant's service credential, or a fresh identity
-        token for the caller."""
+        """What the tool's auth mode sends: the tenant's service credential, a fresh identity
+        token for the caller, or the caller's own token."""
         auth = config.auth
+        if auth.mode == "forward":
+            self._forwarding.check(config)
+            if not caller.user_token:
+                raise UserTokenUnavailable(
+                    f"tool '{config.name}' acts with the user's own sign-in, which this call does not "
+                    "carry (the host sends it only with a call made for a signed-in user)"
+                )
+            return {"Authorization": f"Bearer {caller.user_token}"}
         if auth.mode == "user":
             return {"Authorization": f"Bearer {self._identity.token_for(caller, config)}"}
         if auth.mode != "service" or auth.credential is None:

@@ -61,6 +61,12 @@ class CredentialMissing(ErpToolError):
     code = "credential_missing"
 
 
+class UserTokenUnavailable(ErpToolError):
+    """The tool forwards the user's own token, and the call carries none."""
+
+    code = "user_token_unavailable"
+
+
 class PayloadTooLarge(ErpToolError):
     """A request or response exceeds the size cap."""
 

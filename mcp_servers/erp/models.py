@@ -8,6 +8,7 @@ modules).
 from __future__ import annotations
 
 from mcp_servers.erp.credentials import ServiceCredentialStore
+from mcp_servers.erp.forwarding import ForwardingRefused, UserTokenForwarding
 from mcp_servers.erp.tool_config import TOOL_NAME_PATTERN, HttpToolConfig
 from mcp_servers.erp.tool_store import (
     InvalidToolConfig,
@@ -20,6 +21,7 @@ from mcp_servers.erp.tool_store import (
 
 __all__ = [
     "TOOL_NAME_PATTERN",
+    "ForwardingRefused",
     "HttpToolConfig",
     "InvalidToolConfig",
     "ServiceCredentialStore",
@@ -28,4 +30,5 @@ __all__ = [
     "ToolConfigStore",
     "ToolNameTaken",
     "ToolStoreError",
+    "UserTokenForwarding",
 ]

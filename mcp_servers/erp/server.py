@@ -43,6 +43,7 @@ from mcp_servers.erp.catalog import ToolCatalog
 from mcp_servers.erp.completions import ErpCompletions, load_completion_sources
 from mcp_servers.erp.configured_tools import ConfiguredTools
 from mcp_servers.erp.credentials import ServiceCredentialStore
+from mcp_servers.erp.forwarding import UserTokenForwarding
 from mcp_servers.erp.identity import UpstreamIdentity
 from mcp_servers.erp.prompts import LANGUAGES, Language, question
 from mcp_servers.erp.tool_config import builtin_tools
@@ -150,6 +151,7 @@ def build_server(
         UpstreamIdentity(settings),
         tenants,
         base_url=lambda: endpoint.url,
+        forwarding=UserTokenForwarding.from_settings(settings),
     )
     completions = ErpCompletions(load_completion_sources(), server.configured)
 

@@ -29,7 +29,7 @@ DEMO_TOOLS_FILE = Path(__file__).with_name("demo_tools.yaml")
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
-AuthMode = Literal["none", "service", "user"]
+AuthMode = Literal["none", "service", "user", "forward"]
 
 
 class ToolAuth(BaseModel):
@@ -41,6 +41,9 @@ class ToolAuth(BaseModel):
     - `user`: the calling user, as a signed identity token (`Authorization: Bearer`, 60 seconds,
       mesh key; see `mcp_servers.erp.identity`) for the upstream `audience`: by default the
       origin of an absolute URL, or `AGENTMESH_ERP_API_AUDIENCE` for a URL relative to the ERP API.
+    - `forward`: the user's own bearer token, as the gateway received it (`Authorization: Bearer`),
+      for an upstream that trusts the same identity provider; only to origins the operator lists
+      (`mcp_servers.erp.forwarding`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -73,7 +76,7 @@ class ToolAuth(BaseModel):
         """The header this mode sets on every request, if any."""
         if self.mode == "service":
             return self.header
-        return "Authorization" if self.mode == "user" else None
+        return "Authorization" if self.mode in ("user", "forward") else None
 
 
 class RendererHints(BaseModel):

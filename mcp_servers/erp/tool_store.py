@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentmesh.errors import AgentmeshError
 from agentmesh.outbound import OutboundGuard
 from agentmesh.tenant_rows import TenantRows, delete_declared
+from mcp_servers.erp.forwarding import UserTokenForwarding
 from mcp_servers.erp.tables import CATALOG_VERSION_ID, ErpCatalogVersionRow, ErpToolConfigRow, utcnow
 from mcp_servers.erp.tool_config import HttpToolConfig, builtin_tools
 
@@ -92,10 +93,13 @@ class ToolConfigStore:
         sessions: async_sessionmaker[AsyncSession],
         *,
         outbound: OutboundGuard,
+        forwarding: UserTokenForwarding | None = None,
         reserved_names: Iterable[str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbound = outbound
+        # A store that only reads (the ERP server's) checks forwarding when a tool is called.
+        self._forwarding = forwarding
         self._reserved = frozenset(
             reserved_names if reserved_names is not None else (tool.name for tool in builtin_tools())
         )
@@ -161,6 +165,8 @@ class ToolConfigStore:
         tool = parse_tool_config(config)
         if tool.absolute_origin is not None:
             await self._outbound.check(tool.absolute_origin)
+        if self._forwarding is not None:
+            self._forwarding.check(tool)
         return tool
 
     async def delete(self, tenant_id: str | None, name: str) -> None:

@@ -2,8 +2,8 @@
 
 Its tools cover what the host must handle: a pattern-keyed read-only lookup (optionally slow, to
 be killed mid-call), a tool recording how many calls run at once, a data-changing tool, a tool
-with an oversized result, and a description that can change at run time (tool pinning) with a
-`tools/list_changed` announcement.
+that forwards the user's own token, a tool with an oversized result, and a description that can
+change at run time (tool pinning) with a `tools/list_changed` announcement.
 
 Run alone: `python -m tests.host.probe_server --port P` (data dir from AGENTMESH_DATA_DIR;
 PROBE_DELAY_SECONDS slows the lookup; PROBE_DESCRIPTION replaces its description; PROBE_NAME
@@ -30,7 +30,12 @@ from pydantic import BaseModel, Field
 
 from agentmesh.settings import Settings, load_settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
-from mcp_servers.common.results import TENANT_META_KEY, render_meta, structured_result
+from mcp_servers.common.results import (
+    FORWARDS_USER_TOKEN_META_KEY,
+    TENANT_META_KEY,
+    render_meta,
+    structured_result,
+)
 from tests.support.processes import free_port
 
 SERVER_NAME = "probe"
@@ -141,6 +146,12 @@ def build_probe(
     async def acme_discount(mst: MST) -> str:
         """acme's own tool: the discount acme grants a customer."""
         return f"{mst}: 5% for {tenants.current().tenant_id}"
+
+    @server.tool(annotations=READ_ONLY, meta={FORWARDS_USER_TOKEN_META_KEY: True})
+    async def crm_profile() -> str:
+        """The caller's CRM profile, read with their own token (a tool that forwards it)."""
+        forwarded = tenants.current().user_token
+        return f"forwarded token: {forwarded}"
 
     @server.tool(annotations=READ_ONLY)
     async def big_report() -> str:

@@ -97,6 +97,18 @@ async def test_a_single_call_is_policy_checked_and_audited(
     assert await AuditLog(database).for_tenant("globex") == []  # a hidden tool gets no decision at all
 
 
+async def test_only_a_tool_that_forwards_the_users_token_receives_it(host: AgentHost) -> None:
+    signed_in = ACME.model_copy(update={"user_token": "alice-own-token"})
+    async with running(host):
+        forwarded = await host.call_tool(signed_in, "probe", "crm_profile", {})
+        resumed = await host.call_tool(ACME, "probe", "crm_profile", {})  # e.g. after an approval
+        elsewhere = await host.call_tool(signed_in, "probe", "lookup_customer", {"mst": "0123456789"})
+    assert not forwarded.is_error and forwarded.text == "forwarded token: alice-own-token"
+    assert resumed.error_code == "user_token_unavailable" and "ask again" in resumed.text
+    assert not elsewhere.is_error
+    assert "alice-own-token" not in signed_in.model_dump_json()  # never stored with a turn
+
+
 async def test_the_catalog_is_the_tenants_own(host: AgentHost) -> None:
     async with running(host):
         acme = {tool.name for tool in await host.catalog_for(ACME)}

@@ -22,8 +22,10 @@ def mesh_token(
     tools: list[str] | frozenset[str] = (),  # type: ignore[assignment]
     subject: str = "alice",
     ttl_seconds: int = 60,
+    user_token: str | None = None,
 ) -> str:
-    """A host-minted token for `server`, as the host would present it."""
+    """A host-minted token for `server`, as the host would present it (with the user's own token
+    for a tool that forwards it)."""
     return mint_server_token(
         mesh_key(settings.keys_dir),
         issuer=settings.mesh_issuer,
@@ -32,6 +34,7 @@ def mesh_token(
         subject=subject,
         tools=list(tools),
         ttl_seconds=ttl_seconds,
+        user_token=user_token,
     )
 
 

@@ -22,7 +22,7 @@ from host.composition import HostStores
 from host.llm_config import LlmConfigStore
 from host.mcp_pool import McpPool
 from host.pins import ToolPins
-from mcp_servers.erp.models import ServiceCredentialStore, ToolConfigStore
+from mcp_servers.erp.models import ServiceCredentialStore, ToolConfigStore, UserTokenForwarding
 from mcp_servers.search.models import ProviderConfigStore
 from policies.overrides import PolicyOverrideStore
 
@@ -54,11 +54,13 @@ class AdminStores:
         catalog: ToolCatalog,
         startup_servers: Iterable[str],
         outbound: OutboundGuard,
+        forwarding: UserTokenForwarding,
     ) -> AdminStores:
-        """The stores; `outbound` refuses a saved URL the platform does not call for tenants."""
+        """The stores; `outbound` refuses a saved URL the platform does not call for tenants,
+        `forwarding` an ERP tool sending users' own tokens where the operator has not allowed."""
         db = host_stores.sessions
         return cls(
-            erp_tools=ToolConfigStore(db, outbound=outbound),
+            erp_tools=ToolConfigStore(db, outbound=outbound, forwarding=forwarding),
             erp_credentials=ServiceCredentialStore(db, secrets),
             search_providers=ProviderConfigStore(engine, secrets, outbound=outbound),
             servers=ServerRegistry(db, pool, catalog, outbound=outbound, startup=startup_servers),

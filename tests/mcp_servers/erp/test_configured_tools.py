@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
@@ -23,12 +24,14 @@ from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.secrets import secret_box
 from mcp_servers.common.bootstrap import ServeOptions
 from mcp_servers.common.errors import ERROR_META_KEY
-from mcp_servers.common.results import TENANT_META_KEY
+from mcp_servers.common.results import FORWARDS_USER_TOKEN_META_KEY, TENANT_META_KEY
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_runtime import serve_on_loopback
+from mcp_servers.erp.forwarding import ForwardingRefused, UserTokenForwarding
 from mcp_servers.erp.server import build_server
 from mcp_servers.erp.tool_store import ToolConfigStore
 from tests.mcp_servers.erp.conftest import ScriptedUpstream, debtors, expected_debt, settings_for
+from tests.support.mcp import http_client, mesh_token
 from tests.support.resolver import StaticResolver
 
 ANY_ARGUMENTS = {"type": "object", "properties": {}}
@@ -49,13 +52,20 @@ async def erp_with(
     tenant_tools: dict[str, list[dict[str, Any]]] | None = None,
     credentials: dict[tuple[str, str], str] | None = None,
     resolver: StaticResolver | None = None,
+    user_token_for: tuple[str | None] | tuple[()] = (),
+    forward_to_upstream: bool = False,
     **settings_changes: Any,
 ) -> AsyncIterator[tuple[Client, ScriptedUpstream]]:
     """The ERP server for tenant acme, with `tools` stored, calling a scripted upstream (its
-    configured ERP API); `resolver` answers the outbound guard's DNS lookups."""
+    configured ERP API); `resolver` answers the outbound guard's DNS lookups.
+
+    `user_token_for=(token,)` serves it over HTTP to a client holding a mesh token that carries
+    `token` (None: none); `forward_to_upstream` lets tools forward users' tokens to the upstream."""
     upstream = ScriptedUpstream()
     resolver = resolver or StaticResolver()
     async with serve_on_loopback(upstream.app()) as upstream_url:
+        if forward_to_upstream:
+            settings_changes["AGENTMESH_FORWARD_USER_TOKEN_TO"] = upstream_url
         settings = settings_for(data_dir, AGENTMESH_ERP_API_URL=upstream_url, **settings_changes)
         engine = create_engine(settings.resolved_database_url)
         await upgrade_database(engine)
@@ -70,10 +80,21 @@ async def erp_with(
         for (owner, name), value in (credentials or {}).items():
             await secrets.put(owner, name, value)
         await engine.dispose()
-        server = build_server(
-            settings, ServeOptions(transport="stdio", local_tenant="acme"), resolver=resolver
+        if not user_token_for:
+            server = build_server(
+                settings, ServeOptions(transport="stdio", local_tenant="acme"), resolver=resolver
+            )
+            async with Client(server) as client:
+                yield client, upstream
+            return
+        # Over HTTP, as the host calls it: the caller is the mesh token, with the user's own token
+        # in it when the host sends one.
+        server = build_server(settings, ServeOptions(transport="http"), resolver=resolver)
+        app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+        token = mesh_token(
+            settings, "erp", tools=[config["name"] for config in tools], user_token=user_token_for[0]
         )
-        async with Client(server) as client:
+        async with serve_on_loopback(app) as url, http_client(f"{url}/mcp", token) as client:
             yield client, upstream
 
 
@@ -155,6 +176,58 @@ async def test_each_auth_mode_sends_what_it_promises(tmp_path: Path) -> None:
     )
     assert error_of(missing)["code"] == "credential_missing", "globex's credential is never used for acme"
     assert "tenant 'acme' has no service credential 'other'" in text_of(missing)
+
+
+FORWARDED = [tool("my_crm_profile", "/ok", auth={"mode": "forward"})]
+
+
+async def test_forward_sends_the_users_own_token_to_a_listed_upstream(tmp_path: Path) -> None:
+    async with erp_with(
+        tmp_path, FORWARDED, user_token_for=("alice-own-token",), forward_to_upstream=True
+    ) as (client, upstream):
+        (listed,) = [tool for tool in (await client.list_tools()).tools if tool.name == "my_crm_profile"]
+        result = await client.call_tool("my_crm_profile", {})
+    assert not result.is_error, text_of(result)
+    assert upstream.last_headers["authorization"] == "Bearer alice-own-token"
+    assert listed.meta is not None and listed.meta[FORWARDS_USER_TOKEN_META_KEY] is True
+
+
+async def test_forward_without_the_users_token_or_to_an_unlisted_upstream_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    async with erp_with(tmp_path / "a", FORWARDED, user_token_for=(None,), forward_to_upstream=True) as (
+        client,
+        upstream,
+    ):
+        tokenless = await client.call_tool("my_crm_profile", {})
+        tokenless_hits = upstream.hits["ok"]
+    async with erp_with(tmp_path / "b", FORWARDED, user_token_for=("alice-own-token",)) as (client, upstream):
+        unlisted = await client.call_tool("my_crm_profile", {})
+        unlisted_hits = upstream.hits["ok"]
+    assert error_of(tokenless)["code"] == "user_token_unavailable" and tokenless_hits == 0
+    assert error_of(unlisted)["code"] == "invalid_tool_config" and unlisted_hits == 0
+    assert "AGENTMESH_FORWARD_USER_TOKEN_TO" in text_of(unlisted)
+
+
+async def test_a_forward_tool_is_saved_only_for_a_listed_upstream(tmp_path: Path) -> None:
+    engine = create_engine(settings_for(tmp_path).resolved_database_url)
+    await upgrade_database(engine)
+    guard = OutboundGuard(AllowList(), StaticResolver({"crm.acme.example": ["93.184.216.34"]}))
+
+    def store(*origins: str) -> ToolConfigStore:
+        forwarding = UserTokenForwarding(origins, erp_api_url=None)
+        return ToolConfigStore(session_factory(engine), outbound=guard, forwarding=forwarding)
+
+    crm_tool = tool("crm_profile", "https://crm.acme.example/me", auth={"mode": "forward"})
+    with pytest.raises(ForwardingRefused, match=r"crm\.acme\.example"):
+        await store("https://elsewhere.example").create("acme", crm_tool)
+    with pytest.raises(ForwardingRefused, match="embedded ERP API"):  # relative URL, no ERP API set
+        await store("https://crm.acme.example").create(
+            "acme", tool("relative", "/me", auth={"mode": "forward"})
+        )
+    saved = await store("https://CRM.acme.example").create("acme", crm_tool)
+    await engine.dispose()
+    assert saved.config.auth.mode == "forward"
 
 
 async def test_upstream_404_is_a_clear_not_found(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ export async function toolsPage(root, { tenant }) {
   const url = h("input", { id: "tool-url", required: true, placeholder: "/customers/{mst}", spellcheck: "false" });
   const schema = jsonEditor("tool-schema", EXAMPLE_SCHEMA, 9);
   const preview = h("div", { class: "schema-preview", "aria-live": "polite" });
-  const authMode = h("select", { id: "tool-auth" }, ["none", "service", "user"].map((m) => h("option", { value: m }, tOr(`tools.auth.${m}`, m))));
+  const authMode = h("select", { id: "tool-auth" }, ["none", "service", "user", "forward"].map((m) => h("option", { value: m }, tOr(`tools.auth.${m}`, m))));
   const credential = h("input", { id: "tool-credential", placeholder: "demo-erp", autocomplete: "off" });
   const header = h("input", { id: "tool-header", value: "X-API-Key" });
   const format = h("select", { id: "tool-format" }, FORMATS.map((f) => h("option", { value: f }, tOr(`format.${f}`, f))));
