@@ -9,8 +9,9 @@ mode.
 Each README snippet is read from the README itself (the JSON block after a
 `<!-- client-config: NAME -->` marker). The test changes only what a test must: the gateway's URL
 (a free port instead of 8000), the server's data directory, and for remote entries the bearer
-header a desktop app would have obtained by the same OAuth flow (shown to work by itself above). VS Code's file keeps its servers under `servers`, Cursor's remote entry names only a
-`url`: both are handed to the Inspector in its own shape (`mcpServers`, `type`).
+header a desktop app would have obtained by the same OAuth flow (shown to work by itself above).
+VS Code's file keeps its servers under `servers`, Cursor's remote entry names only a `url`: both
+are handed to the Inspector in its own shape (`mcpServers`, `type`).
 """
 
 from __future__ import annotations
