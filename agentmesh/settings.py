@@ -161,6 +161,16 @@ class Settings(BaseSettings):
     oidc_redirect_url: str | None = Field(default=None, alias="AGENTMESH_OIDC_REDIRECT_URL")
     oidc_scopes: str = Field(default="openid profile email", alias="AGENTMESH_OIDC_SCOPES")
 
+    # The gateway's own OAuth 2.1 authorization server for `/mcp` (`gateway/oauth`), offered with the
+    # development key pair and a bare-name issuer: MCP clients register, the user signs in and
+    # consents, and the client gets access tokens bound to `/mcp` plus rotating refresh tokens.
+    oauth_access_token_seconds: int = Field(
+        default=900, ge=60, le=24 * 3600, alias="AGENTMESH_OAUTH_ACCESS_TOKEN_SECONDS"
+    )
+    oauth_refresh_token_days: float = Field(
+        default=30.0, gt=0, le=365, alias="AGENTMESH_OAUTH_REFRESH_TOKEN_DAYS"
+    )
+
     # Agent host: remote model providers. A tenant's stored LLM configuration wins; these keys are
     # the platform's fallback. Retries (429/5xx, with backoff) and timeouts apply to every provider.
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,10 @@ from gateway.limits import TenantLimits
 from gateway.mcp_endpoint import TenantMcpEndpoint
 from gateway.mesh_callers import MeshCallers
 from gateway.metrics import GatewayMetrics
+from gateway.oauth import routes as oauth_routes
+from gateway.oauth.client_documents import ClientDocuments
+from gateway.oauth.server import GatewayAuthorizationServer
+from gateway.oauth.store import OAuthStore
 from gateway.openapi import Operation, openapi_operation
 from gateway.request_telemetry import RequestTelemetryMiddleware
 from gateway.routes import (
@@ -65,9 +70,11 @@ def create_app(
     *,
     seed_demo: bool = True,
     resolver: Resolver | None = None,
+    outbound_tls: ssl.SSLContext | None = None,
 ) -> Starlette:
     """The gateway for `servers` (name -> MCP URL; default: the URLs in settings). `resolver`
-    replaces the system resolver of the outbound guard (tests)."""
+    replaces the system resolver of the outbound guard, `outbound_tls` the certificate authorities
+    OAuth client metadata documents are fetched with (tests)."""
     server_urls = dict(servers if servers is not None else settings.server_urls())
     gateway_metrics = GatewayMetrics()
     operations = public_operations()
@@ -113,6 +120,8 @@ def create_app(
         )
         host.config.on_servers_changed = admin_stores.servers.sync
         console_auth = ConsoleAuth(settings, backends.cache, secrets, OidcClient.configured(settings))
+        client_documents = ClientDocuments(outbound, backends.cache, ssl_context=outbound_tls)
+        oauth = GatewayAuthorizationServer(settings, OAuthStore(db), client_documents)
         upload_store = UploadStore(
             db,
             max_bytes=settings.upload_max_bytes,
@@ -147,6 +156,8 @@ def create_app(
             uploads=upload_store,
             mesh_callers=MeshCallers(settings, host.pool.servers),
             backends=backends,
+            secrets=secrets,
+            oauth=oauth,
             redis=backends.redis,
         )
         app.state.gateway = state
@@ -167,11 +178,12 @@ def create_app(
         await engine.dispose()
         await backends.aclose()
         await state.token_verifier.aclose()
+        await client_documents.aclose()
         if console_auth.oidc is not None:
             await console_auth.oidc.aclose()
 
     return Starlette(
-        routes=[*(operation.route() for operation in operations), *mcp_endpoint.routes],
+        routes=[*(operation.route() for operation in operations), *mcp_endpoint.routes, *oauth_routes.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             Middleware(RequestTelemetryMiddleware, metrics=gateway_metrics),

@@ -3,6 +3,10 @@
 The key decides the algorithm: a token is verified only with the one algorithm its key signs
 with, so `alg: none`, HMAC tokens "signed" with the public key, and RSA/EC confusion are all
 refused before any signature check. The dev key pair in the data directory is the default.
+
+A token's audience is either the platform (`AGENTMESH_JWT_AUDIENCE`: every API) or one resource
+named by its URL (RFC 8707: the tokens the OAuth authorization server issues for `/mcp`). A token
+bound to a resource is accepted only by that resource (`authenticate(..., resource=...)`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 import structlog
@@ -37,6 +42,9 @@ class AuthenticatedUser(BaseModel):
     tenant_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     subject: str = Field(min_length=1, max_length=256)
     roles: list[str] = Field(default_factory=lambda: ["user"])
+    resource: str | None = Field(
+        default=None, description="the one resource the token is bound to (RFC 8707); None: the platform"
+    )
     token: str | None = Field(default=None, exclude=True, repr=False)
     """The bearer token itself, for the tools that forward it upstream (auth mode `forward`)."""
 
@@ -73,6 +81,25 @@ def _static_key(settings: Settings) -> tuple[Any, str]:
     if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
         return key, "ES256"
     raise ValueError(f"{settings.jwt_public_key_file}: the token key must be RSA (RS256) or EC P-256 (ES256)")
+
+
+def canonical_resource(url: str) -> str:
+    """A resource URL as audiences compare it: scheme and host lower case, no fragment, no final `/`."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+def _bound_resource(claim: Any, platform_audience: str) -> str | None:
+    """None for a platform token; the resource URL a resource-bound token names; else a 401."""
+    audiences = [claim] if isinstance(claim, str) else claim if isinstance(claim, list) else []
+    if platform_audience in audiences:
+        return None
+    if len(audiences) == 1 and isinstance(audiences[0], str):
+        parts = urlsplit(audiences[0])
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return canonical_resource(audiences[0])
+    raise unauthorized("token audience not accepted")
 
 
 def _roles(claim: Any) -> list[str]:
@@ -155,28 +182,28 @@ class UserTokenVerifier:
                 token,
                 key,
                 algorithms=[key_algorithm],
-                audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": REQUIRED_CLAIMS},
+                # The audience is checked below: the platform's, or one resource's URL.
+                options={"require": REQUIRED_CLAIMS, "verify_aud": False},
             )
         except jwt.ExpiredSignatureError as exc:
             raise unauthorized("token expired") from exc
         except jwt.ImmatureSignatureError as exc:
             raise unauthorized("token not yet valid") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise unauthorized("token audience not accepted") from exc
         except jwt.InvalidIssuerError as exc:
             raise unauthorized("token issuer not accepted") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise unauthorized(f"token lacks the '{exc.claim}' claim") from exc
         except jwt.PyJWTError as exc:
             raise unauthorized("invalid token signature or claims") from exc
+        resource = _bound_resource(claims["aud"], self._audience)
         try:
             user = AuthenticatedUser(
                 tenant_id=claims.get("tenant_id", ""),
                 subject=claims["sub"],
                 roles=_roles(claims.get("roles")),
+                resource=resource,
                 token=token,
             )
         except ValidationError as exc:
@@ -224,14 +251,20 @@ class BearerAuthMiddleware:
         await self.app(scope, receive, send)
 
 
-def authenticate(connection: HTTPConnection) -> AuthenticatedUser:
-    """The verified user of a request; an `X-Tenant-ID` header, when sent, must name its tenant."""
+def authenticate(connection: HTTPConnection, *, resource: str | None = None) -> AuthenticatedUser:
+    """The verified user of a request; an `X-Tenant-ID` header, when sent, must name its tenant.
+
+    A token bound to one resource (RFC 8707) is accepted only where that resource is named: the
+    endpoint serving `resource` (its canonical URL) passes it, every other route refuses it.
+    """
     outcome = connection.scope.get(AUTH_SCOPE_KEY)
     if outcome is None:
         raise unauthorized("missing bearer token")
     if isinstance(outcome, ApiError):
         raise outcome
     user: AuthenticatedUser = outcome
+    if user.resource is not None and user.resource != resource:
+        raise unauthorized("token issued for another resource")
     header_tenant = connection.headers.get("x-tenant-id")
     if header_tenant is not None and header_tenant != user.tenant_id:
         raise ApiError("tenant_mismatch", "X-Tenant-ID does not match the token's tenant")

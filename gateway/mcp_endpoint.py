@@ -23,7 +23,10 @@ to a second, streaming manager, whose answer is SSE only when notifications come
 
 Authentication follows the MCP authorization spec: a request without a valid token gets a 401
 whose `WWW-Authenticate` names the protected resource metadata (RFC 9728) served under
-`/.well-known/oauth-protected-resource`.
+`/.well-known/oauth-protected-resource`. That metadata names the authorization server: the
+identity provider when one is configured, else the gateway itself (`gateway.oauth`). A token
+bound to a resource (RFC 8707) is accepted here only when that resource is this endpoint's
+canonical URL; platform tokens (the platform audience, as `agentmesh token` mints) are accepted too.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ from starlette.types import Receive, Scope, Send
 from agentmesh import __version__
 from agentmesh.errors import AgentmeshError, ErrorCode
 from agentmesh.settings import Settings
-from gateway.auth import AuthenticatedUser, authenticate
+from gateway.auth import AuthenticatedUser, authenticate, canonical_resource
 from gateway.bodies import read_body
 from gateway.errors import ApiError, error_response
 from gateway.host_check import HostCheck
@@ -92,6 +95,8 @@ log = structlog.get_logger(__name__)
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 USER_SCOPE_KEY = "agentmesh.mcp_user"
+MCP_SCOPE = "mcp"
+"""The one scope the gateway's authorization server grants: use `/mcp` as the signed-in user."""
 RATE_LIMITED = -32029
 """JSON-RPC error code of a request refused by the rate limit (server-defined range)."""
 RESOURCE_NOT_FOUND = -32002
@@ -112,6 +117,9 @@ class ProtectedResourceMetadata(BaseModel):
     resource: str
     authorization_servers: list[str] = Field(min_length=1)
     bearer_methods_supported: list[str] = Field(default_factory=lambda: ["header"])
+    scopes_supported: list[str] | None = Field(
+        default=None, description="the scopes the gateway's own authorization server grants for this resource"
+    )
     resource_name: str = "agentmesh per-tenant MCP endpoint"
 
 
@@ -128,12 +136,21 @@ def resource_metadata_url(connection: HTTPConnection) -> str:
     return f"{_base_url(connection)}{METADATA_PATH}{MCP_PATH}"
 
 
+def resource_url(connection: HTTPConnection) -> str:
+    """The canonical URL of `/mcp` as this request reaches it: the audience of tokens bound to it."""
+    return canonical_resource(f"{_base_url(connection)}{MCP_PATH}")
+
+
+def names_itself(settings: Settings) -> bool:
+    """Whether the gateway is the authorization server of `/mcp` (no identity provider's issuer)."""
+    return urlsplit(settings.jwt_issuer).scheme not in ("http", "https")
+
+
 def _authorization_server(settings: Settings, connection: HTTPConnection) -> str:
     # An identity provider's issuer is its URL; the development issuer is a bare name, and its
     # tokens are minted by this deployment (`agentmesh token`), so the gateway names itself.
-    issuer = settings.jwt_issuer
-    if urlsplit(issuer).scheme in ("http", "https"):
-        return issuer
+    if not names_itself(settings):
+        return settings.jwt_issuer
     return _base_url(connection)
 
 
@@ -247,7 +264,7 @@ class TenantMcpEndpoint:
         connection = HTTPConnection(scope)
         try:
             self._host_check.check(connection)
-            user = authenticate(connection)
+            user = authenticate(connection, resource=resource_url(connection))
             await self._tenants.require(user.tenant_id)
             body = await read_body(Request(scope, receive), self._settings.max_body_bytes)
         except ApiError as exc:
@@ -275,8 +292,9 @@ class TenantMcpEndpoint:
 
     def metadata(self, connection: HTTPConnection) -> ProtectedResourceMetadata:
         return ProtectedResourceMetadata(
-            resource=f"{_base_url(connection)}{MCP_PATH}",
+            resource=resource_url(connection),
             authorization_servers=[_authorization_server(self._settings, connection)],
+            scopes_supported=[MCP_SCOPE] if names_itself(self._settings) else None,
         )
 
     @staticmethod

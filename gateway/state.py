@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from agentmesh.secrets import SecretBox
 from agentmesh.settings import Settings
 from gateway.admission import Admission
 from gateway.auth import UserTokenVerifier
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     # Only types here: the admin routes package imports this module.
     from gateway.console.auth import ConsoleAuth
     from gateway.mcp_endpoint import TenantMcpEndpoint
+    from gateway.oauth.server import GatewayAuthorizationServer
     from gateway.routes.admin.stores import AdminStores
 
 
@@ -51,4 +53,7 @@ class GatewayState:
     uploads: UploadStore
     mesh_callers: MeshCallers
     backends: Backends
+    secrets: SecretBox
+    oauth: GatewayAuthorizationServer
+    """The authorization server for `/mcp`, offered when the gateway issues its own tokens."""
     redis: Redis | None = None

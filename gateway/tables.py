@@ -112,3 +112,61 @@ class UploadChunkRow(Base):
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OAuthClientRow(Base):
+    """An MCP client registered with the gateway's authorization server (RFC 7591).
+
+    Registration happens before anyone signs in, so a client belongs to no tenant: it is a
+    platform row. Its secret, when it has one, is kept as a SHA-256 digest only.
+    """
+
+    __tablename__ = "oauth_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_metadata: Mapped[dict[str, Any]] = mapped_column(JSON)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OAuthAuthorizationCodeRow(Base):
+    """An authorization code a user granted a client: single use, minutes long, kept as a digest.
+
+    A used code stays (with `used_at`) until it expires, so presenting it again is recognised and
+    revokes the refresh tokens its exchange started (`family_id`).
+    """
+
+    __tablename__ = "oauth_authorization_codes"
+
+    code_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(256))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    client_id: Mapped[str] = mapped_column(String(2048))
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(String(256))
+    resource: Mapped[str] = mapped_column(String(2048))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(8))
+    family_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OAuthRefreshTokenRow(Base):
+    """A refresh token, kept as a digest. Each use rotates it: the token is revoked and its
+    successor joins the same family; a revoked token presented again revokes the whole family."""
+
+    __tablename__ = "oauth_refresh_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(256))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    client_id: Mapped[str] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(String(256))
+    resource: Mapped[str] = mapped_column(String(2048))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

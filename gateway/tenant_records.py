@@ -21,9 +21,11 @@ PLATFORM_TABLES = frozenset(
         "host_config_versions",
         "erp_tool_catalog_version",
         "policy_override_versions",
+        "oauth_clients",
     }
 )
-"""Tables with no tenant's rows in them: the platform's own registrations and change counters."""
+"""Tables with no tenant's rows in them: the platform's own registrations and change counters, and
+the OAuth clients of `/mcp` (registered before anyone signs in)."""
 OWNED_THROUGH_PARENT = {"upload_chunks": "uploads"}
 """Tables whose rows belong to a tenant through a parent row that names it, and go with that row
 (`ON DELETE CASCADE`); the parent's store exports what they hold."""
@@ -33,6 +35,7 @@ def tenant_stores(state: GatewayState) -> list[TenantScopedStore]:
     """The stores holding tenants' rows, in deletion order."""
     admin = state.admin
     return [
+        state.oauth.store,
         state.sessions,
         admin.usage,
         admin.approvals,

@@ -114,6 +114,25 @@ def test_wrong_audience_is_refused(client: TestClient) -> None:
     assert refused(client, sign(RSA_KEY, aud="another-service")) == "token audience not accepted"
 
 
+def test_an_audience_that_names_a_resource_binds_the_token_to_it(client: TestClient) -> None:
+    """RFC 8707: a token whose audience is a resource's URL is for that resource alone (`/mcp`
+    accepts it when the URL is its own); the platform's audience among others still opens the APIs."""
+    bound = sign(RSA_KEY, aud="https://gateway.example/mcp")
+    assert refused(client, bound) == "token issued for another resource"
+    assert list_sessions(client, sign(RSA_KEY, aud=[AUDIENCE, "https://gateway.example/mcp"]))[0] == 200
+    two_resources = sign(RSA_KEY, aud=["https://a.example/mcp", "https://b.example/mcp"])
+    assert refused(client, two_resources) == "token audience not accepted"
+
+    async def bound_resource() -> str | None:
+        verifier = UserTokenVerifier(client.app.state.gateway.settings)
+        try:
+            return (await verifier.verify(bound)).resource
+        finally:
+            await verifier.aclose()
+
+    assert anyio.run(bound_resource) == "https://gateway.example/mcp"
+
+
 def test_wrong_issuer_is_refused(client: TestClient) -> None:
     assert refused(client, sign(RSA_KEY, iss="https://evil.example")) == "token issuer not accepted"
 

@@ -160,3 +160,19 @@ def test_without_a_provider_the_flow_says_so(tmp_path: Path) -> None:
     with serve_in_thread(create_app(settings, servers={}), lifespan="on") as url:
         response = httpx.get(f"{url}/console/auth/oidc/start")
         assert response.status_code == 404 and response.json()["error"]["code"] == "oidc_not_configured"
+
+
+def test_with_a_provider_configured_mcp_metadata_names_it_and_the_gateway_issues_no_tokens(
+    setup: Setup,
+) -> None:
+    resource = httpx.get(f"{setup.gateway}/.well-known/oauth-protected-resource/mcp").json()
+    assert resource["authorization_servers"] == [setup.provider.issuer]
+    for path in ("/.well-known/oauth-authorization-server", "/oauth/authorize"):
+        refused = httpx.get(f"{setup.gateway}{path}")
+        assert refused.status_code == 404 and refused.json()["error"] == "invalid_request"
+        assert setup.provider.issuer in refused.json()["error_description"]
+    registration = httpx.post(
+        f"{setup.gateway}/oauth/register", json={"redirect_uris": ["https://a.example/cb"]}
+    )
+    token = httpx.post(f"{setup.gateway}/oauth/token", data={"grant_type": "authorization_code", "code": "x"})
+    assert registration.status_code == 404 and token.status_code == 404
