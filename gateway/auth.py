@@ -46,7 +46,11 @@ class AuthenticatedUser(BaseModel):
         default=None, description="the one resource the token is bound to (RFC 8707); None: the platform"
     )
     token: str | None = Field(default=None, exclude=True, repr=False)
-    """The bearer token itself, for the tools that forward it upstream (auth mode `forward`)."""
+    """The bearer token itself, for the tools that forward it upstream (auth mode `forward`).
+
+    Only a platform token is ever forwarded: a token bound to one resource (an MCP client's
+    OAuth token for `/mcp`) was issued to this gateway alone, and the MCP authorization spec
+    forbids passing it on."""
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -58,7 +62,7 @@ class AuthenticatedUser(BaseModel):
             subject=self.subject,
             roles=self.roles,
             session_id=session_id,
-            user_token=self.token,
+            user_token=self.token if self.resource is None else None,
         )
 
 

@@ -303,7 +303,10 @@ class UploadStore:
         """Sweep expired uploads now and then every `every_seconds`, until cancelled."""
         while True:
             try:
-                await self.expire()
+                # Shielded: a sweep cancelled inside its query (the gateway stopping) can leave the
+                # pooled aiosqlite connection waiting forever, and the shutdown with it.
+                with anyio.CancelScope(shield=True):
+                    await self.expire()
             except SQLAlchemyError:
                 log.exception("upload_expiry_failed")
             await anyio.sleep(every_seconds)

@@ -123,6 +123,8 @@ async def test_the_mcp_sdk_signs_in_with_oauth_and_lists_the_tenants_tools(gatew
     # Signed with the deployment's key: the gateway's own verifier accepts it, bound to /mcp.
     verified = await UserTokenVerifier(gateway.settings).verify(storage.tokens.access_token)
     assert (verified.tenant_id, verified.subject, verified.resource) == ("acme", "alice", gateway.mcp_url)
+    # Issued to this gateway alone: never passed on to an upstream (auth mode `forward`).
+    assert verified.caller().user_token is None
 
 
 async def test_the_sdk_refreshes_an_expired_token_and_each_refresh_token_works_once(gateway: Gateway) -> None:
