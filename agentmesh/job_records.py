@@ -62,6 +62,11 @@ class JobRecords:
     async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
         return await delete_declared(db, self.TENANT_ROWS, tenant_id)
 
+    async def purge_tenant(self, tenant_id: str) -> None:
+        """Delete the tenant's jobs in a transaction of their own."""
+        async with self._sessions() as db, db.begin():
+            await self.delete_tenant(db, tenant_id)
+
     async def submit(
         self, tenant_id: str, job_id: str, kind: str, spec: dict[str, Any], payload: bytes
     ) -> tuple[JobRecord, bool]:

@@ -12,22 +12,13 @@ import anyio
 import pytest
 
 from agentmesh.bus import BusMessage, MessageBus, PermanentFailure, run_consumer, subject, subject_token
-from tests.support.bus import ENGINES, open_test_bus
+from tests.support.bus import ENGINES, drain, open_test_bus
 
 
 @pytest.fixture(params=ENGINES)
 async def bus(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MessageBus]:
     async with open_test_bus(request.param, tmp_path, ack_wait_seconds=1) as opened:
         yield opened
-
-
-async def drain(bus: MessageBus, name: str, tenant_id: str | None) -> list[BusMessage]:
-    consumer = await bus.consumer(name, "events", tenant_id=tenant_id)
-    seen = []
-    while (delivery := await consumer.next(0.5)) is not None:
-        seen.append(delivery.message)
-        await delivery.ack()
-    return seen
 
 
 async def test_a_tenants_consumer_never_sees_another_tenants_messages(bus: MessageBus) -> None:
