@@ -1,8 +1,8 @@
 """The message bus: tenant-scoped streams of work and events, with durable consumers.
 
-Two engines keep the same interface and the URL decides: NATS JetStream when
-`AGENTMESH_NATS_URL` is set (`agentmesh.bus_nats`), else a durable queue in the platform
-database (`agentmesh.bus_sql`). Everything above the bus (ingestion jobs, events, webhooks) is
+Two engines keep the same interface and the URL decides (`agentmesh.bus_engine.open_bus`): NATS
+JetStream when `AGENTMESH_NATS_URL` is set (`agentmesh.bus_nats`), else a durable queue in the
+platform database (`agentmesh.bus_sql`). Everything above the bus (ingestion jobs, events, webhooks) is
 written against `MessageBus` alone.
 
 Subjects are `<prefix>.<tenant>.<stream>.<type>` (`agentmesh.acme.events.approval.requested`).
@@ -21,18 +21,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 import structlog
 from pydantic import BaseModel, Field
 
 from agentmesh.errors import AgentmeshError
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-    from agentmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -250,16 +245,3 @@ async def _handled(delivery: Delivery, handler: Handler, ack_wait: float) -> Exc
 
 def now() -> float:
     return time.time()
-
-
-async def open_bus(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> MessageBus:
-    """NATS JetStream when `AGENTMESH_NATS_URL` is set, else the platform database's queue."""
-    if settings.nats_url:
-        from agentmesh.bus_nats import NatsBus
-
-        return await NatsBus.connect(
-            settings.nats_url, prefix=settings.bus_prefix, ack_wait_seconds=settings.bus_ack_wait_seconds
-        )
-    from agentmesh.bus_sql import SqlBus
-
-    return SqlBus(sessions, ack_wait_seconds=settings.bus_ack_wait_seconds)

@@ -37,7 +37,7 @@ POLL_SECONDS = 0.2
 class SqlBus:
     """`MessageBus` over the platform database."""
 
-    TENANT_ROWS = (TenantRows("bus_messages"),)
+    TENANT_ROWS = (TenantRows("bus_deliveries"), TenantRows("bus_messages"))
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, ack_wait_seconds: float) -> None:
         self._sessions = sessions
@@ -119,6 +119,7 @@ class SqlBus:
                     values = {
                         "consumer": name,
                         "seq": message.seq,
+                        "tenant_id": message.tenant_id,
                         "state": "pending",
                         "attempts": 1,
                         "lease_until": lease,
@@ -181,7 +182,10 @@ class SqlConsumer:
     async def next(self, timeout: float) -> Delivery | None:
         deadline = now() + timeout
         while True:
-            delivery = await self._bus._take(self._name, self._stream, self._tenant_id)
+            # Shielded: a take cancelled halfway (the process stopping) leaves its pooled
+            # connection to a clean-up that can outlive the event loop and hang the shutdown.
+            with anyio.CancelScope(shield=True):
+                delivery = await self._bus._take(self._name, self._stream, self._tenant_id)
             if delivery is not None or now() >= deadline:
                 return delivery
             await anyio.sleep(min(POLL_SECONDS, max(0.0, deadline - now())))

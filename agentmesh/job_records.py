@@ -126,7 +126,8 @@ class JobRecords:
         await self._update(tenant_id, job_id, phase=phase, done=done, total=total, progress=progress)
 
     async def succeed(self, tenant_id: str, job_id: str, result: dict[str, Any]) -> None:
-        moment = now()
+        """Done: the result stored, the input dropped, an earlier attempt's failure cleared."""
+        cleared = dict.fromkeys(("error", "error_code", "payload"))
         await self._update(
             tenant_id,
             job_id,
@@ -134,10 +135,8 @@ class JobRecords:
             phase="done",
             progress=1.0,
             result=result,
-            error=None,
-            error_code=None,
-            payload=None,
-            finished_at=moment,
+            finished_at=now(),
+            **cleared,
         )
 
     async def retrying(self, tenant_id: str, job_id: str, error: str, code: str) -> None:

@@ -56,6 +56,8 @@ class BusDeliveryRow(Base):
     seq: Mapped[int] = mapped_column(
         Integer, ForeignKey("bus_messages.seq", ondelete="CASCADE"), primary_key=True
     )
+    # The message's tenant, repeated: tenant deletion and export find these rows by it.
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
     state: Mapped[str] = mapped_column(String(8))
     attempts: Mapped[int] = mapped_column(Integer)
     # Epoch seconds: compared with the clock in SQL the same way on SQLite and PostgreSQL.

@@ -41,6 +41,9 @@ def tenant_stores(state: GatewayState) -> list[TenantScopedStore]:
         admin.erp_tools,
         admin.erp_credentials,
         admin.search_providers,
+        state.webhooks,
+        state.job_records,
+        state.bus_rows,
         state.tenants,
     ]
 

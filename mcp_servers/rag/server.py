@@ -32,7 +32,7 @@ from mcp_types import (
 )
 from pydantic import Field
 
-from agentmesh.bus import open_bus
+from agentmesh.bus_engine import open_bus
 from agentmesh.cloudevents import EventPublisher
 from agentmesh.db import create_engine, session_factory
 from agentmesh.embeddings import sentence_encoder

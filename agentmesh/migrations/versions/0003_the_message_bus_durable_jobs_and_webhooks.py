@@ -79,6 +79,7 @@ def upgrade() -> None:
         "bus_deliveries",
         sa.Column("consumer", sa.String(length=64), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("lease_until", sa.Float(), nullable=True),
@@ -88,6 +89,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("consumer", "seq", name=op.f("pk_bus_deliveries")),
     )
+    with op.batch_alter_table("bus_deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bus_deliveries_tenant_id"), ["tenant_id"], unique=False)
+
     op.create_table(
         "webhook_deliveries",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -125,6 +129,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_webhook_deliveries_due")
 
     op.drop_table("webhook_deliveries")
+    with op.batch_alter_table("bus_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bus_deliveries_tenant_id"))
+
     op.drop_table("bus_deliveries")
     with op.batch_alter_table("webhooks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhooks_tenant_id"))
