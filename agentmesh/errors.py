@@ -49,6 +49,8 @@ ErrorCode = Literal[
     "database_not_at_head",
     "database_behind",
     "database_ahead",
+    "bus_unavailable",
+    "permanent_failure",
     # Tenants, sessions and admin-managed records.
     "unknown_tenant",
     "tenant_exists",
@@ -134,6 +136,9 @@ ErrorCode = Literal[
     "network_rules_unavailable",
     "provider_failure",
     "invalid_provider_config",
+    # Webhooks a tenant admin registers.
+    "webhook_not_found",
+    "invalid_webhook",
 ]
 """Every code the platform reports. Closed: a code not listed here is a type error (mypy)."""
 

@@ -67,6 +67,24 @@ class Settings(BaseSettings):
     # An unknown `kid` refetches the JWKS at most once per this interval (stops key-id floods).
     jwks_min_refetch_seconds: float = Field(default=30.0, ge=0, alias="AGENTMESH_JWKS_MIN_REFETCH_SECONDS")
 
+    # Jobs and events: NATS JetStream when set, else a durable queue in the platform database.
+    nats_url: str | None = Field(default=None, alias="AGENTMESH_NATS_URL")
+    # The first token of every subject and the stem of the stream names (one mesh's namespace).
+    bus_prefix: str = Field(
+        default="agentmesh", pattern=r"^[a-z][a-z0-9_]{0,31}$", alias="AGENTMESH_BUS_PREFIX"
+    )
+    # A delivery not acknowledged within this long is given to another consumer (a worker that
+    # died); a live worker extends it while it works.
+    bus_ack_wait_seconds: float = Field(default=30.0, ge=1, alias="AGENTMESH_BUS_ACK_WAIT")
+    # Deliveries of one message before it goes to the dead-letter stream with its reason.
+    bus_max_attempts: int = Field(default=5, ge=1, le=100, alias="AGENTMESH_BUS_MAX_ATTEMPTS")
+    bus_retry_base_seconds: float = Field(default=2.0, ge=0, alias="AGENTMESH_BUS_RETRY_BASE")
+    # Webhooks: attempts per delivery before it is dead, the first retry's delay (doubling after),
+    # and how long one attempt may take.
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30, alias="AGENTMESH_WEBHOOK_MAX_ATTEMPTS")
+    webhook_retry_base_seconds: float = Field(default=5.0, ge=0, alias="AGENTMESH_WEBHOOK_RETRY_BASE")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, alias="AGENTMESH_WEBHOOK_TIMEOUT")
+
     gateway_url: str = Field(default="http://127.0.0.1:8000", alias="AGENTMESH_URL")
     # When set, `/metrics` (labelled by tenant) answers only to this bearer token.
     metrics_token: str | None = Field(default=None, min_length=16, alias="AGENTMESH_METRICS_TOKEN")

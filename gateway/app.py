@@ -13,8 +13,13 @@ import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from agentmesh.bus_engine import open_bus
+from agentmesh.bus_sql import SqlBus
+from agentmesh.cloudevents import EventPublisher
 from agentmesh.db import create_engine, session_factory, upgrade_database
+from agentmesh.job_records import JobRecords
 from agentmesh.outbound import OutboundGuard, Resolver
+from agentmesh.outbound_http import guarded_client
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
@@ -55,6 +60,8 @@ from gateway.tenants import DEMO_TENANTS, TenantDirectory
 from gateway.turns import TurnRunner
 from gateway.uploads import UploadStore
 from gateway.usage import UsageLedger
+from gateway.webhook_delivery import WebhookDispatcher
+from gateway.webhooks import WebhookStore
 from host.composition import HostStores, build_agent_host
 from mcp_servers.erp.models import UserTokenForwarding
 from policies.loader import PolicySet
@@ -92,7 +99,9 @@ def create_app(
         secrets = secret_box(settings)
         # One guard for every URL saved or called on a tenant's behalf from this process.
         outbound = OutboundGuard.from_settings(settings, resolver=resolver)
-        host_stores = HostStores.open(db, secrets, outbound=outbound)
+        bus = await open_bus(settings, db)
+        host_events = EventPublisher(bus, "/agentmesh/host")
+        host_stores = HostStores.open(db, secrets, outbound=outbound, events=host_events)
         ledger = UsageLedger(db)
         policies = PolicySet.from_directory(overrides=host_stores.policy_overrides)
         host = build_agent_host(
@@ -100,8 +109,9 @@ def create_app(
             server_urls,
             stores=host_stores,
             policies=policies,
-            budget=DailyBudgets(ledger, policies),
+            budget=DailyBudgets(ledger, policies, events=EventPublisher(bus, "/agentmesh/gateway")),
             outbound=outbound,
+            events=host_events,
         )
         session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
         limits = TenantLimits(settings, host.policies)
@@ -158,14 +168,23 @@ def create_app(
             backends=backends,
             secrets=secrets,
             oauth=oauth,
+            bus=bus,
+            bus_rows=SqlBus(db, ack_wait_seconds=settings.bus_ack_wait_seconds),
+            job_records=JobRecords(db),
+            webhooks=WebhookStore(db, secrets, outbound=outbound),
             redis=backends.redis,
         )
+        webhook_client = guarded_client(
+            outbound, timeout=settings.webhook_timeout_seconds, follow_redirects=False
+        )
+        dispatcher = WebhookDispatcher(state.webhooks, bus, webhook_client, settings)
         app.state.gateway = state
         app.state.token_verifier = state.token_verifier
         await state.admin.servers.connect_registered()
         async with anyio.create_task_group() as task_group:
             await host.start(task_group)
             task_group.start_soon(upload_store.keep_expiring)
+            task_group.start_soon(dispatcher.run)
             ready = await host.pool.wait_ready(SERVER_CONNECT_TIMEOUT_SECONDS if server_urls else 0)
             log.info("mcp_servers_ready", servers=ready)
             await host.catalog.refresh_all()
@@ -174,7 +193,9 @@ def create_app(
                     yield
             finally:
                 await host.aclose()
-                task_group.cancel_scope.cancel()  # the upload expiry loop
+                task_group.cancel_scope.cancel()  # the upload expiry and webhook loops
+        await webhook_client.aclose()
+        await bus.aclose()
         await engine.dispose()
         await backends.aclose()
         await state.token_verifier.aclose()

@@ -58,6 +58,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     "database_not_at_head": 503,
     "database_behind": 503,
     "database_ahead": 503,
+    "bus_unavailable": 503,
+    "permanent_failure": 500,
     "unknown_tenant": 404,
     "tenant_exists": 409,
     "session_not_found": 404,
@@ -135,6 +137,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     "network_rules_unavailable": 503,
     "provider_failure": 502,
     "invalid_provider_config": 400,
+    "webhook_not_found": 404,
+    "invalid_webhook": 400,
 }
 """The one place a platform error code becomes an HTTP status (every code has one: a test checks)."""
 

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from agentmesh.bus import MessageBus
+from agentmesh.bus_sql import SqlBus
+from agentmesh.job_records import JobRecords
 from agentmesh.secrets import SecretBox
 from agentmesh.settings import Settings
 from gateway.admission import Admission
@@ -21,6 +24,7 @@ from gateway.sessions import SessionStore
 from gateway.tenants import TenantDirectory
 from gateway.turns import TurnRunner
 from gateway.uploads import UploadStore
+from gateway.webhooks import WebhookStore
 from host.agent_host import AgentHost
 from policies.audit import AuditLog
 
@@ -56,4 +60,9 @@ class GatewayState:
     secrets: SecretBox
     oauth: GatewayAuthorizationServer
     """The authorization server for `/mcp`, offered when the gateway issues its own tokens."""
+    bus: MessageBus
+    bus_rows: SqlBus
+    """The embedded bus's tables, whichever engine carries the messages: a tenant's rows go with it."""
+    job_records: JobRecords
+    webhooks: WebhookStore
     redis: Redis | None = None

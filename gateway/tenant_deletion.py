@@ -12,7 +12,7 @@ what a failure left (every step is idempotent):
 5. every SQL row of it, in every table (uploads with their bytes), in one transaction (the
    change counters bumped with them, so every replica and server reloads);
 6. its Redis keys (rate limits, turn slots, session windows, caches: all under its `{tenant}` hash
-   tag) or this process's in-memory equivalents;
+   tag) or this process's in-memory equivalents, and its messages on the bus (jobs, events);
 7. what this process caches of it: LLM clients holding its key, mesh tokens, its own tools.
 
 The deletion itself is audited under the platform, not the tenant: the tenant's audit log goes
@@ -77,6 +77,7 @@ class TenantDeletion:
         sql_rows = await delete_tenant_rows(state, tenant_id)
         sql_rows["tenants"] = int(existed) + sql_rows.get("tenants", 0)
         backend_keys = await state.backends.forget_tenant(tenant_id)
+        await state.bus.purge_tenant(tenant_id)
         await state.tenants.forget(tenant_id)
         await state.host.forget_tenant(tenant_id)
         report = TenantDeletionReport(

@@ -47,6 +47,9 @@ def tenant_stores(state: GatewayState) -> list[TenantScopedStore]:
         admin.erp_tools,
         admin.erp_credentials,
         admin.search_providers,
+        state.webhooks,
+        state.job_records,
+        state.bus_rows,
         state.uploads,
         state.tenants,
     ]

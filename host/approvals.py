@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.cloudevents import EventPublisher, EventType
 from agentmesh.errors import AgentmeshError
 from agentmesh.tenant_rows import TenantRows, delete_declared
 from host.caller import Caller
@@ -121,8 +122,11 @@ class ApprovalStore:
 
     TENANT_ROWS = (TenantRows("host_pending_approvals"),)
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], events: EventPublisher | None = None
+    ) -> None:
         self._sessions = sessions
+        self._events = events
 
     async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
         """Delete the tenant's rows in `db`'s transaction (tenant deletion)."""
@@ -143,7 +147,9 @@ class ApprovalStore:
         )
         async with self._sessions() as db, db.begin():
             db.add(row)
-        return _view(row)
+        approval = _view(row)
+        await self._publish("approval.requested", approval)
+        return approval
 
     async def pending(self, tenant_id: str) -> list[PendingApproval]:
         """The tenant's approvals still waiting, oldest first."""
@@ -190,7 +196,27 @@ class ApprovalStore:
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise ApprovalAlreadyResolved(f"approval '{approval_id}' was already decided")
             await db.refresh(row)
-            return _view(row), PausedTurnRecord.model_validate(row.state)
+            decided = _view(row), PausedTurnRecord.model_validate(row.state)
+        await self._publish("approval.decided", decided[0])
+        return decided
+
+    async def _publish(self, type: EventType, approval: PendingApproval) -> None:
+        """Tell the tenant (its webhooks) what approval waits or how it was decided; the calls are
+        named, their arguments stay in the platform (an approver reads them in the admin API)."""
+        if self._events is None:
+            return
+        data = {
+            "approval_id": approval.id,
+            "status": approval.status,
+            "agent": approval.agent,
+            "requested_by": approval.subject,
+            "session_id": approval.session_id,
+            "calls": [{"server": c.server, "tool": c.tool, "reason": c.reason} for c in approval.calls],
+            "decided_by": approval.resolved_by,
+        }
+        await self._events.publish(
+            approval.tenant_id, type, data, subject=approval.id, event_id=f"{type}:{approval.id}"
+        )
 
 
 class ApprovalsUnavailable(ApprovalError):

@@ -65,14 +65,17 @@ class CircuitBreaker:
         self._opened_at = None
         self._probing = False
 
-    def record_failure(self) -> None:
+    def record_failure(self) -> bool:
+        """Count a failure; whether it opened a closed circuit (a failed probe only keeps it open)."""
         if self._probing or self._opened_at is not None:
             self._opened_at = self._clock()  # the probe failed: open for another period
             self._probing = False
-            return
+            return False
         self._failures += 1
         if self._failures >= self._threshold:
             self._opened_at = self._clock()
+            return True
+        return False
 
     def release(self) -> None:
         """A call ended without telling anything about the server (it was cancelled)."""

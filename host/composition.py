@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.cloudevents import EventPublisher
 from agentmesh.keys import mesh_key
 from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import SecretBox
@@ -56,16 +57,22 @@ class HostStores:
 
     @classmethod
     def open(
-        cls, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, *, outbound: OutboundGuard
+        cls,
+        sessions: async_sessionmaker[AsyncSession],
+        secrets: SecretBox,
+        *,
+        outbound: OutboundGuard,
+        events: EventPublisher | None = None,
     ) -> HostStores:
-        """The stores; `outbound` checks the URLs they save (tenants' LLM base URLs)."""
+        """The stores; `outbound` checks the URLs they save (tenants' LLM base URLs); `events`
+        publishes what tenants are told about (approvals requested and decided)."""
         audit_log = AuditLog(sessions)
         return cls(
             sessions=sessions,
             audit_log=audit_log,
             agents=AgentStore(sessions),
             versions=ConfigVersions(sessions),
-            approvals=ApprovalStore(sessions),
+            approvals=ApprovalStore(sessions, events),
             pins=ToolPins(sessions, audit_log),
             llm=LlmConfigStore(sessions, secrets, outbound=outbound),
             policy_overrides=PolicyOverrideStore(sessions),
@@ -83,6 +90,7 @@ def build_agent_host(
     budget: Budget | None = None,
     options: HostOptions | None = None,
     outbound: OutboundGuard | None = None,
+    events: EventPublisher | None = None,
 ) -> AgentHost:
     """An `AgentHost` over `servers` (name -> MCP URL).
 
@@ -90,7 +98,8 @@ def build_agent_host(
     policy overrides and the audit log live there, `agents` (default: the demo agents) seeding an
     empty agent store; without it the host runs on those agents and the policy files alone.
     `outbound` (default: the platform's, from settings) guards every connection the host opens for
-    tenants: their LLM providers and the MCP servers registered through the admin API.
+    tenants: their LLM providers and the MCP servers registered through the admin API. `events`
+    publishes a server's circuit opening to the tenant whose call opened it.
     """
     if outbound is None:
         outbound = OutboundGuard.from_settings(settings)
@@ -109,7 +118,9 @@ def build_agent_host(
     breakers = CircuitBreakers(
         failure_threshold=settings.host_breaker_failures, reset_seconds=settings.host_breaker_reset_seconds
     )
-    runner = ToolExecutor(pool, issuer, breakers=breakers, max_result_chars=settings.host_max_result_chars)
+    runner = ToolExecutor(
+        pool, issuer, breakers=breakers, max_result_chars=settings.host_max_result_chars, events=events
+    )
     if models is None:
         models = ModelRegistry.from_settings(
             settings, llm_configs=stores.llm if stores is not None else None, outbound=outbound

@@ -18,10 +18,11 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel
 
+from agentmesh.cloudevents import EventPublisher
 from agentmesh.errors import ErrorCode
 from host.caller import Caller
 from host.catalog import ToolSpec
-from host.circuit import CircuitBreakers
+from host.circuit import CircuitBreaker, CircuitBreakers
 from host.mcp_pool import McpPool, ServerUnavailable
 from host.tokens import MeshTokenIssuer
 from mcp_servers.common.errors import reported_error
@@ -81,10 +82,12 @@ class ToolExecutor:
         max_result_chars: int = 20_000,
         read_only_retries: int = 2,
         retry_backoff_seconds: float = 0.2,
+        events: EventPublisher | None = None,
     ) -> None:
         self._pool = pool
         self._issuer = issuer
         self.breakers = breakers or CircuitBreakers()
+        self._events = events
         self._max_result_chars = max_result_chars
         self._retries = read_only_retries
         self._backoff = retry_backoff_seconds
@@ -151,10 +154,10 @@ class ToolExecutor:
                 tool.name, arguments, token=token, timeout=timeout, progress=progress
             )
         except TimeoutError:
-            breaker.record_failure()
+            await self._failed(breaker, caller, "timeout")
             return self._failure("timeout", f"{tool.qualified_name} did not answer within {timeout:g} s")
         except ServerUnavailable as exc:
-            breaker.record_failure()
+            await self._failed(breaker, caller, ServerUnavailable.code)
             return self._failure(ServerUnavailable.code, str(exc))
         except MCPError as exc:
             breaker.record_success()  # the server answered, with a protocol error
@@ -176,6 +179,22 @@ class ToolExecutor:
             error_code=error.code if error is not None else None,
             error_retryable=error is not None and error.retryable,
             error_details=error.details or None if error is not None else None,
+        )
+
+    async def _failed(self, breaker: CircuitBreaker, caller: Caller, reason: ErrorCode) -> None:
+        """Count the server's failure; when it opens the circuit, tell the tenant whose call did
+        (the others learn it from their own calls failing fast, with the same message)."""
+        if not breaker.record_failure() or self._events is None:
+            return
+        await self._events.publish(
+            caller.tenant_id,
+            "circuit.opened",
+            {
+                "server": breaker.server,
+                "reason": reason,
+                "retry_in_seconds": round(breaker.retry_in_seconds, 1),
+            },
+            subject=breaker.server,
         )
 
     @staticmethod

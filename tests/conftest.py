@@ -29,8 +29,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings on a fresh data directory with embedded defaults (no DATABASE_URL/REDIS_URL)."""
-    for name in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL"):
+    """Settings on a fresh data directory with embedded defaults (no DATABASE_URL, REDIS_URL or NATS)."""
+    for name in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "AGENTMESH_NATS_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AGENTMESH_DATA_DIR", str(data_dir))
     yield load_settings()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import agentmesh.tables
 import gateway.tables
 import host.tables
 import mcp_servers.erp.tables
@@ -19,6 +20,7 @@ import policies.tables
 from agentmesh.db import Base
 
 TABLE_MODULES = (
+    agentmesh.tables,
     gateway.tables,
     host.tables,
     mcp_servers.erp.tables,

@@ -1,23 +1,39 @@
-"""Ingestion jobs: large documents are ingested in the background, their progress polled by id.
+"""Ingestion jobs: large documents are ingested in the background, durably, their progress polled by id.
 
-A job belongs to the tenant that submitted it; asking for another tenant's job id gets the same
-"no such job" answer as an id that never existed, so ids reveal nothing. Jobs run one at a time
-(the embedding model already uses every core) and are kept in memory for an hour after they end.
+A submitted job is a record in the platform database (its document, state and progress:
+`agentmesh.job_records`) and a message on the bus's `jobs` stream. The worker of any RAG
+server replica takes the message, runs the ingestion and acknowledges it only once the
+outcome is stored; a worker that dies mid-job leaves the message unacknowledged, and it is
+delivered again when the lease runs out, to this server restarted or to another. A job that
+keeps failing is dead-lettered with its reason after `bus_max_attempts` attempts (at once when
+the document itself is at fault), its record marked failed, and `ingestion.failed` published.
+
+The job id is derived from the document and how it is filed, so the same document submitted
+twice while queued is one job, and stored once (the knowledge base writes nothing for unchanged
+content). A job belongs to the tenant that submitted it; another tenant's job id gets the same
+"no such job" answer as an id that never existed.
 """
 
 from __future__ import annotations
 
-import threading
+import dataclasses
+import hashlib
+import json
 import time
-import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
+import anyio
+import anyio.from_thread
+import anyio.to_thread
 import structlog
 from pydantic import BaseModel, Field
 
+from agentmesh.bus import BusMessage, MessageBus, PermanentFailure, run_consumer
+from agentmesh.cloudevents import EventPublisher
 from agentmesh.errors import AgentmeshError, ErrorCode
+from agentmesh.job_records import JobRecord, JobRecords
+from agentmesh.settings import Settings
 from mcp_servers.rag.errors import JobNotFound
 from mcp_servers.rag.knowledge_base import DocumentInput, IngestReport, Progress
 
@@ -25,7 +41,10 @@ log = structlog.get_logger(__name__)
 
 JobRunner = Callable[[str, DocumentInput, Progress], IngestReport]
 T = TypeVar("T")
-RETENTION_SECONDS = 3600.0
+KIND = "rag.ingest"
+MESSAGE_TYPE = "ingest"
+WORKER = "rag-ingest"
+PROGRESS_EVERY_SECONDS = 0.5
 
 
 class IngestJob(BaseModel):
@@ -37,114 +56,184 @@ class IngestJob(BaseModel):
     done: int = Field(description="units of the current phase finished (chunks while embedding)")
     total: int = Field(description="units of the current phase in all")
     progress: float = Field(description="overall progress from 0 to 1")
+    attempts: int = Field(default=0, description="how many times a worker has started it")
     result: IngestReport | None = None
-    error: str | None = Field(default=None, description="why a failed job failed, in words")
+    error: str | None = Field(
+        default=None, description="why a failed job failed (or, while queued, why the last attempt did)"
+    )
     error_code: ErrorCode | None = Field(default=None, description="the failure's stable code")
     created_at: float
     finished_at: float | None = None
+
+    @classmethod
+    def of(cls, record: JobRecord) -> IngestJob:
+        return cls.model_validate(
+            {
+                **record.model_dump(include=set(cls.model_fields)),
+                "result": record.result,
+                "error_code": record.error_code,
+            }
+        )
 
 
 # How much of the whole job each phase stands for: embedding is by far the longest.
 _PHASE_SPAN = {"queued": (0.0, 0.0), "parsing": (0.0, 0.05), "embedding": (0.05, 0.9), "writing": (0.9, 0.99)}
 
 
+def job_id_of(upload: DocumentInput) -> str:
+    """The job's id: a digest of the document's bytes and of how it is filed."""
+    filing = json.dumps(_spec(upload), sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(filing.encode() + b"\0" + upload.data)
+    return digest.hexdigest()[:40]
+
+
+def _spec(upload: DocumentInput) -> dict[str, object]:
+    return {key: value for key, value in dataclasses.asdict(upload).items() if key != "data"}
+
+
 class IngestJobs:
-    """Runs ingestion jobs in a background thread and answers for their progress."""
+    """Submits ingestion jobs, answers for them, and (with `work`) runs them."""
 
-    def __init__(self, run: JobRunner) -> None:
+    def __init__(
+        self,
+        records: JobRecords,
+        bus: MessageBus,
+        events: EventPublisher,
+        run: JobRunner,
+        settings: Settings,
+    ) -> None:
+        self._records = records
+        self._bus = bus
+        self._events = events
         self._run = run
-        self._jobs: dict[tuple[str, str], IngestJob] = {}
-        self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-ingest")
+        self._settings = settings
+        # Held while a job runs: a tenant's purge waits for its running job, so nothing it
+        # writes outlives the purge.
+        self._running = anyio.Lock()
 
-    def submit(self, tenant_id: str, upload: DocumentInput) -> IngestJob:
-        """Queue `upload` for the tenant; returns the queued job."""
-        job = IngestJob(
-            job_id=uuid.uuid4().hex,
-            state="queued",
-            phase="queued",
-            done=0,
-            total=1,
-            progress=0.0,
-            created_at=time.time(),
+    async def submit(self, tenant_id: str, upload: DocumentInput) -> IngestJob:
+        """Queue `upload` for the tenant; returns the job (the one already queued for the same document)."""
+        job_id = job_id_of(upload)
+        record, needs_message = await self._records.submit(
+            tenant_id, job_id, KIND, _spec(upload), upload.data
         )
-        with self._lock:
-            self._forget_old()
-            self._jobs[(tenant_id, job.job_id)] = job
-        self._executor.submit(self._execute, tenant_id, job.job_id, upload)
-        return job
+        if needs_message:
+            body = {"job_id": job_id, "generation": record.generation}
+            try:
+                await self._bus.publish(
+                    "jobs", tenant_id, MESSAGE_TYPE, body, msg_id=f"{job_id}.{record.generation}"
+                )
+            except AgentmeshError as exc:
+                await self._records.fail(
+                    tenant_id, job_id, f"the job could not be queued: {exc.message}", exc.code
+                )
+                raise
+        return IngestJob.of(record)
 
-    def status(self, tenant_id: str, job_id: str) -> IngestJob:
+    async def status(self, tenant_id: str, job_id: str) -> IngestJob:
         """The tenant's job `job_id`."""
-        with self._lock:
-            job = self._jobs.get((tenant_id, job_id))
-            if job is None:
-                raise JobNotFound(f"no ingestion job '{job_id}' for this tenant (jobs are kept for an hour)")
-            return job.model_copy()
+        record = await self._records.get(tenant_id, job_id)
+        if record is None or record.kind != KIND:
+            raise JobNotFound(f"no ingestion job '{job_id}' for this tenant")
+        return IngestJob.of(record)
 
-    def purge(self, tenant_id: str, then: Callable[[], T]) -> T:
-        """Forget the tenant's jobs (a queued one never runs), then run `then` on the job thread,
-        after the job running now, so nothing a job of the tenant writes outlives `then`.
-        Blocking: call it from a worker thread."""
-        with self._lock:
-            for key in [key for key in self._jobs if key[0] == tenant_id]:
-                del self._jobs[key]
-        return self._executor.submit(then).result()
+    async def purge(self, tenant_id: str, then: Callable[[], Awaitable[T]]) -> T:
+        """Forget the tenant's jobs (a queued one never runs), then, after the job running now,
+        run `then`: nothing a job of the tenant writes outlives it."""
+        await self._bus.purge_tenant(tenant_id)
+        await self._records.purge_tenant(tenant_id)
+        async with self._running:
+            return await then()
 
-    def shutdown(self) -> None:
-        """Stop taking jobs and wait for the running one."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    async def work(self) -> None:
+        """Run the jobs of every tenant as they come, one at a time (the embedding model already
+        uses every core), until cancelled."""
+        consumer = await self._bus.consumer(WORKER, "jobs")
+        await run_consumer(
+            consumer,
+            self._handle,
+            max_attempts=self._settings.bus_max_attempts,
+            retry_base_seconds=self._settings.bus_retry_base_seconds,
+            ack_wait_seconds=self._settings.bus_ack_wait_seconds,
+            on_dead=self._given_up,
+        )
 
-    def _execute(self, tenant_id: str, job_id: str, upload: DocumentInput) -> None:
-        with self._lock:
-            if (tenant_id, job_id) not in self._jobs:
-                return  # purged with its tenant while queued
+    async def _handle(self, message: BusMessage) -> None:
+        # The tenant is the subject's: a message cannot make the worker act for another tenant.
+        tenant_id, job_id = message.tenant_id, str(message.body["job_id"])
+        async with self._running:
+            record = await self._records.start(tenant_id, job_id, int(message.body["generation"]))
+            if record is None:
+                return  # purged with its tenant, or already ended (this is a redelivery): done
+            payload = await self._records.payload(tenant_id, job_id)
+            if payload is None:
+                return  # ended between the two reads
+            upload = DocumentInput(data=payload, **record.spec)
+            log.info("ingest_job_started", tenant_id=tenant_id, job_id=job_id, attempt=record.attempts)
+            try:
+                report = await anyio.to_thread.run_sync(
+                    self._run, tenant_id, upload, self._progress_hook(tenant_id, job_id)
+                )
+            except AgentmeshError as exc:
+                await self._records.retrying(tenant_id, job_id, exc.message, exc.code)
+                if not exc.retryable:
+                    raise PermanentFailure(exc.message) from exc  # the document is at fault
+                raise
+            except Exception as exc:
+                # Logged whole here; the job's record tells the caller only that it failed.
+                log.exception("ingest_job_failed", tenant_id=tenant_id, job_id=job_id)
+                await self._records.retrying(
+                    tenant_id, job_id, "ingestion failed on the server; nothing was stored", "internal_error"
+                )
+                raise exc
+            await self._records.succeed(tenant_id, job_id, report.model_dump(mode="json"))
+        document = report.document
+        await self._events.publish(
+            tenant_id,
+            "ingestion.finished",
+            {
+                "job_id": job_id,
+                "status": report.status,
+                "document_id": document.document_id,
+                "title": document.title,
+                "chunk_count": document.chunk_count,
+            },
+            subject=job_id,
+            event_id=f"ingestion.finished:{job_id}:{message.body['generation']}",
+        )
+
+    async def _given_up(self, message: BusMessage, reason: str) -> None:
+        tenant_id, job_id = message.tenant_id, str(message.body["job_id"])
+        record = await self._records.get(tenant_id, job_id)
+        if record is None:
+            return
+        error = record.error or reason
+        await self._records.fail(tenant_id, job_id, error, record.error_code or "internal_error")
+        await self._events.publish(
+            tenant_id,
+            "ingestion.failed",
+            {"job_id": job_id, "error": error, "error_code": record.error_code, "attempts": record.attempts},
+            subject=job_id,
+            event_id=f"ingestion.failed:{job_id}:{message.body['generation']}",
+        )
+
+    def _progress_hook(self, tenant_id: str, job_id: str) -> Progress:
+        """A progress hook for the ingestion thread: stores where the job stands, at most twice a
+        second (and at each new phase), so any replica can answer."""
+        last_phase, last_at = "", 0.0
 
         def progress(phase: str, done: int, total: int) -> None:
+            nonlocal last_phase, last_at
+            now = time.monotonic()
+            if phase == last_phase and now - last_at < PROGRESS_EVERY_SECONDS:
+                return
+            last_phase, last_at = phase, now
             start, end = _PHASE_SPAN.get(phase, (1.0, 1.0))
             fraction = start + (end - start) * (done / total if total else 1.0)
-            self._update(
-                tenant_id, job_id, state="running", phase=phase, done=done, total=total, progress=fraction
+            anyio.from_thread.run(
+                lambda: self._records.progress(
+                    tenant_id, job_id, phase=phase, done=done, total=total, progress=fraction
+                )
             )
 
-        progress("parsing", 0, 1)
-        try:
-            report = self._run(tenant_id, upload, progress)
-        except AgentmeshError as exc:
-            self._finish(tenant_id, job_id, error=exc)
-        except Exception:
-            # The job thread is the last place this error can be seen: log it whole, tell the
-            # caller only that it failed (no internals leave the server).
-            log.exception("ingest_job_failed", tenant_id=tenant_id, job_id=job_id)
-            failure = AgentmeshError(
-                "ingestion failed on the server; nothing was stored", code="internal_error"
-            )
-            self._finish(tenant_id, job_id, error=failure)
-        else:
-            self._finish(tenant_id, job_id, result=report)
-
-    def _finish(
-        self,
-        tenant_id: str,
-        job_id: str,
-        *,
-        result: IngestReport | None = None,
-        error: AgentmeshError | None = None,
-    ) -> None:
-        if result is not None:
-            self._update(tenant_id, job_id, state="succeeded", phase="done", progress=1.0, result=result)
-        elif error is not None:
-            self._update(tenant_id, job_id, state="failed", error=error.message, error_code=error.code)
-        self._update(tenant_id, job_id, finished_at=time.time())
-
-    def _update(self, tenant_id: str, job_id: str, **changes: object) -> None:
-        with self._lock:
-            job = self._jobs.get((tenant_id, job_id))
-            if job is not None:  # None: purged with its tenant while it ran
-                self._jobs[(tenant_id, job_id)] = job.model_copy(update=changes)
-
-    def _forget_old(self) -> None:
-        cutoff = time.time() - RETENTION_SECONDS
-        for key, job in list(self._jobs.items()):
-            if job.finished_at is not None and job.finished_at < cutoff:
-                del self._jobs[key]
+        return progress

@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
+import anyio
 import anyio.to_thread
 import structlog
 from mcp.server.mcpserver import Context, MCPServer
@@ -31,7 +32,11 @@ from mcp_types import (
 )
 from pydantic import Field
 
+from agentmesh.bus_engine import open_bus
+from agentmesh.cloudevents import EventPublisher
+from agentmesh.db import create_engine, session_factory
 from agentmesh.embeddings import sentence_encoder
+from agentmesh.job_records import JobRecords
 from agentmesh.settings import Settings
 from agentmesh.uploads import is_upload_reference
 from mcp_servers.common.bootstrap import ServeOptions, new_server
@@ -92,6 +97,7 @@ Filters = Annotated[
 ]
 
 MAX_COMPLETIONS = 100
+EVENT_SOURCE = "/agentmesh/rag"
 
 
 def _read(title: str) -> ToolAnnotations:
@@ -121,19 +127,17 @@ _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64
 
 
 class _Runtime:
-    """What the lifespan opens and the tools use: the knowledge base and the job runner."""
+    """What the lifespan opens and the tools use: the knowledge base and the ingestion jobs."""
 
     def __init__(self) -> None:
         self._knowledge: KnowledgeBase | None = None
         self._jobs: IngestJobs | None = None
 
-    def start(self, knowledge: KnowledgeBase) -> None:
+    def start(self, knowledge: KnowledgeBase, jobs: IngestJobs) -> None:
         self._knowledge = knowledge
-        self._jobs = IngestJobs(knowledge.ingest)
+        self._jobs = jobs
 
     def stop(self) -> None:
-        if self._jobs is not None:
-            self._jobs.shutdown()
         if self._knowledge is not None:
             self._knowledge.close()
         self._knowledge = self._jobs = None
@@ -185,18 +189,42 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
 
     @contextlib.asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
-        runtime.start(await _off_loop(KnowledgeBase.open, settings))
+        engine = create_engine(settings.resolved_database_url)
+        bus = await open_bus(settings, session_factory(engine))
+        knowledge = await _off_loop(KnowledgeBase.open, settings)
+        jobs = IngestJobs(
+            JobRecords(session_factory(engine)),
+            bus,
+            EventPublisher(bus, EVENT_SOURCE),
+            knowledge.ingest,
+            settings,
+        )
+        runtime.start(knowledge, jobs)
         try:
             # Load the encoder now, so the first search is not the one that waits for it.
             await _off_loop(sentence_encoder)
             if settings.rag_demo_kb:
                 await _off_loop(seed_demo_knowledge, runtime.knowledge)
-            yield {}
+            async with anyio.create_task_group() as group:
+                # Queued jobs (this replica's, another's, or left by a server that died) run here.
+                group.start_soon(jobs.work)
+                try:
+                    yield {}
+                finally:
+                    group.cancel_scope.cancel()
         finally:
             await _off_loop(runtime.stop)
+            await bus.aclose()
+            await engine.dispose()
 
     server, tenants = new_server(
-        "rag", settings, options, instructions=INSTRUCTIONS, server_class=KnowledgeServer, lifespan=lifespan
+        "rag",
+        settings,
+        options,
+        instructions=INSTRUCTIONS,
+        server_class=KnowledgeServer,
+        platform_database=True,
+        lifespan=lifespan,
     )
     assert isinstance(server, KnowledgeServer)
     server.runtime, server.tenants = runtime, tenants
@@ -206,7 +234,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         tenant_id = tenants.current().tenant_id
         _check_size(len(upload.data), settings.rag_max_upload_bytes)
         if len(upload.data) > settings.rag_job_threshold_bytes:
-            job = runtime.jobs.submit(tenant_id, upload)
+            job = await runtime.jobs.submit(tenant_id, upload)
             outcome = IngestOutcome(status="queued", document_id=upload.document_id, job=job)
             return structured_result(outcome, _queued_text(job))
         # Progress per chunk batch for a client that asked (a progressToken); a queued job is
@@ -290,7 +318,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     ) -> Annotated[CallToolResult, IngestJob]:
         """Where an ingestion job stands: state, phase, progress from 0 to 1, and the result or error."""
         tenant_id = tenants.current().tenant_id
-        job = runtime.jobs.status(tenant_id, job_id)
+        job = await runtime.jobs.status(tenant_id, job_id)
         return structured_result(job, _job_text(job))
 
     @server.tool(
@@ -371,11 +399,9 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         )
 
     async def delete_tenant(tenant_id: str) -> dict[str, int]:
-        # On the job thread, after any job of the tenant running now: nothing it writes survives.
+        # After any job of the tenant running now: nothing it writes survives.
         knowledge = runtime.knowledge
-        deleted = await _off_loop(
-            runtime.jobs.purge, tenant_id, functools.partial(knowledge.delete_tenant, tenant_id)
-        )
+        deleted = await runtime.jobs.purge(tenant_id, lambda: _off_loop(knowledge.delete_tenant, tenant_id))
         return deleted.model_dump()
 
     async def export_tenant(tenant_id: str) -> AsyncIterator[dict[str, Any]]:

@@ -14,6 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
+from agentmesh.bus_sql import SqlBus
+from agentmesh.cloudevents import EventPublisher
 from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.settings import Settings, load_settings
 from gateway.admission import Admission, RequestLimits
@@ -34,6 +36,7 @@ from host.models.registry import ModelRegistry
 from host.usage import Usage
 from tests.host.conftest import make_host, policies, running, tenant_policy
 from tests.host.probe_server import ProbeThread
+from tests.support.bus import drain
 
 PAID = AgentConfig(
     name="paid", description="A remote model.", tools=["probe:lookup_customer"], model="paid:x"
@@ -107,6 +110,7 @@ async def test_a_spent_budget_refuses_the_next_paid_step_and_the_ledger_and_metr
     db = session_factory(engine)
     await TenantDirectory(db).ensure(DEMO_TENANTS)
     ledger = UsageLedger(db)
+    bus = SqlBus(db, ack_wait_seconds=30)
     model = PaidModel()
     host, _ = make_host(
         settings,
@@ -115,7 +119,7 @@ async def test_a_spent_budget_refuses_the_next_paid_step_and_the_ledger_and_metr
         policy_set=POLICY,
         sessions=db,
         models=PaidModels(model),
-        budget=DailyBudgets(ledger, POLICY, clock=lambda: NOON),
+        budget=DailyBudgets(ledger, POLICY, events=EventPublisher(bus, "/test"), clock=lambda: NOON),
     )
     metrics = GatewayMetrics(CollectorRegistry())
     sessions = SessionStore(db, window=10, windows=InProcessSessionWindows(window=10, ttl_seconds=600))
@@ -154,4 +158,12 @@ async def test_a_spent_budget_refuses_the_next_paid_step_and_the_ledger_and_metr
         ledger_micro = (await session.execute(select(func.sum(UsageRecordRow.cost_micro_usd)))).scalar_one()
     counted = metrics.registry.get_sample_value("agentmesh_cost_microdollars_total", {"tenant": "acme"})
     assert ledger_micro == counted == 2 * round(STEP_COST.cost_usd * 1_000_000)
+
+    # The crossing was told once per threshold, though three more turns saw the budget spent.
+    told = await drain(bus, "budget-watch", "acme")
+    assert [(e.type, e.body["data"]["percent"]) for e in told] == [
+        ("budget.threshold", 80),
+        ("budget.threshold", 100),
+    ]
+    assert told[0].body["data"]["limit_usd"] == 0.003 and told[0].body["tenantid"] == "acme"
     await engine.dispose()

@@ -11,6 +11,7 @@ import anyio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from agentmesh.cloudevents import EventPublisher
 from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.keys import mesh_key
 from agentmesh.outbound import OutboundGuard
@@ -146,6 +147,7 @@ def make_host(
     call_timeout_seconds: float = 10.0,
     llm_tool_limit: int = 5,
     budget: Budget | None = None,
+    events: EventPublisher | None = None,
 ) -> tuple[AgentHost, HostParts]:
     """An `AgentHost` over `servers` with explicit agents and policies (and the database, if given).
 
@@ -155,7 +157,9 @@ def make_host(
     issuer = MeshTokenIssuer(mesh_key(settings.keys_dir), issuer=settings.mesh_issuer)
     outbound = OutboundGuard.from_settings(settings)
     stores = (
-        HostStores.open(sessions, secret_box(settings), outbound=outbound) if sessions is not None else None
+        HostStores.open(sessions, secret_box(settings), outbound=outbound, events=events)
+        if sessions is not None
+        else None
     )
     pool = McpPool(servers, listing_token=issuer.for_listing, outbound=outbound)
     catalog = ToolCatalog(pool, pins=stores.pins if stores is not None else None)
@@ -165,7 +169,7 @@ def make_host(
 
     pool.on_tools_changed = changed
     executor = ToolExecutor(
-        pool, issuer, breakers=breakers, max_result_chars=2_000, retry_backoff_seconds=0.05
+        pool, issuer, breakers=breakers, max_result_chars=2_000, retry_backoff_seconds=0.05, events=events
     )
     models = models or ModelRegistry(llm_configs=stores.llm if stores is not None else None)
     host = AgentHost(

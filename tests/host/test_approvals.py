@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.bus_sql import SqlBus
+from agentmesh.cloudevents import EventPublisher
 from agentmesh.settings import Settings
 from host.agent_host import AgentHost
 from host.agents import AgentConfig
@@ -16,6 +18,7 @@ from host.turn import TurnInput
 from policies.audit import AuditLog
 from tests.host.conftest import ACME, collect, make_host, of_type, policies, running, tenant_policy
 from tests.host.probe_server import ProbeThread
+from tests.support.bus import drain
 
 NOTES = AgentConfig(name="notes", description="Creates notes.", tools=["probe:create_note"], model="local")
 POLICY = policies(
@@ -35,9 +38,40 @@ async def decide(host: AgentHost, approval_id: str, approver: Caller, *, approve
     return await collect(host.resume_turn(claimed))
 
 
-def replica(settings: Settings, url: str, database: async_sessionmaker[AsyncSession]) -> AgentHost:
-    host, _ = make_host(settings, {"probe": url}, agents=[NOTES], policy_set=POLICY, sessions=database)
+def replica(
+    settings: Settings,
+    url: str,
+    database: async_sessionmaker[AsyncSession],
+    events: EventPublisher | None = None,
+) -> AgentHost:
+    host, _ = make_host(
+        settings, {"probe": url}, agents=[NOTES], policy_set=POLICY, sessions=database, events=events
+    )
     return host
+
+
+async def test_an_approval_requested_and_decided_is_told_to_its_tenant_only(
+    shared_settings: Settings, probe: ProbeThread, database: async_sessionmaker[AsyncSession]
+) -> None:
+    bus = SqlBus(database, ack_wait_seconds=30)
+    host = replica(shared_settings, probe.url, database, EventPublisher(bus, "/agentmesh/host"))
+    async with running(host):
+        final = (await collect(host.run_turn(TurnInput(caller=ACME, message=MESSAGE, agent="notes"))))[-1]
+        await decide(host, final.approval_id, ACME_ADMIN, approve=False)
+
+    told = await drain(bus, "approvals-watch", "acme")
+    assert [(e.type, e.body["subject"], e.body["data"]["status"]) for e in told] == [
+        ("approval.requested", final.approval_id, "pending"),
+        ("approval.decided", final.approval_id, "rejected"),
+    ]
+    requested, decided = (e.body["data"] for e in told)
+    assert requested["calls"] == [
+        {"server": "probe", "tool": "create_note", "reason": requested["calls"][0]["reason"]}
+    ]
+    assert "arguments" not in requested["calls"][0]  # the call's arguments stay in the platform
+    assert (requested["requested_by"], decided["decided_by"]) == ("alice", "ada")
+    assert told[0].body["source"] == "/agentmesh/host" and told[0].body["tenantid"] == "acme"
+    assert await drain(bus, "approvals-watch-globex", "globex") == []
 
 
 async def test_a_paused_turn_resumes_on_another_replica_when_approved(

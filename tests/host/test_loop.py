@@ -14,7 +14,10 @@ from typing import Any
 
 import anyio
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentmesh.bus_sql import SqlBus
+from agentmesh.cloudevents import EventPublisher
 from agentmesh.settings import Settings
 from host.agents import AgentConfig
 from host.catalog import ToolSpec
@@ -26,6 +29,7 @@ from host.steps import Approval
 from policies.model import Decision
 from tests.host.conftest import ACME, HostParts, make_host, of_type, policies
 from tests.host.probe_server import ProbeThread
+from tests.support.bus import drain
 
 AGENT = AgentConfig(name="probe", description="Probe tools.", tools=["probe:*"], max_steps=32)
 ALLOW = Decision(effect="allow", rule="test:allow", reason="allowed in this test")
@@ -324,3 +328,29 @@ async def test_a_failing_server_trips_its_circuit_and_calls_then_fail_fast(share
     assert third.server_unavailable  # the loop treats it as the server being down
     assert third.text.startswith("the 'probe' service failed repeatedly; calls to it are paused for")
     assert breakers.states() == {"probe": "open"}
+
+
+async def test_a_circuit_opening_is_told_to_the_tenant_whose_call_opened_it(
+    shared_settings: Settings, database: async_sessionmaker[AsyncSession]
+) -> None:
+    bus = SqlBus(database, ack_wait_seconds=30)
+    _, parts = make_host(
+        shared_settings,
+        {"probe": "http://127.0.0.1:9/mcp"},
+        agents=[AGENT],
+        policy_set=policies(),
+        breakers=CircuitBreakers(failure_threshold=2, reset_seconds=0.2),
+        events=EventPublisher(bus, "/agentmesh/host"),
+    )
+    changing = ToolSpec(server="probe", name="create_note", destructive=True)
+    granted = frozenset({"create_note"})
+    for text in ("a", "b", "c"):  # the second opens it, the third fails fast
+        await parts.executor.call(ACME, changing, {"text": text}, granted=granted, timeout=1)
+    await anyio.sleep(0.3)
+    await parts.executor.call(ACME, changing, {"text": "probe"}, granted=granted, timeout=1)  # a failed probe
+
+    told = await drain(bus, "circuit-watch", "acme")
+    assert [(e.type, e.body["data"]["server"], e.body["data"]["reason"]) for e in told] == [
+        ("circuit.opened", "probe", "server_unavailable")
+    ]
+    assert await drain(bus, "circuit-watch-globex", "globex") == []

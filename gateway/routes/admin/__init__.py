@@ -22,6 +22,7 @@ from gateway.routes.admin import (
     servers,
     tenants,
     usage,
+    webhooks,
 )
 
 _MODULES = [
@@ -39,6 +40,7 @@ _MODULES = [
     audit,
     pins,
     approvals,
+    webhooks,
 ]
 
 operations = [operation for module in _MODULES for operation in module.operations]

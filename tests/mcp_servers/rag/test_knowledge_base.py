@@ -1,14 +1,12 @@
 """The knowledge base in process, on each embedded engine (Qdrant local mode, Qdrant Edge).
 
 These pin what the server relies on beneath the MCP layer: every read is scoped to the tenant
-(including BM25's statistics), failed writes leave the previous version intact, and ingestion
-jobs report monotone progress to their own tenant only.
+(including BM25's statistics), and failed writes leave the previous version intact (ingestion
+jobs: `test_jobs.py`).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +19,8 @@ from agentmesh.embeddings import EMBEDDING_DIM, embed
 from mcp_servers.rag.chunking import Chunk
 from mcp_servers.rag.edge_index import EdgeKnowledgeIndex
 from mcp_servers.rag.engine import KnowledgeEngine, SearchMode
-from mcp_servers.rag.errors import InvalidFilter, JobNotFound
+from mcp_servers.rag.errors import InvalidFilter
 from mcp_servers.rag.index import KnowledgeIndex
-from mcp_servers.rag.jobs import IngestJob, IngestJobs
 from mcp_servers.rag.knowledge_base import DocumentInput, KnowledgeBase, indexed_text
 
 
@@ -153,34 +150,6 @@ def test_index_conditions_are_added_to_the_tenant_filter_never_instead_of_it(
     assert [chunk.payload["text"] for chunk in found] == ["Budget for 2025 is approved."]
 
 
-def test_jobs_report_progress_and_belong_to_their_tenant(knowledge: KnowledgeBase) -> None:
-    jobs = IngestJobs(knowledge.ingest)
-    body = "\n\n".join(f"## Part {n}\n\nPart {n} explains step {n} of the assembly." for n in range(40))
-    job = jobs.submit("t-jobs-a", text(body, title="Assembly", document_id="assembly"))
-    seen: list[IngestJob] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        seen.append(jobs.status("t-jobs-a", job.job_id))
-        if seen[-1].state in ("succeeded", "failed"):
-            break
-        time.sleep(0.05)
-    jobs.shutdown()
-    assert seen[-1].state == "succeeded", seen[-1].error
-    assert seen[-1].result is not None and seen[-1].result.document.chunk_count == 40
-    assert [s.progress for s in seen] == sorted(s.progress for s in seen)
-    with pytest.raises(JobNotFound):
-        jobs.status("t-jobs-b", job.job_id)
-
-
-def test_a_failing_job_reports_the_reason(knowledge: KnowledgeBase) -> None:
-    jobs = IngestJobs(knowledge.ingest)
-    job = jobs.submit("t-jobs-c", DocumentInput(data=b"%PDF-1.4 broken", source_type="pdf"))
-    jobs.shutdown()
-    final = jobs.status("t-jobs-c", job.job_id)
-    assert final.state == "failed"
-    assert final.error is not None and "the PDF could not be read" in final.error
-
-
 def test_metadata_filters_narrow_every_mode_to_the_matching_documents(knowledge: KnowledgeBase) -> None:
     for team, year in (("sales", 2024), ("sales", 2025), ("support", 2025)):
         body = f"The {team} handbook for {year} covers refunds."
@@ -277,30 +246,3 @@ def test_deleting_a_tenant_removes_its_documents_and_chunks_and_nobody_elses(
     assert knowledge.index.chunk_count("t-kept") == 2
     assert knowledge.delete_tenant("t-gone").documents == 0  # idempotent
 
-
-def test_purging_a_tenants_jobs_drops_its_queue_and_runs_after_the_running_job(
-    knowledge: KnowledgeBase,
-) -> None:
-    started, release = threading.Event(), threading.Event()
-
-    def slow_ingest(tenant_id: str, upload: DocumentInput, progress: Any) -> Any:
-        started.set()
-        release.wait(30)
-        return knowledge.ingest(tenant_id, upload, progress)
-
-    jobs = IngestJobs(slow_ingest)
-    running = jobs.submit("t-purge", text("# Running\n\nThe running job's text.", document_id="running"))
-    queued = jobs.submit("t-purge", text("# Queued\n\nThe queued job's text.", document_id="queued"))
-    other = jobs.submit("t-purge-other", text("# Other\n\nAnother tenant's text.", document_id="other"))
-    assert started.wait(30)
-    order: list[str] = []
-    threading.Timer(0.5, release.set).start()
-    removed = jobs.purge("t-purge", lambda: order.append("purged") or knowledge.delete_tenant("t-purge"))
-    jobs.shutdown()
-
-    assert order == ["purged"] and removed.documents == 1  # the running job's document, written first
-    assert knowledge.documents("t-purge") == []  # and the queued one never ran
-    for job in (running, queued):
-        with pytest.raises(JobNotFound):
-            jobs.status("t-purge", job.job_id)
-    assert jobs.status("t-purge-other", other.job_id).state == "succeeded"
