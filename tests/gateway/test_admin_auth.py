@@ -64,7 +64,7 @@ def client(module_settings: Settings) -> Iterator[TestClient]:
 
 def _path(operation: Operation, tenant: str) -> str:
     values = {"tenant_id": tenant, "name": "some-name", "server": "erp", "tool": "some_tool"}
-    values |= {"job_id": "job1", "document_id": "doc1", "approval_id": "a1"}
+    values |= {"job_id": "job1", "document_id": "doc1", "approval_id": "a1", "webhook_id": "wh_" + "0" * 32}
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], operation.openapi_path)
 
 
