@@ -347,7 +347,7 @@ class TenantMcpEndpoint:
     ) -> ListResourcesResult:
         caller = await self._admitted(ctx)
         try:
-            return ListResourcesResult(resources=await self._host.resources_for(caller))
+            return ListResourcesResult(resources=await self._host.features.resources_for(caller))
         except ServerUnavailable as exc:
             raise _mcp_error(exc) from exc
 
@@ -357,7 +357,7 @@ class TenantMcpEndpoint:
         caller = await self._admitted(ctx)
         try:
             return ListResourceTemplatesResult(
-                resource_templates=await self._host.resource_templates_for(caller)
+                resource_templates=await self._host.features.resource_templates_for(caller)
             )
         except ServerUnavailable as exc:
             raise _mcp_error(exc) from exc
@@ -367,21 +367,21 @@ class TenantMcpEndpoint:
     ) -> ReadResourceResult:
         caller = await self._admitted(ctx)
         try:
-            return await self._host.read_resource(caller, str(params.uri))
+            return await self._host.features.read_resource(caller, str(params.uri))
         except (ResourceNotFound, ResourceDenied, ServerUnavailable) as exc:
             raise _mcp_error(exc) from exc
 
     async def _list_prompts(
         self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
     ) -> ListPromptsResult:
-        return ListPromptsResult(prompts=await self._host.prompts_for(await self._admitted(ctx)))
+        return ListPromptsResult(prompts=await self._host.features.prompts_for(await self._admitted(ctx)))
 
     async def _get_prompt(
         self, ctx: ServerRequestContext[Any, Any], params: GetPromptRequestParams
     ) -> GetPromptResult:
         caller = await self._admitted(ctx)
         try:
-            return await self._host.get_prompt(caller, params.name, dict(params.arguments or {}))
+            return await self._host.features.get_prompt(caller, params.name, dict(params.arguments or {}))
         except (PromptNotFound, InvalidPromptArguments, ServerUnavailable) as exc:
             raise _mcp_error(exc) from exc
 
@@ -391,7 +391,7 @@ class TenantMcpEndpoint:
         caller = await self._admitted(ctx)
         argument = {"name": params.argument.name, "value": params.argument.value}
         try:
-            return CompleteResult(completion=await self._host.complete(caller, params.ref, argument))
+            return CompleteResult(completion=await self._host.features.complete(caller, params.ref, argument))
         except ServerUnavailable as exc:
             raise _mcp_error(exc) from exc
 

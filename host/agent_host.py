@@ -1,9 +1,10 @@
 """The agent host: turns a caller's message, or a person's decision on a paused turn, into events.
 
 A fresh turn is routed by the supervisor; a resumed one continues the agent it paused in. Either
-way the agent's model, tools and limits are resolved the same way (`_prepare`), the agent's loop
-runs (`host.agent_run`), and what the caller receives passes through the same wrapper
-(`_shown`): the tenant's redaction, the episode recorder, the turn's duration and language.
+way the agent's model, tools and limits are resolved the same way (`host.agent_setup`), the
+agent's loop runs (`host.agent_run`), and what the caller receives passes through the same wrapper
+(`_shown`): the tenant's redaction, the episode recorder, the turn's duration and language. The
+other MCP features of `/mcp` (resources, prompts, completions) are `host.server_features`.
 
 Per turn the host does little beyond the model's and the tools' own time: one cached read of the
 configuration versions (`host.config_sync`), routing over a router built once per agent set,
@@ -22,19 +23,9 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 from mcp.shared.dispatcher import ProgressFnT
-from mcp_types import (
-    Completion,
-    GetPromptResult,
-    Prompt,
-    PromptReference,
-    ReadResourceResult,
-    Resource,
-    ResourceTemplate,
-    ResourceTemplateReference,
-)
-from pydantic import BaseModel, Field
 
-from host.agent_run import AgentRun, RunObserver
+from host.agent_run import AgentRun
+from host.agent_setup import AgentSetup, HostOptions, HostTools, RunContext
 from host.agents import AgentConfig
 from host.approvals import Approvals, NoApprovals, PausedTurnRecord, PendingApproval
 from host.audit_trail import AuditTrail
@@ -42,67 +33,25 @@ from host.authorizer import Authorizer
 from host.budgets import Budget, NoBudget
 from host.caller import Caller
 from host.catalog import ToolCatalog, ToolSpec
-from host.circuit import CircuitBreakers, CircuitState
+from host.circuit import CircuitState
 from host.config_sync import HostConfig
 from host.direct_calls import DirectCalls
 from host.episodes import UNRECORDED, EpisodeInput, Episodes, NoEpisodes, TurnRecorder
-from host.events import ErrorEvent, FinalEvent, TurnEvent
+from host.events import FinalEvent, TurnEvent
 from host.executor import ToolOutcome
-from host.knowledge_resources import KnowledgeResources, ResourceNotFound
-from host.language import Language, instructed
-from host.loop import AgentLoop, LoopLimits
+from host.knowledge_resources import KnowledgeResources
+from host.language import Language
 from host.mcp_pool import McpPool
-from host.models.base import Attachment, Message, Model, ModelRequest
-from host.models.budgeted import BudgetedModel
-from host.models.local import LocalPlanner
-from host.models.registry import ModelRegistry, ModelUnavailable, UnknownModel
-from host.models.traced import TracedModel
-from host.prompt_catalog import (
-    LANGUAGES,
-    PromptNotFound,
-    ServerPrompts,
-    agent_prompt,
-    complete_from,
-    render_agent_prompt,
-)
+from host.models.base import Message
+from host.models.registry import ModelRegistry
+from host.prompt_catalog import ServerPrompts
 from host.replies import reply
 from host.response_redaction import ResponseRedaction
-from host.routing import MessageEmbedding
-from host.steps import Approval, ToolRunner
+from host.server_features import ServerFeatures
+from host.steps import Approval
 from host.supervisor import Supervisor
-from host.tokens import MeshTokenIssuer
-from host.tool_ranking import ToolRanker
 from host.turn import LANGUAGE_KEY, TurnInput
 from policies.loader import PolicySet
-
-
-@dataclass(frozen=True)
-class HostTools:
-    """The tool side of a host: connections, the catalog, what runs calls, breakers and ranking."""
-
-    pool: McpPool
-    catalog: ToolCatalog
-    runner: ToolRunner
-    breakers: CircuitBreakers
-    ranker: ToolRanker
-    issuer: MeshTokenIssuer | None = None
-    """Mints the caller's mesh tokens (and caches them per caller) for resources, prompts and
-    completions of servers; None for hosts that mint none (replay)."""
-
-
-class HostOptions(BaseModel):
-    """How a host bounds turns (from settings)."""
-
-    limits: LoopLimits | None = Field(
-        default=None, description="the same limits for every tenant; None: each tenant's policy limits"
-    )
-    llm_tool_limit: int = Field(
-        default=5, ge=1, description="tools offered to a remote LLM, best-ranked first"
-    )
-    call_timeout_seconds: float = Field(default=30.0, gt=0)
-    refresh_policies: bool = Field(
-        default=False, description="re-read stored policy overrides in the background"
-    )
 
 
 @dataclass(frozen=True)
@@ -112,19 +61,6 @@ class ClaimedApproval:
     approval: PendingApproval
     record: PausedTurnRecord
     decision: Approval
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What an agent's run needs besides the agent: the conversation and how to answer."""
-
-    messages: list[Message]
-    memory: dict[str, Any]
-    attachments: list[Attachment]
-    language: Language
-    rank_by: str | None = None
-    """The message to rank tools by for a remote LLM (None: offer every tool)."""
-    embedding: MessageEmbedding | None = None
 
 
 class AgentHost:
@@ -148,7 +84,6 @@ class AgentHost:
         self.models = models
         self.approvals: Approvals = approvals or NoApprovals()
         self._episodes: Episodes = episodes or NoEpisodes()
-        self._budget: Budget = budget or NoBudget()
         self._options = options or HostOptions()
         self.supervisor = Supervisor(authorizer, tools.catalog)
         self._calls = DirectCalls(
@@ -159,14 +94,31 @@ class AgentHost:
             runner=tools.runner,
             timeout_seconds=self._options.call_timeout_seconds,
         )
+        self._setup = AgentSetup(
+            view=self,
+            tools=tools,
+            authorizer=authorizer,
+            models=models,
+            approvals=self.approvals,
+            budget=budget or NoBudget(),
+            options=self._options,
+        )
+        self.features = ServerFeatures(
+            self,
+            config=config,
+            knowledge=(
+                KnowledgeResources(
+                    pool=tools.pool, catalog=tools.catalog, authorizer=authorizer, issuer=tools.issuer
+                )
+                if tools.issuer is not None
+                else None
+            ),
+            server_prompts=(
+                ServerPrompts(pool=tools.pool, issuer=tools.issuer) if tools.issuer is not None else None
+            ),
+        )
+        """Resources, prompts and completions for the gateway's `/mcp` (`host.server_features`)."""
         self._background: anyio.CancelScope | None = None
-        self._knowledge: KnowledgeResources | None = None
-        self._server_prompts: ServerPrompts | None = None
-        if tools.issuer is not None:
-            self._knowledge = KnowledgeResources(
-                pool=tools.pool, catalog=tools.catalog, authorizer=authorizer, issuer=tools.issuer
-            )
-            self._server_prompts = ServerPrompts(pool=tools.pool, issuer=tools.issuer)
 
     @property
     def policies(self) -> PolicySet:
@@ -265,68 +217,6 @@ class AgentHost:
         """One policy-checked, audited tool call outside a chat turn (`host.direct_calls`)."""
         return await self._calls.call(caller, server, tool, arguments, progress=progress)
 
-    # -- resources, prompts, completions (the gateway's /mcp) ---------------------------------
-
-    async def resource_templates_for(self, caller: Caller) -> list[ResourceTemplate]:
-        """The knowledge-document template, when the caller may read the documents."""
-        return await self._knowledge.templates(caller) if self._knowledge else []
-
-    async def resources_for(self, caller: Caller) -> list[Resource]:
-        """The tenant's knowledge documents, when the caller may read them (`host.knowledge_resources`)."""
-        return await self._knowledge.listed(caller) if self._knowledge else []
-
-    async def read_resource(self, caller: Caller, uri: str) -> ReadResourceResult:
-        """One resource for the caller, policy-checked and audited (`ResourceNotFound`, `ResourceDenied`)."""
-        if self._knowledge is None or not self._knowledge.serves(uri):
-            raise ResourceNotFound(f"no resource '{uri}' is available")
-        await self.config.refresh()
-        return await self._knowledge.read(caller, uri)
-
-    async def prompts_for(self, caller: Caller) -> list[Prompt]:
-        """The tenant's agents as prompts, and the servers' prompts of tools it may use."""
-        prompts = [agent_prompt(agent) for agent in self.agents_for(caller.tenant_id)]
-        if self._server_prompts is not None:
-            prompts += await self._server_prompts.listed(caller, await self.catalog_for(caller))
-        return prompts
-
-    async def get_prompt(self, caller: Caller, name: str, arguments: dict[str, str]) -> GetPromptResult:
-        """A prompt rendered for the caller; raises `PromptNotFound` or `InvalidPromptArguments`."""
-        agent = self._enabled_agent(caller, name)
-        if agent is not None:
-            return render_agent_prompt(agent, await self.tools_for(caller, agent.tools), arguments)
-        if self._server_prompts is None:
-            raise PromptNotFound(f"no prompt '{name}' is available")
-        return await self._server_prompts.get(caller, name, arguments, await self.catalog_for(caller))
-
-    async def complete(
-        self, caller: Caller, ref: PromptReference | ResourceTemplateReference, argument: dict[str, str]
-    ) -> Completion:
-        """Values for a prompt's or a resource template's argument, as the caller's tenant."""
-        if isinstance(ref, ResourceTemplateReference):
-            return (
-                await self._knowledge.complete(caller, ref, argument)
-                if self._knowledge
-                else Completion(values=[])
-            )
-        agent = self._enabled_agent(caller, ref.name)
-        if agent is not None:
-            if argument["name"] == "language":
-                return complete_from(list(LANGUAGES), argument["value"])
-            if argument["name"] == "question":
-                return complete_from(agent.examples, argument["value"])
-            return Completion(values=[])
-        if self._server_prompts is None:
-            return Completion(values=[])
-        try:
-            return await self._server_prompts.complete(
-                caller, ref.name, argument, await self.catalog_for(caller)
-            )
-        except PromptNotFound:
-            return Completion(values=[])
-
-    def _enabled_agent(self, caller: Caller, name: str) -> AgentConfig | None:
-        return next((agent for agent in self.agents_for(caller.tenant_id) if agent.name == name), None)
-
     async def pending_approvals(self, tenant_id: str) -> list[PendingApproval]:
         """The tenant's turns waiting for approval, oldest first."""
         return await self.approvals.pending(tenant_id)
@@ -383,7 +273,7 @@ class AgentHost:
             )
             yield FinalEvent(agent=None, answer=answer, outcome=outcome)
             return
-        context = _Context(
+        context = RunContext(
             messages=[*turn.history, Message(role="user", content=turn.message)],
             memory=turn.memory,
             attachments=turn.attachments,
@@ -391,7 +281,7 @@ class AgentHost:
             rank_by=turn.message,
             embedding=routing.message_embedding,
         )
-        prepared = await self._prepare(turn.caller, routing.agent, versions, context, recorder)
+        prepared = await self._setup.prepare(turn.caller, routing.agent, versions, context, recorder)
         if isinstance(prepared, AgentRun):
             async for event in prepared.start():
                 yield event
@@ -408,77 +298,19 @@ class AgentHost:
             answer = reply(record.language, "agent_gone", agent=agent_name)
             yield FinalEvent(agent=agent_name, answer=answer, outcome="error")
             return
-        context = _Context(
+        context = RunContext(
             messages=record.paused.messages,
             memory=record.memory,
             attachments=record.attachments,
             language=record.language,
         )
-        prepared = await self._prepare(caller, agent, versions, context, UNRECORDED)
+        prepared = await self._setup.prepare(caller, agent, versions, context, UNRECORDED)
         if isinstance(prepared, AgentRun):
             async for event in prepared.resume(record.paused, approval):
                 yield event
         else:
             for event in prepared:
                 yield event
-
-    async def _prepare(
-        self,
-        caller: Caller,
-        agent: AgentConfig,
-        versions: Mapping[str, int],
-        context: _Context,
-        recorder: TurnRecorder,
-    ) -> AgentRun | list[TurnEvent]:
-        """The agent's run for this caller, or the events saying why it cannot run."""
-        tools = await self.tools_for(caller, agent.tools)
-        recorder.offered(tools)
-        if not tools:
-            return [
-                FinalEvent(
-                    agent=agent.name, answer=self._no_tools(agent, context.language), outcome="unavailable"
-                )
-            ]
-        model = await self._model_for(caller, agent, versions)
-        if isinstance(model, ErrorEvent):
-            answer = reply(context.language, "cannot_answer", reason=model.message)
-            return [model, FinalEvent(agent=agent.name, answer=answer, outcome="error")]
-        recorder.used_model(model.name)
-        offered = tools
-        paid = not isinstance(model, LocalPlanner)
-        if paid:
-            model = BudgetedModel(model, self._budget, caller.tenant_id)
-        if context.rank_by is not None and paid:
-            offered = self.tools.ranker.top(
-                context.rank_by, tools, self._options.llm_tool_limit, embedding=context.embedding
-            )
-        loop = AgentLoop(
-            agent=agent,
-            model=TracedModel(model),
-            runner=self.tools.runner,
-            tools=offered,
-            authorize=lambda tool, arguments: self.authorizer.call_tool(caller, tool, arguments),
-            limits=self._limits_for(caller.tenant_id),
-            observer=RunObserver(caller, self.audit, recorder),
-        )
-        request = ModelRequest(
-            system=instructed(agent.system_prompt, context.language),
-            messages=context.messages,
-            tools=offered,
-            memory=context.memory,
-            attachments=context.attachments,
-            output_format=agent.output_format,
-            language=context.language,
-            message_embedding=context.embedding,
-        )
-        return AgentRun(
-            caller=caller,
-            agent=agent.name,
-            loop=loop,
-            request=request,
-            approvals=self.approvals,
-            audit=self.audit,
-        )
 
     async def _shown(
         self,
@@ -503,39 +335,3 @@ class AgentHost:
                 await recorder.finish()
             for shown in redaction.events(event):
                 yield shown
-
-    async def _model_for(
-        self, caller: Caller, agent: AgentConfig, versions: Mapping[str, int]
-    ) -> Model | ErrorEvent:
-        """The agent's model for this tenant, if it resolves and the tenant's policy allows it."""
-        try:
-            model = await self.models.resolve(
-                agent.model, tenant_id=caller.tenant_id, llm_version=versions.get("llm", 0)
-            )
-        except (UnknownModel, ModelUnavailable) as exc:
-            return ErrorEvent(code=exc.code, message=str(exc))
-        resource = "local" if isinstance(model, LocalPlanner) else model.name
-        decision = self.authorizer.use_model(caller, resource)
-        if decision.effect == "deny":
-            return ErrorEvent(
-                code="model_denied", message=f"the model '{resource}' is not allowed: {decision.reason}"
-            )
-        return model
-
-    def _limits_for(self, tenant_id: str) -> LoopLimits:
-        if self._options.limits is not None:
-            return self._options.limits
-        limits = self.policies.limits(tenant_id)
-        return LoopLimits(
-            max_steps=limits.max_steps or 8,
-            max_parallel_tool_calls=limits.max_parallel_tool_calls or 4,
-            max_tool_calls=limits.max_tool_calls_per_turn or 16,
-            call_timeout_seconds=self._options.call_timeout_seconds,
-        )
-
-    def _no_tools(self, agent: AgentConfig, language: Language) -> str:
-        servers = self.catalog.servers_for(agent.tools)
-        down = [state.name for state in self.pool.states() if state.name in servers and not state.connected]
-        if down:
-            return reply(language, "agent_unavailable", agent=agent.name, servers=", ".join(down))
-        return reply(language, "no_tools", agent=agent.name)

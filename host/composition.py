@@ -19,7 +19,8 @@ from agentmesh.keys import mesh_key
 from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import SecretBox
 from agentmesh.settings import Settings
-from host.agent_host import AgentHost, HostOptions, HostTools
+from host.agent_host import AgentHost
+from host.agent_setup import HostOptions, HostTools
 from host.agent_store import AgentStore
 from host.agents import AgentConfig, load_agents_file
 from host.approvals import ApprovalStore

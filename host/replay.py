@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.outbound import AllowList, OutboundGuard
-from host.agent_host import AgentHost, HostTools
+from host.agent_host import AgentHost
+from host.agent_setup import HostTools
 from host.approvals import ApprovalStore
 from host.audit_trail import NoAuditTrail
 from host.authorizer import Authorizer

@@ -129,7 +129,35 @@ def capabilities(agents: Sequence[tuple[str, str | None]], language: Language) -
 
 def joined(names: Sequence[str], language: Language) -> str:
     """`a, b and c` (`a, b và c`)."""
-    conjunction = "và" if language == "vi" else "and"
+    return _listed(names, "và" if language == "vi" else "and")
+
+
+def clarifying_question(names: Sequence[str], reason: str, language: Language) -> str:
+    """The question asked back instead of routing, naming the candidate agents, in `language`."""
+    if language == "vi":
+        questions = {
+            "low_confidence": f"Tôi chưa chắc yêu cầu này thuộc về ai. Bạn muốn hỏi {_listed(names, 'hay')}?",
+            "ambiguous": f"Yêu cầu này có thể dành cho {_listed(names, 'hoặc')}. Bạn muốn hỏi bên nào?",
+            "multiple_intents": (
+                f"Tin nhắn của bạn có nhiều yêu cầu: {_listed(names, 'và')}. "
+                "Bạn muốn xử lý yêu cầu nào trước? Vui lòng hỏi từng việc một."
+            ),
+        }
+        fallback = f"Bạn cần giúp gì? Tôi có thể hỗ trợ về: {_listed(names, 'hoặc')}."
+    else:
+        questions = {
+            "low_confidence": f"I'm not sure who should handle that. Did you mean {_listed(names, 'or')}?",
+            "ambiguous": f"That could be for {_listed(names, 'or')}. Which one did you mean?",
+            "multiple_intents": (
+                f"Your message asks for several things: {_listed(names, 'and')}. "
+                "Which should I handle first? Please ask one at a time."
+            ),
+        }
+        fallback = f"What would you like to do? I can help with {_listed(names, 'or')}."
+    return questions.get(reason, fallback)
+
+
+def _listed(names: Sequence[str], conjunction: str) -> str:
     if len(names) <= 1:
         return "".join(names)
     return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"

@@ -35,8 +35,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentmesh.embeddings import embed
-from host.language import Language
 from host.lexical_index import LexicalIndex
+from host.replies import clarifying_question
 from host.text import looks_vietnamese, words
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
@@ -375,41 +375,10 @@ class Router:
         return RouteDecision(agent=None, candidates=[], clarify=True, reason="empty", question=question)
 
 
-def clarifying_question(names: Sequence[str], reason: str, language: Language) -> str:
-    """The question asked back instead of routing, naming the candidate agents, in `language`."""
-    if language == "vi":
-        questions = {
-            "low_confidence": f"Tôi chưa chắc yêu cầu này thuộc về ai. Bạn muốn hỏi {_join(names, 'hay')}?",
-            "ambiguous": f"Yêu cầu này có thể dành cho {_join(names, 'hoặc')}. Bạn muốn hỏi bên nào?",
-            "multiple_intents": (
-                f"Tin nhắn của bạn có nhiều yêu cầu: {_join(names, 'và')}. "
-                "Bạn muốn xử lý yêu cầu nào trước? Vui lòng hỏi từng việc một."
-            ),
-        }
-        fallback = f"Bạn cần giúp gì? Tôi có thể hỗ trợ về: {_join(names, 'hoặc')}."
-    else:
-        questions = {
-            "low_confidence": f"I'm not sure who should handle that. Did you mean {_join(names, 'or')}?",
-            "ambiguous": f"That could be for {_join(names, 'or')}. Which one did you mean?",
-            "multiple_intents": (
-                f"Your message asks for several things: {_join(names, 'and')}. "
-                "Which should I handle first? Please ask one at a time."
-            ),
-        }
-        fallback = f"What would you like to do? I can help with {_join(names, 'or')}."
-    return questions.get(reason, fallback)
-
-
 def _clarification(candidates: list[RouteCandidate], reason: RouteReason, vietnamese: bool) -> RouteDecision:
     names = [candidate.agent for candidate in candidates]
     question = clarifying_question(names, reason, "vi" if vietnamese else "en")
     return RouteDecision(agent=None, candidates=candidates, clarify=True, reason=reason, question=question)
-
-
-def _join(names: Sequence[str], conjunction: str) -> str:
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
 def _flatten(groups: Sequence[Sequence[str]]) -> list[str]:

@@ -22,9 +22,9 @@ from host.authorizer import Authorizer
 from host.catalog import ToolCatalog
 from host.events import Outcome, RouteEvent
 from host.language import Language, detect_language
-from host.replies import capabilities, reply
+from host.replies import capabilities, clarifying_question, reply
 from host.router_pool import RouterPool
-from host.routing import MessageEmbedding, RouteDecision, clarifying_question
+from host.routing import MessageEmbedding, RouteDecision
 from host.turn import LAST_AGENT_KEY, TurnInput
 
 FOLLOW_UP_MAX_WORDS = 8

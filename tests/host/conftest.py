@@ -17,7 +17,8 @@ from agentmesh.keys import mesh_key
 from agentmesh.outbound import OutboundGuard
 from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings, load_settings
-from host.agent_host import AgentHost, HostOptions, HostTools
+from host.agent_host import AgentHost
+from host.agent_setup import HostOptions, HostTools
 from host.agents import AgentConfig
 from host.audit_trail import AuditTrail, NoAuditTrail
 from host.authorizer import Authorizer
