@@ -245,4 +245,3 @@ def test_deleting_a_tenant_removes_its_documents_and_chunks_and_nobody_elses(
     assert [doc.document_id for doc in knowledge.documents("t-kept")] == ["dock", "yard"]
     assert knowledge.index.chunk_count("t-kept") == 2
     assert knowledge.delete_tenant("t-gone").documents == 0  # idempotent
-
