@@ -16,7 +16,7 @@ events queued for a background writer. Its collaborators are built once, in
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +37,9 @@ from host.circuit import CircuitState
 from host.config_sync import HostConfig
 from host.direct_calls import DirectCalls
 from host.episodes import UNRECORDED, EpisodeInput, Episodes, NoEpisodes, TurnRecorder
-from host.events import FinalEvent, TurnEvent
+from host.events import DeltaEvent, FinalEvent, RouteEvent, TurnEvent
 from host.executor import ToolOutcome
+from host.intents import PART_SEPARATOR, RoutedPart, combined
 from host.knowledge_resources import KnowledgeResources
 from host.language import Language
 from host.mcp_pool import McpPool
@@ -267,6 +268,10 @@ class AgentHost:
     ) -> AsyncIterator[TurnEvent]:
         routing = await self.supervisor.choose(self.config.registry, turn)
         yield routing.event
+        if routing.parts:
+            async for event in self._each_part(turn, versions, language, recorder, routing.parts):
+                yield event
+            return
         if routing.agent is None:
             answer, outcome = self.supervisor.without_agent(
                 self.config.registry, turn, routing.event, language
@@ -281,13 +286,48 @@ class AgentHost:
             rank_by=turn.message,
             embedding=routing.message_embedding,
         )
-        prepared = await self._setup.prepare(turn.caller, routing.agent, versions, context, recorder)
-        if isinstance(prepared, AgentRun):
-            async for event in prepared.start():
+        async for event in self._run(turn.caller, routing.agent, versions, context, recorder):
+            yield event
+
+    async def _each_part(
+        self,
+        turn: TurnInput,
+        versions: Mapping[str, int],
+        language: Language,
+        recorder: TurnRecorder,
+        parts: Sequence[tuple[AgentConfig, RoutedPart]],
+    ) -> AsyncIterator[TurnEvent]:
+        """Each part of a message with several requests answered by its agent, in the message's
+        order, then one final answer made of theirs (`host.intents.combined`)."""
+        finals: list[FinalEvent] = []
+        written = False  # whether any answer text has been streamed yet
+        for agent, part in parts:
+            yield RouteEvent(
+                agent=agent.name, confidence=part.score, reason="intent_part", candidates=[part.model_dump()]
+            )
+            context = RunContext(
+                messages=[*turn.history, Message(role="user", content=part.text)],
+                memory=turn.memory,
+                attachments=turn.attachments,
+                language=language,
+                rank_by=part.text,
+            )
+            streamed = False
+            async for event in self._run(turn.caller, agent, versions, context, recorder):
+                if isinstance(event, FinalEvent):
+                    finals.append(event)
+                    continue
+                if isinstance(event, DeltaEvent) and not streamed:
+                    streamed = True
+                    if written:
+                        yield DeltaEvent(text=PART_SEPARATOR)
                 yield event
-        else:
-            for event in prepared:
-                yield event
+            # The streamed text is the combined answer, so a part that streamed none adds its answer.
+            answer = finals[-1].answer if finals else ""
+            if not streamed and answer:
+                yield DeltaEvent(text=f"{PART_SEPARATOR}{answer}" if written else answer)
+            written = written or streamed or bool(answer)
+        yield combined(finals)
 
     async def _resumed(
         self, agent_name: str, versions: Mapping[str, int], record: PausedTurnRecord, approval: Approval
@@ -304,13 +344,27 @@ class AgentHost:
             attachments=record.attachments,
             language=record.language,
         )
-        prepared = await self._setup.prepare(caller, agent, versions, context, UNRECORDED)
-        if isinstance(prepared, AgentRun):
-            async for event in prepared.resume(record.paused, approval):
-                yield event
-        else:
+        async for event in self._run(caller, agent, versions, context, UNRECORDED, (record, approval)):
+            yield event
+
+    async def _run(
+        self,
+        caller: Caller,
+        agent: AgentConfig,
+        versions: Mapping[str, int],
+        context: RunContext,
+        recorder: TurnRecorder,
+        resumed: tuple[PausedTurnRecord, Approval] | None = None,
+    ) -> AsyncIterator[TurnEvent]:
+        """The agent's run from its start, or from the pause `resumed` names with its decision."""
+        prepared = await self._setup.prepare(caller, agent, versions, context, recorder)
+        if not isinstance(prepared, AgentRun):
             for event in prepared:
                 yield event
+            return
+        run = prepared.start() if resumed is None else prepared.resume(resumed[0].paused, resumed[1])
+        async for event in run:
+            yield event
 
     async def _shown(
         self,

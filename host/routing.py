@@ -15,8 +15,10 @@ others and the lexical signal weighs more; a strong lexical match is enough on i
 
 The blend goes through a logistic curve fitted on labelled data (`host.routing_calibration`), giving scores in
 0..1 that compare across agents. Below `threshold`, or with the runner-up within `margin`, the
-router asks a clarifying question naming the candidates instead of guessing; a message whose parts
-(split on "and", "và", ";", "?", ...) clearly belong to different agents is also sent back.
+router asks a clarifying question naming the candidates instead of guessing. A message whose parts
+(split on "and", "và", ";", "?", ...) belong to different agents comes back as those parts, each
+with its agent, when every part is clear, and as a question naming them when one is not
+(`host.intents`).
 
 A `Router` embeds its agents once at construction; `route` costs one encoder call plus vector
 math. Build a new `Router` when agent configurations change.
@@ -25,7 +27,6 @@ math. Build a new `Router` when agent configurations change.
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentmesh.embeddings import embed
+from host.intents import RoutedPart, by_agent, split_intents
 from host.lexical_index import LexicalIndex
 from host.replies import clarifying_question
 from host.text import looks_vietnamese, words
@@ -42,15 +44,7 @@ from host.text import looks_vietnamese, words
 Encoder = Callable[[Sequence[str]], np.ndarray]
 RouteReason = Literal["confident", "low_confidence", "ambiguous", "multiple_intents", "empty"]
 
-# Where a message may turn to a second request: sentence punctuation, and the conjunctions that
-# join requests in English and Vietnamese (with and without accents).
-_INTENT_BOUNDARY = re.compile(
-    r"[.;?!]+(?=\s|$)|\b(?:and|also|then|plus|as well as|và|va|với|voi|rồi|roi|cũng như|cung nhu)\b",
-    re.IGNORECASE,
-)
-_MAX_PARTS = 4
 _SMALL_BATCH = 8
-_MIN_PART_WORDS = 2
 
 
 class AgentProfile(BaseModel):
@@ -84,7 +78,8 @@ class MessageEmbedding:
 
 
 class RouteDecision(BaseModel):
-    """The router's answer: an agent, or a clarifying question naming the candidates."""
+    """The router's answer: an agent, a clarifying question naming the candidates, or (reason
+    `multiple_intents`, not clarifying) the message's parts, each with the agent that answers it."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -93,6 +88,7 @@ class RouteDecision(BaseModel):
     clarify: bool
     reason: RouteReason
     question: str | None
+    parts: list[RoutedPart] = Field(default_factory=list)
     # The message's embedding, for the rest of its turn (tool ranking) to reuse; never serialised.
     embedding: MessageEmbedding | None = Field(default=None, exclude=True, repr=False)
 
@@ -154,16 +150,6 @@ class RouterSettings(BaseModel):
     def calibrated(self, raw: np.ndarray) -> np.ndarray:
         """Map blended similarities to 0..1 scores along the fitted logistic curve."""
         return 1.0 / (1.0 + np.exp(-self.score_slope * (raw - self.score_offset)))
-
-
-def split_intents(message: str) -> list[str]:
-    """The parts of `message` that could each be a request of their own (at most four).
-
-    Fragments of fewer than two words ("thanks", "and") are dropped; a message with one part left
-    is a single request.
-    """
-    parts = [part.strip() for part in _INTENT_BOUNDARY.split(message)]
-    return [part for part in parts if len(words(part)) >= _MIN_PART_WORDS][:_MAX_PARTS]
 
 
 @dataclass(frozen=True)
@@ -323,11 +309,28 @@ class Router:
         candidates = ranked[: settings.max_candidates]
         vietnamese = looks_vietnamese(message)
 
-        part_agents = self._confident_part_agents(evidence)
-        if len(part_agents) > 1:
-            named = sorted(part_agents.items(), key=lambda item: -item[1])[: settings.max_candidates]
+        part_agents = self._part_agents(evidence)
+        asked: dict[str, float] = {}
+        for part in part_agents:
+            if part is not None:
+                asked[part.agent] = max(part.score, asked.get(part.agent, 0.0))
+        if len(asked) > 1:
+            named = sorted(asked.items(), key=lambda item: -item[1])[: settings.max_candidates]
             chosen = [RouteCandidate(agent=name, score=round(score, 4)) for name, score in named]
-            return _clarification(chosen, "multiple_intents", vietnamese)
+            clear = [part for part in part_agents if part is not None]
+            if len(clear) < len(part_agents):
+                return _clarification(chosen, "multiple_intents", vietnamese)
+            parts = by_agent(
+                split_intents(message), [part.agent for part in clear], [part.score for part in clear]
+            )
+            return RouteDecision(
+                agent=None,
+                candidates=chosen,
+                clarify=False,
+                reason="multiple_intents",
+                question=None,
+                parts=parts,
+            )
         best = ranked[0]
         if best.score < settings.threshold:
             return _clarification(candidates, "low_confidence", vietnamese)
@@ -344,30 +347,31 @@ class Router:
             agent=best.agent, candidates=candidates, clarify=False, reason="confident", question=None
         )
 
-    def _confident_part_agents(self, evidence: Evidence) -> dict[str, float]:
-        """The agents that parts of the message clearly ask for, with each one's best score.
+    def _part_agents(self, evidence: Evidence) -> list[RouteCandidate | None]:
+        """The agent each part of the message clearly asks for (None: the part is unclear).
 
-        A part counts when it is routed confidently, its words point to that agent, and the whole
+        A part is clear when it is routed confidently, its words point to that agent, and the whole
         message is confidently in that agent's scope too: a generic part ("and I don't know why")
         can match some agent on its own while the message is plainly about one thing.
         """
         settings = self.settings
         supported = settings.calibrated(evidence.raw[0]) >= settings.threshold
-        found: dict[str, float] = {}
+        routed: list[RouteCandidate | None] = []
         for raw, lexical in zip(evidence.raw[1:], evidence.lexical[1:], strict=True):
             order = np.argsort(-raw)
             agent = int(order[0])
             best = float(settings.calibrated(raw[agent]))
             runner_up = float(raw[order[1]]) if len(order) > 1 else -np.inf
-            if (
+            clear = (
                 best >= settings.threshold
                 and raw[agent] - runner_up >= settings.margin
                 and lexical[agent] >= settings.part_lexical_evidence
                 and supported[agent]
-            ):
-                name = self.agents[agent].name
-                found[name] = max(best, found.get(name, 0.0))
-        return found
+            )
+            routed.append(
+                RouteCandidate(agent=self.agents[agent].name, score=round(best, 4)) if clear else None
+            )
+        return routed
 
     def _empty(self, message: str) -> RouteDecision:
         names = [agent.name for agent in self.agents]

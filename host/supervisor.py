@@ -5,8 +5,9 @@ router scores every agent the tenant can see (the platform's and its own, not on
 policy enables: a question for an agent the tenant lacks is then answered plainly as unavailable
 instead of being forced onto the wrong agent; another tenant's own agents are never considered).
 A short message that reads as the continuation of the previous turn stays with that turn's agent
-(a follow-up). When no agent is chosen the user gets the router's clarifying question, in their
-language, naming only agents they may use.
+(a follow-up). A message with several clear requests for different agents is answered part by
+part, each by its agent (`host.intents`). When no agent is chosen the user gets the router's
+clarifying question, in their language, naming only agents they may use.
 
 Routing itself runs on the shared, batched routers of `host.router_pool`.
 """
@@ -21,6 +22,7 @@ from host.agents import AgentConfig, AgentRegistry
 from host.authorizer import Authorizer
 from host.catalog import ToolCatalog
 from host.events import Outcome, RouteEvent
+from host.intents import RoutedPart
 from host.language import Language, detect_language
 from host.replies import capabilities, clarifying_question, reply
 from host.router_pool import RouterPool
@@ -42,6 +44,8 @@ class Routing:
     event: RouteEvent
     message_embedding: MessageEmbedding | None = None
     """The router's embedding of the message, for tool ranking to reuse (None when not routed)."""
+    parts: tuple[tuple[AgentConfig, RoutedPart], ...] = ()
+    """A message with several requests: each part with the agent that answers it (`agent` None)."""
 
 
 class Supervisor:
@@ -80,6 +84,8 @@ class Supervisor:
             return Routing(None, RouteEvent(agent=None, confidence=0.0, reason="no_agents"))
         candidates = [candidate.model_dump() for candidate in decision.candidates]
         confidence = decision.candidates[0].score if decision.candidates else 0.0
+        if decision.parts:
+            return self._parts(registry, turn, decision)
         chosen, reason = decision.agent, str(decision.reason)
         follow_up = self._follow_up_agent(registry, turn, decision)
         if follow_up is not None:
@@ -96,6 +102,24 @@ class Supervisor:
             return Routing(None, event, decision.embedding)
         event = RouteEvent(agent=chosen, confidence=confidence, reason=reason, candidates=candidates)
         return Routing(registry.get(chosen, caller.tenant_id), event, decision.embedding)
+
+    def _parts(self, registry: AgentRegistry, turn: TurnInput, decision: RouteDecision) -> Routing:
+        """Each part with its agent, or no agent when the tenant's policy refuses one of them."""
+        caller = turn.caller
+        parts = []
+        for part in decision.parts:
+            agent = registry.get(part.agent, caller.tenant_id)
+            if agent is None or not self._authorizer.use_agent(caller, part.agent).allowed:
+                refused = [{"agent": part.agent, "score": part.score}]
+                event = RouteEvent(
+                    agent=None, confidence=part.score, reason="agent_not_enabled", candidates=refused
+                )
+                return Routing(None, event, decision.embedding)
+            parts.append((agent, part))
+        asked = [part.model_dump() for part in decision.parts]
+        confidence = min(part.score for part in decision.parts)
+        event = RouteEvent(agent=None, confidence=confidence, reason="multiple_intents", candidates=asked)
+        return Routing(None, event, decision.embedding, tuple(parts))
 
     def _follow_up_agent(
         self, registry: AgentRegistry, turn: TurnInput, decision: RouteDecision

@@ -271,18 +271,47 @@ def test_a_question_about_a_vietnamese_message_is_asked_in_vietnamese(router: Ro
 
 
 @pytest.mark.parametrize(
-    "message",
+    ("message", "debt_part", "shipment_part"),
     [
-        "what is the debt of MST 0123456789 and where is shipment SH-1042?",
-        "Công nợ của MST 0123456789 và lô hàng SH-1042 đang ở đâu?",
-        "Cong no cua MST 0123456789 va lo hang SH-1042 dang o dau?",
-        "How much does customer 0312345678 owe? Also, has shipment SH-1050 been delivered?",
+        (
+            "what is the debt of MST 0123456789 and where is shipment SH-1042?",
+            "what is the debt of MST 0123456789",
+            "where is shipment SH-1042",
+        ),
+        (
+            "Công nợ của MST 0123456789 và lô hàng SH-1042 đang ở đâu?",
+            "Công nợ của MST 0123456789",
+            "lô hàng SH-1042 đang ở đâu",
+        ),
+        (
+            "Cong no cua MST 0123456789 va lo hang SH-1042 dang o dau?",
+            "Cong no cua MST 0123456789",
+            "lo hang SH-1042 dang o dau",
+        ),
+        (
+            "How much does customer 0312345678 owe? Also, has shipment SH-1050 been delivered?",
+            "How much does customer 0312345678 owe",
+            "has shipment SH-1050 been delivered",
+        ),
     ],
 )
-def test_two_requests_for_two_agents_get_a_clarification_not_a_guess(router: Router, message: str) -> None:
+def test_two_clear_requests_for_two_agents_come_back_as_two_parts(
+    router: Router, message: str, debt_part: str, shipment_part: str
+) -> None:
     decision = router.route(message)
+    assert (decision.agent, decision.reason, decision.clarify) == (None, "multiple_intents", False)
+    assert [(part.agent, part.text) for part in decision.parts] == [
+        ("debt", debt_part),
+        ("shipment", shipment_part),
+    ]
+
+
+def test_two_requests_with_one_unclear_part_get_a_clarification_not_a_guess(router: Router) -> None:
+    decision = router.route(
+        "What is the debt of MST 0123456789? Where is shipment SH-1042? Tell me a joke about cats"
+    )
+    assert decision.parts == []
     assert_asks_about(decision, "multiple_intents")
-    assert {candidate.agent for candidate in decision.candidates} == {"debt", "shipment"}
 
 
 @pytest.mark.parametrize(
