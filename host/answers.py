@@ -111,7 +111,7 @@ _MAX_QUOTED_PASSAGES = 3
 _MAX_QUOTED_CHARS = 900
 
 
-def _passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> ComposedAnswer:
+def passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> ComposedAnswer:
     """Quote the best document's passages among the hits; cite each distinct source once, in rank order.
 
     A question about a whole policy ("what is our return policy?") is answered by several of its
@@ -125,15 +125,16 @@ def _passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> C
         if source in seen:
             continue
         seen.add(source)
-        citations.append(
-            {
-                "index": len(citations) + 1,
-                "title": row.get("title"),
-                "document_id": source,
-                "score": row.get("score"),
-                "snippet": row.get("snippet") or row.get("text"),
-            }
-        )
+        citation = {
+            "index": len(citations) + 1,
+            "title": row.get("title"),
+            "document_id": source,
+            "score": row.get("score"),
+            "snippet": row.get("snippet") or row.get("text"),
+        }
+        if row.get("url"):
+            citation["url"] = row["url"]
+        citations.append(citation)
         if len(citations) == 3:
             break
     best = citations[0]
@@ -144,7 +145,9 @@ def _passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> C
     else:
         lead = quote.format(title=best["title"], snippet="").removesuffix(" [1]").rstrip()
         text = lead + "".join(f"\n- {passage} [1]" for passage in quoted)
-    sources = "\n".join(f"[{c['index']}] {c['title']}" for c in citations)
+    sources = "\n".join(
+        f"[{c['index']}] {c['title']}" + (f" — {c['url']}" if c.get("url") else "") for c in citations
+    )
     return ComposedAnswer(text=f"{text}\n\n{heading}:\n{sources}", citations=citations)
 
 
@@ -177,7 +180,7 @@ def compose_answer(
     words = Translation.of(render, language)
 
     if cites_passages(data, render):
-        return _passages_answer(row_lists[0][1], language)
+        return passages_answer(row_lists[0][1], language)
 
     parts: list[str] = []
     scalars = _scalars(data, fields)

@@ -118,8 +118,9 @@ class RouterSettings(BaseModel):
       average, on top of this background.
     - `part_lexical_evidence`: a message split into parts routed confidently to different agents
       is a multiple-intent message only if each part's lexical evidence for its agent reaches this
-      and the whole message also scores each of those agents above `threshold` (so "my card was
-      declined and I don't know why" stays one request).
+      and the whole message also scores each of those agents at least `part_support` (so "my card
+      was declined and I don't know why" stays one request). That support is below `threshold`:
+      in "debt of MST 3467871860 and has SH-1005 arrived?" the longer part dominates the whole.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -133,6 +134,7 @@ class RouterSettings(BaseModel):
     lexical_alone_weight: float = Field(default=0.55, ge=0, le=1)
     semantic_background: float = Field(default=0.2777, ge=-1, le=1)
     part_lexical_evidence: float = Field(default=0.5, ge=0, le=1)
+    part_support: float = Field(default=0.5, ge=0, le=1)
     score_slope: float = Field(default=13.3233, gt=0)
     score_offset: float = 0.2817
     threshold: float = Field(default=0.6359, ge=0, le=1)
@@ -355,7 +357,7 @@ class Router:
         can match some agent on its own while the message is plainly about one thing.
         """
         settings = self.settings
-        supported = settings.calibrated(evidence.raw[0]) >= settings.threshold
+        supported = settings.calibrated(evidence.raw[0]) >= settings.part_support
         routed: list[RouteCandidate | None] = []
         for raw, lexical in zip(evidence.raw[1:], evidence.lexical[1:], strict=True):
             order = np.argsort(-raw)

@@ -4,7 +4,9 @@ It takes one step at a time like any model: for a new question it picks the offe
 best fits the message (`host.tool_ranking`), fills its arguments from the JSON Schema
 (`host.arguments`), and asks for exactly the missing argument when a required one cannot be found.
 Once a tool has answered, it composes the final answer from the result's `structuredContent`
-(`host.answers`) in the tool's output format, else the agent's. Everything it says is in the
+(`host.answers`) in the tool's output format, else the agent's; a result whose tool declares a
+follow-up (a web search's hits) is read further first, and the answer quotes what was read
+(`host.follow_ups`). Everything it says is in the
 user's language: a Vietnamese reader gets the tool's Vietnamese wording, never its English text.
 """
 
@@ -13,13 +15,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Any
 
 import anyio
 
-from host.answers import Translation, cites_passages, compose_answer
+from host.answers import Translation, cites_passages, compose_answer, passages_answer
 from host.arguments import fill_arguments
 from host.catalog import ToolSpec
+from host.follow_ups import follow_up_calls, follows_up, read_passages
 from host.language import Language
 from host.models.base import Message, ModelRequest, ModelResponse, TextDelta, ToolCall
 from host.tool_ranking import ToolRanker
@@ -90,6 +94,8 @@ class LocalPlanner:
         """Whether this step runs the encoder: to rank tools, or to weigh quoted passages."""
         if not results:
             return len(request.tools) > 1
+        if len(results) > 1:
+            return True  # results read further: their passages are weighed
         data = results[-1].structured
         return data is not None and not results[-1].is_error and cites_passages(data, {})
 
@@ -98,9 +104,28 @@ class LocalPlanner:
         user, results = _current_turn(request.messages)
         if user is None:
             return ModelResponse(text=_SAYS[request.language]["what"], ending="needs_input")
+        if results and follows_up(results[0], request.tools):
+            return self._read_further(user.content, results, request)
         if results:
             return self._answer(user.content, results[-1], request)
         return self._plan(user.content, request)
+
+    def _read_further(self, question: str, results: list[Message], request: ModelRequest) -> ModelResponse:
+        """A result whose rows are read further (a web search's hits): first the calls that read
+        them, then the answer quoting the best passages of what they read, with its sources; the
+        first result's own answer when nothing read answers the question."""
+        first, read = results[0], results[1:]
+        if not read:
+            return ModelResponse(tool_calls=follow_up_calls(first, request.tools))
+        relevance = partial(self.ranker.relevance, embedding=request.message_embedding)
+        rows = read_passages(question, read, relevance)
+        if not rows or rows[0]["score"] < RELEVANCE_BAR:
+            return self._answer(question, first, request)
+        # The best page is quoted (its best passages); other pages are cited when they answer too.
+        best = rows[0]["url"]
+        rows = [row for row in rows if row["url"] == best or row["score"] >= RELEVANCE_BAR]
+        composed = passages_answer(rows, request.language)
+        return ModelResponse(text=composed.text, data=first.structured, citations=composed.citations)
 
     def _plan(self, message: str, request: ModelRequest) -> ModelResponse:
         ranked = self.ranker.rank(message, request.tools, embedding=request.message_embedding)

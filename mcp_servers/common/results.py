@@ -26,6 +26,19 @@ FORWARDS_USER_TOKEN_META_KEY = "io.agentmesh/forwards-user-token"
 then puts that token in the call's mesh token."""
 
 
+class FollowUp(BaseModel):
+    """A tool whose result is read further: for the first `limit` rows of `rows`, call `tool` with
+    `argument` set to the row's `field`, when the result's fields equal `when` (a search whose
+    hits are then fetched, so the answer quotes the pages, not the search engine's snippets)."""
+
+    tool: str
+    argument: str
+    rows: str
+    field: str
+    limit: int = 3
+    when: dict[str, Any] = {}
+
+
 def render_meta(
     output_format: OutputFormat,
     *,
@@ -35,10 +48,12 @@ def render_meta(
     priority: int = 0,
     rows: str | None = None,
     translations: Mapping[str, Mapping[str, Any]] | None = None,
+    follow_up: FollowUp | None = None,
 ) -> dict[str, Any]:
     """Tool `_meta` with renderer hints. `rows` names the list field a table is built from;
     `translations` the tool's wording per language (`{"vi": {"summary": ..., "labels": ...}}`),
-    for a host answering a reader of that language."""
+    for a host answering a reader of that language; `follow_up` what a planner reads next from
+    the result (`FollowUp`)."""
     hints: dict[str, Any] = {"format": output_format, "priority": priority}
     for key, value in (
         ("fields", fields),
@@ -46,6 +61,7 @@ def render_meta(
         ("filterable", filterable),
         ("rows", rows),
         ("translations", {language: dict(words) for language, words in (translations or {}).items()}),
+        ("follow_up", follow_up.model_dump() if follow_up else None),
     ):
         if value:
             hints[key] = value

@@ -23,7 +23,7 @@ from agentmesh.secrets import secret_box
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import ServeOptions, new_server
 from mcp_servers.common.lifecycle import serve_tenant_lifecycle
-from mcp_servers.common.results import render_meta, structured_result
+from mcp_servers.common.results import FollowUp, render_meta, structured_result
 from mcp_servers.common.server import DomainServer
 from mcp_servers.search import pages
 from mcp_servers.search.crawl import CrawlReport, crawl_site
@@ -191,6 +191,10 @@ def build_server(
             rows="hits",
             fields=["title", "url", "snippet"],
             priority=1,
+            # Hits from a provider are read with fetch_page, so the answer quotes the pages.
+            follow_up=FollowUp(
+                tool="fetch_page", argument="url", rows="hits", field="url", when={"source": "provider"}
+            ),
             translations={
                 "vi": {
                     "title": "tìm kiếm trên mạng",

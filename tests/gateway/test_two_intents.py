@@ -93,7 +93,9 @@ def test_a_part_that_needs_approval_waits_while_the_other_is_answered(mesh: Mesh
 
 
 def test_the_openai_api_streams_the_same_two_answers(mesh: Mesh) -> None:
-    client = openai.OpenAI(base_url=f"{mesh.url}/v1", api_key=mesh.token("acme", "openai-user"), max_retries=0)
+    client = openai.OpenAI(
+        base_url=f"{mesh.url}/v1", api_key=mesh.token("acme", "openai-user"), max_retries=0
+    )
     question = f"Cong no cua khach hang co MST {ACME_MST} la bao nhieu va van don SH-1001 dang o dau?"
     whole = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": question}])
     stream = client.chat.completions.create(
