@@ -1,6 +1,6 @@
 """Routing benchmark on CLINC150: one agent per domain, in-scope accuracy and out-of-scope detection.
 
-    python bench/routing.py [--data ../shared/data/clinc150] [--target-oos-recall 0.75]
+    python bench/routing.py [--data ../shared/data/clinc150] [--target-oos-recall 0.75] [--folds 5]
 
 Agents are configured from the training split only: a description per domain (its name and its
 intents' names) and at most ten examples per intent, chosen as the intent's most representative
@@ -12,6 +12,10 @@ from the full training rows and carries those settings. Evaluation is on `val.js
 
 In-scope accuracy counts a message right only when it is routed, without clarification, to its
 domain's agent; an out-of-scope message is caught when the router asks to clarify.
+
+Then one of `--folds` folds of the training data (each intent's rows dealt round the folds) and of
+`oos_train.jsonl` is held out: agents and settings are fitted the same way on the other folds and
+evaluated on the held-out one, rows nothing was fitted to.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agentmesh.embeddings import embed
-from host.routing import AgentProfile, Router
+from host.routing import AgentProfile, RouteDecision, Router
 from host.routing_calibration import calibrate
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150"
@@ -126,8 +130,77 @@ def halves(rows: Sequence[Row], seed: int) -> tuple[list[Row], list[Row]]:
     return first, second
 
 
+def held_out_fold(rows: Sequence[Row], folds: int, seed: int) -> tuple[list[Row], list[Row]]:
+    """One fold of `folds` held out (each intent's rows shuffled and dealt round the folds): the
+    rows to fit on and the rows never seen while fitting."""
+    by_intent: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_intent[row.intent].append(row)
+    generator = random.Random(seed + 1)
+    kept: list[Row] = []
+    held: list[Row] = []
+    for intent in sorted(by_intent):
+        group = by_intent[intent][:]
+        generator.shuffle(group)
+        for index, row in enumerate(group):
+            (held if index % folds == 0 else kept).append(row)
+    return kept, held
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
+
+
+def fitted_router(
+    train: Sequence[Row],
+    oos_train: Sequence[Row],
+    domains: dict[str, list[str]],
+    encoder: MemoEncoder,
+    args: argparse.Namespace,
+) -> Router:
+    """Agents from `train`, settings calibrated on `train` and `oos_train` only (cross-fitted halves)."""
+    configure, calibrate_on = halves(train, args.seed)
+    calibration_router = Router(
+        domain_agents(configure, domains, encoder, args.examples_per_intent), encoder=encoder
+    )
+    settings = calibrate(
+        calibration_router,
+        [(row.text, row.domain) for row in calibrate_on],
+        [row.text for row in oos_train],
+        target_oos_recall=args.target_oos_recall,
+    )
+    return Router(
+        domain_agents(train, domains, encoder, args.examples_per_intent), settings=settings, encoder=encoder
+    )
+
+
+def report(
+    name: str,
+    in_scope_rows: Sequence[Row],
+    in_scope: Sequence[RouteDecision],
+    out_of_scope: Sequence[RouteDecision],
+) -> None:
+    """Accuracy (a clarification is a miss), out-of-scope recall and precision, decisions by reason."""
+    right = sum(
+        1 for row, decision in zip(in_scope_rows, in_scope, strict=True) if decision.agent == row.domain
+    )
+    answered = [
+        (row, decision) for row, decision in zip(in_scope_rows, in_scope, strict=True) if not decision.clarify
+    ]
+    right_when_answered = sum(1 for row, decision in answered if decision.agent == row.domain)
+    caught = sum(1 for decision in out_of_scope if decision.clarify)
+    clarified_in_scope = len(in_scope_rows) - len(answered)
+    reasons: dict[str, int] = defaultdict(int)
+    for decision in [*in_scope, *out_of_scope]:
+        reasons[decision.reason] += 1
+    total = len(in_scope_rows)
+    print(f"[{name}] in-scope domain accuracy: {right / total:.4f} ({right}/{total}; clarification = miss)")
+    print(f"[{name}]   accuracy when routed: {right_when_answered / max(len(answered), 1):.4f}")
+    print(f"[{name}]   in-scope clarified: {clarified_in_scope / total:.4f}")
+    print(f"[{name}] out-of-scope recall: {caught / len(out_of_scope):.4f} ({caught}/{len(out_of_scope)})")
+    precision = caught / max(caught + clarified_in_scope, 1)
+    print(f"[{name}] out-of-scope precision: {precision:.4f} (out-of-scope among clarified)")
+    print(f"[{name}] decisions by reason: {dict(sorted(reasons.items()))}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--target-oos-recall", type=float, default=0.75)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for the encoder")
+    parser.add_argument(
+        "--folds", type=int, default=5, help="also report one of this many training folds, held out (0: skip)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.examples_per_intent <= 10:
         parser.error("--examples-per-intent must be between 1 and 10 (the benchmark's rule)")
@@ -150,20 +226,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     encoder = MemoEncoder()
 
     started = time.perf_counter()
-    configure, held_out = halves(train, args.seed)
-    calibration_router = Router(
-        domain_agents(configure, domains, encoder, args.examples_per_intent), encoder=encoder
-    )
-    settings = calibrate(
-        calibration_router,
-        [(row.text, row.domain) for row in held_out],
-        [row.text for row in oos_train],
-        target_oos_recall=args.target_oos_recall,
-    )
-    agents = domain_agents(train, domains, encoder, args.examples_per_intent)
+    fitted = fitted_router(train, oos_train, domains, encoder, args)
     timed = TimedEncoder()
-    router = Router(agents, settings=settings, encoder=timed)
-    print(f"configured and calibrated in {time.perf_counter() - started:.1f}s: {settings.model_dump()}")
+    router = Router(fitted.agents, settings=fitted.settings, encoder=timed)
+    print(
+        f"configured and calibrated in {time.perf_counter() - started:.1f}s: {router.settings.model_dump()}"
+    )
+    print(f"agents: {len(router.agents)} ({sum(len(agent.examples) for agent in router.agents)} examples)")
 
     router.route("warm up the encoder")
     latencies: list[float] = []
@@ -176,26 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elapsed = time.perf_counter() - began
         latencies.append(elapsed * 1000)
         own_work.append((elapsed - timed.seconds) * 1000)
-
-    in_scope = decisions[: len(val)]
-    out_of_scope = decisions[len(val) :]
-    right = sum(1 for row, decision in zip(val, in_scope, strict=True) if decision.agent == row.domain)
-    answered = [(row, decision) for row, decision in zip(val, in_scope, strict=True) if not decision.clarify]
-    right_when_answered = sum(1 for row, decision in answered if decision.agent == row.domain)
-    caught = sum(1 for decision in out_of_scope if decision.clarify)
-    clarified_in_scope = len(val) - len(answered)
-    reasons: dict[str, int] = defaultdict(int)
-    for decision in decisions:
-        reasons[decision.reason] += 1
-
-    print(f"agents: {len(agents)} ({sum(len(agent.examples) for agent in agents)} examples)")
-    print(f"in-scope domain accuracy: {right / len(val):.4f} ({right}/{len(val)}; clarification = miss)")
-    print(f"  accuracy when routed: {right_when_answered / max(len(answered), 1):.4f}")
-    print(f"  in-scope clarified: {clarified_in_scope / len(val):.4f}")
-    print(f"out-of-scope recall: {caught / len(oos_val):.4f} ({caught}/{len(oos_val)})")
-    precision = caught / max(caught + clarified_in_scope, 1)
-    print(f"out-of-scope precision: {precision:.4f} (out-of-scope among clarified)")
-    print(f"decisions by reason: {dict(sorted(reasons.items()))}")
+    report("validation", val, decisions[: len(val)], decisions[len(val) :])
     print(
         f"route latency ms: p50 {percentile(latencies, 50):.2f}  p95 {percentile(latencies, 95):.2f}"
         f"  mean {statistics.fmean(latencies):.2f}  (torch threads: {args.threads})"
@@ -204,6 +254,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  of which outside the encoder: p50 {percentile(own_work, 50):.2f}"
         f"  p95 {percentile(own_work, 95):.2f}"
     )
+
+    if args.folds > 1:
+        # Agents and settings fitted without one fold of the training data (and of oos_train),
+        # then evaluated on that fold: figures on rows nothing was fitted to.
+        kept, held = held_out_fold(train, args.folds, args.seed)
+        oos_kept, oos_held = held_out_fold(oos_train, args.folds, args.seed)
+        fold_router = fitted_router(kept, oos_kept, domains, encoder, args)
+        in_scope = fold_router.route_many([row.text for row in held])
+        out_of_scope = fold_router.route_many([row.text for row in oos_held])
+        report(f"held-out fold 1/{args.folds}", held, in_scope, out_of_scope)
     return 0
 
 
