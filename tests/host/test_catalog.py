@@ -195,7 +195,7 @@ def test_ranking_reuses_the_routers_embedding_of_the_message_from_the_same_encod
     assert encoded == [], "the ranking reused the router's vector"
     assert [tool.name for _, tool in ranker.rank(message, tools)] == expected
     assert encoded == [message], "without the router's embedding the message is embedded afresh"
-    other_encoder = ToolRanker(encoder=lambda texts: model.encode(list(texts), normalize_embeddings=True))
+    other_encoder = ToolRanker(encoder=lambda texts: model.encode(list(texts)))
     other_encoder.rank(message, tools, embedding=decision.embedding)
     assert encoded[-1] == message, "an embedding from another encoder is not reused"
 
