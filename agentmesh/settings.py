@@ -36,7 +36,15 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     qdrant_url: str | None = Field(default=None, alias="QDRANT_URL")
     # Without QDRANT_URL: Qdrant local mode (pure Python) or Qdrant Edge (the Rust engine in process).
-    rag_engine: Literal["local", "edge"] = Field(default="local", alias="AGENTMESH_RAG_ENGINE")
+    rag_engine: Literal["auto", "local", "edge"] = Field(
+        default="auto",
+        alias="AGENTMESH_RAG_ENGINE",
+        description=(
+            "the embedded RAG engine without QDRANT_URL: edge (Qdrant Edge, in process), local "
+            "(qdrant-client's local mode), or auto: edge, unless the data directory already holds "
+            "a local-mode index (an earlier default), which is then kept"
+        ),
+    )
 
     # End-user tokens accepted by the gateway.
     jwt_issuer: str = Field(default="agentmesh-dev", alias="AGENTMESH_JWT_ISSUER")

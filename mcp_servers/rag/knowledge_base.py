@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -147,6 +148,22 @@ class _Plan:
     duplicates_skipped: int = 0
 
 
+def _edge_path(settings: Settings) -> Path:
+    return settings.resolved_data_dir / "rag" / "edge"
+
+
+def _local_path(settings: Settings) -> Path:
+    return settings.resolved_data_dir / "rag" / "qdrant"
+
+
+def _embedded_engine(settings: Settings) -> Literal["local", "edge"]:
+    """The configured engine; for `auto`, Qdrant Edge (hybrid p95 ~22 ms against ~444 ms), except
+    on a data directory whose knowledge is already in local mode: switching would hide it."""
+    if settings.rag_engine != "auto":
+        return settings.rag_engine
+    return "local" if _local_path(settings).exists() and not _edge_path(settings).exists() else "edge"
+
+
 class KnowledgeBase:
     """Documents and retrieval for every tenant, each call scoped to the tenant it names."""
 
@@ -171,14 +188,10 @@ class KnowledgeBase:
         index: KnowledgeEngine
         if settings.qdrant_url:
             index = KnowledgeIndex.open(path=None, url=settings.qdrant_url, dimension=EMBEDDING_DIM)
-        elif settings.rag_engine == "edge":
-            index = EdgeKnowledgeIndex.open(
-                path=settings.resolved_data_dir / "rag" / "edge", dimension=EMBEDDING_DIM
-            )
+        elif _embedded_engine(settings) == "edge":
+            index = EdgeKnowledgeIndex.open(path=_edge_path(settings), dimension=EMBEDDING_DIM)
         else:
-            index = KnowledgeIndex.open(
-                path=settings.resolved_data_dir / "rag" / "qdrant", url=None, dimension=EMBEDDING_DIM
-            )
+            index = KnowledgeIndex.open(path=_local_path(settings), url=None, dimension=EMBEDDING_DIM)
         return cls(index)
 
     def close(self) -> None:
