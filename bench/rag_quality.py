@@ -154,7 +154,8 @@ def ingest(knowledge: KnowledgeBase, corpus: list[dict[str, str]], threads: int)
     seconds = time.perf_counter() - started
     torch.set_num_threads(1)
     print(
-        f"ingestion ({threads} torch threads): {len(corpus)} documents -> {chunks} chunks in "
+        f"ingestion (encoder {sentence_encoder().name}; {threads} torch threads, used by the torch "
+        f"encoder only): {len(corpus)} documents -> {chunks} chunks in "
         f"{seconds:.1f} s = {chunks / seconds:.1f} chunks/s ({len(corpus) / seconds:.1f} docs/s)"
     )
 
