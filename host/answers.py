@@ -107,6 +107,14 @@ def cites_passages(data: Mapping[str, Any], render: Mapping[str, Any]) -> bool:
     return bool(row_lists) and _is_passage_list(row_lists[0][1])
 
 
+def passage_texts(data: Mapping[str, Any], render: Mapping[str, Any]) -> list[str]:
+    """The text of every passage a search result holds, in its order (none if it holds none)."""
+    if not cites_passages(data, render):
+        return []
+    rows = _row_lists(data, render.get("rows"))[0][1]
+    return [str(row.get("snippet") or row.get("text") or "") for row in rows]
+
+
 _MAX_QUOTED_PASSAGES = 3
 _MAX_QUOTED_CHARS = 900
 

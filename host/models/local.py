@@ -16,11 +16,10 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
-from typing import Any
 
 import anyio
 
-from host.answers import Translation, cites_passages, compose_answer, passages_answer
+from host.answers import Translation, cites_passages, compose_answer, passage_texts, passages_answer
 from host.arguments import fill_arguments
 from host.catalog import ToolSpec
 from host.follow_ups import follow_up_calls, follows_up, read_passages
@@ -187,7 +186,9 @@ class LocalPlanner:
         if data is None:
             return ModelResponse(text=result.content, render=render)
         composed = compose_answer(data, render, result.content, request.language)
-        if composed.citations and not self._answers(question, composed.citations, request):
+        # Every retrieved passage counts, not only those quoted: passages that tie in the ranking
+        # may come back in either order, and the quoted one is not always the closest.
+        if composed.citations and not self._answers(question, passage_texts(data, render), request):
             titles = ", ".join(f"“{citation['title']}”" for citation in composed.citations)
             text = _SAYS[request.language]["not_found"].format(titles=titles)
             return ModelResponse(text=text, ending="not_found", render=render)
@@ -202,9 +203,8 @@ class LocalPlanner:
         )
         return ModelResponse(text=text, data=data, render=render, citations=composed.citations)
 
-    def _answers(self, question: str, citations: Sequence[dict[str, Any]], request: ModelRequest) -> bool:
-        """Whether any cited passage is close enough to the question to answer it."""
-        passages = [str(citation.get("snippet") or "") for citation in citations]
+    def _answers(self, question: str, passages: Sequence[str], request: ModelRequest) -> bool:
+        """Whether any retrieved passage is close enough to the question to answer it."""
         scores = self.ranker.relevance(question, passages, embedding=request.message_embedding)
         return max(scores, default=0.0) >= RELEVANCE_BAR
 

@@ -384,7 +384,10 @@ class KnowledgeBase:
         found = self.index.search(
             tenant_id, dense=dense, sparse=sparse, limit=top_k, conditions=conditions, mode=mode
         )
-        return [_hit(chunk, query) for chunk in found]
+        # Fused scores tie often (RRF ranks); the engines break ties differently, so ties go in
+        # document order and every engine answers the same question with the same passages.
+        ordered = sorted(found, key=_rank_then_document_order)
+        return [_hit(chunk, query) for chunk in ordered]
 
     def documents(self, tenant_id: str) -> list[DocumentSummary]:
         """Every document of the tenant, by title."""
@@ -428,6 +431,10 @@ def indexed_text(title: str, chunk: Chunk) -> str:
     """What both retrievers read for a chunk: the title and heading path give it context."""
     lines = [title, chunk.heading, chunk.text] if chunk.heading else [title, chunk.text]
     return "\n".join(lines)
+
+
+def _rank_then_document_order(chunk: ScoredChunk) -> tuple[float, str, int]:
+    return (-chunk.score, chunk.payload["document_id"], chunk.payload["chunk_index"])
 
 
 def _hit(chunk: ScoredChunk, query: str) -> SearchHit:

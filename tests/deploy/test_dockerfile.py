@@ -188,7 +188,7 @@ def test_base_images_are_pinned_to_a_patch_release() -> None:
 def test_torch_is_the_pinned_cpu_build_installed_before_the_package() -> None:
     runs = [i.value for i in stages()[0].all("RUN")]
     torch = next(index for index, run in enumerate(runs) if "torch==" in run)
-    package = next(index for index, run in enumerate(runs) if re.search(r"pip install [^&]*\.\s*$", run))
+    package = next(index for index, run in enumerate(runs) if re.search(r"pip install [^&]*\.\s*(&&|$)", run))
     assert "torch==2.13.0" in runs[torch]
     assert "--index-url https://download.pytorch.org/whl/cpu" in runs[torch]
     assert torch < package
