@@ -31,6 +31,9 @@ class RouteEvent(BaseModel):
     candidates: list[dict[str, Any]] = Field(default_factory=list)
     reason: str
     duration_ms: float = 0.0
+    unclear_parts: list[str] = Field(
+        default_factory=list, description="parts of a several-request message no agent clearly answers"
+    )
 
 
 class ToolCallEvent(BaseModel):

@@ -132,8 +132,22 @@ def joined(names: Sequence[str], language: Language) -> str:
     return _listed(names, "và" if language == "vi" else "and")
 
 
-def clarifying_question(names: Sequence[str], reason: str, language: Language) -> str:
-    """The question asked back instead of routing, naming the candidate agents, in `language`."""
+def clarifying_question(
+    names: Sequence[str], reason: str, language: Language, unclear: Sequence[str] = ()
+) -> str:
+    """The question asked back instead of routing, naming the candidate agents, in `language`;
+    for a message with several requests, the parts that are not clear (`unclear`) are quoted."""
+    if unclear and reason == "multiple_intents":
+        quoted = ", ".join(f"“{part}”" for part in unclear)
+        if language == "vi":
+            return (
+                f"Tôi có thể giúp về {_listed(names, 'và')}, nhưng chưa rõ ý {quoted}. "
+                "Bạn hãy hỏi lại phần đó rõ hơn, hoặc hỏi từng việc một."
+            )
+        return (
+            f"I can help with {_listed(names, 'and')}, but I'm not sure what you mean by {quoted}. "
+            "Please say that part another way, or ask one thing at a time."
+        )
     if language == "vi":
         questions = {
             "low_confidence": f"Tôi chưa chắc yêu cầu này thuộc về ai. Bạn muốn hỏi {_listed(names, 'hay')}?",

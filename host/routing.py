@@ -39,12 +39,11 @@ from agentmesh.embeddings import embed
 from host.intents import RoutedPart, by_agent, split_intents
 from host.lexical_index import LexicalIndex
 from host.replies import clarifying_question
+from host.similarity import cosine, unit_rows
 from host.text import looks_vietnamese, words
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 RouteReason = Literal["confident", "low_confidence", "ambiguous", "multiple_intents", "empty"]
-
-_SMALL_BATCH = 8
 
 
 class AgentProfile(BaseModel):
@@ -89,6 +88,8 @@ class RouteDecision(BaseModel):
     reason: RouteReason
     question: str | None
     parts: list[RoutedPart] = Field(default_factory=list)
+    unclear_parts: list[str] = Field(default_factory=list)
+    """The parts of a several-request message that no agent clearly answers (reason `multiple_intents`)."""
     # The message's embedding, for the rest of its turn (tool ranking) to reuse; never serialised.
     embedding: MessageEmbedding | None = Field(default=None, exclude=True, repr=False)
 
@@ -201,7 +202,7 @@ class Router:
             [example for example in agent.examples if example.strip()] or [agent.description]
             for agent in self.agents
         ]
-        vectors = _unit_rows(encoder([agent.description for agent in self.agents] + _flatten(example_texts)))
+        vectors = unit_rows(encoder([agent.description for agent in self.agents] + _flatten(example_texts)))
         self._descriptions = vectors[: len(self.agents)]
         self._examples = vectors[len(self.agents) :]
         bounds = np.cumsum([0] + [len(texts) for texts in example_texts])
@@ -248,10 +249,10 @@ class Router:
 
     def evidence(self, texts: Sequence[str]) -> Evidence:
         settings = self.settings
-        vectors = _unit_rows(self._encoder(texts))
+        vectors = unit_rows(self._encoder(texts))
         vietnamese = np.array([looks_vietnamese(text) for text in texts])
         neighbours = self._neighbours(vectors, vietnamese)
-        description = _cosine(vectors, self._descriptions)
+        description = cosine(vectors, self._descriptions)
         lexical = np.stack([self._lexical.score(text) for text in texts])
         semantic_total = settings.example_weight + settings.description_weight
         semantic = (settings.example_weight * neighbours + settings.description_weight * description) / max(
@@ -274,7 +275,7 @@ class Router:
         """
         settings = self.settings
         weights = np.asarray(settings.neighbour_weights, dtype=np.float64)
-        similarity = _cosine(vectors, self._examples)
+        similarity = cosine(vectors, self._examples)
         neighbours = np.zeros((len(vectors), len(self.agents)))
         for column, span in enumerate(self._example_slices):
             languages = self._example_vietnamese[span]
@@ -319,12 +320,15 @@ class Router:
         if len(asked) > 1:
             named = sorted(asked.items(), key=lambda item: -item[1])[: settings.max_candidates]
             chosen = [RouteCandidate(agent=name, score=round(score, 4)) for name, score in named]
+            texts = split_intents(message)
+            unclear = [text for text, part in zip(texts, part_agents, strict=True) if part is None]
+            if unclear:
+                # Named in the order the message asks them, as the question quotes the message.
+                asked_order = list(asked)  # filled part by part, so in message order
+                in_order = sorted(chosen, key=lambda candidate: asked_order.index(candidate.agent))
+                return _clarification(in_order, "multiple_intents", vietnamese, unclear)
             clear = [part for part in part_agents if part is not None]
-            if len(clear) < len(part_agents):
-                return _clarification(chosen, "multiple_intents", vietnamese)
-            parts = by_agent(
-                split_intents(message), [part.agent for part in clear], [part.score for part in clear]
-            )
+            parts = by_agent(texts, [part.agent for part in clear], [part.score for part in clear])
             return RouteDecision(
                 agent=None,
                 candidates=chosen,
@@ -381,26 +385,20 @@ class Router:
         return RouteDecision(agent=None, candidates=[], clarify=True, reason="empty", question=question)
 
 
-def _clarification(candidates: list[RouteCandidate], reason: RouteReason, vietnamese: bool) -> RouteDecision:
+def _clarification(
+    candidates: list[RouteCandidate], reason: RouteReason, vietnamese: bool, unclear: Sequence[str] = ()
+) -> RouteDecision:
     names = [candidate.agent for candidate in candidates]
-    question = clarifying_question(names, reason, "vi" if vietnamese else "en")
-    return RouteDecision(agent=None, candidates=candidates, clarify=True, reason=reason, question=question)
+    question = clarifying_question(names, reason, "vi" if vietnamese else "en", unclear)
+    return RouteDecision(
+        agent=None,
+        candidates=candidates,
+        clarify=True,
+        reason=reason,
+        question=question,
+        unclear_parts=list(unclear),
+    )
 
 
 def _flatten(groups: Sequence[Sequence[str]]) -> list[str]:
     return [text for group in groups for text in group]
-
-
-def _cosine(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Cosine similarity of unit rows. A few rows (one message and its parts) use einsum's own
-    loop: a multi-threaded BLAS call that small waits on its thread pool, which on a busy machine
-    costs tens of milliseconds instead of a tenth of one. Batches use BLAS."""
-    if len(rows) <= _SMALL_BATCH:
-        return np.einsum("md,nd->mn", rows, columns)
-    return rows @ columns.T
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    matrix = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)

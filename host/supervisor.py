@@ -92,7 +92,11 @@ class Supervisor:
             chosen, reason = follow_up.name, "follow_up"
         elif decision.clarify or chosen is None:
             event = RouteEvent(
-                agent=None, confidence=confidence, reason=decision.reason, candidates=candidates
+                agent=None,
+                confidence=confidence,
+                reason=decision.reason,
+                candidates=candidates,
+                unclear_parts=decision.unclear_parts,
             )
             return Routing(None, event, decision.embedding)
         if not self._authorizer.use_agent(caller, chosen).allowed:
@@ -188,7 +192,7 @@ class Supervisor:
             return reply(language, "out_of_scope", capabilities=capabilities(able, language)), "clarify"
         if event.reason == "empty" or not named:
             named = sorted(enabled)
-        return clarifying_question(named, event.reason, language), "clarify"
+        return clarifying_question(named, event.reason, language, event.unclear_parts), "clarify"
 
 
 def _example_in(agent: AgentConfig, language: Language) -> str | None:

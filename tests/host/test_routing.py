@@ -312,6 +312,8 @@ def test_two_requests_with_one_unclear_part_get_a_clarification_not_a_guess(rout
     )
     assert decision.parts == []
     assert_asks_about(decision, "multiple_intents")
+    assert decision.unclear_parts == ["Tell me a joke about cats"]
+    assert decision.question is not None and "“Tell me a joke about cats”" in decision.question
 
 
 @pytest.mark.parametrize(
