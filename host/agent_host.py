@@ -48,6 +48,7 @@ from host.models.registry import ModelRegistry
 from host.prompt_catalog import ServerPrompts
 from host.replies import reply
 from host.response_redaction import ResponseRedaction
+from host.routing import MessageEmbedding
 from host.server_features import ServerFeatures
 from host.steps import Approval
 from host.supervisor import Supervisor
@@ -278,14 +279,7 @@ class AgentHost:
             )
             yield FinalEvent(agent=None, answer=answer, outcome=outcome)
             return
-        context = RunContext(
-            messages=[*turn.history, Message(role="user", content=turn.message)],
-            memory=turn.memory,
-            attachments=turn.attachments,
-            language=language,
-            rank_by=turn.message,
-            embedding=routing.message_embedding,
-        )
+        context = _asking(turn, turn.message, language, routing.message_embedding)
         async for event in self._run(turn.caller, routing.agent, versions, context, recorder):
             yield event
 
@@ -305,13 +299,7 @@ class AgentHost:
             yield RouteEvent(
                 agent=agent.name, confidence=part.score, reason="intent_part", candidates=[part.model_dump()]
             )
-            context = RunContext(
-                messages=[*turn.history, Message(role="user", content=part.text)],
-                memory=turn.memory,
-                attachments=turn.attachments,
-                language=language,
-                rank_by=part.text,
-            )
+            context = _asking(turn, part.text, language)
             streamed = False
             async for event in self._run(turn.caller, agent, versions, context, recorder):
                 if isinstance(event, FinalEvent):
@@ -389,3 +377,17 @@ class AgentHost:
                 await recorder.finish()
             for shown in redaction.events(event):
                 yield shown
+
+
+def _asking(
+    turn: TurnInput, message: str, language: Language, embedding: MessageEmbedding | None = None
+) -> RunContext:
+    """The run context of a fresh turn asking `message` (the whole message, or one of its parts)."""
+    return RunContext(
+        messages=[*turn.history, Message(role="user", content=message)],
+        memory=turn.memory,
+        attachments=turn.attachments,
+        language=language,
+        rank_by=message,
+        embedding=embedding,
+    )

@@ -59,11 +59,6 @@ def follow_up_calls(result: Message, tools: Sequence[ToolSpec]) -> list[ToolCall
     ]
 
 
-def follows_up(result: Message, tools: Sequence[ToolSpec]) -> bool:
-    """Whether `result` is one whose rows were (or would be) read further."""
-    return bool(follow_up_calls(result, tools))
-
-
 def read_passages(question: str, pages: Sequence[Message], relevance: Relevance) -> list[dict[str, Any]]:
     """The fetched texts' passages, best match to the question first, as search rows (title, url,
     snippet, score, chunk_index); failed reads are left out."""

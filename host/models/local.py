@@ -22,7 +22,7 @@ import anyio
 from host.answers import Translation, cites_passages, compose_answer, passage_texts, passages_answer
 from host.arguments import fill_arguments
 from host.catalog import ToolSpec
-from host.follow_ups import follow_up_calls, follows_up, read_passages
+from host.follow_ups import follow_up_calls, read_passages
 from host.language import Language
 from host.models.base import Message, ModelRequest, ModelResponse, TextDelta, ToolCall
 from host.tool_ranking import ToolRanker
@@ -103,19 +103,22 @@ class LocalPlanner:
         user, results = _current_turn(request.messages)
         if user is None:
             return ModelResponse(text=_SAYS[request.language]["what"], ending="needs_input")
-        if results and follows_up(results[0], request.tools):
-            return self._read_further(user.content, results, request)
         if results:
+            follow_ups = follow_up_calls(results[0], request.tools)
+            if follow_ups:
+                return self._read_further(user.content, results, follow_ups, request)
             return self._answer(user.content, results[-1], request)
         return self._plan(user.content, request)
 
-    def _read_further(self, question: str, results: list[Message], request: ModelRequest) -> ModelResponse:
+    def _read_further(
+        self, question: str, results: list[Message], follow_ups: list[ToolCall], request: ModelRequest
+    ) -> ModelResponse:
         """A result whose rows are read further (a web search's hits): first the calls that read
         them, then the answer quoting the best passages of what they read, with its sources; the
         first result's own answer when nothing read answers the question."""
         first, read = results[0], results[1:]
         if not read:
-            return ModelResponse(tool_calls=follow_up_calls(first, request.tools))
+            return ModelResponse(tool_calls=follow_ups)
         relevance = partial(self.ranker.relevance, embedding=request.message_embedding)
         rows = read_passages(question, read, relevance)
         if not rows or rows[0]["score"] < RELEVANCE_BAR:
