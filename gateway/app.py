@@ -204,7 +204,9 @@ def create_app(
             await console_auth.oidc.aclose()
 
     return Starlette(
-        routes=[*(operation.route() for operation in operations), *mcp_endpoint.routes, *oauth_routes.routes],
+        # `/mcp` first: Starlette tries routes in order, and an MCP client's calls are the requests
+        # that come back to back; behind the REST API's hundred-odd routes each paid for the scan.
+        routes=[*mcp_endpoint.routes, *(operation.route() for operation in operations), *oauth_routes.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             Middleware(RequestTelemetryMiddleware, metrics=gateway_metrics),

@@ -45,21 +45,29 @@ def _valid_id(value: Any) -> bool:
     )
 
 
-def jsonrpc_problem(body: bytes) -> Response | None:
-    """The JSON-RPC error answering `body`, or None when the MCP layer may parse it."""
+class JsonRpcRefusal(Exception):
+    """A body the MCP layer must not parse; `response` is the JSON-RPC error answering it."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.response = _jsonrpc_error(code, message)
+
+
+def parse_jsonrpc(body: bytes) -> Any:
+    """The decoded body of an MCP request; raises `JsonRpcRefusal` when the MCP layer may not parse it."""
     if nests_deeper_than(body, MAX_JSON_DEPTH):
-        return _jsonrpc_error(PARSE_ERROR, f"Parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        raise JsonRpcRefusal(PARSE_ERROR, f"Parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _jsonrpc_error(PARSE_ERROR, "Parse error: the body is not JSON")
+        raise JsonRpcRefusal(PARSE_ERROR, "Parse error: the body is not JSON") from None
     messages = payload if isinstance(payload, list) else [payload]
     for message in messages:
         if not isinstance(message, dict):
-            return _jsonrpc_error(INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a JSON object")
+            raise JsonRpcRefusal(INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a JSON object")
         if "id" in message and not _valid_id(message["id"]):
-            return _jsonrpc_error(INVALID_REQUEST, "Invalid Request: id must be a string, a number or null")
-    return None
+            raise JsonRpcRefusal(INVALID_REQUEST, "Invalid Request: id must be a string, a number or null")
+    return payload
 
 
 def replay(body: bytes) -> Receive:

@@ -32,7 +32,6 @@ canonical URL; platform tokens (the platform audience, as `agentmesh token` mint
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +40,7 @@ import structlog
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INTERNAL_ERROR,
@@ -76,7 +76,8 @@ from gateway.auth import AuthenticatedUser, authenticate, canonical_resource
 from gateway.bodies import read_body
 from gateway.errors import ApiError, error_response
 from gateway.host_check import HostCheck
-from gateway.jsonrpc_guard import json_errors, jsonrpc_problem, replay, replay_then
+from gateway.jsonrpc_guard import JsonRpcRefusal, json_errors, parse_jsonrpc, replay, replay_then
+from gateway.mcp_lean import LeanRequest, answer, lean_request
 from gateway.openapi import Operation
 from gateway.tenants import TenantDirectory
 from host.agent_host import AgentHost
@@ -177,13 +178,9 @@ def _tool_of(spec: ToolSpec) -> Tool:
     )
 
 
-def _wants_progress(body: bytes) -> bool:
+def _wants_progress(payload: Any) -> bool:
     """Whether the request asks for progress notifications (its `_meta.progressToken`)."""
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return False
-    params = message.get("params") if isinstance(message, dict) else None
+    params = payload.get("params") if isinstance(payload, dict) else None
     meta = params.get("_meta") if isinstance(params, dict) else None
     return isinstance(meta, dict) and meta.get("progressToken") is not None
 
@@ -270,15 +267,29 @@ class TenantMcpEndpoint:
         except ApiError as exc:
             await self._refusal(connection, exc)(scope, receive, send)
             return
-        problem = jsonrpc_problem(body)
-        if problem is not None:
-            await problem(scope, receive, send)
+        try:
+            payload = parse_jsonrpc(body)
+        except JsonRpcRefusal as refusal:
+            await refusal.response(scope, receive, send)
+            return
+        lean = lean_request(connection.headers, payload)
+        if lean is not None:
+            response = await answer(lean, lambda: self._lean_result(lean, user))
+            await response(scope, receive, send)
             return
         scope[USER_SCOPE_KEY] = user
-        if _wants_progress(body):
+        if _wants_progress(payload):
             await self._streaming.handle_request(scope, replay_then(body, receive), json_errors(send))
             return
         await self._sessions.handle_request(scope, replay(body), json_errors(send))
+
+    async def _lean_result(self, request: LeanRequest, user: AuthenticatedUser) -> BaseModel:
+        """The result of a lean-path request, through the same handlers as the SDK's path."""
+        if request.method == "tools/call":
+            params = CallToolRequestParams.model_validate(request.params, by_name=False)
+            return await self._tool_result(user, params, progress=None)
+        PaginatedRequestParams.model_validate(request.params, by_name=False)
+        return await self._tool_list(user)
 
     def _refusal(self, connection: HTTPConnection, exc: ApiError) -> Response:
         headers = dict(exc.headers)
@@ -325,7 +336,9 @@ class TenantMcpEndpoint:
 
     async def _admitted(self, ctx: ServerRequestContext[Any, Any]) -> Caller:
         """The caller of a request the rate limit admits; a JSON-RPC error when it does not."""
-        user = self._user(ctx)
+        return await self._admitted_user(self._user(ctx))
+
+    async def _admitted_user(self, user: AuthenticatedUser) -> Caller:
         try:
             await self._admit(user)
         except ApiError as exc:
@@ -339,7 +352,10 @@ class TenantMcpEndpoint:
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
-        specs = await self._host.catalog_for(await self._admitted(ctx))
+        return await self._tool_list(self._user(ctx))
+
+    async def _tool_list(self, user: AuthenticatedUser) -> ListToolsResult:
+        specs = await self._host.catalog_for(await self._admitted_user(user))
         return ListToolsResult(tools=[_tool_of(spec) for spec in specs])
 
     async def _list_resources(
@@ -398,7 +414,11 @@ class TenantMcpEndpoint:
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
     ) -> CallToolResult:
-        user = self._user(ctx)
+        return await self._tool_result(self._user(ctx), params, progress=ctx.session.report_progress)
+
+    async def _tool_result(
+        self, user: AuthenticatedUser, params: CallToolRequestParams, *, progress: ProgressFnT | None
+    ) -> CallToolResult:
         server, tool = split_external_name(params.name)
         if not server or not tool:
             return _error_result(
@@ -422,7 +442,7 @@ class TenantMcpEndpoint:
             server,
             tool,
             dict(params.arguments or {}),
-            progress=ctx.session.report_progress,
+            progress=progress,
         )
         if outcome.is_error:
             return _relayed_error(outcome)

@@ -2,7 +2,8 @@
 
 Every decision goes through the tenant's `PolicySet.decide` (one decision function for the host,
 the gateway's `/mcp` and `agentmesh policy check`) and, when it authorises something a turn is
-about to do, is recorded in the audit trail with the rule that made it. Listing what a caller may
+about to do, is recorded in the audit trail with the rule that made it (an allowed tool call in
+the one event of the call itself, so a proxied call costs one audit row). Listing what a caller may
 see (the catalog) decides without auditing: nothing is done yet.
 """
 
@@ -50,9 +51,13 @@ class Authorizer:
         return decision
 
     def call_tool(self, caller: Caller, tool: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
-        """The decision on calling `tool` with `arguments` now (the caller's role included)."""
+        """The decision on calling `tool` with `arguments` now (the caller's role included).
+
+        A refusal or a wait for approval is audited here; an allowed call is audited once, by the
+        `tool.call` event that records how it ended under the rule that allowed it."""
         decision = self._decide_tool(caller, tool, {"arguments": dict(arguments)})
-        self.audit.decision(caller, tool.qualified_name, decision, arguments=arguments)
+        if decision.effect != "allow":
+            self.audit.decision(caller, tool.qualified_name, decision, arguments=arguments)
         return decision
 
     def read_resource(self, caller: Caller, governing: ToolSpec, uri: str) -> Decision:

@@ -151,7 +151,13 @@ class ToolExecutor:
             )
         try:
             result = await self._pool.connection(tool.server).call_tool(
-                tool.name, arguments, token=token, timeout=timeout, progress=progress
+                tool.name,
+                arguments,
+                token=token,
+                timeout=timeout,
+                progress=progress,
+                input_schema=tool.input_schema,
+                output_schema=tool.output_schema,
             )
         except TimeoutError:
             await self._failed(breaker, caller, "timeout")

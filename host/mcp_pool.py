@@ -53,6 +53,8 @@ from mcp_types import (
 from agentmesh.errors import AgentmeshError
 from agentmesh.outbound import OutboundGuard
 from agentmesh.outbound_http import guarded_client
+from host import single_exchange
+from host.single_exchange import CLIENT_INFO, NotServedHere, ToolShapes
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +118,8 @@ class ServerConnection:
         self._on_message = on_message
         self._on_tools_changed = on_tools_changed
         self._client: Client | None = None
+        self._http: httpx2.AsyncClient | None = None
+        self._shapes = ToolShapes()
         self._ready = anyio.Event()
         self._reconnect = anyio.Event()
         self._stop = anyio.Event()
@@ -144,6 +148,7 @@ class ServerConnection:
                 log.info("mcp_connect_failed", server=self.name, error=self._last_error)
             finally:
                 self._client = None
+                self._http = None
             with anyio.move_on_after(delay):
                 await stop.wait()
             delay = min(delay * 2, 5.0)
@@ -163,10 +168,13 @@ class ServerConnection:
         async with (
             http_client as http,
             Client(
-                streamable_http_client(self.url, http_client=http), message_handler=message_handler
+                streamable_http_client(self.url, http_client=http),
+                message_handler=message_handler,
+                client_info=CLIENT_INFO,
             ) as client,
         ):
             self._client = client
+            self._http = http
             self._last_error = None
             self._connected_at = time.time()
             self._reconnect = anyio.Event()
@@ -235,11 +243,32 @@ class ServerConnection:
         token: str,
         timeout: float,
         progress: ProgressFnT | None = None,
+        input_schema: Mapping[str, Any] | None = None,
+        output_schema: Mapping[str, Any] | None = None,
     ) -> CallToolResult:
+        """Call `tool` as the holder of `token`; the tool's schemas (from the catalog) shape the
+        request's headers and check its result on the single-exchange path."""
         client = self._require_client()
         reset = _call_bearer.set(token)
         try:
             with self._unreachable_as_unavailable(), anyio.fail_after(timeout):
+                http = self._http
+                if progress is None and http is not None and single_exchange.serves(client.protocol_version):
+                    try:
+                        result = await single_exchange.call_tool(
+                            http,
+                            self.url,
+                            client.protocol_version,
+                            tool,
+                            arguments,
+                            headers=self._shapes.param_headers(tool, input_schema, arguments),
+                            timeout=timeout,
+                        )
+                    except NotServedHere as exc:
+                        log.info("mcp_call_through_sdk", server=self.name, tool=tool, reason=str(exc))
+                    else:
+                        self._shapes.check_output(tool, output_schema, result)
+                        return result
                 return await client.call_tool(
                     tool, dict(arguments), read_timeout_seconds=timeout, progress_callback=progress
                 )

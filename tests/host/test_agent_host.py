@@ -89,7 +89,6 @@ async def test_a_single_call_is_policy_checked_and_audited(
     assert probe.state.calls == ["lookup_customer:0123456789"]
     audit = [(e.action, e.resource, e.effect) for e in reversed(await AuditLog(database).for_tenant("acme"))]
     assert audit == [
-        ("policy.decision", "probe:lookup_customer", "allow"),
         ("tool.call", "probe:lookup_customer", "ok"),
         ("policy.decision", "probe:big_report", "deny"),
         ("policy.decision", "probe:create_note", "approve"),
