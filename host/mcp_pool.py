@@ -22,10 +22,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import anyio
 import httpx2
 import structlog
@@ -54,7 +55,7 @@ from agentmesh.errors import AgentmeshError
 from agentmesh.outbound import OutboundGuard
 from agentmesh.outbound_http import guarded_client
 from host import single_exchange
-from host.single_exchange import CLIENT_INFO, NotServedHere, ToolShapes
+from host.single_exchange import CLIENT_INFO, NotServedHere, Poster, ToolShapes
 
 log = structlog.get_logger(__name__)
 
@@ -97,6 +98,17 @@ class ConnectionState:
     connected_at: float | None
 
 
+@contextlib.asynccontextmanager
+async def _single_exchange_poster(http: httpx2.AsyncClient, *, guarded: bool) -> AsyncIterator[Poster]:
+    """How single-exchange calls are sent: an aiohttp session to the platform's own servers, the
+    connection's guarded httpx client to a server registered at run time."""
+    if guarded:
+        yield single_exchange.httpx_poster(http)
+        return
+    async with aiohttp.ClientSession() as session:
+        yield single_exchange.aiohttp_poster(session)
+
+
 class ServerConnection:
     """One long-lived client to one server, kept connected by its own task."""
 
@@ -118,7 +130,7 @@ class ServerConnection:
         self._on_message = on_message
         self._on_tools_changed = on_tools_changed
         self._client: Client | None = None
-        self._http: httpx2.AsyncClient | None = None
+        self._post: Poster | None = None
         self._shapes = ToolShapes()
         self._ready = anyio.Event()
         self._reconnect = anyio.Event()
@@ -148,7 +160,7 @@ class ServerConnection:
                 log.info("mcp_connect_failed", server=self.name, error=self._last_error)
             finally:
                 self._client = None
-                self._http = None
+                self._post = None
             with anyio.move_on_after(delay):
                 await stop.wait()
             delay = min(delay * 2, 5.0)
@@ -172,9 +184,10 @@ class ServerConnection:
                 message_handler=message_handler,
                 client_info=CLIENT_INFO,
             ) as client,
+            _single_exchange_poster(http, guarded=self._outbound is not None) as post,
         ):
             self._client = client
-            self._http = http
+            self._post = post
             self._last_error = None
             self._connected_at = time.time()
             self._reconnect = anyio.Event()
@@ -252,16 +265,18 @@ class ServerConnection:
         reset = _call_bearer.set(token)
         try:
             with self._unreachable_as_unavailable(), anyio.fail_after(timeout):
-                http = self._http
-                if progress is None and http is not None and single_exchange.serves(client.protocol_version):
+                post = self._post
+                if progress is None and post is not None and single_exchange.serves(client.protocol_version):
+                    headers = self._shapes.param_headers(tool, input_schema, arguments)
+                    headers["authorization"] = f"Bearer {token}"
                     try:
                         result = await single_exchange.call_tool(
-                            http,
+                            post,
                             self.url,
                             client.protocol_version,
                             tool,
                             arguments,
-                            headers=self._shapes.param_headers(tool, input_schema, arguments),
+                            headers=headers,
                             timeout=timeout,
                         )
                     except NotServedHere as exc:
@@ -331,7 +346,12 @@ class ServerConnection:
                 raise
             self.request_reconnect()
             raise ServerUnavailable(f"the '{self.name}' server went away during the call") from exc
-        except (httpx2.TransportError, anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
+        except (
+            httpx2.TransportError,
+            aiohttp.ClientError,
+            anyio.ClosedResourceError,
+            anyio.BrokenResourceError,
+        ) as exc:
             self.request_reconnect()
             raise ServerUnavailable(f"the '{self.name}' server did not answer: {type(exc).__name__}") from exc
 

@@ -3,12 +3,15 @@
 At 2026-07-28 a request is self-contained: one POST carrying its envelope (`_meta`: protocol
 version, client information and capabilities) and its routing headers, answered by one JSON-RPC
 response. The SDK's client sends it through a dispatcher, memory streams, a writer task and a task
-per request, and re-checks the result against the tool's output schema by building a validator
-each time: as much CPU as the HTTP exchange itself, on every proxied call. A call without progress
-goes out here instead, on the same keep-alive `httpx2` client (the call's mesh token comes from
-its auth hook): the same request and headers, a client span whose W3C context rides in `_meta`
-as the SDK's does, the answer parsed once (JSON, or SSE when the server streamed notifications
-before it), the structured result checked by a validator built once per schema.
+per request, over httpx, and re-checks the result against the tool's output schema by building a
+validator each time: together three times the CPU of the exchange itself, on every proxied call.
+A call without progress goes out here instead: the same request and headers, a client span whose
+W3C context rides in `_meta` as the SDK's does, the answer parsed once (JSON, or SSE when the
+server streamed notifications before it), the structured result checked by a validator built once
+per schema. The platform's own servers are reached through a keep-alive aiohttp session (its C
+HTTP parser: a third of httpx's CPU per request); a server registered at run time through the
+connection's guarded httpx client (`agentmesh.outbound_http`), so every connection to it passes the
+outbound guard as before.
 
 What the SDK handles beyond one exchange stays with it (`ServerConnection`): relayed progress and
 handshake-era servers (their sessions). A request the server turned away unread - a redirect, a
@@ -23,8 +26,10 @@ import contextlib
 import itertools
 import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+import aiohttp
 import httpx2
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
@@ -112,6 +117,57 @@ class ToolShapes:
             )
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer, read whole."""
+
+    status: int
+    content_type: str
+    body: bytes
+    location: str = ""
+
+
+class Poster(Protocol):
+    """Sends one POST and reads its answer whole; transport failures raise the client's own errors."""
+
+    async def __call__(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Reply: ...
+
+
+def aiohttp_poster(session: aiohttp.ClientSession) -> Poster:
+    """POSTs through `session` (redirects are answers, not followed)."""
+
+    async def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Reply:
+        limits = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
+        async with session.post(
+            url, data=body, headers=headers, timeout=limits, allow_redirects=False
+        ) as response:
+            return Reply(
+                response.status,
+                response.headers.get("content-type", "").lower(),
+                await response.read(),
+                response.headers.get("location", ""),
+            )
+
+    return post
+
+
+def httpx_poster(client: httpx2.AsyncClient) -> Poster:
+    """POSTs through `client` (as it is configured: guarded, with its auth hook)."""
+
+    async def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Reply:
+        response = await client.post(
+            url, content=body, headers=headers, timeout=httpx2.Timeout(timeout, connect=min(timeout, 5.0))
+        )
+        return Reply(
+            response.status_code,
+            response.headers.get("content-type", "").lower(),
+            response.content,
+            response.headers.get("location", ""),
+        )
+
+    return post
+
+
 _ids = itertools.count(1)
 
 
@@ -144,15 +200,14 @@ def _sse_messages(text: str) -> list[Any]:
     return messages
 
 
-def _answer(response: httpx2.Response, request_id: int) -> dict[str, Any]:
-    """The JSON-RPC message answering `request_id` in `response` (JSON or SSE)."""
-    content_type = response.headers.get("content-type", "").lower()
-    if content_type.startswith("application/json"):
-        messages = [json.loads(response.content)]
-    elif content_type.startswith("text/event-stream"):
-        messages = _sse_messages(response.text)
+def _answer(reply: Reply, request_id: int) -> dict[str, Any]:
+    """The JSON-RPC message answering `request_id` in `reply` (JSON or SSE)."""
+    if reply.content_type.startswith("application/json"):
+        messages = [json.loads(reply.body)]
+    elif reply.content_type.startswith("text/event-stream"):
+        messages = _sse_messages(reply.body.decode("utf-8"))
     else:
-        raise MCPError(INVALID_REQUEST, f"Unexpected content type: {content_type}")
+        raise MCPError(INVALID_REQUEST, f"Unexpected content type: {reply.content_type}")
     for message in messages:
         if (
             isinstance(message, dict)
@@ -170,24 +225,24 @@ def _error(error: Any) -> MCPError:
     return MCPError.from_error_data(data)
 
 
-def _refused(response: httpx2.Response) -> MCPError:
+def _refused(reply: Reply) -> MCPError:
     """The error of an answer with no result: a JSON-RPC error body, or one named for its status."""
-    if response.is_redirect:
-        raise NotServedHere(f"redirected to {response.headers.get('location', '?')}")
-    if response.headers.get("content-type", "").lower().startswith("application/json"):
+    if 300 <= reply.status < 400:
+        raise NotServedHere(f"redirected to {reply.location or '?'}")
+    if reply.content_type.startswith("application/json"):
         try:
-            return _error(json.loads(response.content).get("error"))
+            return _error(json.loads(reply.body).get("error"))
         except (ValueError, AttributeError, TypeError):
             pass  # not a JSON-RPC error body: named for its status below
-    if response.status_code == 202:
+    if reply.status == 202:
         return MCPError(INVALID_REQUEST, "server answered a request with 202 Accepted")
-    if response.status_code == 404:
+    if reply.status == 404:
         return MCPError(METHOD_NOT_FOUND, "Not Found")
-    return MCPError(INTERNAL_ERROR, f"Server returned HTTP {response.status_code}")
+    return MCPError(INTERNAL_ERROR, f"Server returned HTTP {reply.status}")
 
 
 async def call_tool(
-    http: httpx2.AsyncClient,
+    post: Poster,
     url: str,
     protocol_version: str,
     tool: str,
@@ -198,16 +253,16 @@ async def call_tool(
 ) -> CallToolResult:
     """Send `tools/call` and return its result; a JSON-RPC error or an unusable answer is `MCPError`.
 
-    Raises `NotServedHere` for a request turned away unread; transport failures
-    (`httpx2.TransportError`) are the caller's to map."""
+    Raises `NotServedHere` for a request turned away unread; transport failures (the poster's
+    client's errors) are the caller's to map."""
     with _tracer.start_as_current_span(
         f"MCP send tools/call {tool}", kind=SpanKind.CLIENT, attributes={"mcp.method.name": "tools/call"}
     ):
         request = _request(protocol_version, tool, arguments)
-        response = await http.post(
+        reply = await post(
             url,
-            content=json.dumps(request, separators=(",", ":")),
-            headers={
+            json.dumps(request, separators=(",", ":")).encode(),
+            {
                 "accept": _ACCEPT,
                 "content-type": "application/json",
                 MCP_PROTOCOL_VERSION_HEADER: protocol_version,
@@ -215,12 +270,12 @@ async def call_tool(
                 MCP_NAME_HEADER: encode_header_value(tool),
                 **headers,
             },
-            timeout=httpx2.Timeout(timeout, connect=min(timeout, 5.0)),
+            timeout,
         )
-        if response.status_code != 200:
-            raise _refused(response)
+        if reply.status != 200:
+            raise _refused(reply)
         try:
-            answer = _answer(response, request["id"])
+            answer = _answer(reply, request["id"])
         except ValueError as exc:
             raise MCPError(PARSE_ERROR, f"the server's answer is not JSON: {exc}") from exc
     if "error" in answer:

@@ -8,7 +8,7 @@ import anyio
 from agentmesh.outbound import AllowList, OutboundGuard
 from agentmesh.settings import Settings
 from host.mcp_pool import McpPool
-from tests.host.conftest import ProbeThread, make_host, policies
+from tests.host.conftest import ACME, ProbeThread, make_host, policies
 from tests.support.resolver import StaticResolver
 
 
@@ -39,13 +39,21 @@ async def test_a_registered_server_the_platform_allows_connects(
 ) -> None:
     port = probe.url.split(":")[2].split("/")[0]
     pool = pool_with(shared_settings, {}, OutboundGuard(AllowList((f"127.0.0.1:{port}",)), StaticResolver()))
+    token = make_host(shared_settings, {}, agents=[], policy_set=policies())[1].issuer.for_call(
+        "probe", ACME, frozenset({"lookup_customer"})
+    )
     async with anyio.create_task_group() as task_group:
         await pool.start(task_group)
         pool.add_server("probe", probe.url)
         assert await pool.wait_ready(10) == {"probe": True}
         tools = await pool.connection("probe").list_tools()
+        # A call goes out as one exchange on the connection's guarded client.
+        called = await pool.connection("probe").call_tool(
+            "lookup_customer", {"mst": "0123456789"}, token=token, timeout=10
+        )
         pool.stop()
     assert "lookup_customer" in {tool.name for tool in tools}
+    assert not called.is_error and called.structured_content["tenant"] == "acme"
 
 
 async def test_a_registered_server_on_loopback_needs_the_allow_list(

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import aiohttp
 import anyio
 import anyio.abc
 import httpx2
@@ -163,11 +164,20 @@ async def test_a_server_that_went_away_is_unavailable() -> None:
                 await connection.call_tool("echo", {"text": "x"}, token="t", timeout=10)
 
 
-async def test_a_refusal_without_a_json_rpc_body_is_named_for_its_status() -> None:
-    async with serving() as url, httpx2.AsyncClient() as http:
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+async def test_a_refusal_without_a_json_rpc_body_is_named_for_its_status(client: str) -> None:
+    async with serving() as url, aiohttp.ClientSession() as session, httpx2.AsyncClient() as http:
+        post = (
+            single_exchange.aiohttp_poster(session)
+            if client == "aiohttp"
+            else single_exchange.httpx_poster(http)
+        )
+        answered = await single_exchange.call_tool(
+            post, url, "2026-07-28", "echo", {"text": "x"}, headers={}, timeout=5
+        )
         with pytest.raises(MCPError, match=r"Not Found|HTTP 404"):
             await single_exchange.call_tool(
-                http,
+                post,
                 url.replace("/mcp", "/elsewhere"),
                 "2026-07-28",
                 "echo",
@@ -175,6 +185,7 @@ async def test_a_refusal_without_a_json_rpc_body_is_named_for_its_status() -> No
                 headers={},
                 timeout=5,
             )
+    assert answered.structured_content == {"text": "x", "length": 1}
 
 
 def test_a_result_outside_the_output_schema_is_refused_with_the_reason() -> None:
@@ -198,7 +209,7 @@ def test_an_answer_streamed_as_sse_is_read_past_the_notifications_before_it() ->
         "\r\n\r\n: ping\r\n\r\n"
         'event: message\r\ndata: {"jsonrpc":"2.0","id":7,"result":{"content":[]}}\r\n\r\n'
     )
-    response = httpx2.Response(200, headers={"content-type": "text/event-stream"}, text=body)
-    assert single_exchange._answer(response, 7) == {"jsonrpc": "2.0", "id": 7, "result": {"content": []}}
+    reply = single_exchange.Reply(200, "text/event-stream", body.encode())
+    assert single_exchange._answer(reply, 7) == {"jsonrpc": "2.0", "id": 7, "result": {"content": []}}
     with pytest.raises(MCPError, match="no response"):
-        single_exchange._answer(response, 8)
+        single_exchange._answer(reply, 8)
