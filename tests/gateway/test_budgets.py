@@ -8,7 +8,7 @@ runner); the model is scripted, standing in for a remote LLM that reports its co
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -56,7 +56,9 @@ POLICY = policies(
     )
 )
 ALICE = AuthenticatedUser(tenant_id="acme", subject="alice")
-NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+# Noon of the day the test runs: the ledger dates its rows by the wall clock, so the budget's clock
+# must name the same day (a fixed date passed only on that date).
+NOON = datetime.combine(datetime.now(UTC).date(), time(12), tzinfo=UTC)
 
 
 class PaidModel:
