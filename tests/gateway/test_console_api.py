@@ -98,9 +98,10 @@ def test_the_audit_log_is_filtered_by_action_resource_principal_and_effect(mesh:
         assert time.monotonic() < deadline, "the turn's tool call was never audited"
         time.sleep(0.2)  # the host writes audit events in the background
     assert all(e["action"].startswith("tool.") and e["principal"] == "audited" for e in events)
-    erp = call(mesh, "GET", "/api/admin/tenants/acme/audit?resource=erp:&effect=allow&limit=5", admin).json()
+    # An allowed call is one event, `tool.call`, whose effect is how it ended (its rule says why).
+    erp = call(mesh, "GET", "/api/admin/tenants/acme/audit?resource=erp:&effect=ok&limit=5", admin).json()
     assert erp["items"] and all(
-        e["resource"].startswith("erp:") and e["effect"] == "allow" for e in erp["items"]
+        e["resource"].startswith("erp:") and e["effect"] == "ok" and e["rule"] for e in erp["items"]
     )
     none = call(mesh, "GET", "/api/admin/tenants/acme/audit?action=%25", admin).json()["items"]
     assert none == []  # a wildcard character is matched literally
