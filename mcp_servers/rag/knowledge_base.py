@@ -44,7 +44,9 @@ log = structlog.get_logger(__name__)
 
 DOCUMENT_URI = "kb://documents/{document_id}"
 _DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_EMBED_BATCH = 64
+_EMBED_BATCH = 256
+"""Chunks per encoder call (and per progress report): four of the encoder's batches, which it runs
+on all cores at once."""
 MAX_QUERY_CHARS = 1000
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
