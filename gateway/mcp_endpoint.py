@@ -19,7 +19,10 @@ Nothing is pushed outside a request, so every `listChanged` is declared false.
 The transport is the SDK's Streamable HTTP session manager in stateless mode with JSON answers:
 protocol 2026-07-28 clients send self-contained requests, earlier clients get a session-less
 handshake, and any gateway replica can answer any request. A request that asks for progress goes
-to a second, streaming manager, whose answer is SSE only when notifications come before it.
+to a second, streaming manager, whose answer is SSE only when notifications come before it. The
+two requests a client sends in a loop, `tools/call` and `tools/list`, take a lean path when they
+come from a session-less handshake-era client (`gateway.mcp_lean`): the same handlers and answer,
+without the per-request transport, task group and session the SDK builds for them.
 
 Authentication follows the MCP authorization spec: a request without a valid token gets a 401
 whose `WWW-Authenticate` names the protected resource metadata (RFC 9728) served under
