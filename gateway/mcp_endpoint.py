@@ -88,8 +88,8 @@ from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
 from host.executor import ToolOutcome
 from host.knowledge_resources import ResourceDenied, ResourceNotFound
-from host.mcp_pool import ServerUnavailable
 from host.prompt_catalog import InvalidPromptArguments, PromptNotFound
+from host.server_connection import ServerUnavailable
 from mcp_servers.common.client_logging import ClientLogLevels
 from mcp_servers.common.errors import error_meta, error_result
 from mcp_servers.common.results import RENDER_META_KEY, TENANT_META_KEY

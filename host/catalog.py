@@ -22,7 +22,8 @@ from anyio.abc import TaskGroup
 from mcp_types import Tool
 from pydantic import BaseModel, Field
 
-from host.mcp_pool import McpPool, ServerUnavailable
+from host.mcp_pool import McpPool
+from host.server_connection import ServerUnavailable
 from mcp_servers.common.results import FORWARDS_USER_TOKEN_META_KEY, RENDER_META_KEY, TENANT_META_KEY
 
 if TYPE_CHECKING:

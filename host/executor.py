@@ -23,7 +23,8 @@ from agentmesh.errors import ErrorCode
 from host.caller import Caller
 from host.catalog import ToolSpec
 from host.circuit import CircuitBreaker, CircuitBreakers
-from host.mcp_pool import McpPool, ServerUnavailable
+from host.mcp_pool import McpPool
+from host.server_connection import ServerUnavailable
 from host.tokens import MeshTokenIssuer
 from mcp_servers.common.errors import reported_error
 

@@ -21,7 +21,8 @@ from agentmesh.errors import AgentmeshError
 from host.authorizer import Authorizer
 from host.caller import Caller
 from host.catalog import EXTERNAL_SEPARATOR, ToolCatalog, ToolSpec
-from host.mcp_pool import McpPool, ServerUnavailable
+from host.mcp_pool import McpPool
+from host.server_connection import ServerUnavailable
 from host.tokens import MeshTokenIssuer
 
 KNOWLEDGE_SERVER = "rag"

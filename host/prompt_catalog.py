@@ -30,7 +30,8 @@ from host.agents import AgentConfig
 from host.caller import Caller
 from host.catalog import EXTERNAL_SEPARATOR, ToolSpec, split_external_name
 from host.language import ANSWER_IN, Language
-from host.mcp_pool import McpPool, ServerUnavailable
+from host.mcp_pool import McpPool
+from host.server_connection import ServerUnavailable
 from host.tokens import MeshTokenIssuer
 
 LANGUAGES = ("en", "vi")

@@ -24,7 +24,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from host import single_exchange
-from host.mcp_pool import ServerConnection, ServerUnavailable
+from host.server_connection import ServerConnection, ServerUnavailable
 from host.single_exchange import ToolShapes
 from tests.support.processes import free_port
 

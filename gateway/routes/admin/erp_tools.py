@@ -31,7 +31,7 @@ from gateway.errors import ApiError
 from gateway.openapi import Operation
 from host.caller import Caller
 from host.catalog import ToolSpec
-from host.mcp_pool import ServerUnavailable
+from host.server_connection import ServerUnavailable
 from mcp_servers.erp.models import TOOL_NAME_PATTERN, HttpToolConfig, StoredToolConfig
 
 ERP_SERVER = "erp"
