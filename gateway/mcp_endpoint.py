@@ -80,7 +80,7 @@ from gateway.bodies import read_body
 from gateway.errors import ApiError, error_response
 from gateway.host_check import HostCheck
 from gateway.jsonrpc_guard import JsonRpcRefusal, json_errors, parse_jsonrpc, replay, replay_then
-from gateway.mcp_lean import LeanRequest, answer, lean_request
+from gateway.mcp_lean import LeanRequest, answer, lean_request, wants_progress
 from gateway.openapi import Operation
 from gateway.tenants import TenantDirectory
 from host.agent_host import AgentHost
@@ -181,13 +181,6 @@ def _tool_of(spec: ToolSpec) -> Tool:
     )
 
 
-def _wants_progress(payload: Any) -> bool:
-    """Whether the request asks for progress notifications (its `_meta.progressToken`)."""
-    params = payload.get("params") if isinstance(payload, dict) else None
-    meta = params.get("_meta") if isinstance(params, dict) else None
-    return isinstance(meta, dict) and meta.get("progressToken") is not None
-
-
 def _mcp_error(exc: Exception) -> MCPError:
     """The JSON-RPC error answering a refused resource, prompt or completion request."""
     if isinstance(exc, ResourceNotFound):
@@ -281,7 +274,7 @@ class TenantMcpEndpoint:
             await response(scope, receive, send)
             return
         scope[USER_SCOPE_KEY] = user
-        if _wants_progress(payload):
+        if wants_progress(payload):
             await self._streaming.handle_request(scope, replay_then(body, receive), json_errors(send))
             return
         await self._sessions.handle_request(scope, replay(body), json_errors(send))

@@ -4,12 +4,13 @@ At 2026-07-28 a request is self-contained: one POST carrying its envelope (`_met
 version, client information and capabilities) and its routing headers, answered by one JSON-RPC
 response. The SDK's client sends it through a dispatcher, memory streams, a writer task and a task
 per request, over httpx, and re-checks the result against the tool's output schema by building a
-validator each time: together three times the CPU of the exchange itself, on every proxied call.
+validator each time. Measured here against an echo server, client CPU a call: 1.20 ms through the
+SDK's client, 0.72 ms as one httpx request, 0.26 ms as one aiohttp request.
 A call without progress goes out here instead: the same request and headers, a client span whose
 W3C context rides in `_meta` as the SDK's does, the answer parsed once (JSON, or SSE when the
 server streamed notifications before it), the structured result checked by a validator built once
 per schema. The platform's own servers are reached through a keep-alive aiohttp session (its C
-HTTP parser: a third of httpx's CPU per request); a server registered at run time through the
+HTTP parser); a server registered at run time through the
 connection's guarded httpx client (`agentmesh.outbound_http`), so every connection to it passes the
 outbound guard as before.
 
