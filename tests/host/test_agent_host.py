@@ -129,7 +129,9 @@ async def test_a_short_unclear_follow_up_stays_with_the_previous_agent(host: Age
                 )
             )
         )
-    assert alone[0].agent == "contacts"  # a bare tax code fits contacts about as well as accounts
+    # Alone, a bare tax code fits contacts about as well as accounts (the router may ask which):
+    # the previous agent is what settles it.
+    assert alone[0].agent != "accounts"
     assert (followed[0].agent, followed[0].reason) == ("accounts", "follow_up")
     assert of_type(followed, "tool_call")[0].arguments == {"mst": "3190048330"}
     assert followed[-1].memory == {"mst": "3190048330", "_agent": "accounts", "_language": "en"}
