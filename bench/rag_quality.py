@@ -3,7 +3,7 @@
 Every abstract is ingested through `KnowledgeBase.ingest_many` (the code the `ingest_*` tools run:
 parsing, chunking, MiniLM embeddings, BM25 weights, Qdrant local mode on disk in a fresh temporary
 directory), then every training query is searched through `KnowledgeBase.search` three ways:
-sparse (BM25) only, dense only, and hybrid (RRF). Chunks are mapped to their documents (a
+sparse (BM25) only, dense only, and hybrid (DBSF fusion). Chunks are mapped to their documents (a
 document ranks where its best chunk ranks) and scored against the qrels:
 
 - nDCG@10 and Recall@100 per mode;

@@ -151,8 +151,8 @@ class EdgeKnowledgeIndex(KnowledgeEngine):
                 filter=flt,
                 with_payload=True,
                 with_vector=False,
-                # Qdrant's default RRF constant, so both engines fuse alike.
-                query=edge.Fusion.Rrf(k=2),  # type: ignore[arg-type]  # the stubs type Rrf apart from Fusion
+                # Distribution-based score fusion, as in local mode (see `index`).
+                query=edge.Fusion.Dbsf(),  # type: ignore[arg-type]  # the stubs type Dbsf apart from Fusion
                 prefetches=[
                     edge.Prefetch(limit=depth, query=sparse_query, params=idf),
                     edge.Prefetch(limit=depth, query=dense_query),

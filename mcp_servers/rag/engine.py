@@ -158,7 +158,7 @@ class KnowledgeEngine(ABC):
         limit: int,
         depth: int,
     ) -> list[ScoredChunk]:
-        """The tenant's best chunks: fused by RRF over `depth`-deep prefetches when both queries are
+        """The tenant's best chunks: fused by DBSF over `depth`-deep prefetches when both queries are
         given, else by the one given. BM25's IDF is counted over the tenant's own chunks only:
         global statistics would let one tenant's documents shift (and so reveal themselves in)
         another tenant's scores."""
@@ -288,7 +288,7 @@ class KnowledgeEngine(ABC):
         conditions: Sequence[models.Condition] = (),
         mode: SearchMode = "hybrid",
     ) -> list[ScoredChunk]:
-        """The tenant's best chunks for a query by dense, sparse or fused (RRF) ranking."""
+        """The tenant's best chunks for a query by dense, sparse or fused (DBSF) ranking."""
         dense_query = [float(value) for value in dense] if dense is not None and mode != "sparse" else None
         sparse_query = sparse if sparse and mode != "dense" else None
         if dense_query is None and sparse_query is None:

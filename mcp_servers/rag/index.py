@@ -7,7 +7,11 @@ ids are derived from the tenant as well, so two tenants' documents never share a
 
 Chunks carry a dense all-MiniLM-L6-v2 vector and a sparse BM25 vector (IDF applied by Qdrant,
 counted over the tenant's own chunks so scores reveal nothing of other tenants). Hybrid search
-runs both as prefetches and fuses them with reciprocal rank fusion in one Query API call.
+runs both as prefetches and fuses them in one Query API call by distribution-based score fusion
+(each side's scores normalised by their mean and spread, then summed): on the SciFact training
+queries it beats reciprocal rank fusion on both halves of the queries (hybrid nDCG@10 0.738
+against 0.732 over the 809, 0.757/0.719 against 0.753/0.711 by half), because it keeps how far
+apart two scores are, which ranks throw away.
 
 The same code runs against Qdrant local mode (on disk, in-process) or a Qdrant server; only the
 client construction differs. Local mode is not thread-safe, so calls are serialised there.
@@ -190,7 +194,7 @@ class KnowledgeIndex(KnowledgeEngine):
                     models.Prefetch(query=sparse_query, using=SPARSE, limit=depth, params=idf),
                     models.Prefetch(query=dense, using=DENSE, limit=depth),
                 ],
-                "query": models.FusionQuery(fusion=models.Fusion.RRF),
+                "query": models.FusionQuery(fusion=models.Fusion.DBSF),
             }
         elif sparse_query is not None:
             request = {"query": sparse_query, "using": SPARSE, "search_params": idf}

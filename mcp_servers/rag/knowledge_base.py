@@ -386,8 +386,8 @@ class KnowledgeBase:
         found = self.index.search(
             tenant_id, dense=dense, sparse=sparse, limit=top_k, conditions=conditions, mode=mode
         )
-        # Fused scores tie often (RRF ranks); the engines break ties differently, so ties go in
-        # document order and every engine answers the same question with the same passages.
+        # Fused scores can tie (equal chunks score alike); the engines break ties differently, so
+        # ties go in document order and every engine answers the same question with the same passages.
         ordered = sorted(found, key=_rank_then_document_order)
         return [_hit(chunk, query) for chunk in ordered]
 

@@ -330,7 +330,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         query: Query, top_k: TopK = 5, filters: Filters = None
     ) -> Annotated[CallToolResult, SearchResults]:
         """Search the knowledge base by meaning and keywords (hybrid: dense embeddings + BM25,
-        fused by reciprocal rank). Each result cites its document id, title, heading, chunk
+        fused by normalised score). Each result cites its document id, title, heading, chunk
         position and score, with a snippet and the passage text. Works in English and Vietnamese."""
         tenant_id = tenants.current().tenant_id
         hits = await _off_loop(runtime.knowledge.search, tenant_id, query, top_k=top_k, filters=filters)

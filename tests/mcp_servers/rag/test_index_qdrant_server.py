@@ -173,7 +173,7 @@ def test_writes_carry_the_tenant_on_every_point(replayed: Replayed) -> None:
 def test_hybrid_search_fuses_two_prefetches_under_the_tenant_filter(replayed: Replayed) -> None:
     (query,) = bodies(replayed, "acme searches hybrid", "/points/query")
     tenant_only = {"must": [{"key": TENANT_FIELD, "match": {"value": ACME}}]}
-    assert query["query"] == {"fusion": "rrf"}
+    assert query["query"] == {"fusion": "dbsf"}
     assert query["filter"] == tenant_only
     assert [p["using"] for p in query["prefetch"]] == ["bm25", "dense"]
     # BM25's IDF counts the tenant's own chunks only.
