@@ -3,7 +3,9 @@
 API keys: one per tenant, provisioned on first start. The demo ERP keeps only the SHA-256 digest
 of each key in its own database; the platform keeps the key itself, encrypted, as the tenant's
 `demo-erp` service credential. Provisioning makes the two agree: a tenant missing either half (or
-holding halves that do not match) gets a new key.
+holding halves that do not match) gets a new key. A key that resolved is remembered for
+`KEY_CACHE_SECONDS` (every request presents one; provisioning, the only writer, forgets a
+replaced key at once).
 
 Identity tokens: what ERP tools with auth mode `user` send. The token must be signed with a key
 the gateway publishes (the mesh JWKS), be minted for this API (`AGENTMESH_ERP_API_AUDIENCE`) and
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agentmesh.expiring_cache import InProcessCache
 from agentmesh.mesh_tokens import IdentityClaims, MeshJwks, verify_identity_token
 from mcp_servers.erp.credentials import ServiceCredentialStore
 from mcp_servers.erp.demo_schema import api_keys
@@ -27,6 +30,8 @@ log = structlog.get_logger(__name__)
 
 DEMO_CREDENTIAL = "demo-erp"
 """Name of the service credential the demo tools use."""
+
+KEY_CACHE_SECONDS = 30.0
 
 
 def key_digest(key: str) -> str:
@@ -38,13 +43,21 @@ class DemoApiKeys:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._resolved = InProcessCache(max_entries=4096)
 
     async def tenant_for(self, key: str) -> str | None:
         """The tenant whose key this is, or None."""
+        digest = key_digest(key)
+        tenant_id = await self._resolved.get(digest)
+        if tenant_id is not None:
+            return tenant_id
         async with self._engine.connect() as conn:
-            return await conn.scalar(
-                sa.select(api_keys.c.tenant_id).where(api_keys.c.key_sha256 == key_digest(key))
+            tenant_id = await conn.scalar(
+                sa.select(api_keys.c.tenant_id).where(api_keys.c.key_sha256 == digest)
             )
+        if tenant_id is not None:  # an unknown key is asked again: it may be provisioned meanwhile
+            await self._resolved.set(digest, tenant_id, KEY_CACHE_SECONDS)
+        return tenant_id
 
     async def _digest(self, tenant_id: str) -> str | None:
         async with self._engine.connect() as conn:
@@ -68,6 +81,8 @@ class DemoApiKeys:
             async with self._engine.begin() as conn:
                 await conn.execute(sa.delete(api_keys).where(api_keys.c.tenant_id == tenant_id))
                 await conn.execute(api_keys.insert().values(tenant_id=tenant_id, key_sha256=key_digest(key)))
+            if digest is not None:
+                await self._resolved.forget(digest)
             await credentials.put(tenant_id, DEMO_CREDENTIAL, key)
             rekeyed.append(tenant_id)
         if rekeyed:

@@ -15,12 +15,12 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from agentmesh.db import create_engine, session_factory
+from agentmesh.db import create_engine, session_factory, upgrade_database
 from agentmesh.keys import SigningKey, load_or_create_key, mesh_key
 from agentmesh.mesh_tokens import IDENTITY_TOKEN_TYPE, mint_identity_token, mint_server_token
 from agentmesh.secrets import secret_box
 from mcp_servers.erp.credentials import ServiceCredentialStore
-from mcp_servers.erp.demo_access import DEMO_CREDENTIAL
+from mcp_servers.erp.demo_access import DEMO_CREDENTIAL, DemoApiKeys
 from mcp_servers.erp.demo_schema import customers, demo_engine, invoices, seed_demo_database
 from tests.mcp_servers.erp.conftest import debtors, expected_debt, settings_for
 from tests.support.processes import child_env, free_port, stop, wait_healthy
@@ -261,6 +261,29 @@ async def test_seeding_happens_once(tmp_path: Path, demo_data: dict[str, Any]) -
     ledgers = demo_data["tenants"].values()
     assert customer_count == sum(len(ledger["customers"]) for ledger in ledgers)
     assert invoice_count == sum(len(ledger["invoices"]) for ledger in ledgers)
+
+
+async def test_a_replaced_key_stops_working_at_once_though_keys_are_remembered(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    platform = create_engine(settings.resolved_database_url)
+    await upgrade_database(platform)
+    credentials = ServiceCredentialStore(session_factory(platform), secret_box(settings))
+    demo = demo_engine(settings)
+    await seed_demo_database(demo)
+    keys = DemoApiKeys(demo)
+    assert await keys.provision(["acme", "globex"], credentials) == ["acme", "globex"]
+    acme, globex = [await credentials.reveal(tenant, DEMO_CREDENTIAL) for tenant in ("acme", "globex")]
+    assert acme and globex
+    assert (await keys.tenant_for(acme), await keys.tenant_for(globex)) == ("acme", "globex")
+    assert await keys.tenant_for(acme) == "acme", "remembered: answered again without a query"
+
+    await credentials.delete("acme", DEMO_CREDENTIAL)  # the platform lost its half: a new key
+    assert await keys.provision(["acme", "globex"], credentials) == ["acme"]
+    assert await keys.tenant_for(acme) is None
+    assert await keys.tenant_for(str(await credentials.reveal("acme", DEMO_CREDENTIAL))) == "acme"
+    assert await keys.tenant_for(globex) == "globex"
+    await demo.dispose()
+    await platform.dispose()
 
 
 # Who is calling: identity tokens, and the unsigned headers they replace
