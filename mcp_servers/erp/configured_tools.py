@@ -41,6 +41,18 @@ from mcp_servers.erp.upstream import ErpHttp, prepare
 log = structlog.get_logger(__name__)
 
 
+def _translations(config: HttpToolConfig) -> dict[str, dict[str, Any]]:
+    """The tool's wording per language. The output's own summary is its English wording (the text
+    the server returns), so an English reader's answer composed from the data says it too."""
+    translations: dict[str, dict[str, Any]] = {
+        language: words.model_dump(exclude_defaults=True)
+        for language, words in config.output.translations.items()
+    }
+    if config.output.summary:
+        translations["en"] = {"summary": config.output.summary}
+    return translations
+
+
 def mcp_tool(entry: CatalogEntry) -> Tool:
     """How a configured tool is listed in `tools/list`."""
     config = entry.config
@@ -52,10 +64,7 @@ def mcp_tool(entry: CatalogEntry) -> Tool:
         filterable=hints.filterable,
         priority=hints.priority,
         rows=hints.rows,
-        translations={
-            language: words.model_dump(exclude_defaults=True)
-            for language, words in config.output.translations.items()
-        },
+        translations=_translations(config),
     )
     if entry.tenant_id is not None:
         meta[TENANT_META_KEY] = entry.tenant_id

@@ -121,6 +121,15 @@ def test_an_english_question_keeps_the_english_answer(mesh: Mesh) -> None:
     )
 
 
+def test_an_english_stock_question_reads_as_a_sentence_and_a_table(mesh: Mesh) -> None:
+    stock = ask(mesh, "How much stock of ACM-0001 do we have?")
+    assert tools_called(stock) == ["get_stock_level"]
+    answer = str(stock["answer"])
+    assert answer.startswith("ACM-0001 ") and "388 cây available (398 on hand, 10 reserved)" in answer
+    assert "| Warehouse | On hand | Reserved | Available |" in answer
+    assert "Sku:" not in answer, "no field-by-field list when the tool words its result"
+
+
 @pytest.mark.parametrize(
     ("question", "opening", "example"),
     [
