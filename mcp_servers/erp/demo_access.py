@@ -32,6 +32,8 @@ DEMO_CREDENTIAL = "demo-erp"
 """Name of the service credential the demo tools use."""
 
 KEY_CACHE_SECONDS = 30.0
+"""How long a resolved API key is remembered: a key that another replica replaced keeps working here
+for at most this long."""
 
 
 def key_digest(key: str) -> str:
