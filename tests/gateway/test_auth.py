@@ -30,6 +30,7 @@ from tests.gateway.identity import (
     unsigned,
 )
 from tests.gateway.loopback import serve_in_thread
+from tests.support.clock import ManualClock
 
 RSA_KEY = IdpKey.rsa()
 EC_KEY = IdpKey.ec()
@@ -159,19 +160,11 @@ def test_a_token_for_another_tenant_cannot_use_this_tenants_path(client: TestCli
     assert body["error"]["code"] == "forbidden_tenant"  # type: ignore[index]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_unknown_kids_refetch_the_jwks_at_a_bounded_rate(
     idp: tuple[IdentityProvider, str], settings: Settings
 ) -> None:
     provider, url = idp
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     key_set = JwksKeySet(url, cache_seconds=600, min_refetch_seconds=30, clock=clock)
     verifier = UserTokenVerifier(
         load_settings(
@@ -213,7 +206,7 @@ async def test_cached_keys_outlive_a_provider_outage_but_none_means_503(
     verifier_settings = load_settings(
         AGENTMESH_DATA_DIR=settings.data_dir, AGENTMESH_JWT_ISSUER=ISSUER, AGENTMESH_JWT_AUDIENCE=AUDIENCE
     )
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     warm = UserTokenVerifier(verifier_settings, key_set=JwksKeySet(url, cache_seconds=60, clock=clock))
     cold = UserTokenVerifier(verifier_settings, key_set=JwksKeySet(url, clock=clock))
     try:

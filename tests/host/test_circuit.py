@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from host.circuit import CircuitBreaker, CircuitBreakers
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def test_the_circuit_opens_after_consecutive_failures_only() -> None:
-    breaker = CircuitBreaker("erp", failure_threshold=3, reset_seconds=10, clock=Clock())
+    breaker = CircuitBreaker("erp", failure_threshold=3, reset_seconds=10, clock=ManualClock(100.0))
     breaker.record_failure()
     breaker.record_failure()
     breaker.record_success()  # a success in between resets the count
@@ -27,7 +20,7 @@ def test_the_circuit_opens_after_consecutive_failures_only() -> None:
 
 
 def test_after_the_pause_one_probe_goes_through_and_its_success_closes_the_circuit() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     breaker = CircuitBreaker("erp", failure_threshold=1, reset_seconds=10, clock=clock)
     breaker.record_failure()
     clock.now += 9.9
@@ -42,7 +35,7 @@ def test_after_the_pause_one_probe_goes_through_and_its_success_closes_the_circu
 
 
 def test_a_failed_probe_opens_the_circuit_for_another_period() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     breaker = CircuitBreaker("erp", failure_threshold=1, reset_seconds=10, clock=clock)
     breaker.record_failure()
     clock.now += 10
@@ -54,7 +47,7 @@ def test_a_failed_probe_opens_the_circuit_for_another_period() -> None:
 
 
 def test_a_cancelled_probe_lets_the_next_call_probe() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     breaker = CircuitBreaker("erp", failure_threshold=1, reset_seconds=1, clock=clock)
     breaker.record_failure()
     clock.now += 1

@@ -9,6 +9,7 @@ from agentmesh.expiring_cache import InProcessCache
 from agentmesh.secrets import secret_box
 from mcp_servers.erp.credentials import CACHE_SECONDS, ServiceCredentialStore
 from tests.mcp_servers.erp.conftest import settings_for
+from tests.support.clock import ManualClock
 
 
 def database_bytes(data_dir: Path) -> bytes:
@@ -37,21 +38,13 @@ async def test_credentials_are_stored_encrypted_and_scoped_to_their_tenant(tmp_p
     assert secret.encode() not in stored
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_an_opened_credential_is_kept_for_a_while_per_tenant_and_dropped_on_change(
     tmp_path: Path,
 ) -> None:
     settings = settings_for(tmp_path)
     engine = create_engine(settings.resolved_database_url)
     await upgrade_database(engine)
-    clock = Clock()
+    clock = ManualClock()
     sessions = session_factory(engine)
     server = ServiceCredentialStore(sessions, secret_box(settings), opened=InProcessCache(clock=clock))
     admin = ServiceCredentialStore(sessions, secret_box(settings))  # another process: the gateway
