@@ -1,5 +1,6 @@
 """The default encoder is the int8 ONNX export of all-MiniLM-L6-v2: it answers like the torch
-reference (cosine ~0.99, English and Vietnamese), keeps the input order whatever the lengths, is
+reference (cosine ~0.99, English and Vietnamese), keeps the input order whatever the lengths,
+batches texts of like length within a token budget, is
 made once per cache directory, never needs torch in the process that encodes, and a read-only
 cache falls back to a temporary one."""
 
@@ -47,6 +48,19 @@ def test_texts_keep_their_order_across_batches_of_sorted_lengths(int8: OnnxEncod
     assert list(similarity.argmax(axis=1)) == list(range(len(SENTENCES)))
     assert similarity.diagonal().min() > 0.93
     assert int8.encode([]).shape == (0, EMBEDDING_DIM)
+
+
+def test_batches_hold_texts_of_like_length_within_a_token_budget() -> None:
+    lengths = [256, 7, 12, 256, 9, 250, 30, 8, 256, 256, 11]
+    batches = embeddings._token_batches(lengths, max_rows=3)
+    assert sorted(index for batch in batches for index in batch) == list(range(len(lengths)))
+    for batch in batches:
+        padded = len(batch) * max(lengths[index] for index in batch)
+        assert len(batch) <= 3 and (len(batch) == 1 or padded <= embeddings.BATCH_TOKENS)
+    # Shortest first, and the long passages four to a batch at most (1,024 padded tokens).
+    assert [lengths[index] for index in batches[0]] == [7, 8, 9]
+    assert max(len(batch) for batch in embeddings._token_batches([256] * 9, max_rows=64)) == 4
+    assert embeddings._token_batches([5] * 100, max_rows=64)[0] == list(range(64))
 
 
 def test_a_process_that_encodes_never_imports_torch(tmp_path: Path) -> None:
