@@ -29,12 +29,22 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WholeMesh]:
 def child_pid(parent: int, command: str) -> int | None:
     """The pid of the child of `parent` whose command line contains `command`, if one runs."""
     # Each thread lists the children it started (a restart is started from a worker thread).
-    tasks = Path(f"/proc/{parent}/task").iterdir()
-    children = [pid for task in tasks for pid in (task / "children").read_text().split()]
+    # A thread or a child may end while we read: it is not the one we look for.
+    children: list[str] = []
+    for task in Path(f"/proc/{parent}/task").iterdir():
+        children += _read(task / "children").decode().split()
     for pid in map(int, children):
-        if command in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode():
+        if command in _read(Path(f"/proc/{pid}/cmdline")).replace(b"\0", b" ").decode():
             return pid
     return None
+
+
+def _read(path: Path) -> bytes:
+    """A /proc file's bytes, or none when its process or thread has ended."""
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
