@@ -248,7 +248,8 @@ def _export_int8(path: Path) -> None:
 
     names = ["input_ids", "attention_mask", "token_type_ids"]
     sample = torch.ones((2, 8), dtype=torch.int64)
-    # A padded row in the sample: traced on a mask of all ones, the export drops the masking.
+    # A padded row in the sample, so the trace follows the masked path: transformers may skip
+    # the mask when it is all ones (the version here does not, but nothing promises it).
     padded = sample.clone()
     padded[1, 4:] = 0
     with warnings.catch_warnings(), tempfile.TemporaryDirectory(dir=path.parent) as scratch:
