@@ -133,9 +133,8 @@ class OnnxEncoder:
             return vectors
         encodings = self._tokenizer.encode_batch(texts)
         batches = _token_batches([len(encoding.ids) for encoding in encodings], batch_size)
-        if len(batches) <= 1:
-            for chosen in batches:
-                vectors[chosen] = self._encode_batch([encodings[index] for index in chosen])
+        if len(batches) == 1:
+            vectors[batches[0]] = self._encode_batch([encodings[index] for index in batches[0]])
             return vectors
         with ThreadPoolExecutor(min(len(batches), _BULK_THREADS), thread_name_prefix="encoder") as pool:
             grouped = [[encodings[index] for index in chosen] for chosen in batches]

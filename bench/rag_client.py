@@ -28,13 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import anyio
 from mcp import Client
 
-from bench.rag_quality import ROOT, load, ndcg_at
+from bench.rag_quality import ROOT, load, ndcg_at, percentile
 from bench.stdio_start import server_parameters
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def ingest(client: Client, corpus: list[dict[str, str]], every: int) -> None:
@@ -76,8 +71,8 @@ async def search(client: Client, judged: list[tuple[str, str]], qrels: dict[str,
         ranked = list(dict.fromkeys(hit["document_id"].removeprefix("d") for hit in hits))
         scores.append(ndcg_at(ranked, qrels[query_id]))
     print(
-        f"search (top_k=5, over stdio): p50 {percentile(latencies, 50):.1f} ms,"
-        f" p95 {percentile(latencies, 95):.1f} ms"
+        f"search (top_k=5, over stdio): p50 {percentile(latencies, 0.5):.1f} ms,"
+        f" p95 {percentile(latencies, 0.95):.1f} ms"
     )
     print(f"  nDCG@10 over the top 10 passages: {statistics.fmean(scores):.4f}")
 

@@ -1,8 +1,7 @@
 """The default encoder is the int8 ONNX export of all-MiniLM-L6-v2: it answers like the torch
 reference (cosine ~0.99, English and Vietnamese), keeps the input order whatever the lengths,
-batches texts of like length within a token budget, is
-made once per cache directory, never needs torch in the process that encodes, and a read-only
-cache falls back to a temporary one."""
+batches texts of like length within a token budget, is made once per cache directory, never needs
+torch in the process that encodes, and a read-only cache falls back to a temporary one."""
 
 from __future__ import annotations
 
