@@ -17,10 +17,13 @@ from agentmesh.embeddings import embed
 from host.arguments import FREE_TEXT_NAMES, schema_type
 from host.catalog import ToolSpec
 from host.routing import MessageEmbedding
-from host.text import terms
+from host.text import looks_vietnamese, terms
 
 _FREE_TEXT_BONUS = 0.25
 _LEXICAL_WEIGHT = 0.15
+# The encoder finds any two Vietnamese texts alike (it matches the language, not the meaning), so
+# for a Vietnamese message the words shared with a tool's Vietnamese description weigh more.
+_VIETNAMESE_LEXICAL_WEIGHT = 0.5
 _PRIORITY_WEIGHT = 0.05
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
@@ -85,11 +88,12 @@ class ToolRanker:
         vectors = self._tool_vectors(tools)
         query = self._query_vector(message, embedding)
         words = set(terms(message))
+        lexical_weight = _VIETNAMESE_LEXICAL_WEIGHT if looks_vietnamese(message) else _LEXICAL_WEIGHT
         ranked = []
         for tool, vector in zip(tools, vectors, strict=True):
             tool_words = self._terms[self._key(tool)]
             lexical = len(words & tool_words) / (len(tool_words) ** 0.5 or 1.0)
-            score = float(np.dot(query, vector)) + _LEXICAL_WEIGHT * lexical + _priority_bonus(tool)
+            score = float(np.dot(query, vector)) + lexical_weight * lexical + _priority_bonus(tool)
             if takes_the_message(tool):
                 score += _FREE_TEXT_BONUS
             ranked.append((score, tool))

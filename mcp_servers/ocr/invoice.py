@@ -232,8 +232,18 @@ def _labelled_totals(rows: list[Row]) -> Iterator[Candidate]:
             score = 0.95 if "ROUND" in upper else 0.9
             if _TOTAL_PAYABLE.search(upper):
                 score += 0.03
-        keyword_end = max((match.end() for match in _LABEL_WORDS.finditer(upper)), default=0)
-        amounts = [a for a in find_amounts(row.text) if a.start >= keyword_end and a.value > 0]
+        printed = [a for a in find_amounts(row.text) if a.value > 0]
+        # The amount follows its label; a label word after every amount ("TOTAL: 75,000 VND") is
+        # the currency or a note, not a label that the amount must follow.
+        keyword_end = max(
+            (
+                match.end()
+                for match in _LABEL_WORDS.finditer(upper)
+                if any(a.start >= match.end() for a in printed)
+            ),
+            default=0,
+        )
+        amounts = [a for a in printed if a.start >= keyword_end]
         source = row
         if not amounts and position + 1 < len(rows) and not _COLUMN_HEADER.search(upper):
             # The value printed under its label.

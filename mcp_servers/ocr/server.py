@@ -170,7 +170,8 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         image: Input, ctx: Context[Any, Any] | None = None
     ) -> Annotated[CallToolResult, Document]:
         """Read the text of an image (PNG, JPEG, WebP, TIFF; a PDF works too) with the server's
-        default engine: the text in reading order and each line with its box and confidence."""
+        default engine: the text in reading order and each line with its box and confidence.
+        Đọc chữ trong ảnh, nhận dạng văn bản (OCR): ảnh ghi gì."""
         document = await read("ocr_image", image, ctx=ctx)
         return structured_result(document, _document_text(document))
 
@@ -188,7 +189,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     ) -> Annotated[CallToolResult, Document]:
         """Read a document page by page: PNG, JPEG, WebP, TIFF (every frame) or PDF. A PDF page with
         a text layer is read from it; a scanned page is recognised. Returns each page's text, its
-        language and its lines with boxes and confidence."""
+        language and its lines with boxes and confidence. Đọc tài liệu, bản scan, file PDF."""
         read_document = await read("ocr_document", document, engine, pages, language, ctx)
         return structured_result(read_document, _document_text(read_document))
 
@@ -212,7 +213,8 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         date (ISO 8601), total (the grand total after discounts and tax, a number: "Tổng cộng",
         "Thành tiền", "TOTAL", never a subtotal such as "Tạm tính"), tax code (MST, GST/SST/VAT
         number) and invoice number, each with its confidence and the line it was read from. A field
-        that is not found is null."""
+        that is not found is null. Trích xuất thông tin hóa đơn: đơn vị bán, ngày, tổng tiền, mã số
+        thuế, số hóa đơn."""
         read_document = await read("extract_invoice_fields", document, engine, language=language, ctx=ctx)
         fields = extract_invoice_fields(read_document)
         return structured_result(fields, _fields_text(fields))

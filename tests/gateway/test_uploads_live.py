@@ -11,6 +11,7 @@ inline is still refused by the cap.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from PIL import Image
 from agentmesh.dev_tokens import issue_dev_token
 from agentmesh.settings import Settings, load_settings
 from mcp_servers.common.errors import error_code
-from tests.mcp_servers.ocr.rendering import phone_photo
+from tests.mcp_servers.ocr.rendering import phone_photo, text_image
 from tests.mcp_servers.rag.documents import illustrated_pdf
 from tests.support.gateway import running_gateway
 from tests.support.mcp import http_client
@@ -207,6 +208,38 @@ def test_a_receipt_attached_inline_travels_by_reference_too(mesh: Mesh) -> None:
     assert len(inline["content_base64"]) > ARGUMENTS_CAP
     body = _read_by_the_ocr_agent(mesh, inline)
     assert body["data"]["total"]["value"] == 20.0, body
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Read the text in this image", "Đọc chữ trong ảnh này", "Doc chu trong anh nay"],
+    ids=["english", "diacritics", "no-diacritics"],
+)
+def test_a_request_to_read_an_image_answers_with_its_text(mesh: Mesh, question: str) -> None:
+    receipt = text_image(["CONG TY TNHH AN PHAT", "Coffee x2 50,000", "Bread x1 25,000", "TOTAL: 75,000 VND"])
+    png = io.BytesIO()
+    receipt.save(png, format="PNG")
+    upload = mesh.upload(png.getvalue(), "receipt.png", "image/png")
+    response = mesh.post(
+        "/api/acme/chat",
+        mesh.headers(),
+        json={"message": question, "attachments": [{"name": "receipt.png", "upload": upload["reference"]}]},
+    )
+    body: dict[str, Any] = response.json()
+    assert body["agent"] == "ocr" and body["outcome"] == "answered", body
+    assert [step["tool"] for step in body["steps"] if step["type"] == "tool_call"] == ["ocr_image"]
+    assert "Bread x1 25,000" in body["answer"] and "75,000" in body["answer"], body["answer"]
+
+
+def test_the_total_printed_before_its_currency_is_the_receipts_total(mesh: Mesh) -> None:
+    receipt = text_image(
+        ["CONG TY TNHH AN PHAT", "Date: 12/05/2025", "Coffee x2 50,000", "TOTAL: 75,000 VND"]
+    )
+    png = io.BytesIO()
+    receipt.save(png, format="PNG")
+    upload = mesh.upload(png.getvalue(), "receipt.png", "image/png")
+    body = _read_by_the_ocr_agent(mesh, {"name": "receipt.png", "upload": upload["reference"]})
+    assert body["data"]["total"]["value"] == 75000.0, body
 
 
 def test_a_70_kib_inline_argument_is_still_refused_by_the_cap(mesh: Mesh) -> None:

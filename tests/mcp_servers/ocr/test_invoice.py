@@ -90,6 +90,17 @@ def test_a_value_under_its_label_and_a_name_over_two_lines() -> None:
     assert fields.total.source_line == "RM 15.90"
 
 
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [("TOTAL: 75,000 VND", 75000.0), ("Tổng cộng: 321.330 VND", 321330.0), ("TOTAL (VND) 75,000", 75000.0)],
+)
+def test_a_currency_after_the_total_is_not_its_label(row: str, expected: float) -> None:
+    fields = extract_invoice_fields(
+        page(["CONG TY TNHH AN PHAT", "Date: 12/05/2025", "Coffee x2 50,000", "Bread x1 25,000", row])
+    )
+    assert fields.total.value == expected
+
+
 def test_a_due_date_is_not_the_invoice_date() -> None:
     fields = extract_invoice_fields(page([("Due date:", "30/04/2019"), ("Invoice date:", "01/04/2019")]))
     assert fields.date.value == "2019-04-01"
