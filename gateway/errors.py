@@ -1,4 +1,5 @@
-"""Platform errors as HTTP answers: `{"error": {"code", "message", "details"}}` with the code's status.
+"""Platform errors as HTTP answers: `{"error": {"code", "message", "details", "type", "param"}}`
+with the code's status.
 
 Routes let `AgentmeshError`s through; the handler here maps each code to its status with the one
 table below, so no route translates a domain error itself.
@@ -171,11 +172,40 @@ class ApiError(AgentmeshError):
         return http_status(self.code)
 
 
+_OPENAI_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
+
+
+def error_type(status: int) -> str:
+    """The error's class as OpenAI's API names it: its SDKs read `type` from every error body."""
+    return _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+
+
 def error_response(
     status: int, code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details}}
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details,
+            "type": error_type(status),
+            "param": _param(details),
+        }
+    }
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _param(details: Any) -> str | None:
+    """The one request field a validation error names (`validation_details`), if it names one."""
+    if isinstance(details, list) and len(details) == 1 and isinstance(details[0], dict):
+        field = details[0].get("field")
+        return field if isinstance(field, str) and field != "body" else None
+    return None
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:

@@ -78,6 +78,12 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="stable, machine-readable error code")
     message: str = Field(description="a sentence for people")
     details: Any = Field(default=None, description="problems by field, limits, or other specifics")
+    type: str = Field(
+        description="the error's class as OpenAI names it (`invalid_request_error`, "
+        "`authentication_error`, `permission_error`, `not_found_error`, `rate_limit_error`, "
+        "`server_error`), so OpenAI SDKs report it"
+    )
+    param: str | None = Field(default=None, description="the request field at fault, when one is")
 
 
 class ErrorResponse(BaseModel):
@@ -203,7 +209,7 @@ class OpenApiInfo(BaseModel):
     description: str = (
         "Chat, sessions, the OpenAI-compatible API and the admin API of the agentmesh gateway. "
         "Every call needs a bearer JWT carrying `tenant_id` and `roles`; errors are "
-        '`{"error": {"code", "message", "details"}}`.'
+        '`{"error": {"code", "message", "details", "type", "param"}}`.'
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from host.language import Language
 from host.locale import fill_template, format_value
+from host.text import looks_vietnamese
 
 _MAX_TABLE_ROWS = 20
 
@@ -117,19 +118,26 @@ def passage_texts(data: Mapping[str, Any], render: Mapping[str, Any]) -> list[st
 
 _MAX_QUOTED_PASSAGES = 3
 _MAX_QUOTED_CHARS = 900
+_MAX_PASSAGE_CHARS = 600
 
 
-def passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> ComposedAnswer:
-    """Quote the best document's passages among the hits; cite each distinct source once, in rank order.
+def passages_answer(
+    rows: Sequence[Mapping[str, Any]], language: Language, *, cite_others: bool = False
+) -> ComposedAnswer:
+    """Quote the best document's passages among the hits, with the document as source [1].
 
     A question about a whole policy ("what is our return policy?") is answered by several of its
     passages, and the best-ranked one is not always the one that holds the rule asked about; so up
-    to three passages of the best document are quoted, in the document's own order.
+    to three passages of the best document are quoted, in the document's own order, and only
+    those in the reader's language when the document has some (a policy with a Vietnamese
+    summary answers a Vietnamese reader from it). With `cite_others`, the other sources among
+    `rows` (each judged relevant by the caller) are listed after it, in rank order; otherwise a
+    source is listed only when the answer quotes it.
     """
     citations: list[dict[str, Any]] = []
     seen: set[Any] = set()
     for row in rows:
-        source = row.get("document_id") or row.get("url") or row.get("title")
+        source = _source(row)
         if source in seen:
             continue
         seen.add(source)
@@ -143,10 +151,12 @@ def passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> Co
         if row.get("url"):
             citation["url"] = row["url"]
         citations.append(citation)
-        if len(citations) == 3:
+        if len(citations) == (3 if cite_others else 1):
             break
     best = citations[0]
-    quoted = _best_document_passages(rows, best["document_id"]) or [str(best["snippet"] or "").strip()]
+    quoted = _best_document_passages(rows, best["document_id"], language) or [
+        _unwrapped(str(best["snippet"] or ""))
+    ]
     quote, heading = _PASSAGE_WORDING[language]
     if len(quoted) == 1:
         text = quote.format(title=best["title"], snippet=quoted[0])
@@ -159,15 +169,58 @@ def passages_answer(rows: Sequence[Mapping[str, Any]], language: Language) -> Co
     return ComposedAnswer(text=f"{text}\n\n{heading}:\n{sources}", citations=citations)
 
 
-def _best_document_passages(rows: Sequence[Mapping[str, Any]], document: Any) -> list[str]:
-    """The best document's passages among `rows`: at most three, in document order."""
+def closest_titles(data: Mapping[str, Any], render: Mapping[str, Any], count: int = 3) -> list[str]:
+    """The titles of the first `count` distinct sources of a search result, in rank order."""
+    if not cites_passages(data, render):
+        return []
+    titles: list[str] = []
+    seen: set[Any] = set()
+    for row in _row_lists(data, render.get("rows"))[0][1]:
+        source = _source(row)
+        if source not in seen:
+            seen.add(source)
+            titles.append(str(row.get("title") or source))
+    return titles[:count]
+
+
+def _source(row: Mapping[str, Any]) -> Any:
+    return row.get("document_id") or row.get("url") or row.get("title")
+
+
+def _passage(row: Mapping[str, Any]) -> str:
+    """A hit's whole passage when it is short enough to quote, else its snippet: a snippet is the
+    window of the passage nearest the query's words, which may cut off the rule asked about."""
+    text = str(row.get("text") or "")
+    if text.strip() and len(text) <= _MAX_PASSAGE_CHARS:
+        return text
+    return str(row.get("snippet") or text)
+
+
+def _unwrapped(passage: str) -> str:
+    """A passage on one line: a document's hard line breaks would end a Markdown list item."""
+    return " ".join(passage.split())
+
+
+def _best_document_passages(
+    rows: Sequence[Mapping[str, Any]], document: Any, language: Language
+) -> list[str]:
+    """The best document's passages among `rows`, in the reader's language when it has some: at
+    most three, in document order."""
+    passages = [
+        (rank, row)
+        for rank, row in enumerate(rows)
+        if _source(row) == document and str(row.get("snippet") or row.get("text") or "").strip()
+    ]
+    readable = [
+        (rank, row)
+        for rank, row in passages
+        if looks_vietnamese(str(row.get("snippet") or row.get("text"))) == (language == "vi")
+    ]
     chosen: list[tuple[int, str]] = []
     total = 0
-    for rank, row in enumerate(rows):
-        if (row.get("document_id") or row.get("url") or row.get("title")) != document:
-            continue
-        passage = str(row.get("snippet") or row.get("text") or "").strip()
-        if not passage or (chosen and total + len(passage) > _MAX_QUOTED_CHARS):
+    for rank, row in readable or passages:
+        passage = _unwrapped(_passage(row))
+        if chosen and total + len(passage) > _MAX_QUOTED_CHARS:
             continue
         position = row.get("chunk_index")
         chosen.append((position if isinstance(position, int) else rank, passage))

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import AuthenticatedUser, authenticate
-from gateway.errors import ApiError
+from gateway.errors import ApiError, error_type
 from gateway.openai_schemas import (
     AUTO_MODEL,
     AgentmeshDetails,
@@ -186,7 +186,14 @@ async def _chunks(
                     yield chunk(model, [], usage=_usage(event.usage))
     except Exception:
         log.exception("turn_failed")
-        error = {"error": {"code": "internal_error", "message": "The turn hit an unexpected error."}}
+        error = {
+            "error": {
+                "code": "internal_error",
+                "message": "The turn hit an unexpected error.",
+                "type": error_type(500),
+                "param": None,
+            }
+        }
         yield ServerSentEvent(data=json.dumps(error))
     yield ServerSentEvent(data="[DONE]")
 

@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import partial
+from typing import Any
 
 import anyio
 
-from host.answers import Translation, cites_passages, compose_answer, passage_texts, passages_answer
+from host.answers import (
+    Translation,
+    cites_passages,
+    closest_titles,
+    compose_answer,
+    passage_texts,
+    passages_answer,
+)
 from host.arguments import fill_arguments
 from host.catalog import ToolSpec
 from host.follow_ups import follow_up_calls, read_passages
@@ -69,6 +77,20 @@ def _current_turn(messages: Sequence[Message]) -> tuple[Message | None, list[Mes
         if messages[index].role == "user":
             return messages[index], [m for m in messages[index + 1 :] if m.role == "tool"]
     return None, []
+
+
+def _said_earlier(schema: Mapping[str, Any], messages: Sequence[Message]) -> dict[str, Any]:
+    """Identifiers (properties with a `pattern`) that the conversation's earlier user messages
+    gave, the latest first: a stateless client (the OpenAI-compatible API) sends its history, not
+    the session's memory, and "and his payment history?" still means the customer named before."""
+    properties = schema.get("properties") or {}
+    said: dict[str, Any] = {}
+    earlier = [message for message in messages if message.role == "user"][:-1]
+    for message in reversed(earlier):
+        for name, value in fill_arguments(schema, message.content).arguments.items():
+            if name not in said and isinstance(properties.get(name, {}).get("pattern"), str):
+                said[name] = value
+    return said
 
 
 class LocalPlanner:
@@ -126,7 +148,7 @@ class LocalPlanner:
         # The best page is quoted (its best passages); other pages are cited when they answer too.
         best = rows[0]["url"]
         rows = [row for row in rows if row["url"] == best or row["score"] >= RELEVANCE_BAR]
-        composed = passages_answer(rows, request.language)
+        composed = passages_answer(rows, request.language, cite_others=True)
         return ModelResponse(text=composed.text, data=first.structured, citations=composed.citations)
 
     def _plan(self, message: str, request: ModelRequest) -> ModelResponse:
@@ -143,6 +165,11 @@ class LocalPlanner:
             filled = fill_arguments(
                 tool.input_schema, message, memory=request.memory, attachments=request.attachments
             )
+            if filled.missing:
+                memory = {**_said_earlier(tool.input_schema, request.messages), **request.memory}
+                filled = fill_arguments(
+                    tool.input_schema, message, memory=memory, attachments=request.attachments
+                )
             if not filled.missing:
                 call = ToolCall(id=uuid.uuid4().hex[:12], name=tool.external_name, arguments=filled.arguments)
                 return ModelResponse(tool_calls=[call])
@@ -192,7 +219,7 @@ class LocalPlanner:
         # Every retrieved passage counts, not only those quoted: passages that tie in the ranking
         # may come back in either order, and the quoted one is not always the closest.
         if composed.citations and not self._answers(question, passage_texts(data, render), request):
-            titles = ", ".join(f"“{citation['title']}”" for citation in composed.citations)
+            titles = ", ".join(f"“{title}”" for title in closest_titles(data, render))
             text = _SAYS[request.language]["not_found"].format(titles=titles)
             return ModelResponse(text=text, ending="not_found", render=render)
         # The tool's own text is English: it is the answer only for an English reader.

@@ -123,6 +123,24 @@ def test_return_policy_is_answered_by_knowledge_with_a_citation(mesh: Mesh) -> N
     assert "[1]" in body["answer"]
 
 
+@pytest.mark.parametrize("message", ["Chính sách đổi trả là gì?", "Chinh sach doi tra la gi?"])
+def test_a_vietnamese_reader_is_quoted_the_policys_vietnamese_passage_and_only_its_source(
+    mesh: Mesh, message: str
+) -> None:
+    body = mesh.chat("acme", message).json()
+    assert body["agent"] == "knowledge" and body["outcome"] == "answered"
+    answer = body["answer"]
+    assert answer.startswith("Theo “ACME Return Policy”: Khách hàng được đổi trả sản phẩm trong vòng 30 ngày")
+    assert "Customers may return" not in answer
+    assert [citation["title"] for citation in body["citations"]] == ["ACME Return Policy"]
+    assert answer.endswith("Nguồn:\n[1] ACME Return Policy")
+
+
+def test_a_warranty_question_goes_to_the_knowledge_agent(mesh: Mesh) -> None:
+    body = mesh.chat("acme", "How long is the warranty on ACME pipes?").json()
+    assert body["agent"] == "knowledge" and body["outcome"] in {"answered", "not_found"}
+
+
 def test_globex_is_told_plainly_that_shipments_are_not_available(mesh: Mesh) -> None:
     body = mesh.chat("globex", f"Where is shipment {GLOBEX_SHIPMENT}?").json()
     assert body["agent"] is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -9,7 +11,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from agentmesh.errors import ERROR_CODES, AgentmeshError
-from gateway.errors import EXCEPTION_HANDLERS, HTTP_STATUS, ApiError
+from gateway.errors import EXCEPTION_HANDLERS, HTTP_STATUS, ApiError, error_response
 from host.approvals import ApprovalAlreadyResolved
 from mcp_servers.rag.errors import DocumentNotFound
 
@@ -49,6 +51,8 @@ def test_a_domain_error_a_route_lets_through_answers_with_its_codes_status() -> 
             "code": "approval_already_resolved",
             "message": "approval 'a1' was already decided",
             "details": None,
+            "type": "invalid_request_error",
+            "param": None,
         }
     }
     relayed = client.get("/relayed")
@@ -63,3 +67,20 @@ def test_a_domain_error_a_route_lets_through_answers_with_its_codes_status() -> 
 def test_an_api_error_takes_its_status_from_the_table() -> None:
     assert ApiError("too_large", "request body exceeds 10 bytes").status == 413
     assert isinstance(ApiError("unauthorized", "no token"), AgentmeshError)
+
+
+def test_an_error_names_its_class_as_openai_does_and_the_one_field_at_fault() -> None:
+    """OpenAI SDKs read `type` and `param` from every error body."""
+    one_field = error_response(400, "invalid_request", "bad", [{"field": "messages", "problem": "empty"}])
+    assert json.loads(one_field.body)["error"] == {
+        "code": "invalid_request",
+        "message": "bad",
+        "details": [{"field": "messages", "problem": "empty"}],
+        "type": "invalid_request_error",
+        "param": "messages",
+    }
+    limited = json.loads(error_response(429, "rate_limited", "slow down").body)["error"]
+    assert limited["type"] == "rate_limit_error" and limited["param"] is None
+    assert (
+        json.loads(error_response(503, "backend_unavailable", "down").body)["error"]["type"] == "server_error"
+    )

@@ -47,18 +47,21 @@ def test_an_agent_can_be_chosen_as_the_model(mesh: Mesh) -> None:
     assert "SH-1042" in (completion.choices[0].message.content or "")
 
 
-def test_earlier_messages_are_the_history(mesh: Mesh) -> None:
+@pytest.mark.parametrize("model", ["debt", "auto"])
+def test_a_follow_up_reads_the_customer_from_the_earlier_messages(mesh: Mesh, model: str) -> None:
     completion = client_for(mesh).chat.completions.create(
-        model="debt",
+        model=model,
         messages=[
             {"role": "system", "content": "You are terse."},
             {"role": "user", "content": DEBT_QUESTION},
             {"role": "assistant", "content": "Evergreen Trading Corporation owes 321,330,000 VND."},
-            {"role": "user", "content": "And its payment history?"},
+            {"role": "user", "content": "And his payment history?"},
         ],
     )
     assert completion.model == "debt"
-    assert completion.choices[0].message.content
+    extra = completion.model_extra or {}
+    assert extra["agentmesh"]["outcome"] == "answered"
+    assert "3428557611" in (completion.choices[0].message.content or "")
 
 
 def test_streaming_yields_chunks_then_usage(mesh: Mesh) -> None:
@@ -84,6 +87,7 @@ def test_an_agent_the_tenant_lacks_is_model_not_found(mesh: Mesh) -> None:
             model="shipment", messages=[{"role": "user", "content": "Where is shipment SH-2001?"}]
         )
     assert "no agent 'shipment'" in str(refusal.value)
+    assert refusal.value.type == "not_found_error" and refusal.value.code == "model_not_found"
 
 
 def test_unsupported_requests_are_refused_with_the_reason(mesh: Mesh) -> None:
@@ -91,6 +95,7 @@ def test_unsupported_requests_are_refused_with_the_reason(mesh: Mesh) -> None:
     with pytest.raises(openai.BadRequestError) as several:
         client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}], n=2)
     assert several.value.status_code == 400
+    assert several.value.type == "invalid_request_error"
     with pytest.raises(openai.BadRequestError) as tools:
         client.chat.completions.create(
             model="auto",
@@ -105,5 +110,6 @@ def test_unsupported_requests_are_refused_with_the_reason(mesh: Mesh) -> None:
 
 def test_a_bad_api_key_is_an_authentication_error(mesh: Mesh) -> None:
     client = openai.OpenAI(base_url=f"{mesh.url}/v1", api_key="not-a-jwt", max_retries=0)
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError) as refusal:
         client.models.list()
+    assert refusal.value.type == "authentication_error"
