@@ -1,8 +1,9 @@
 """Numbers, money and dates as a reader of each language writes them, and templates filled so.
 
-English keeps what the tools print (`318,780,000 VND`, `2025-06-30`); Vietnamese readers get
-`318.780.000 ₫` and `30/06/2025`. Templates are the tools' own (`{customer.name}`,
-`{outstanding:money}`): only keys and list indexes are followed, never attributes.
+English keeps what the tools print (`318,780,000 VND`, `2025-06-30`; a time `2025-06-07 21:07`);
+Vietnamese readers get `318.780.000 ₫`, `30/06/2025` and `21:07 07/06/2025`. Templates are the
+tools' own (`{customer.name}`, `{outstanding:money}`): only keys and list indexes are followed,
+never attributes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from host.language import Language
-from mcp_servers.common.results import lookup
+from mcp_servers.common.results import lookup, readable_datetime
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})")
@@ -49,7 +50,7 @@ def format_money(amount: int | float, currency: str, language: Language) -> str:
 def format_date(text: str, language: Language) -> str:
     """An ISO date (or date-time) as the reader writes it; anything else unchanged."""
     if language != "vi":
-        return text
+        return readable_datetime(text)
     if match := _ISO_DATE.match(text):
         year, month, day = match.groups()
         return f"{day}/{month}/{year}"

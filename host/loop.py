@@ -22,12 +22,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from host.agents import AgentConfig
+from host.answers import Translation
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
 from host.events import DeltaEvent, ErrorEvent, FinalEvent, Outcome, TurnEvent
 from host.language import Language
 from host.models.base import Message, Model, ModelError, ModelRequest, ModelResponse, TextDelta, ToolCall
-from host.replies import reply
+from host.replies import joined, reply
 from host.steps import (
     UNOBSERVED,
     Approval,
@@ -96,6 +97,16 @@ class AgentLoop:
             self._granted[tool.server] = self._granted.get(tool.server, frozenset()) | {tool.name}
         self.paused: PausedTurn | None = None
         """Set when the turn ended waiting for approval: the state to persist."""
+
+    def _actions(self, calls: Sequence[ToolCall], language: Language) -> str:
+        """The calls' actions as the reader says them: a tool's own title in Vietnamese ("tạo đơn
+        hàng") when it has one, else its name."""
+        names = set()
+        for call in calls:
+            tool = self._tools.get(call.name)
+            title = Translation.of(tool.render, language).title if tool and language != "en" else None
+            names.add(title or split_external_name(call.name)[1])
+        return joined(sorted(names), language)
 
     def plan_calls(self, calls: Sequence[ToolCall], approval: Approval | None = None) -> StepPlan:
         """Decide the proposed calls (`host.steps.plan_calls`) over this agent's tools."""
@@ -205,7 +216,7 @@ class AgentLoop:
                     pending=[planned.call for planned in awaiting],
                     reasons={planned.call.id: planned.reason for planned in awaiting},
                 )
-                names = ", ".join(sorted({split_external_name(p.call.name)[1] for p in awaiting}))
+                names = self._actions([planned.call for planned in awaiting], language)
                 yield final(reply(language, "pending_approval", tools=names), "pending_approval")
                 return
             if step.all_unavailable:

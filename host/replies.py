@@ -68,7 +68,7 @@ _REPLIES: dict[ReplyKey, dict[Language, str]] = {
     },
     "pending_approval": {
         "en": "{tools} needs approval by an authorised person before it can run.",
-        "vi": "{tools} cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
+        "vi": "Yêu cầu {tools} cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
     },
     "repeated_call": {
         "en": (

@@ -7,6 +7,7 @@ text a person reads and the structure a program (or the host's planner) uses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -88,3 +89,13 @@ def lookup(data: Any, path: str) -> Any:
         else:
             return None
     return current
+
+
+_ISO_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def readable_datetime(text: str) -> str:
+    """An ISO date-time as a person reads it in English text (`2025-06-07 21:07`); anything else
+    unchanged. The ERP prints times in its business's zone, so the offset says nothing to its users."""
+    match = _ISO_DATETIME.match(text)
+    return f"{match.group(1)} {match.group(2)}" if match else text

@@ -11,7 +11,7 @@ import json
 import string
 from typing import Any
 
-from mcp_servers.common.results import lookup
+from mcp_servers.common.results import lookup, readable_datetime
 from mcp_servers.erp.tool_config import ToolOutput
 
 MAX_TABLE_ROWS = 50
@@ -31,6 +31,8 @@ def fill(template: str, data: Any) -> str:
             continue
         if conversion == "r":
             value = repr(value)
+        elif isinstance(value, str) and not spec:
+            value = readable_datetime(value)
         try:
             pieces.append(format(value, spec or ""))
         except (ValueError, TypeError):

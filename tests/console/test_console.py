@@ -149,6 +149,13 @@ def test_a_vietnamese_debt_question_is_answered_with_a_table_and_its_steps(user:
     rows = block.find_elements("css selector", "table.records tbody tr")
     assert len(rows) == 3
     assert rows[0].find_elements("css selector", "td")[0].text == "ACM-2025-00007"
+    # In the tool's Vietnamese wording: labels, coded values and dates as a Vietnamese reader writes them.
+    assert block.find_element("css selector", "dl.facts dt").text == "Công nợ"
+    assert block.find_element("css selector", "table.records caption").text == "Hóa đơn còn mở"
+    headers = [th.text for th in block.find_elements("css selector", "table.records thead th")]
+    assert headers[0].startswith("Số hóa đơn") and any(h.startswith("Trạng thái") for h in headers)
+    cells = [td.text for td in rows[0].find_elements("css selector", "td")]
+    assert "chưa thanh toán" in cells and "15/04/2025" in cells
     sorter = block.find_element("css selector", "button.sort[data-column='days_overdue']")
     sorter.click()
     first = block.find_element("css selector", "table.records tbody tr td").text

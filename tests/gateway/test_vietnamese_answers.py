@@ -92,11 +92,11 @@ def test_a_missing_tax_code_is_asked_for_in_vietnamese(mesh: Mesh) -> None:
         ),
         (
             f"Tạo đơn hàng cho MST {ACME_MST}: 2 cái ACM-0001",
-            "create_order cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
+            "Yêu cầu tạo đơn hàng cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
         ),
         (
             f"Tao don hang cho MST {ACME_MST} gom ACM-0001 x 2",
-            "create_order cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
+            "Yêu cầu tạo đơn hàng cần được người có thẩm quyền phê duyệt trước khi thực hiện.",
         ),
     ],
     ids=["english", "diacritics", "no-diacritics"],

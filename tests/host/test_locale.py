@@ -38,6 +38,8 @@ def test_numbers_money_and_dates_in_english_and_vietnamese() -> None:
     assert format_money(321330000, "VND", "en") == "321,330,000 VND"
     assert format_date("2025-06-30", "vi") == "30/06/2025" and format_date("2025-06-30", "en") == "2025-06-30"
     assert format_date("2025-06-05T14:20:00+07:00", "vi") == "14:20 05/06/2025"
+    assert format_date("2025-06-05T14:20:00+07:00", "en") == "2025-06-05 14:20"
+    assert format_date("SH-2025-06-05T14:20", "en") == "SH-2025-06-05T14:20"  # not a time: unchanged
 
 
 def test_a_template_follows_keys_only_and_marks_what_is_missing() -> None:

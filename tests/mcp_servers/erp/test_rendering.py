@@ -23,6 +23,11 @@ def test_templates_follow_dotted_paths_and_format_numbers() -> None:
     assert text == "Công ty TNHH Minh Phát owes 12,500,000 VND; first INV-1"
 
 
+def test_a_time_reads_as_date_and_minutes_without_its_offset() -> None:
+    shipment = {"shipment_id": "SH-1042", "status_at": "2025-06-07T21:07:00+07:00"}
+    assert fill("{shipment_id} (since {status_at})", shipment) == "SH-1042 (since 2025-06-07 21:07)"
+
+
 def test_templates_never_reach_into_python_objects() -> None:
     assert fill("{customer.__class__} {missing.field} {outstanding.real}", DEBT) == "? ? ?"
 

@@ -5,7 +5,7 @@
 
 import { barChart } from "./chart.js";
 import { h } from "./dom.js";
-import { formatNumber, t } from "./i18n.js";
+import { formatNumber, language, t } from "./i18n.js";
 import { jsonView } from "./jsonview.js";
 import { markdown } from "./markdown.js";
 import { cellText, label, recordTable } from "./table.js";
@@ -42,26 +42,59 @@ function scalarColumns(rows) {
   return keys;
 }
 
-/** A field's shown value: OCR-style `{value, text, confidence}` objects show their value. */
-function shown(value) {
-  if (value && typeof value === "object" && !Array.isArray(value) && "value" in value) {
-    const confidence = typeof value.confidence === "number" ? ` (${formatNumber(value.confidence * 100, { maximumFractionDigits: 0 })}%)` : "";
-    return `${cellText(value.value)}${value.value === null ? "" : confidence}`;
-  }
-  return cellText(value);
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})/;
+
+/**
+ * The tool's wording in the console's language (its renderer hints' `translations`): field
+ * labels, words for coded values (`unpaid`), and dates as the reader writes them, as the
+ * planner's own answer text has them.
+ */
+function wording(render) {
+  const lang = language();
+  const words = render.translations?.[lang] || {};
+  const labels = words.labels || {};
+  const values = words.values || {};
+  return {
+    label: (key) => {
+      const text = labels[key];
+      return text ? text.charAt(0).toUpperCase() + text.slice(1) : label(key);
+    },
+    cell: (value) => {
+      if (typeof value !== "string") return cellText(value);
+      if (value in values) return values[value];
+      let match = ISO_DATETIME.exec(value);
+      if (match) {
+        const [, year, month, day, hour, minute] = match;
+        return lang === "vi" ? `${hour}:${minute} ${day}/${month}/${year}` : `${year}-${month}-${day} ${hour}:${minute}`;
+      }
+      match = ISO_DATE.exec(value);
+      if (match && lang === "vi") return `${match[3]}/${match[2]}/${match[1]}`;
+      return value;
+    },
+  };
 }
 
-function facts(data, fields) {
+/** A field's shown value: OCR-style `{value, text, confidence}` objects show their value. */
+function shown(value, words) {
+  if (value && typeof value === "object" && !Array.isArray(value) && "value" in value) {
+    const confidence = typeof value.confidence === "number" ? ` (${formatNumber(value.confidence * 100, { maximumFractionDigits: 0 })}%)` : "";
+    return `${words.cell(value.value)}${value.value === null ? "" : confidence}`;
+  }
+  return words.cell(value);
+}
+
+function facts(data, fields, words) {
   const present = fields.filter((key) => at(data, key) !== undefined && !isRecordList(at(data, key)));
   if (!present.length) return null;
   return h(
     "dl",
     { class: "facts" },
-    present.map((key) => [h("dt", null, label(key)), h("dd", { "data-field": key }, shown(at(data, key)))]),
+    present.map((key) => [h("dt", null, words.label(key)), h("dd", { "data-field": key }, shown(at(data, key), words))]),
   );
 }
 
-function chartOf(rows, fields) {
+function chartOf(rows, fields, words) {
   const columns = fields.length ? fields : scalarColumns(rows);
   const labelKey = columns.find((key) => rows.some((row) => typeof row[key] === "string")) || columns[0];
   const valueKey = columns.find((key) => key !== labelKey && rows.every((row) => typeof row[key] === "number" || row[key] == null));
@@ -71,9 +104,9 @@ function chartOf(rows, fields) {
     { class: "answer-chart" },
     barChart(
       rows.map((row) => ({ label: String(row[labelKey] ?? "–"), value: Number(row[valueKey] || 0) })),
-      { title: `${label(valueKey)} / ${label(labelKey)}` },
+      { title: `${words.label(valueKey)} / ${words.label(labelKey)}` },
     ),
-    h("figcaption", null, `${label(valueKey)} / ${label(labelKey)}`),
+    h("figcaption", null, `${words.label(valueKey)} / ${words.label(labelKey)}`),
   );
 }
 
@@ -91,10 +124,11 @@ function citationButton(citation, onCitation) {
   );
 }
 
-/** The answer text without the local planner's trailing "Sources:" list (shown as buttons instead). */
+/** The answer text without the local planner's trailing source list, "Sources:" or "Nguồn:"
+ * (shown as buttons instead). */
 function withoutSourceList(answer, citations) {
   if (!citations.length) return answer;
-  return answer.replace(/\n+Sources:\n(\[\d+\][^\n]*\n?)+\s*$/u, "");
+  return answer.replace(/\n+(Sources|Nguồn):\n(\[\d+\][^\n]*\n?)+\s*$/u, "");
 }
 
 /** Drop Markdown tables from an answer whose rows are drawn as a sortable table instead. */
@@ -126,17 +160,20 @@ export function renderReply(reply, { onCitation = () => {} } = {}) {
 
   if (data) {
     const fields = Array.isArray(render.fields) ? render.fields : [];
+    const words = wording(render);
     if (format === "structured_json") {
-      parts.push(facts(data, fields.length ? fields : Object.keys(data)));
+      parts.push(facts(data, fields.length ? fields : Object.keys(data), words));
     } else if (format === "summary_text" && fields.length) {
-      parts.push(facts(data, fields));
+      parts.push(facts(data, fields, words));
     }
     if (rows) {
       const rowFields = fields.filter((key) => rows.rows.some((row) => key in row));
       const columns = rowFields.length ? rowFields : scalarColumns(rows.rows);
-      if (format === "chart_data") parts.push(chartOf(rows.rows, rowFields));
+      if (format === "chart_data") parts.push(chartOf(rows.rows, rowFields, words));
       const sortable = Array.isArray(render.sortable) && render.sortable.length ? render.sortable : true;
-      parts.push(recordTable(rows.rows, { columns, sortable, caption: label(rows.key) }));
+      const labels = Object.fromEntries(columns.map((key) => [key, words.label(key)]));
+      const cell = (key, value) => words.cell(value);
+      parts.push(recordTable(rows.rows, { columns, sortable, caption: words.label(rows.key), labels, cell }));
     }
     parts.push(
       h("details", { class: "raw-data" }, h("summary", null, t("chat.rawData")), jsonView(data, { label: t("chat.rawData") })),

@@ -160,7 +160,8 @@ export async function chatView(root, [sessionId], context) {
               "aria-label": t("chat.deleteSession", { title: item.title || item.session_id }),
               onClick: () => removeSession(item),
             },
-            "🗑",
+            // A glyph every font has: an emoji draws as an empty box where no emoji font is installed.
+            "×",
           ),
         ),
       ),

@@ -20,7 +20,7 @@ export async function auditPage(root, { tenant }) {
   const action = h("input", { id: "audit-action", placeholder: "policy.", spellcheck: "false" });
   const resource = h("input", { id: "audit-resource", placeholder: "erp:", spellcheck: "false" });
   const principal = h("input", { id: "audit-principal", placeholder: "alice", spellcheck: "false" });
-  const effect = h("select", { id: "audit-effect" }, EFFECTS.map((e) => h("option", { value: e }, e || t("audit.anyEffect"))));
+  const effect = h("select", { id: "audit-effect" }, EFFECTS.map((e) => h("option", { value: e }, e ? t(`audit.effect.${e}`) : t("audit.anyEffect"))));
   const apply = h("button", { type: "submit", class: "primary", id: "audit-apply" }, t("audit.apply"));
   const output = h("div", { id: "audit-output", "aria-live": "polite" });
   const pages = []; // before_id of each page shown so far (null: the newest)

@@ -70,10 +70,10 @@ export async function usagePage(root, { tenant }) {
         h("h3", null, t("usage.byAgentTable")),
         recordTable(
           summary.by_agent.map((row) => ({ ...row, agent: row.agent || t("usage.noAgent") })),
-          { columns: ["agent", ...MEASURES], labels: Object.fromEntries(MEASURES.map((m) => [m, t(`usage.${m}`)])), cell: (column, value) => (column === "cost_usd" ? formatMoney(value) : column === "agent" ? value : formatNumber(value)) },
+          { columns: ["agent", ...MEASURES], labels: { agent: t("usage.agent"), ...Object.fromEntries(MEASURES.map((m) => [m, t(`usage.${m}`)])) }, cell: (column, value) => (column === "cost_usd" ? formatMoney(value) : column === "agent" ? value : formatNumber(value)) },
         ),
         h("h3", null, t("usage.byChannel")),
-        recordTable(summary.by_channel, { columns: ["channel", ...MEASURES], labels: Object.fromEntries(MEASURES.map((m) => [m, t(`usage.${m}`)])) }),
+        recordTable(summary.by_channel, { columns: ["channel", ...MEASURES], labels: { channel: t("usage.channel"), ...Object.fromEntries(MEASURES.map((m) => [m, t(`usage.${m}`)])) } }),
       );
     } catch (error) {
       replace(output, errorBox(error));
