@@ -62,6 +62,10 @@ def handle(args: argparse.Namespace) -> int:
         print(f"error {response.status_code} {error.get('code')}: {error.get('message')}", file=sys.stderr)
         return 1
     print(payload["answer"])
-    agent, outcome, session = payload["agent"] or "-", payload["outcome"], payload["session_id"]
-    print(f"\n[agent: {agent} | outcome: {outcome} | session: {session}]", file=sys.stderr)
+    # A message with two requests is answered by one agent each, named by the turn's route steps.
+    routed = [step.get("agent") for step in payload.get("steps", []) if step.get("type") == "route"]
+    agents = list(dict.fromkeys(agent for agent in routed if agent)) or [payload["agent"] or "-"]
+    named = f"agents: {', '.join(agents)}" if len(agents) > 1 else f"agent: {agents[0]}"
+    outcome, session = payload["outcome"], payload["session_id"]
+    print(f"\n[{named} | outcome: {outcome} | session: {session}]", file=sys.stderr)
     return 0

@@ -23,6 +23,9 @@ class ToolScopeMiddleware:
             claims = current_claims()
             name = (ctx.params or {}).get("name")
             if claims is not None and name not in claims.tools:
-                message = f"tool '{name}' is not granted to tenant '{claims.tenant_id}' on this server"
+                message = (
+                    f"tool '{name}' is not granted by this request's token (tenant "
+                    f"'{claims.tenant_id}'): a mesh token lists the tools it may call"
+                )
                 return error_result(ToolNotGranted(message))
         return await call_next(ctx)

@@ -64,7 +64,10 @@ async def test_the_server_it_names_accepts_it_for_the_tools_it_grants(
     # The granted call reached the OCR domain, which refused the input itself.
     assert granted.is_error and "not granted" not in granted.content[0].text  # type: ignore[union-attr]
     assert other.is_error
-    refusal = "tool 'ocr_document' is not granted to tenant 'acme' on this server"
+    refusal = (
+        "tool 'ocr_document' is not granted by this request's token (tenant 'acme'): "
+        "a mesh token lists the tools it may call"
+    )
     assert other.content[0].text == refusal  # type: ignore[union-attr]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import openai
 import pytest
 
+from agentmesh.cli import main
 from tests.gateway.mesh import Mesh
 
 pytestmark = pytest.mark.slow
@@ -64,6 +65,17 @@ def test_two_clear_requests_are_both_answered_each_by_its_agent(
     route = answer["steps"][0]["detail"]
     assert route["reason"] == "multiple_intents"
     assert [candidate["agent"] for candidate in route["candidates"]] == ["debt", "shipment"]
+
+
+def test_the_cli_names_both_agents_of_a_two_request_answer(
+    mesh: Mesh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    question = f"Cong no cua MST {ACME_MST} va van don SH-1001 dang o dau?"
+    status = main(["chat", "--tenant", "acme", "--url", mesh.url, "--token", mesh.token(), question])
+    assert status == 0
+    printed = capsys.readouterr()
+    assert "Evergreen Trading Corporation (MST 3428557611) còn nợ 321.330.000 ₫" in printed.out
+    assert "[agents: debt, shipment | outcome: answered | session: " in printed.err
 
 
 def test_a_follow_up_after_two_answers_continues_with_the_last_agent(mesh: Mesh) -> None:
