@@ -13,6 +13,7 @@ user's language: a Vietnamese reader gets the tool's Vietnamese wording, never i
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import partial
@@ -77,6 +78,24 @@ def _current_turn(messages: Sequence[Message]) -> tuple[Message | None, list[Mes
         if messages[index].role == "user":
             return messages[index], [m for m in messages[index + 1 :] if m.role == "tool"]
     return None, []
+
+
+_EXAMPLE = re.compile(r"\be\.g\.,?\s+([^\s,;)]+)")
+
+
+def _gist(description: str) -> str:
+    """A schema description's first clause ("Vietnamese tax code (MST) of the customer" of "...:
+    10 digits, optionally ..."): the rest is format detail a person asked for it does not need."""
+    gist = re.split(r"[:;]|\be\.g\.", description, maxsplit=1)[0]
+    if gist.count("(") > gist.count(")"):  # cut inside a parenthesis: drop the parenthesis
+        gist = gist[: gist.rindex("(")]
+    return gist.strip().rstrip(".,")
+
+
+def _example_in(description: str) -> str | None:
+    """The first example a description gives ("e.g. 0312345678")."""
+    match = _EXAMPLE.search(description)
+    return match.group(1).rstrip(".") if match else None
 
 
 def _said_earlier(schema: Mapping[str, Any], messages: Sequence[Message]) -> dict[str, Any]:
@@ -191,12 +210,13 @@ class LocalPlanner:
         for name in missing:
             prop = properties.get(name, {})
             ask = says["argument"].format(name=words.labels.get(name) or name.replace("_", " "))
-            if prop.get("description") and language == "en":
-                ask += f": {prop['description']}"
+            description = str(prop.get("description") or "")
+            if description and language == "en" and name not in words.labels:
+                ask += f", {_gist(description)}"
             if isinstance(prop.get("enum"), list):
                 ask += says["one_of"].format(values=", ".join(str(value) for value in prop["enum"]))
-            elif prop.get("examples"):
-                ask += says["example"].format(example=prop["examples"][0])
+            elif example := (prop.get("examples") or [None])[0] or _example_in(description):
+                ask += says["example"].format(example=example)
             asks.append(ask)
         action = (
             (words.title or tool.name.replace("_", " ")) if language == "vi" else tool.name.replace("_", " ")

@@ -104,9 +104,20 @@ _VIETNAMESE_WORDS = {
 }
 
 
-def _vietnamese(title: str) -> dict[str, dict[str, object]]:
-    """How a host answers a Vietnamese reader with a tool's results; `title` names its action."""
-    return {"vi": {"title": title, **_VIETNAMESE_WORDS}}
+# What a host asks an English reader for when the file is missing (the schema's description is
+# written for clients and names upload references and folders).
+_ENGLISH_WORDS = {
+    "labels": {
+        "image": "image or PDF (attach it to your message)",
+        "document": "image or PDF (attach it to your message)",
+    }
+}
+
+
+def _translations(title: str) -> dict[str, dict[str, object]]:
+    """How a host answers a reader of each language with a tool's results; `title` names its
+    action in Vietnamese."""
+    return {"vi": {"title": title, **_VIETNAMESE_WORDS}, "en": _ENGLISH_WORDS}
 
 
 def _read_only(title: str) -> ToolAnnotations:
@@ -164,7 +175,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     @server.tool(
         title="Read an image",
         annotations=_read_only("Read an image"),
-        meta=render_meta("summary_text", fields=["text"], translations=_vietnamese("đọc chữ trong ảnh")),
+        meta=render_meta("summary_text", fields=["text"], translations=_translations("đọc chữ trong ảnh")),
     )
     async def ocr_image(
         image: Input, ctx: Context[Any, Any] | None = None
@@ -178,7 +189,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     @server.tool(
         title="Read a document",
         annotations=_read_only("Read a document"),
-        meta=render_meta("summary_text", fields=["text"], translations=_vietnamese("đọc tài liệu")),
+        meta=render_meta("summary_text", fields=["text"], translations=_translations("đọc tài liệu")),
     )
     async def ocr_document(
         document: Input,
@@ -200,7 +211,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         meta=render_meta(
             "structured_json",
             fields=list(FIELD_NAMES),
-            translations=_vietnamese("trích xuất thông tin hóa đơn"),
+            translations=_translations("trích xuất thông tin hóa đơn"),
         ),
     )
     async def extract_fields(

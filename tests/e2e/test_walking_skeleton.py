@@ -195,7 +195,7 @@ def test_chat_command_prints_the_answer(mesh: Mesh) -> None:
 @pytest.mark.parametrize(
     ("message", "asked"),
     [
-        ("What is the total on this receipt?", "I need the"),
+        ("What is the total on this receipt?", "I need the image or PDF (attach it to your message)"),
         ("Tổng tiền trên biên lai này là bao nhiêu?", "tôi cần ảnh hoặc tệp PDF (đính kèm vào tin nhắn)"),
         ("Doc chu trong anh nay", "tôi cần ảnh hoặc tệp PDF (đính kèm vào tin nhắn)"),
     ],

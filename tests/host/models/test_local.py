@@ -81,7 +81,7 @@ def test_a_missing_argument_is_asked_for_by_name_with_its_hint() -> None:
     assert step.ending == "needs_input" and not step.tool_calls
     assert step.text == "To track shipment I need the shipment id, for example SH-1042."
     step = planner.respond(ask("What does this customer owe?", DEBT_TOOLS))
-    assert step.text == "To get customer debt I need the mst: the customer's tax code (MST)."
+    assert step.text == "To get customer debt I need the mst, the customer's tax code (MST)."
 
 
 def result(tool: ToolSpec, structured: dict[str, Any], text: str) -> ModelRequest:
@@ -127,3 +127,26 @@ def test_the_agents_format_applies_when_the_tool_declares_none() -> None:
     request.output_format = "markdown_table"
     step = planner.respond(request)
     assert "| At | Status |" in step.text
+
+
+def test_a_missing_identifier_is_asked_for_with_the_gist_of_its_description_and_its_example() -> None:
+    tool = ToolSpec(
+        server="erp",
+        name="get_payment_history",
+        input_schema={
+            "type": "object",
+            "required": ["mst"],
+            "properties": {
+                "mst": {
+                    "type": "string",
+                    "pattern": "^[0-9]{10}$",
+                    "description": "Vietnamese tax code (MST) of the customer: 10 digits, e.g. 0312345678",
+                }
+            },
+        },
+    )
+    step = planner.respond(ask("And his payment history?", [tool]))
+    assert step.text == (
+        "To get payment history I need the mst, Vietnamese tax code (MST) of the customer, "
+        "for example 0312345678."
+    )
