@@ -2,8 +2,9 @@
 
 The MCP SDK parses the body itself: JSON nested thousands of levels deep would make it recurse
 until `RecursionError`, and a request whose `id` is an object is taken for a notification and
-answered 202. Both are refused here with a JSON-RPC error (HTTP 400), from a body read once and
-handed on unchanged (`replay`). The SDK's own HTTP-level refusals (a wrong `Accept` or
+answered 202; a batch (an array) fails the SDK's validation with a page of its internals. All are
+refused here with a JSON-RPC error (HTTP 400), from a body read once and handed on unchanged
+(`replay`). The SDK's own HTTP-level refusals (a wrong `Accept` or
 `Content-Type`, a body too large) are plain text; `json_errors` rewrites them as the gateway's
 JSON error body, so every answer a client gets at `/mcp` is JSON.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Send
@@ -61,13 +63,24 @@ def parse_jsonrpc(body: bytes) -> Any:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise JsonRpcRefusal(PARSE_ERROR, "Parse error: the body is not JSON") from None
-    messages = payload if isinstance(payload, list) else [payload]
-    for message in messages:
-        if not isinstance(message, dict):
-            raise JsonRpcRefusal(INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a JSON object")
-        if "id" in message and not _valid_id(message["id"]):
-            raise JsonRpcRefusal(INVALID_REQUEST, "Invalid Request: id must be a string, a number or null")
+    if isinstance(payload, list):
+        # Streamable HTTP carries one message per POST since protocol 2025-06-18.
+        raise JsonRpcRefusal(INVALID_REQUEST, "Invalid Request: batches are not supported; send one message")
+    if not isinstance(payload, dict):
+        raise JsonRpcRefusal(INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a JSON object")
+    if "id" in payload and not _valid_id(payload["id"]):
+        raise JsonRpcRefusal(INVALID_REQUEST, "Invalid Request: id must be a string, a number or null")
     return payload
+
+
+def check_protocol_version(version: str | None) -> None:
+    """Refuse an `MCP-Protocol-Version` header naming a version this server does not speak (the
+    SDK would answer with a complaint about `params._meta` instead)."""
+    if version is not None and version not in SUPPORTED_PROTOCOL_VERSIONS:
+        supported = ", ".join(SUPPORTED_PROTOCOL_VERSIONS)
+        raise JsonRpcRefusal(
+            INVALID_REQUEST, f"Unsupported protocol version '{version[:40]}'; this server speaks {supported}"
+        )
 
 
 def replay(body: bytes) -> Receive:

@@ -79,7 +79,14 @@ from gateway.auth import AuthenticatedUser, authenticate, canonical_resource
 from gateway.bodies import read_body
 from gateway.errors import ApiError, error_response
 from gateway.host_check import HostCheck
-from gateway.jsonrpc_guard import JsonRpcRefusal, json_errors, parse_jsonrpc, replay, replay_then
+from gateway.jsonrpc_guard import (
+    JsonRpcRefusal,
+    check_protocol_version,
+    json_errors,
+    parse_jsonrpc,
+    replay,
+    replay_then,
+)
 from gateway.mcp_lean import LeanRequest, answer, lean_request, wants_progress
 from gateway.openapi import Operation
 from gateway.tenants import TenantDirectory
@@ -113,6 +120,13 @@ INSTRUCTIONS = (
 
 Admit = Callable[[AuthenticatedUser], Awaitable[object]]
 """Charges one request to the caller's rate limits; raises a 429 `ApiError` when over."""
+
+
+def _whole_list(params: PaginatedRequestParams | None) -> None:
+    """Lists are answered whole and never issue a cursor, so any cursor sent is not one of ours."""
+    if params is not None and params.cursor is not None:
+        message = f"invalid cursor '{params.cursor[:40]}': this server sends whole lists, without cursors"
+        raise MCPError(INVALID_PARAMS, message)
 
 
 class ProtectedResourceMetadata(BaseModel):
@@ -264,6 +278,7 @@ class TenantMcpEndpoint:
             await self._refusal(connection, exc)(scope, receive, send)
             return
         try:
+            check_protocol_version(connection.headers.get("mcp-protocol-version"))
             payload = parse_jsonrpc(body)
         except JsonRpcRefusal as refusal:
             await refusal.response(scope, receive, send)
@@ -284,7 +299,7 @@ class TenantMcpEndpoint:
         if request.method == "tools/call":
             params = CallToolRequestParams.model_validate(request.params, by_name=False)
             return await self._tool_result(user, params, progress=None)
-        PaginatedRequestParams.model_validate(request.params, by_name=False)
+        _whole_list(PaginatedRequestParams.model_validate(request.params, by_name=False))
         return await self._tool_list(user)
 
     def _refusal(self, connection: HTTPConnection, exc: ApiError) -> Response:
@@ -348,6 +363,7 @@ class TenantMcpEndpoint:
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
+        _whole_list(params)
         return await self._tool_list(self._user(ctx))
 
     async def _tool_list(self, user: AuthenticatedUser) -> ListToolsResult:
@@ -357,6 +373,7 @@ class TenantMcpEndpoint:
     async def _list_resources(
         self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
     ) -> ListResourcesResult:
+        _whole_list(params)
         caller = await self._admitted(ctx)
         try:
             return ListResourcesResult(resources=await self._host.features.resources_for(caller))
@@ -366,6 +383,7 @@ class TenantMcpEndpoint:
     async def _list_resource_templates(
         self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
     ) -> ListResourceTemplatesResult:
+        _whole_list(params)
         caller = await self._admitted(ctx)
         try:
             return ListResourceTemplatesResult(
@@ -386,6 +404,7 @@ class TenantMcpEndpoint:
     async def _list_prompts(
         self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
     ) -> ListPromptsResult:
+        _whole_list(params)
         return ListPromptsResult(prompts=await self._host.features.prompts_for(await self._admitted(ctx)))
 
     async def _get_prompt(

@@ -4,8 +4,8 @@ Two kinds, one list:
 - each agent the tenant's policy enables is a prompt named after it (`debt`, `shipment`, ...):
   its arguments are the `question` and its `language` (`en` or `vi`); rendered, it is one user
   message carrying what the agent is for, its system prompt and its tools, then the question,
-  with the instruction to answer in the chosen language. `question` completes from the agent's
-  examples.
+  with the instruction to answer in the chosen language (by default the question's). `question`
+  completes from the agent's examples.
 - a server's prompt named after one of that server's tools (`erp__get_customer_debt`) is offered
   exactly when that tool is in the caller's catalog; it is rendered and completed by the server,
   as the caller's tenant (so an MST completes from the tenant's own ERP).
@@ -29,7 +29,7 @@ from agentmesh.errors import AgentmeshError
 from host.agents import AgentConfig
 from host.caller import Caller
 from host.catalog import EXTERNAL_SEPARATOR, ToolSpec, split_external_name
-from host.language import ANSWER_IN, Language
+from host.language import ANSWER_IN, Language, detect_language
 from host.mcp_pool import McpPool
 from host.server_connection import ServerUnavailable
 from host.tokens import MeshTokenIssuer
@@ -56,7 +56,9 @@ def agent_prompt(agent: AgentConfig) -> Prompt:
                 name="question", description="what to ask, in English or Vietnamese", required=True
             ),
             PromptArgument(
-                name="language", description="the language of the answer: en or vi", required=False
+                name="language",
+                description="the language of the answer: en or vi (default: the question's)",
+                required=False,
             ),
         ],
     )
@@ -68,7 +70,7 @@ def render_agent_prompt(
     question = arguments.get("question", "").strip()
     if not question:
         raise InvalidPromptArguments(f"the prompt '{agent.name}' needs a question")
-    language = arguments.get("language") or "en"
+    language = arguments.get("language") or detect_language(question)
     if language not in ANSWER_IN:
         raise InvalidPromptArguments(f"language must be one of {', '.join(LANGUAGES)}, not '{language}'")
     context = [f"You are the '{agent.name}' assistant. {agent.description}"]

@@ -365,7 +365,7 @@ def test_there_is_no_stream_or_session_to_open_or_close(gateway: Gateway, method
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_deep_nesting_and_an_object_id_are_json_rpc_errors_on_a_connection_that_stays_open(
+def test_deep_nesting_an_object_id_and_a_batch_are_json_rpc_errors_on_a_connection_that_stays_open(
     gateway: Gateway,
 ) -> None:
     headers = {
@@ -384,9 +384,24 @@ def test_deep_nesting_and_an_object_id_are_json_rpc_errors_on_a_connection_that_
         object_id = http.post(
             gateway.mcp_url, json={"jsonrpc": "2.0", "id": {"x": 1}, "method": "tools/list"}
         )
+        batch = http.post(gateway.mcp_url, json=[{"jsonrpc": "2.0", "id": 3, "method": "ping"}])
+        unknown_version = http.post(
+            gateway.mcp_url,
+            json={"jsonrpc": "2.0", "id": 4, "method": "ping"},
+            headers={"MCP-Protocol-Version": "1999-01-01"},
+        )
         fine = http.post(gateway.mcp_url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     assert nested.status_code == 400 and nested.json()["error"]["code"] == -32700
     assert object_id.status_code == 400 and object_id.json()["error"]["code"] == -32600
+    assert batch.status_code == 400 and batch.json()["error"] == {
+        "code": -32600,
+        "message": "Invalid Request: batches are not supported; send one message",
+    }
+    assert unknown_version.status_code == 400
+    refused = unknown_version.json()["error"]
+    assert refused["code"] == -32600 and refused["message"].startswith(
+        "Unsupported protocol version '1999-01-01'; this server speaks 2024-11-05, "
+    )
     assert fine.status_code == 200 and fine.json()["result"]["tools"]
 
 

@@ -108,11 +108,16 @@ async def test_prompts_are_the_tenants_agents_and_the_prompts_of_its_tools(
     async with mcp_client(gateway, gateway.token("acme"), mode) as client:
         names = {prompt.name for prompt in (await client.list_prompts()).prompts}
         agent = await client.get_prompt("debt", {"question": "Ai còn nợ?", "language": "vi"})
+        # Without a language the answer is asked for in the question's, accented or not.
+        unaccented = await client.get_prompt("debt", {"question": "Cong no MST 3428557611 la bao nhieu?"})
+        english = await client.get_prompt("debt", {"question": "What does 3428557611 owe?"})
         server = await client.get_prompt("erp__get_customer_debt", {"mst": ACME_MST, "language": "vi"})
     assert {"debt", "shipment", "erp__get_customer_debt", "erp__track_shipment"} <= names
     agent_text = agent.messages[0].content.text  # type: ignore[union-attr]
     assert "debt" in agent_text and "erp__get_customer_debt" in agent_text
     assert agent_text.endswith("Trả lời bằng tiếng Việt.\n\nAi còn nợ?")
+    assert "Trả lời bằng tiếng Việt." in unaccented.messages[0].content.text  # type: ignore[union-attr]
+    assert "Answer in English." in english.messages[0].content.text  # type: ignore[union-attr]
     assert server.messages[0].content.text.startswith(f"Công nợ của khách hàng có MST {ACME_MST}")  # type: ignore[union-attr]
 
 
@@ -214,3 +219,16 @@ def test_the_typescript_sdk_reads_prompts_completions_and_progress(gateway: Gate
     assert features["logging"] == {}
     assert len(features["progress"]) >= 3
     assert features["ingest"]["isError"] is not True
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_cursor_the_server_never_issued_is_an_invalid_params_error(
+    gateway: Gateway, mode: str
+) -> None:
+    async with mcp_client(gateway, gateway.token("acme"), mode) as client:
+        assert (await client.list_tools()).next_cursor is None  # lists come whole
+        for listing in (client.list_tools, client.list_prompts, client.list_resources):
+            with pytest.raises(MCPError) as refusal:
+                await listing(cursor="garbage", cache_mode="bypass")
+            assert refusal.value.error.code == -32602
+            assert "invalid cursor 'garbage'" in refusal.value.error.message
