@@ -18,8 +18,9 @@ only still in hand around `MCPServer.call_tool`, which the SDK documents for exa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import structlog
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -36,7 +37,15 @@ from mcp.server.mcpserver.exceptions import (
 from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, Tool
+from mcp_types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    GetPromptResult,
+    Icon,
+    InputRequiredResult,
+    Tool,
+    ToolAnnotations,
+)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import AnyUrl, ValidationError
 
@@ -47,6 +56,8 @@ from mcp_servers.common.schemas import portable_schema
 from mcp_servers.common.tenant import current_claims
 
 log = structlog.get_logger(__name__)
+
+_CallableT = TypeVar("_CallableT", bound=Callable[..., Any])
 
 INTERNAL_ERROR_MESSAGE = "the tool failed unexpectedly; the server has logged the error"
 
@@ -66,6 +77,32 @@ class DomainServer(MCPServer):
         self.client_log_levels.install(self._lowlevel_server)
         self._handshake_session: ServerSession | None = None
         self._lowlevel_server.middleware.append(self._remember_handshake_session)
+
+    def tool(
+        self,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> Callable[[_CallableT], _CallableT]:
+        """The SDK's decorator, with a description taken from the docstring as prose: the SDK
+        passes the docstring on with its source indentation and line breaks."""
+
+        def register(fn: _CallableT) -> _CallableT:
+            return super(DomainServer, self).tool(
+                name=name,
+                title=title,
+                description=description if description is not None else prose(fn.__doc__ or "") or None,
+                annotations=annotations,
+                icons=icons,
+                meta=meta,
+                structured_output=structured_output,
+            )(fn)
+
+        return register
 
     async def list_tools(self) -> list[Tool]:
         return [portable_tool(tool) for tool in await super().list_tools()]
@@ -172,6 +209,12 @@ class DomainServer(MCPServer):
             log.error("tool_crashed", tool=name, exc_info=exc)
             return AgentmeshError(INTERNAL_ERROR_MESSAGE, code="internal_error")
         return AgentmeshError(str(exc), code="tool_error")
+
+
+def prose(docstring: str) -> str:
+    """A docstring as a client shows it: no source indentation, each paragraph on one line."""
+    paragraphs = inspect.cleandoc(docstring).split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs if paragraph.strip())
 
 
 def portable_tool(tool: Tool) -> Tool:

@@ -23,7 +23,12 @@ class ImageFile:
                 # Our own pixel cap below is stricter and names the limit; Pillow's warning is noise.
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 self._image = Image.open(io.BytesIO(data))
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
+        except UnidentifiedImageError:
+            # Pillow's message names its in-memory buffer ("<_io.BytesIO object at 0x...>").
+            raise InvalidInput(
+                "the image could not be decoded: not a PNG, JPEG, WebP or TIFF image, or a damaged one"
+            ) from None
+        except (Image.DecompressionBombError, OSError) as exc:
             raise InvalidInput(f"the image could not be decoded: {exc}") from exc
         self.page_count = int(getattr(self._image, "n_frames", 1))
 

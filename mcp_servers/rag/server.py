@@ -176,7 +176,9 @@ class KnowledgeServer(DomainServer):
                 uri=document.uri,
                 name=document.document_id,
                 title=document.title,
-                description=f"{document.title} ({document.source_type}, {document.chunk_count} chunks)",
+                description=(
+                    f"{document.title} ({document.source_type}, {_count(document.chunk_count, 'chunk')})"
+                ),
                 mime_type="text/markdown",
             )
             for document in documents
@@ -372,7 +374,7 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         deleted = await _off_loop(runtime.knowledge.delete, tenant_id, document_id)
         return structured_result(
             DeletedDocument(deleted=deleted),
-            f"Deleted '{deleted.title}' ({deleted.document_id}, {deleted.chunk_count} chunks).",
+            f"Deleted '{deleted.title}' ({deleted.document_id}, {_count(deleted.chunk_count, 'chunk')}).",
         )
 
     @server.resource(DOCUMENT_URI, name="document", title="Knowledge document", mime_type="text/markdown")
@@ -445,7 +447,8 @@ def _report_text(report: IngestReport) -> str:
     verb = "Added" if report.status == "created" else "Updated"
     return (
         f"{verb} '{document.title}' as {document.document_id} ({document.uri}): "
-        f"{document.chunk_count} chunks, {report.chunks_embedded} embedded, {report.chunks_reused} reused, "
+        f"{_count(document.chunk_count, 'chunk')}, {report.chunks_embedded} embedded, "
+        f"{report.chunks_reused} reused, "
         f"{report.duplicates_skipped} duplicate chunks skipped."
     )
 
@@ -467,7 +470,7 @@ def _job_text(job: IngestJob) -> str:
 def _search_text(found: SearchResults) -> str:
     if not found.results:
         return f"No passage in the knowledge base matches '{found.query}'."
-    lines = [f"{len(found.results)} passages for '{found.query}':"]
+    lines = [f"{_count(len(found.results), 'passage')} for '{found.query}':"]
     for rank, hit in enumerate(found.results, 1):
         where = f" > {hit.heading}" if hit.heading else ""
         page = f", page {hit.page}" if hit.page else ""
@@ -484,7 +487,12 @@ def _list_text(listing: DocumentList) -> str:
         return "The knowledge base is empty."
     lines = [f"{listing.total} documents:"]
     lines += [
-        f"- {doc.title} ({doc.document_id}, {doc.source_type}, {doc.chunk_count} chunks)"
+        f"- {doc.title} ({doc.document_id}, {doc.source_type}, {_count(doc.chunk_count, 'chunk')})"
         for doc in listing.documents
     ]
     return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    """`1 chunk`, `3 chunks`."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

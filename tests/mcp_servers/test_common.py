@@ -102,3 +102,27 @@ async def test_tool_outside_token_scope_is_refused(settings: Settings) -> None:
 async def test_server_refuses_tokens_not_minted_for_it(settings: Settings, make_token) -> None:  # type: ignore[no-untyped-def]
     async with whoami_server(settings) as url:
         assert await call_status(url, make_token(settings)) == 401
+
+
+async def test_a_tool_is_described_by_its_docstring_as_prose(settings: Settings) -> None:
+    server, _ = new_server("probe", settings, ServeOptions(), instructions="test server")
+
+    @server.tool()
+    def reflowed() -> str:
+        """Read the text of an image with the server's
+        default engine.
+
+        Đọc chữ trong ảnh."""
+        return ""
+
+    @server.tool(description="as given")
+    def described() -> str:
+        """Not this."""
+        return ""
+
+    descriptions = {tool.name: tool.description for tool in await server.list_tools()}
+    assert (
+        descriptions["reflowed"]
+        == "Read the text of an image with the server's default engine.\n\nĐọc chữ trong ảnh."
+    )
+    assert descriptions["described"] == "as given"

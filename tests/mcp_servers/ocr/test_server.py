@@ -226,6 +226,11 @@ async def test_a_scanned_pdf_is_recognised(server_settings: Settings, server_url
             "unsupported_format",
         ),
         ({"document": b64(encoded(HELLO, "PNG")[:200])}, r"could not be decoded", "invalid_document"),
+        (
+            {"document": "iVBORw0KGgo="},  # a PNG signature and nothing else
+            r"^the image could not be decoded: not a PNG, JPEG, WebP or TIFF image, or a damaged one$",
+            "invalid_document",
+        ),
         ({"document": b64(b"%PDF-1.7\nnot really a pdf")}, r"PDF could not be read", "invalid_document"),
         ({"document": "A" * (MAX_BYTES * 2)}, r"the limit is 1,000,000 bytes", "too_large"),
         (
@@ -247,6 +252,7 @@ async def test_a_scanned_pdf_is_recognised(server_settings: Settings, server_url
     ids=[
         "gif",
         "truncated-png",
+        "png-signature-only",
         "broken-pdf",
         "too-many-bytes",
         "too-many-pixels",

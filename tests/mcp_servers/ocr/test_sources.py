@@ -84,6 +84,11 @@ def test_missing_files_and_disabled_path_input_are_explained(allowed: Path) -> N
         assert str(allowed) not in message and "/tmp" not in message
 
 
+def test_broken_base64_is_said_to_be_broken_not_a_path() -> None:
+    with pytest.raises(InvalidInput, match="neither valid base64 nor a data: URL nor a file name: attach"):
+        DocumentSource(None, LIMITS).read("notbase64!!!", "acme")
+
+
 @pytest.mark.parametrize("allowed_dir", [None, "allowed"])
 def test_a_question_in_place_of_the_document_asks_for_the_document(
     allowed: Path, allowed_dir: str | None
