@@ -110,7 +110,6 @@ MCP_SCOPE = "mcp"
 """The one scope the gateway's authorization server grants: use `/mcp` as the signed-in user."""
 RATE_LIMITED = -32029
 """JSON-RPC error code of a request refused by the rate limit (server-defined range)."""
-RESOURCE_NOT_FOUND = -32002
 """The MCP specification's JSON-RPC error code for a resource that does not exist."""
 
 INSTRUCTIONS = (
@@ -120,6 +119,22 @@ INSTRUCTIONS = (
 
 Admit = Callable[[AuthenticatedUser], Awaitable[object]]
 """Charges one request to the caller's rate limits; raises a 429 `ApiError` when over."""
+
+
+async def _read_mcp_body(request: Request, max_bytes: int, user: AuthenticatedUser) -> bytes:
+    """The request's body; one over the cap says how files travel instead (by upload reference)."""
+    try:
+        return await read_body(request, max_bytes)
+    except ApiError as exc:
+        if exc.code != "too_large":
+            raise
+        raise ApiError(
+            "too_large",
+            f"{exc.message}; send a file by reference instead: POST it to /api/{user.tenant_id}/uploads "
+            "and pass the upload:// reference it returns as the tool's argument",
+            details=exc.details,
+            headers=exc.headers,
+        ) from exc
 
 
 def _whole_list(params: PaginatedRequestParams | None) -> None:
@@ -198,7 +213,8 @@ def _tool_of(spec: ToolSpec) -> Tool:
 def _mcp_error(exc: Exception) -> MCPError:
     """The JSON-RPC error answering a refused resource, prompt or completion request."""
     if isinstance(exc, ResourceNotFound):
-        return MCPError(RESOURCE_NOT_FOUND, exc.message, {"code": exc.code})
+        # -32602 as the servers behind the gateway answer (the SDK, after SEP-2164), not -32002.
+        return MCPError(INVALID_PARAMS, exc.message, {"code": exc.code})
     if isinstance(exc, ResourceDenied):
         return MCPError(INVALID_REQUEST, exc.message, {"code": exc.code})
     if isinstance(exc, PromptNotFound | InvalidPromptArguments):
@@ -273,7 +289,7 @@ class TenantMcpEndpoint:
             self._host_check.check(connection)
             user = authenticate(connection, resource=resource_url(connection))
             await self._tenants.require(user.tenant_id)
-            body = await read_body(Request(scope, receive), self._settings.max_body_bytes)
+            body = await _read_mcp_body(Request(scope, receive), self._settings.max_body_bytes, user)
         except ApiError as exc:
             await self._refusal(connection, exc)(scope, receive, send)
             return

@@ -194,6 +194,8 @@ async def test_a_tool_outside_the_tenants_catalog_is_refused(
         result = await client.call_tool(tool, arguments)
     assert result.is_error
     assert result.meta is not None and result.meta[ERROR_META]["code"] == code
+    if tool == "erp__no_such_tool":  # named as the client named it, not as policies do
+        assert result.content[0].text == "no tool 'erp__no_such_tool' is available"  # type: ignore[union-attr]
 
 
 async def test_a_tool_under_approval_cannot_be_called_without_a_person(gateway: Gateway) -> None:
@@ -440,3 +442,22 @@ async def test_listing_tools_counts_against_the_rate_limit(gateway: Gateway) -> 
     refused = [answer["error"] for answer in answers if "error" in answer]
     assert refused and refused[-1]["data"]["code"] == "rate_limited"
     assert refused[-1]["data"]["retry_after_seconds"] >= 1
+
+
+def test_a_body_over_the_cap_is_told_how_files_travel(gateway: Gateway) -> None:
+    headers = {
+        "Authorization": f"Bearer {gateway.token('acme')}",
+        "Accept": ACCEPT,
+        "Content-Type": "application/json",
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "ocr__ocr_image", "arguments": {"image": "A" * 300_000}},
+    }
+    refused = httpx.post(gateway.mcp_url, json=call, headers=headers, timeout=30)
+    assert refused.status_code == 413
+    error = refused.json()["error"]
+    assert error["code"] == "too_large"
+    assert "POST it to /api/acme/uploads and pass the upload:// reference" in error["message"]

@@ -89,7 +89,8 @@ async def test_an_unknown_document_is_a_resource_not_found_error(gateway: Gatewa
         with pytest.raises(MCPError) as foreign:
             await client.read_resource("file:///etc/passwd")
     assert "no-such-document" in refused.value.error.message
-    assert foreign.value.error.code == -32002
+    # One code for a missing resource, wherever it is found missing: invalid params (SEP-2164).
+    assert refused.value.error.code == foreign.value.error.code == -32602
 
 
 async def test_another_tenant_lists_and_reads_its_own_documents_under_the_same_uris(gateway: Gateway) -> None:
