@@ -106,7 +106,7 @@ _VIETNAMESE_WORDS = {
 
 # What a host asks an English reader for when the file is missing (the schema's description is
 # written for clients and names upload references and folders).
-_ENGLISH_WORDS = {
+_ENGLISH_WORDS: dict[str, object] = {
     "labels": {
         "image": "image or PDF (attach it to your message)",
         "document": "image or PDF (attach it to your message)",
