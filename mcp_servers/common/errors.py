@@ -9,6 +9,7 @@ code out of message text.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from mcp_types import CallToolResult, TextContent
@@ -71,3 +72,30 @@ def reported_error(result: CallToolResult) -> AgentmeshError | None:
 def is_missing(code: ErrorCode) -> bool:
     """Whether a code says the thing asked for does not exist (`not_found`, `document_not_found`, ...)."""
     return code == "not_found" or code.endswith("_not_found")
+
+
+@dataclass(frozen=True)
+class ArgumentProblem:
+    """One way the arguments break the tool's input schema, named by field path."""
+
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+class InvalidArguments(AgentmeshError):
+    """The arguments do not satisfy the tool's input schema; every problem is listed."""
+
+    code = "invalid_arguments"
+
+    def __init__(self, tool: str, problems: list[ArgumentProblem]) -> None:
+        self.tool = tool
+        self.problems = problems
+        lines = "\n".join(f"- {problem}" for problem in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(
+            f"Invalid arguments for {tool} ({len(problems)} {noun}):\n{lines}",
+            details={"problems": [{"field": p.field, "problem": p.problem} for p in problems]},
+        )

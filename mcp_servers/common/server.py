@@ -51,7 +51,7 @@ from pydantic import AnyUrl, ValidationError
 
 from agentmesh.errors import AgentmeshError
 from mcp_servers.common.client_logging import ClientLogLevels
-from mcp_servers.common.errors import error_result, is_missing
+from mcp_servers.common.errors import ArgumentProblem, InvalidArguments, error_result, is_missing
 from mcp_servers.common.schemas import portable_schema
 from mcp_servers.common.tenant import current_claims
 
@@ -145,8 +145,17 @@ class DomainServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         """Run tool `name`; raise on failure (the SDK's tools raise `ToolError`s wrapping the cause)."""
-        if self._tool_manager.get_tool(name) is None:
+        tool = self._tool_manager.get_tool(name)
+        if tool is None:
             raise AgentmeshError(f"no tool named '{name}' on this server", code="tool_not_found")
+        # The SDK ignores arguments its function does not take; a misspelt one should not pass.
+        schema = tool.parameters or {}
+        extra = sorted(argument for argument in arguments if argument not in schema.get("properties", {}))
+        if extra:
+            missing = [field for field in schema.get("required", []) if field not in arguments]
+            problems = [ArgumentProblem(field, "is not an accepted argument") for field in extra]
+            problems += [ArgumentProblem(field, "is required") for field in missing]
+            raise InvalidArguments(name, sorted(problems, key=lambda problem: problem.field))
         return await super().call_tool(name, arguments, context)
 
     async def get_prompt(
@@ -193,22 +202,21 @@ class DomainServer(MCPServer):
             return cause
         if isinstance(cause, ValidationError):
             problems = [
-                {
-                    "field": ".".join(str(part) for part in error["loc"]) or "arguments",
-                    "problem": error["msg"],
-                }
+                ArgumentProblem(".".join(str(part) for part in error["loc"]) or "arguments", _worded(error))
                 for error in cause.errors()
             ]
-            listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-            return AgentmeshError(
-                f"invalid arguments for {name}: {listed}",
-                code="invalid_arguments",
-                details={"problems": problems},
-            )
+            return InvalidArguments(name, problems)
         if isinstance(exc, UnexpectedToolError):
             log.error("tool_crashed", tool=name, exc_info=exc)
             return AgentmeshError(INTERNAL_ERROR_MESSAGE, code="internal_error")
         return AgentmeshError(str(exc), code="tool_error")
+
+
+def _worded(error: Any) -> str:
+    """A pydantic problem as the ERP's checker words it ("is required"), else pydantic's own words."""
+    if error["type"] == "missing":
+        return "is required"
+    return str(error["msg"]).rstrip(".")
 
 
 def prose(docstring: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
-from mcp_servers.erp.errors import ArgumentProblem, InvalidArguments
+from mcp_servers.common.errors import ArgumentProblem, InvalidArguments
 
 
 @lru_cache(maxsize=256)

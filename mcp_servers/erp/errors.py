@@ -7,40 +7,11 @@ branch on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from agentmesh.errors import AgentmeshError
 
 
 class ErpToolError(AgentmeshError):
     """A tool call that could not produce a result. `retryable` says whether trying again may help."""
-
-
-@dataclass(frozen=True)
-class ArgumentProblem:
-    """One way the arguments break the tool's input schema, named by field path."""
-
-    field: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.problem}"
-
-
-class InvalidArguments(ErpToolError):
-    """The arguments do not satisfy the tool's input schema; every problem is listed."""
-
-    code = "invalid_arguments"
-
-    def __init__(self, tool: str, problems: list[ArgumentProblem]) -> None:
-        self.tool = tool
-        self.problems = problems
-        lines = "\n".join(f"- {problem}" for problem in problems)
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(
-            f"Invalid arguments for {tool} ({len(problems)} {noun}):\n{lines}",
-            details={"problems": [{"field": p.field, "problem": p.problem} for p in problems]},
-        )
 
 
 class ToolNotAvailable(ErpToolError):

@@ -24,11 +24,10 @@ import structlog
 
 from agentmesh.outbound import OutboundGuard
 from agentmesh.outbound_http import guarded_client
+from mcp_servers.common.errors import ArgumentProblem, InvalidArguments
 from mcp_servers.erp.errors import (
-    ArgumentProblem,
     BadUpstreamResponse,
     ErpNotConfigured,
-    InvalidArguments,
     NotFound,
     PayloadTooLarge,
     UpstreamRejected,

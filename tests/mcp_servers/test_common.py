@@ -126,3 +126,26 @@ async def test_a_tool_is_described_by_its_docstring_as_prose(settings: Settings)
         == "Read the text of an image with the server's default engine.\n\nĐọc chữ trong ảnh."
     )
     assert descriptions["described"] == "as given"
+
+
+async def test_a_misspelt_or_missing_argument_is_named_like_the_erps_checker_names_it(
+    settings: Settings,
+) -> None:
+    server, _ = new_server("probe", settings, ServeOptions(), instructions="test server")
+
+    @server.tool()
+    def search(query: str, top_k: int = 5) -> str:
+        """Search."""
+        return query
+
+    misspelt = await server.call_tool("search", {"query": "x", "topk": 3})
+    renamed = await server.call_tool("search", {"q": "x"})
+    missing = await server.call_tool("search", {})
+    assert misspelt.is_error and missing.is_error  # type: ignore[union-attr]
+    assert misspelt.content[0].text == (  # type: ignore[union-attr]
+        "Invalid arguments for search (1 problem):\n- topk: is not an accepted argument"
+    )
+    assert missing.content[0].text == "Invalid arguments for search (1 problem):\n- query: is required"  # type: ignore[union-attr]
+    assert renamed.content[0].text == (  # type: ignore[union-attr]
+        "Invalid arguments for search (2 problems):\n- q: is not an accepted argument\n- query: is required"
+    )

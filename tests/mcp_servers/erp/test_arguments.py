@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from mcp_servers.common.errors import InvalidArguments
 from mcp_servers.erp.arguments import check_arguments
-from mcp_servers.erp.errors import InvalidArguments
 from mcp_servers.erp.tool_config import builtin_tools
 
 ORDER_SCHEMA = next(tool for tool in builtin_tools() if tool.name == "create_order").input_schema
