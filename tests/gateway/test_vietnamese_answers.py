@@ -80,7 +80,7 @@ def test_payments_shipments_and_stock_answer_in_vietnamese(mesh: Mesh) -> None:
 def test_a_missing_tax_code_is_asked_for_in_vietnamese(mesh: Mesh) -> None:
     answer = ask(mesh, "Công nợ của khách hàng là bao nhiêu?")
     assert answer["outcome"] == "needs_input"
-    assert answer["answer"] == "Để tra công nợ khách hàng, tôi cần mã số thuế (MST)."
+    assert answer["answer"] == "Để tra công nợ khách hàng, tôi cần mã số thuế (MST), ví dụ 0312345678."
 
 
 @pytest.mark.parametrize(
