@@ -172,17 +172,13 @@ class ApiError(AgentmeshError):
         return http_status(self.code)
 
 
-_OPENAI_TYPES = {
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    429: "rate_limit_error",
-}
-
-
 def error_type(status: int) -> str:
-    """The error's class as OpenAI's API names it: its SDKs read `type` from every error body."""
-    return _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    """The error's class in OpenAI's terms, which its SDKs read from every error body: OpenAI
+    answers a bad key or an unknown model with `invalid_request_error` too; a 429 is named
+    `rate_limit_error` (OpenAI names the exhausted limit instead, which has no counterpart here)."""
+    if status >= 500:
+        return "server_error"
+    return "rate_limit_error" if status == 429 else "invalid_request_error"
 
 
 def error_response(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Send
@@ -73,11 +73,14 @@ def parse_jsonrpc(body: bytes) -> Any:
     return payload
 
 
+_SPOKEN = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
+
+
 def check_protocol_version(version: str | None) -> None:
     """Refuse an `MCP-Protocol-Version` header naming a version this server does not speak (the
     SDK would answer with a complaint about `params._meta` instead)."""
-    if version is not None and version not in SUPPORTED_PROTOCOL_VERSIONS:
-        supported = ", ".join(SUPPORTED_PROTOCOL_VERSIONS)
+    if version is not None and version not in _SPOKEN:
+        supported = ", ".join(_SPOKEN)
         raise JsonRpcRefusal(
             INVALID_REQUEST, f"Unsupported protocol version '{version[:40]}'; this server speaks {supported}"
         )

@@ -110,7 +110,6 @@ MCP_SCOPE = "mcp"
 """The one scope the gateway's authorization server grants: use `/mcp` as the signed-in user."""
 RATE_LIMITED = -32029
 """JSON-RPC error code of a request refused by the rate limit (server-defined range)."""
-"""The MCP specification's JSON-RPC error code for a resource that does not exist."""
 
 INSTRUCTIONS = (
     "The tools your organisation may use on agentmesh, across its ERP, knowledge base, OCR and web "
@@ -475,6 +474,9 @@ class TenantMcpEndpoint:
             dict(params.arguments or {}),
             progress=progress,
         )
+        if outcome.error_code == "tool_not_found":
+            # Named as this client names tools (`erp__x`), not as policies do (`erp:x`).
+            return _error_result(f"no tool '{params.name}' is available", "tool_not_found")
         if outcome.is_error:
             return _relayed_error(outcome)
         spec = self._host.catalog.find(server, tool)

@@ -79,8 +79,7 @@ class ErrorDetail(BaseModel):
     message: str = Field(description="a sentence for people")
     details: Any = Field(default=None, description="problems by field, limits, or other specifics")
     type: str = Field(
-        description="the error's class as OpenAI names it (`invalid_request_error`, "
-        "`authentication_error`, `permission_error`, `not_found_error`, `rate_limit_error`, "
+        description="the error's class in OpenAI's terms (`invalid_request_error`, `rate_limit_error`, "
         "`server_error`), so OpenAI SDKs report it"
     )
     param: str | None = Field(default=None, description="the request field at fault, when one is")

@@ -11,6 +11,7 @@ numbers, money and dates are written the reader's way (`host.locale`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -119,6 +120,8 @@ def passage_texts(data: Mapping[str, Any], render: Mapping[str, Any]) -> list[st
 _MAX_QUOTED_PASSAGES = 3
 _MAX_QUOTED_CHARS = 900
 _MAX_PASSAGE_CHARS = 600
+_BLOCK_START = re.compile(r"([-*+]|\d+[.)])\s|\|")
+"""A line that starts a list item or a table row, never joined to the line before it."""
 
 
 def passages_answer(
@@ -162,7 +165,8 @@ def passages_answer(
         text = quote.format(title=best["title"], snippet=quoted[0])
     else:
         lead = quote.format(title=best["title"], snippet="").removesuffix(" [1]").rstrip()
-        text = lead + "".join(f"\n- {passage} [1]" for passage in quoted)
+        # A passage's own lines stay inside its list item, indented under it.
+        text = lead + "".join(f"\n- {passage.replace(chr(10), chr(10) + '  ')} [1]" for passage in quoted)
     sources = "\n".join(
         f"[{c['index']}] {c['title']}" + (f" — {c['url']}" if c.get("url") else "") for c in citations
     )
@@ -197,8 +201,22 @@ def _passage(row: Mapping[str, Any]) -> str:
 
 
 def _unwrapped(passage: str) -> str:
-    """A passage on one line: a document's hard line breaks would end a Markdown list item."""
-    return " ".join(passage.split())
+    """A passage with its soft line breaks joined: a document's hard-wrapped sentence would end a
+    Markdown list item. Paragraphs, list items and table rows keep their own lines."""
+    lines: list[str] = []
+    joinable = False
+    for line in passage.splitlines():
+        text = " ".join(line.split())
+        if not text:
+            if lines and lines[-1]:
+                lines.append("")  # a paragraph break stays one blank line
+            joinable = False
+        elif joinable and not _BLOCK_START.match(text):
+            lines[-1] += f" {text}"
+        else:
+            lines.append(text)
+            joinable = not text.startswith("|")
+    return "\n".join(lines).strip()
 
 
 def _best_document_passages(

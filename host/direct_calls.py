@@ -15,7 +15,7 @@ from mcp.shared.dispatcher import ProgressFnT
 from host import refusals
 from host.authorizer import Authorizer
 from host.caller import Caller
-from host.catalog import EXTERNAL_SEPARATOR, ToolCatalog
+from host.catalog import ToolCatalog
 from host.config_sync import HostConfig
 from host.executor import ToolOutcome
 from host.mcp_pool import McpPool
@@ -58,8 +58,7 @@ class DirectCalls:
         await self._catalog.ensure_fresh([server] if server in self._pool.servers() else [])
         spec = self._catalog.find(server, tool)
         if spec is None or not spec.visible_to(caller.tenant_id) or self._catalog.is_withheld(spec):
-            # Named as clients name tools (`erp__get_customer_debt`), not as policies do.
-            return refusals.tool_not_found(f"{server}{EXTERNAL_SEPARATOR}{tool}")
+            return refusals.tool_not_found(f"{server}:{tool}")
         decision = self._authorizer.call_tool(caller, spec, arguments)
         if decision.effect == "deny":
             return refusals.denied(decision.reason)

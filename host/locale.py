@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from host.language import Language
-from mcp_servers.common.results import lookup, readable_datetime
+from mcp_servers.common.results import iso_time, lookup, readable_datetime
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})")
 _CURRENCY_SIGNS = {"VND": "₫"}
 _VIETNAMESE_SEPARATORS = str.maketrans(",.", ".,")
 MISSING = "?"
@@ -54,9 +53,9 @@ def format_date(text: str, language: Language) -> str:
     if match := _ISO_DATE.match(text):
         year, month, day = match.groups()
         return f"{day}/{month}/{year}"
-    if match := _ISO_DATETIME.match(text):
-        year, month, day, hour, minute = match.groups()
-        return f"{hour}:{minute} {day}/{month}/{year}"
+    if parts := iso_time(text):
+        year, month, day = parts.date.split("-")
+        return f"{parts.time} {day}/{month}/{year}" + (" UTC" if parts.utc else "")
     return text
 
 

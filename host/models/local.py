@@ -95,7 +95,7 @@ def _gist(description: str) -> str:
 def _example_in(description: str) -> str | None:
     """The first example a description gives ("e.g. 0312345678")."""
     match = _EXAMPLE.search(description)
-    return match.group(1).rstrip(".") if match else None
+    return match.group(1).strip("`'\"“”").rstrip(".") if match else None
 
 
 def _said_earlier(schema: Mapping[str, Any], messages: Sequence[Message]) -> dict[str, Any]:
@@ -211,11 +211,15 @@ class LocalPlanner:
             prop = properties.get(name, {})
             ask = says["argument"].format(name=words.labels.get(name) or name.replace("_", " "))
             description = str(prop.get("description") or "")
-            if description and language == "en" and name not in words.labels:
-                ask += f", {_gist(description)}"
+            gist = _gist(description)
+            if gist and language == "en" and name not in words.labels:
+                ask += f", {gist}"
+            examples = prop.get("examples")
             if isinstance(prop.get("enum"), list):
                 ask += says["one_of"].format(values=", ".join(str(value) for value in prop["enum"]))
-            elif example := (prop.get("examples") or [None])[0] or _example_in(description):
+            elif example := (
+                examples[0] if isinstance(examples, list) and examples else _example_in(description)
+            ):
                 ask += says["example"].format(example=example)
             asks.append(ask)
         action = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from mcp_types import CallToolResult, TextContent
@@ -91,11 +92,34 @@ def lookup(data: Any, path: str) -> Any:
     return current
 
 
-_ISO_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_ISO_DATETIME = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2})(:\d{2}(\.\d+)?)?(?P<zone>Z|[+-]\d{2}:?\d{2})?$"
+)
+_UTC = {"Z", "+00:00", "+0000", "-00:00"}
+
+
+@dataclass(frozen=True)
+class IsoTime:
+    """An ISO date-time reduced to what a person reads: the day, the minute, and whether it is UTC."""
+
+    date: str
+    time: str
+    utc: bool
+
+
+def iso_time(text: str) -> IsoTime | None:
+    """The parts of a whole ISO date-time value (`2025-06-07T21:07:00+07:00`); None for anything else."""
+    match = _ISO_DATETIME.match(text)
+    if match is None:
+        return None
+    return IsoTime(match["date"], match["time"], match["zone"] in _UTC)
 
 
 def readable_datetime(text: str) -> str:
     """An ISO date-time as a person reads it in English text (`2025-06-07 21:07`); anything else
-    unchanged. The ERP prints times in its business's zone, so the offset says nothing to its users."""
-    match = _ISO_DATETIME.match(text)
-    return f"{match.group(1)} {match.group(2)}" if match else text
+    unchanged. A local offset is dropped (the ERP prints times in its business's zone); a time in
+    UTC says so (`2025-06-07 14:07 UTC`), since its readers are not there."""
+    parts = iso_time(text)
+    if parts is None:
+        return text
+    return f"{parts.date} {parts.time}" + (" UTC" if parts.utc else "")

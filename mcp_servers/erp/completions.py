@@ -17,6 +17,7 @@ import yaml
 from mcp_types import Completion
 from pydantic import BaseModel, ConfigDict, Field
 
+from mcp_servers.common.errors import InvalidArguments
 from mcp_servers.erp.configured_tools import ConfiguredTools
 from mcp_servers.erp.errors import ErpToolError
 from mcp_servers.erp.tool_config import DEMO_TOOLS_FILE, HttpToolConfig, ToolAuth
@@ -88,7 +89,7 @@ class ErpCompletions:
         arguments: dict[str, Any] = {"prefix": prefix[:64], "limit": MAX_VALUES}
         try:
             page = await self._tools.fetch(lookup, arguments)
-        except ErpToolError as error:
+        except (ErpToolError, InvalidArguments) as error:
             log.info("erp_completion_failed", argument=argument, code=error.code)
             return Completion(values=[])
         values = [str(item["id"]) for item in page["items"]][:MAX_VALUES]

@@ -163,6 +163,7 @@ _TOTAL_PLAIN = re.compile(r"TOTAL|\bTONG\b")
 _LABEL_WORDS = re.compile(
     r"TOTAL|\bTONG|CONG|THANH\s*TOAN|THANH\s*TIEN|AMOUNT|DUE|PAYABLE|INCL\w*|JUMLAH|GST|VND|\)"
 )
+_CURRENCY = re.compile(r"VND")
 # "Thành tiền" heads the amount column of the item table; only with an amount on its own row is
 # it the bill's total.
 _COLUMN_HEADER = re.compile(r"THANH\s*TIEN\W*$|\bD(ON|\.)\s*GIA\b|\bS(O\s*LUONG|L)\b")
@@ -233,13 +234,13 @@ def _labelled_totals(rows: list[Row]) -> Iterator[Candidate]:
             if _TOTAL_PAYABLE.search(upper):
                 score += 0.03
         printed = [a for a in find_amounts(row.text) if a.value > 0]
-        # The amount follows its label; a label word after every amount ("TOTAL: 75,000 VND") is
-        # the currency or a note, not a label that the amount must follow.
+        # The amount follows its label; a currency after every amount ("TOTAL: 75,000 VND") is
+        # the amount's unit, not a label the amount must follow.
         keyword_end = max(
             (
                 match.end()
                 for match in _LABEL_WORDS.finditer(upper)
-                if any(a.start >= match.end() for a in printed)
+                if not _CURRENCY.fullmatch(match.group()) or any(a.start >= match.end() for a in printed)
             ),
             default=0,
         )

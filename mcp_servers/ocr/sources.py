@@ -92,12 +92,12 @@ class DocumentSource:
             # A question passed where the document belongs ("What is the total on this receipt?").
             raise InvalidInput(f"no document came with the request, only text: {ATTACH_INSTEAD}")
         if self._allowed_dir is None:
-            log.info("ocr_path_input_disabled", tenant_id=tenant_id, reason="ocr_allowed_dir is not set")
-            if not _FILE_NAME.search(value):
-                # Not a file name either: most likely base64 that lost characters on the way.
+            if not _FILE_NAME.search(value) and "/" not in value and "\\" not in value:
+                # Not a path either: most likely base64 that lost characters on the way.
                 raise InvalidInput(
-                    f"the input is neither valid base64 nor a data: URL nor a file name: {ATTACH_INSTEAD}"
+                    f"the input is neither valid base64 nor a data: URL nor a file path: {ATTACH_INSTEAD}"
                 )
+            log.info("ocr_path_input_disabled", tenant_id=tenant_id, reason="ocr_allowed_dir is not set")
             raise PathRefused(f"reading files by path is not enabled here: {ATTACH_INSTEAD}")
         if not _TENANT_SEGMENT.match(tenant_id):
             log.info("ocr_path_input_refused", tenant_id=tenant_id, reason="tenant id is not a folder name")

@@ -392,6 +392,21 @@ def test_deep_nesting_an_object_id_and_a_batch_are_json_rpc_errors_on_a_connecti
             json={"jsonrpc": "2.0", "id": 4, "method": "ping"},
             headers={"MCP-Protocol-Version": "1999-01-01"},
         )
+        # the SDK refuses an unknown header on initialize too; the refusal says why
+        newer_client = http.post(
+            gateway.mcp_url,
+            json={
+                "jsonrpc": "2.0",
+                "id": 5,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2099-01-01",
+                    "capabilities": {},
+                    "clientInfo": {"name": "future", "version": "1"},
+                },
+            },
+            headers={"MCP-Protocol-Version": "2099-01-01"},
+        )
         fine = http.post(gateway.mcp_url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     assert nested.status_code == 400 and nested.json()["error"]["code"] == -32700
     assert object_id.status_code == 400 and object_id.json()["error"]["code"] == -32600
@@ -404,6 +419,8 @@ def test_deep_nesting_an_object_id_and_a_batch_are_json_rpc_errors_on_a_connecti
     assert refused["code"] == -32600 and refused["message"].startswith(
         "Unsupported protocol version '1999-01-01'; this server speaks 2024-11-05, "
     )
+    assert newer_client.status_code == 400
+    assert newer_client.json()["error"]["message"].startswith("Unsupported protocol version '2099-01-01'")
     assert fine.status_code == 200 and fine.json()["result"]["tools"]
 
 

@@ -87,7 +87,7 @@ def test_an_agent_the_tenant_lacks_is_model_not_found(mesh: Mesh) -> None:
             model="shipment", messages=[{"role": "user", "content": "Where is shipment SH-2001?"}]
         )
     assert "no agent 'shipment'" in str(refusal.value)
-    assert refusal.value.type == "not_found_error" and refusal.value.code == "model_not_found"
+    assert refusal.value.type == "invalid_request_error" and refusal.value.code == "model_not_found"
 
 
 def test_unsupported_requests_are_refused_with_the_reason(mesh: Mesh) -> None:
@@ -112,4 +112,4 @@ def test_a_bad_api_key_is_an_authentication_error(mesh: Mesh) -> None:
     client = openai.OpenAI(base_url=f"{mesh.url}/v1", api_key="not-a-jwt", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as refusal:
         client.models.list()
-    assert refusal.value.type == "authentication_error"
+    assert refusal.value.type == "invalid_request_error"  # as OpenAI types a bad key

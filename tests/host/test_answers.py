@@ -148,3 +148,18 @@ def test_a_short_passage_is_quoted_whole_and_a_long_one_by_its_snippet() -> None
     ]
     assert passages_answer(rows[:1], "vi").text.startswith(f"Theo “Policy”: {summary} [1]")
     assert passages_answer(rows[1:], "en").text.startswith('According to "Policy": within 30 days [1]')
+
+
+def test_a_quoted_passage_keeps_its_lists_paragraphs_and_tables() -> None:
+    procedure = (
+        "Do this:\n- first item\n- second item, wrapped\n  over two lines\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    )
+    rows = [{"title": "Procedure", "document_id": "p", "chunk_index": 0, "text": procedure}]
+    assert passages_answer(rows, "en").text.startswith(
+        'According to "Procedure": Do this:\n- first item\n- second item, wrapped over two lines\n\n'
+        "| a | b |\n|---|---|\n| 1 | 2 | [1]"
+    )
+    rows.append({"title": "Procedure", "document_id": "p", "chunk_index": 1, "text": "Then\nthat."})
+    assert passages_answer(rows, "en").text.startswith(
+        'According to "Procedure":\n- Do this:\n  - first item\n  - second item, wrapped over two lines\n  \n'
+    )

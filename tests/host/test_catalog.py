@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,7 +14,7 @@ import pytest
 
 from agentmesh.embeddings import sentence_encoder
 from agentmesh.outbound import AllowList, OutboundGuard
-from agentmesh.settings import Settings
+from agentmesh.settings import Settings, load_settings
 from host.agents import AgentConfig
 from host.catalog import ToolCatalog, ToolSpec, split_external_name
 from host.mcp_pool import McpPool
@@ -22,6 +23,8 @@ from host.models.registry import ModelRegistry
 from host.routing import AgentProfile, Router
 from host.tool_ranking import ToolRanker
 from host.turn import TurnInput
+from mcp_servers.common.bootstrap import ServeOptions
+from mcp_servers.ocr.server import build_server as build_ocr_server
 from tests.host.conftest import (
     ACME,
     GLOBEX,
@@ -158,6 +161,22 @@ def test_with_more_than_five_candidates_the_most_relevant_five_are_kept() -> Non
     assert len(kept) == 5
     assert {"get_customer_debt", "list_overdue_customers", "get_payment_history"} <= {t.name for t in kept}
     assert ranker.top("anything", tools[:5], 5) == tools[:5]
+
+
+@pytest.mark.parametrize("message", ["Đọc chữ trong ảnh này", "Doc chu trong anh nay"])
+def test_a_vietnamese_request_ranks_by_the_words_it_shares_with_a_tools_vietnamese_description(
+    message: str, tmp_path: Path
+) -> None:
+    """The encoder finds any two Vietnamese texts alike; the words they share decide. The OCR
+    server's own tools: its invoice tool's long description is closer to any Vietnamese text."""
+    server = build_ocr_server(load_settings(AGENTMESH_DATA_DIR=tmp_path), ServeOptions())
+    tools = [
+        ToolSpec(server="ocr", name=tool.name, description=tool.description or "", definition_hash=tool.name)
+        for tool in anyio.run(server.list_tools)
+    ]
+    ranker = ToolRanker()
+    assert ranker.rank(message, tools)[0][1].name == "ocr_image"
+    assert ranker.rank("Trích xuất thông tin hóa đơn này", tools)[0][1].name == "extract_invoice_fields"
 
 
 def test_ranking_reuses_the_routers_embedding_of_the_message_from_the_same_encoder(

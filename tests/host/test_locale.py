@@ -40,6 +40,12 @@ def test_numbers_money_and_dates_in_english_and_vietnamese() -> None:
     assert format_date("2025-06-05T14:20:00+07:00", "vi") == "14:20 05/06/2025"
     assert format_date("2025-06-05T14:20:00+07:00", "en") == "2025-06-05 14:20"
     assert format_date("SH-2025-06-05T14:20", "en") == "SH-2025-06-05T14:20"  # not a time: unchanged
+    # A time in UTC says so: its readers are seven hours away from it.
+    assert format_date("2025-06-05T07:20:00+00:00", "en") == "2025-06-05 07:20 UTC"
+    assert format_date("2025-06-05T07:20:00Z", "vi") == "07:20 05/06/2025 UTC"
+    # Only a whole value is a time: a title that starts with one keeps its text.
+    title = "2025-01-15 09:00 Board meeting minutes"
+    assert format_date(title, "en") == title and format_date(title, "vi") == title
 
 
 def test_a_template_follows_keys_only_and_marks_what_is_missing() -> None:

@@ -150,3 +150,25 @@ def test_a_missing_identifier_is_asked_for_with_the_gist_of_its_description_and_
         "To get payment history I need the mst, Vietnamese tax code (MST) of the customer, "
         "for example 0312345678."
     )
+
+
+def conversation(*said: str, memory: dict[str, Any] | None = None) -> ModelRequest:
+    """The user's messages (with the assistant's replies between them), the last one to answer."""
+    messages: list[Message] = []
+    for text in said:
+        messages += [Message(role="user", content=text), Message(role="assistant", content="...")]
+    return ModelRequest(messages=messages[:-1], tools=DEBT_TOOLS[1:], memory=memory or {})
+
+
+def test_a_follow_up_takes_the_customer_the_conversation_named_last() -> None:
+    step = planner.respond(
+        conversation("Debt of 3428557611?", "And of 3655097555?", "And his payment history?")
+    )
+    assert step.tool_calls[0].arguments == {"mst": "3655097555"}
+
+
+def test_the_sessions_memory_wins_over_the_history_and_the_message_over_both() -> None:
+    remembered = conversation("Debt of 3428557611?", "And his payments?", memory={"mst": "0230369893"})
+    assert planner.respond(remembered).tool_calls[0].arguments == {"mst": "0230369893"}
+    named = conversation("Debt of 3428557611?", "Payments of 3467871860?", memory={"mst": "0230369893"})
+    assert planner.respond(named).tool_calls[0].arguments == {"mst": "3467871860"}

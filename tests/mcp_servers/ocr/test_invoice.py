@@ -101,6 +101,12 @@ def test_a_currency_after_the_total_is_not_its_label(row: str, expected: float) 
     assert fields.total.value == expected
 
 
+@pytest.mark.parametrize("label", ["TOTAL (3 items):", "Tong cong (3 mon)"])
+def test_a_count_in_the_labels_brackets_is_not_the_total_printed_under_it(label: str) -> None:
+    fields = extract_invoice_fields(page(["CONG TY TNHH AN PHAT", "Coffee x3 75,000", label, "75,000"]))
+    assert fields.total.value == 75000.0
+
+
 def test_a_due_date_is_not_the_invoice_date() -> None:
     fields = extract_invoice_fields(page([("Due date:", "30/04/2019"), ("Invoice date:", "01/04/2019")]))
     assert fields.date.value == "2019-04-01"

@@ -85,8 +85,10 @@ def test_missing_files_and_disabled_path_input_are_explained(allowed: Path) -> N
 
 
 def test_broken_base64_is_said_to_be_broken_not_a_path() -> None:
-    with pytest.raises(InvalidInput, match="neither valid base64 nor a data: URL nor a file name: attach"):
+    with pytest.raises(InvalidInput, match="neither valid base64 nor a data: URL nor a file path: attach"):
         DocumentSource(None, LIMITS).read("notbase64!!!", "acme")
+    with pytest.raises(PathRefused, match="reading files by path is not enabled here"):
+        DocumentSource(None, LIMITS).read("/srv/scans/receipt", "acme")  # a path without an extension
 
 
 @pytest.mark.parametrize("allowed_dir", [None, "allowed"])

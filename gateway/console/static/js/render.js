@@ -43,7 +43,10 @@ function scalarColumns(rows) {
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})/;
+// A whole value only: a title that starts with a date keeps its text. A local offset is dropped
+// (the ERP's times are its business's); a time in UTC says so, as the planner's text does.
+const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const UTC_ZONES = new Set(["Z", "+00:00", "+0000", "-00:00"]);
 
 /**
  * The tool's wording in the console's language (its renderer hints' `translations`): field
@@ -53,20 +56,22 @@ const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})/;
 function wording(render) {
   const lang = language();
   const words = render.translations?.[lang] || {};
-  const labels = words.labels || {};
-  const values = words.values || {};
+  // Hints come from servers, some registered by tenants: read only their own string entries.
+  const own = (table, key) => (table && Object.hasOwn(table, key) && typeof table[key] === "string" ? table[key] : null);
   return {
     label: (key) => {
-      const text = labels[key];
+      const text = own(words.labels, key);
       return text ? text.charAt(0).toUpperCase() + text.slice(1) : label(key);
     },
     cell: (value) => {
       if (typeof value !== "string") return cellText(value);
-      if (value in values) return values[value];
+      const worded = own(words.values, value);
+      if (worded !== null) return worded;
       let match = ISO_DATETIME.exec(value);
       if (match) {
-        const [, year, month, day, hour, minute] = match;
-        return lang === "vi" ? `${hour}:${minute} ${day}/${month}/${year}` : `${year}-${month}-${day} ${hour}:${minute}`;
+        const [, year, month, day, hour, minute, zone] = match;
+        const utc = UTC_ZONES.has(zone) ? " UTC" : "";
+        return (lang === "vi" ? `${hour}:${minute} ${day}/${month}/${year}` : `${year}-${month}-${day} ${hour}:${minute}`) + utc;
       }
       match = ISO_DATE.exec(value);
       if (match && lang === "vi") return `${match[3]}/${match[2]}/${match[1]}`;
