@@ -99,12 +99,12 @@ class AgentLoop:
         """Set when the turn ended waiting for approval: the state to persist."""
 
     def _actions(self, calls: Sequence[ToolCall], language: Language) -> str:
-        """The calls' actions as the reader says them: a tool's own title in Vietnamese ("tạo đơn
-        hàng") when it has one, else its name."""
+        """The calls' actions as the reader says them: the tool's title in the reader's language
+        ("tạo đơn hàng") when its translation has one, else its name."""
         names = set()
         for call in calls:
             tool = self._tools.get(call.name)
-            title = Translation.of(tool.render, language).title if tool and language != "en" else None
+            title = Translation.of(tool.render, language).title if tool else None
             names.add(title or split_external_name(call.name)[1])
         return joined(sorted(names), language)
 
