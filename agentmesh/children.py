@@ -1,8 +1,11 @@
 """Child processes started by `agentmesh up`: each MCP server on its own loopback port.
 
-While the mesh runs, `ChildProcesses.supervise` restarts a child that exits, on the same port
-(the gateway keeps its URL and reconnects by itself), after a backoff that doubles while the
-child keeps failing and starts over once it has stayed up a minute.
+This process opens each child's listening socket and passes it down (`--listen-fd`), so no
+other process can take the port between choosing it and the child's slow start. While the mesh
+runs, `ChildProcesses.supervise` restarts a child that exits, on the same socket (the gateway
+keeps its URL and reconnects by itself; a request made meanwhile waits in the socket's queue),
+after a backoff that doubles while the child keeps failing and starts over once it has stayed
+up a minute.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import anyio
 import httpx
 import structlog
 
+from agentmesh.listeners import listen_on, port_of
 from agentmesh.startup import StartupError
 
 log = structlog.get_logger(__name__)
@@ -40,24 +44,22 @@ def _die_with_parent() -> None:
         return  # not Linux: the parent's `stop_all` remains the only way children are stopped
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Child:
     """One child process and where it answers."""
 
     name: str
     argv: list[str]
-    port: int
+    listener: socket.socket = field(repr=False)
     env: dict[str, str] = field(default_factory=dict, repr=False)
     health_path: str = "/healthz"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     started_at: float = 0.0
     restarts: int = 0
+
+    @property
+    def port(self) -> int:
+        return port_of(self.listener)
 
     @property
     def base_url(self) -> str:
@@ -73,9 +75,9 @@ class ChildProcesses:
         self.children: list[Child] = []
 
     def start(self, name: str, args: list[str], *, extra_env: dict[str, str] | None = None) -> Child:
-        port = free_port()
-        argv = [sys.executable, "-m", "agentmesh.cli", *args, "--port", str(port)]
-        child = Child(name=name, argv=argv, port=port, env={**self._env, **(extra_env or {})})
+        listener = listen_on("127.0.0.1", 0)
+        argv = [sys.executable, "-m", "agentmesh.cli", *args, "--listen-fd", str(listener.fileno())]
+        child = Child(name=name, argv=argv, listener=listener, env={**self._env, **(extra_env or {})})
         self._spawn(child)
         self.children.append(child)
         return child
@@ -83,7 +85,11 @@ class ChildProcesses:
     @staticmethod
     def _spawn(child: Child) -> None:
         child.process = subprocess.Popen(
-            child.argv, env=child.env, start_new_session=True, preexec_fn=_die_with_parent
+            child.argv,
+            env=child.env,
+            pass_fds=(child.listener.fileno(),),
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         child.started_at = time.monotonic()
 
@@ -136,7 +142,7 @@ class ChildProcesses:
         )
 
     def stop_all(self, timeout: float = 10.0) -> None:
-        """SIGTERM every child, then SIGKILL whatever has not exited within `timeout`."""
+        """SIGTERM every child, then SIGKILL whatever has not exited within `timeout`; close their sockets."""
         for child in self.children:
             if child.process is not None and child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
@@ -149,3 +155,5 @@ class ChildProcesses:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+        for child in self.children:
+            child.listener.close()

@@ -2,15 +2,14 @@
 
 A terminal user or a desktop assistant reading a server's stderr gets one line naming what is
 wrong and what to do, never a traceback: the data directory must be a directory this process can
-write, `DATABASE_URL` must name a backend whose driver ships with agentmesh and answer, and a
-port to listen on must be free. Each failure is a `StartupError` with a stable `code`;
+write, and `DATABASE_URL` must name a backend whose driver ships with agentmesh and answer (a
+port to listen on: `agentmesh.listeners`). Each failure is a `StartupError` with a stable `code`;
 `agentmesh.cli` prints it and exits with status 2.
 """
 
 from __future__ import annotations
 
 import errno
-import socket
 import tempfile
 from pathlib import Path
 
@@ -26,7 +25,6 @@ _DRIVER_FOR = {
     "postgresql+psycopg": "postgresql+asyncpg",
     "postgresql+psycopg2": "postgresql+asyncpg",
 }
-_NEXT_PORTS_TRIED = 20
 
 
 class StartupError(Exception):
@@ -122,32 +120,3 @@ def _first_line(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     text = str(original).strip().splitlines()
     return f"{type(original).__name__}: {text[0]}" if text else type(original).__name__
-
-
-def _can_listen(host: str, port: int) -> OSError | None:
-    """None when a listener could bind `host:port` now (as uvicorn binds: with SO_REUSEADDR)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            return exc
-    return None
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Refuse to start when `host:port` cannot be listened on, suggesting a port that can."""
-    problem = _can_listen(host, port)
-    if problem is None:
-        return
-    if problem.errno != errno.EADDRINUSE:
-        raise StartupError(
-            "address_unavailable", f"cannot listen on {host}:{port}: {problem.strerror or problem}"
-        )
-    free = next(
-        (p for p in range(port + 1, port + 1 + _NEXT_PORTS_TRIED) if p < 65536 and not _can_listen(host, p)),
-        None,
-    )
-    suggestion = f" (try --port {free})" if free is not None else ""
-    raise StartupError("port_in_use", f"port {port} on {host} is already in use{suggestion}")

@@ -8,6 +8,7 @@ Nothing heavy is imported here, so `agentmesh --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,3 +41,21 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     named = "data_dir" in settings.model_fields_set
     usable_data_dir(settings.data_dir, create_parents=not named)
     return settings
+
+
+def listen_fd_option(parser: argparse.ArgumentParser) -> None:
+    """`--listen-fd N`: serve on a listening socket the parent opened (what `agentmesh up` does)."""
+    parser.add_argument(
+        "--listen-fd",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve on the listening socket open as file descriptor N instead of binding --host/--port",
+    )
+
+
+def listener_from_args(args: argparse.Namespace) -> socket.socket:
+    """The command's listening socket: the inherited one, else `--host`/`--port` bound now."""
+    from agentmesh.listeners import inherited, listen_on
+
+    return inherited(args.listen_fd) if args.listen_fd is not None else listen_on(args.host, args.port)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from agentmesh.commands._settings import settings_from_args
-from agentmesh.startup import check_port_free
+from agentmesh.commands._settings import listen_fd_option, listener_from_args, settings_from_args
 
 
 def _day(text: str) -> date:
@@ -30,6 +29,7 @@ def register(
         default=None,
         help="the ERP's 'today' for debt and overdue figures (default: the data set's fixed date)",
     )
+    listen_fd_option(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -38,7 +38,7 @@ def handle(args: argparse.Namespace) -> int:
     from mcp_servers.erp.demo_runtime import run_demo_api
 
     settings = settings_from_args(args)
-    check_port_free(args.host, args.port)
+    listener = listener_from_args(args)
     configure_logging(settings, stream="stderr")
-    run_demo_api(settings, host=args.host, port=args.port, as_of=args.as_of)
+    run_demo_api(settings, listener, as_of=args.as_of)
     return 0

@@ -7,10 +7,12 @@ For deployments where each MCP server runs as its own service: the servers' URLs
 from __future__ import annotations
 
 import argparse
+import socket
 from typing import TYPE_CHECKING
 
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.startup import check_database_reachable, check_database_url, check_port_free
+from agentmesh.listeners import listen_on
+from agentmesh.startup import check_database_reachable, check_database_url
 
 if TYPE_CHECKING:
     from agentmesh.settings import Settings
@@ -29,13 +31,13 @@ def register(
 def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_database_url(settings.database_url)
-    check_port_free(args.host, args.port)
+    listener = listen_on(args.host, args.port)
     check_database_reachable(settings.resolved_database_url)
-    serve_gateway(settings, args.host, args.port, seed_demo=not args.no_demo)
+    serve_gateway(settings, listener, seed_demo=not args.no_demo)
     return 0
 
 
-def serve_gateway(settings: Settings, host: str, port: int, *, seed_demo: bool) -> None:
+def serve_gateway(settings: Settings, listener: socket.socket, *, seed_demo: bool) -> None:
     """Import the gateway (the whole platform: seconds) only once the checks have passed."""
     import uvicorn
 
@@ -45,4 +47,5 @@ def serve_gateway(settings: Settings, host: str, port: int, *, seed_demo: bool) 
     configure_logging(settings, stream="stderr")
     app = create_app(settings, seed_demo=seed_demo)
     # uvicorn's records reach the one handler `configure_logging` installed, at its level.
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level=None, access_log=False)
+    config = uvicorn.Config(app, log_config=None, log_level=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[listener])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from agentmesh.commands._settings import settings_from_args
-from agentmesh.startup import check_database_url, check_port_free
+from agentmesh.commands._settings import listen_fd_option, listener_from_args, settings_from_args
+from agentmesh.startup import check_database_url
 
 DOMAINS = ("erp", "rag", "ocr", "search")
 
@@ -24,14 +24,14 @@ def register(
         default=None,
         help="tenant to act for over stdio (default acme; HTTP callers carry it in their mesh token)",
     )
+    listen_fd_option(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_database_url(settings.database_url)
-    if args.transport == "http":
-        check_port_free(args.host, args.port)
+    listener = listener_from_args(args) if args.transport == "http" else None
 
     # Imported once the checks passed: the MCP SDK and the domain take a second or more.
     from mcp_servers.common.bootstrap import DEFAULT_LOCAL_TENANT, ServeOptions, run
@@ -43,5 +43,5 @@ def handle(args: argparse.Namespace) -> int:
         local_tenant=args.tenant or DEFAULT_LOCAL_TENANT,
     )
     module = importlib.import_module(f"mcp_servers.{args.domain}.server")
-    run(module.build_server(settings, options), settings, options)
+    run(module.build_server(settings, options), settings, options, listener)
     return 0

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from agentmesh.commands._settings import settings_from_args
 from agentmesh.commands.serve import DOMAINS
-from agentmesh.startup import check_database_reachable, check_database_url, check_port_free
+from agentmesh.listeners import listen_on, port_of
+from agentmesh.startup import check_database_reachable, check_database_url
 
 if TYPE_CHECKING:
     from agentmesh.children import ChildProcesses
@@ -83,15 +85,15 @@ class _Shutdown:
 def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     # Before anything starts: a taken port or a bad DATABASE_URL is one line, not a minute of
-    # model loading followed by a traceback.
+    # model loading followed by a traceback. The port, bound now, stays ours while the servers load.
     check_database_url(settings.database_url)
-    check_port_free(args.host, args.port)
+    listener = listen_on(args.host, args.port)
     check_database_reachable(settings.resolved_database_url)
-    run_mesh(settings, args.host, args.port)
+    run_mesh(settings, args.host, listener)
     return 0
 
 
-def run_mesh(settings: Settings, host: str, port: int) -> None:
+def run_mesh(settings: Settings, host: str, listener: socket.socket) -> None:
     """The children, then the gateway in this process, until a signal; every child stopped after."""
     import anyio
 
@@ -119,7 +121,7 @@ def run_mesh(settings: Settings, host: str, port: int) -> None:
         server_env = {
             "AGENTMESH_ERP_API_URL": erp_api.base_url,
             # The servers read `upload://` references from this gateway (which is not listening yet).
-            "AGENTMESH_UPLOADS_URL": settings.uploads_url or _uploads_url(host, port),
+            "AGENTMESH_UPLOADS_URL": settings.uploads_url or _uploads_url(host, port_of(listener)),
         }
         started = [
             children.start(domain, ["serve", domain, "--transport", "http"], extra_env=server_env)
@@ -129,7 +131,7 @@ def run_mesh(settings: Settings, host: str, port: int) -> None:
             children.wait_healthy(child)
             servers[child.name] = f"{child.base_url}/mcp"
         shutdown.serving = True
-        anyio.run(_serve_gateway, settings, servers, host, port, children)
+        anyio.run(_serve_gateway, settings, servers, host, listener, children)
     finally:
         children.stop_all()
 
@@ -154,7 +156,7 @@ async def _upgrade_database(settings: Settings) -> None:
 
 
 async def _serve_gateway(
-    settings: Settings, servers: dict[str, str], host: str, port: int, children: ChildProcesses
+    settings: Settings, servers: dict[str, str], host: str, listener: socket.socket, children: ChildProcesses
 ) -> None:
     import anyio
     import uvicorn
@@ -163,8 +165,6 @@ async def _serve_gateway(
 
     config = uvicorn.Config(
         create_app(settings, servers),
-        host=host,
-        port=port,
         # uvicorn's records reach the one handler `configure_logging` installed, at its level.
         log_config=None,
         log_level=None,
@@ -178,11 +178,11 @@ async def _serve_gateway(
             if server.should_exit:
                 return
             await anyio.sleep(0.1)
-        print(_banner(settings, f"http://{host}:{port}", servers), flush=True)
+        print(_banner(settings, f"http://{host}:{port_of(listener)}", servers), flush=True)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(announce)
         # A crashed server is restarted while the gateway serves; /healthz says degraded meanwhile.
         tg.start_soon(children.supervise)
-        await server.serve()
+        await server.serve(sockets=[listener])
         tg.cancel_scope.cancel()

@@ -13,6 +13,7 @@ the process with one log line naming `agentmesh db upgrade` (see `agentmesh.db.r
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from agentmesh.db import DatabaseNotAtHead, create_engine, require_schema
+from agentmesh.listeners import listen_on
 from agentmesh.logging import configure_logging
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
@@ -142,8 +144,10 @@ def prepare_platform_database(settings: Settings) -> None:
         raise SystemExit(1) from None
 
 
-def run(server: DomainServer, settings: Settings, options: ServeOptions) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM end the process cleanly)."""
+def run(
+    server: DomainServer, settings: Settings, options: ServeOptions, listener: socket.socket | None = None
+) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM end the process cleanly); over HTTP, on `listener`."""
     configure_logging(settings, stream="stderr")
     # The SDK's server middleware then joins each request to the caller's trace (from `_meta`).
     configure_tracing(settings, f"agentmesh-mcp-{server.name}")
@@ -162,8 +166,6 @@ def run(server: DomainServer, settings: Settings, options: ServeOptions) -> None
     )
     config = uvicorn.Config(
         app,
-        host=options.host,
-        port=options.port,
         # uvicorn's records reach the process's one handler (`configure_logging`) at its level.
         log_config=None,
         log_level=None,
@@ -171,4 +173,4 @@ def run(server: DomainServer, settings: Settings, options: ServeOptions) -> None
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listener or listen_on(options.host, options.port)])

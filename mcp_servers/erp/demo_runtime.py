@@ -60,17 +60,15 @@ async def embedded_demo_api(settings: Settings, *, as_of: date | None = None) ->
         yield url
 
 
-def run_demo_api(settings: Settings, *, host: str, port: int, as_of: date | None = None) -> None:
-    """Serve the demo ERP API in the foreground until interrupted."""
+def run_demo_api(settings: Settings, listener: socket.socket, *, as_of: date | None = None) -> None:
+    """Serve the demo ERP API on `listener` in the foreground until interrupted."""
     prepare_platform_database(settings)
     config = uvicorn.Config(
         create_demo_api(settings, as_of=as_of),
-        host=host,
-        port=port,
         log_config=None,
         log_level=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listener])

@@ -28,6 +28,7 @@ from tests.support.processes import free_port, wait_healthy
 BANNER_END = "Ctrl-C stops everything."
 DEMO_ERP_DB = "demo_erp.db"
 START_TIMEOUT_SECONDS = 240
+LOG_LINES_SHOWN = 40
 
 
 @dataclass
@@ -85,7 +86,13 @@ def running_whole_mesh(data_dir: Path, **env: str) -> Iterator[WholeMesh]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_healthy(f"{url}/healthz", process, timeout=START_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+            try:
+                wait_healthy(f"{url}/healthz", process, timeout=START_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+            except (RuntimeError, TimeoutError) as exc:
+                # The failure's reason is in the mesh's own log: say it with the failure.
+                log.flush()
+                tail = "\n".join((data_dir / "up.log").read_text().splitlines()[-LOG_LINES_SHOWN:])
+                raise RuntimeError(f"{exc}; the last lines of up.log:\n{tail}") from exc
             banner = ""
             assert process.stdout is not None
             while BANNER_END not in banner:
