@@ -64,15 +64,20 @@ class LlmConfigIn(BaseModel):
 
 
 class LlmConfigView(BaseModel):
-    """A stored configuration as shown to admins: no key, only whether there is one and its end."""
+    """The tenant's configuration as shown to admins: no key, only whether there is one and its end.
+
+    A tenant without one reads `configured: false` and nothing else: that is a state, not a missing
+    resource (its agents whose model is `default` run on the local planner).
+    """
 
     tenant_id: str
-    provider: Provider
-    model: str
+    configured: bool = Field(description="false: none is stored, and the fields below are null")
+    provider: Provider | None = None
+    model: str | None = None
     base_url: str | None = None
-    has_api_key: bool
-    key_hint: str = Field(description="the key's last four characters, like '…a1b2'")
-    updated_at: datetime
+    has_api_key: bool = False
+    key_hint: str | None = Field(default=None, description="the key's last four characters, like '…a1b2'")
+    updated_at: datetime | None = None
 
 
 class LlmCredentials(BaseModel):
@@ -91,6 +96,7 @@ def _hint(key: str) -> str:
 def _view(row: LlmConfigRow) -> LlmConfigView:
     return LlmConfigView(
         tenant_id=row.tenant_id,
+        configured=True,
         provider=row.provider,  # type: ignore[arg-type]
         model=row.model,
         base_url=row.base_url,
@@ -133,10 +139,10 @@ class LlmConfigStore:
             await bump(db, "llm")
         return _view(row)
 
-    async def view(self, tenant_id: str) -> LlmConfigView | None:
+    async def view(self, tenant_id: str) -> LlmConfigView:
         async with self._sessions() as db:
             row = await db.get(LlmConfigRow, tenant_id)
-            return _view(row) if row is not None else None
+            return _view(row) if row is not None else LlmConfigView(tenant_id=tenant_id, configured=False)
 
     async def delete(self, tenant_id: str) -> None:
         """Remove the tenant's configuration; `LlmConfigNotFound` if there is none."""

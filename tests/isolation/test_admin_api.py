@@ -176,7 +176,7 @@ ATTEMPTS = [
         guards=("policy",),
     ),
     # LLM configuration (and its key).
-    *acme_and_own("llm", "read", "GET", "/llm", own=(404, "llm_config_not_found")),
+    *acme_and_own("llm", "read", "GET", "/llm", own=ANSWERED),
     *by_globex(
         "llm",
         "replace_via_acme_path",

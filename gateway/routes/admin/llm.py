@@ -1,7 +1,8 @@
 """`/api/admin/tenants/{tenant_id}/llm`: the model provider a tenant's agents use, with its key.
 
 The key is encrypted at rest and never returned: reads show `has_api_key` and the key's last
-four characters. Agents whose model is `default` use it from the next turn on.
+four characters; a tenant without one reads `configured: false`. Agents whose model is `default`
+use it from the next turn on.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from starlette.responses import Response
 from agentmesh.outbound import SAVED_URL_RULE
 from gateway.admin_auth import TENANT_PATH, tenant_admin
 from gateway.openapi import Operation
-from host.llm_config import LlmConfigIn, LlmConfigNotFound, LlmConfigView
+from host.llm_config import LlmConfigIn, LlmConfigView
 
 PATH = "/api/admin/tenants/{tenant_id}/llm"
 
@@ -20,7 +21,7 @@ GET = Operation(
     "GET",
     PATH,
     "getLlmConfig",
-    "Read the tenant's LLM configuration (never its key)",
+    "Read the tenant's LLM configuration (never its key); `configured: false` when it has none",
     "llm",
     LlmConfigView,
     errors=(403, 404),
@@ -54,10 +55,7 @@ DELETE = Operation(
 async def get_llm(request: Request) -> Response:
     access = await tenant_admin(request)
     assert access.tenant_id is not None
-    view = await access.state.admin.llm.view(access.tenant_id)
-    if view is None:
-        raise LlmConfigNotFound(f"tenant '{access.tenant_id}' has no LLM configuration")
-    return GET.reply(view)
+    return GET.reply(await access.state.admin.llm.view(access.tenant_id))
 
 
 async def put_llm(request: Request) -> Response:

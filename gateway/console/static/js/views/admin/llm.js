@@ -18,31 +18,37 @@ export async function llmPage(root, { tenant }) {
   const status = h("div", { "aria-live": "polite" });
 
   async function load() {
+    let view;
     try {
-      const view = await api("GET", adminPath(tenant, "/llm"));
-      provider.value = view.provider;
-      model.value = view.model;
-      baseUrl.value = view.base_url || "";
-      remove.disabled = false;
-      replace(
-        current,
-        h(
-          "dl",
-          { class: "facts", "data-configured": "true" },
-          h("dt", null, t("llm.provider")),
-          h("dd", null, view.provider),
-          h("dt", null, t("llm.model")),
-          h("dd", null, view.model),
-          h("dt", null, t("llm.key")),
-          h("dd", { id: "llm-key-hint" }, view.has_api_key ? t("llm.keyStored", { hint: view.key_hint }) : "–"),
-          h("dt", null, t("common.updated")),
-          h("dd", null, formatDate(view.updated_at)),
-        ),
-      );
+      view = await api("GET", adminPath(tenant, "/llm"));
     } catch (error) {
       remove.disabled = true;
-      replace(current, error.status === 404 ? notice(t("llm.none")) : errorBox(error));
+      replace(current, errorBox(error));
+      return;
     }
+    remove.disabled = !view.configured;
+    if (!view.configured) {
+      replace(current, notice(t("llm.none")));
+      return;
+    }
+    provider.value = view.provider;
+    model.value = view.model;
+    baseUrl.value = view.base_url || "";
+    replace(
+      current,
+      h(
+        "dl",
+        { class: "facts", "data-configured": "true" },
+        h("dt", null, t("llm.provider")),
+        h("dd", null, view.provider),
+        h("dt", null, t("llm.model")),
+        h("dd", null, view.model),
+        h("dt", null, t("llm.key")),
+        h("dd", { id: "llm-key-hint" }, view.has_api_key ? t("llm.keyStored", { hint: view.key_hint }) : "–"),
+        h("dt", null, t("common.updated")),
+        h("dd", null, formatDate(view.updated_at)),
+      ),
+    );
   }
 
   const form = h(
