@@ -12,9 +12,19 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from host.language import Language
 from mcp_servers.common.results import OutputFormat
 
 DEMO_AGENTS_FILE = Path(__file__).parent / "agents.yaml"
+
+
+class AgentDisplay(BaseModel):
+    """How users reading one language see an agent: in the console, and wherever a reply names it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=80, description="the agent's name as users read it")
+    summary: str | None = Field(default=None, max_length=300, description="one line on what it does")
 
 
 class AgentConfig(BaseModel):
@@ -28,6 +38,11 @@ class AgentConfig(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
     description: str = Field(min_length=1, max_length=2000)
+    display: dict[Language, AgentDisplay] = Field(
+        default_factory=dict,
+        description="title and summary per language ('en', 'vi'); without one, users read the name "
+        "and the description",
+    )
     examples: list[str] = Field(default_factory=list, max_length=50)
     keywords: list[str] = Field(default_factory=list, max_length=100)
     system_prompt: str = Field(default="", max_length=20_000)
@@ -42,6 +57,11 @@ class AgentConfig(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
         description="the one tenant owning this agent; None for a platform agent",
     )
+
+    def title(self, language: Language) -> str:
+        """The agent's name for a reader of `language`."""
+        shown = self.display.get(language)
+        return shown.title if shown else self.name
 
 
 def load_agents_file(path: Path = DEMO_AGENTS_FILE) -> list[AgentConfig]:

@@ -105,8 +105,8 @@ _REPLIES: dict[ReplyKey, dict[Language, str]] = {
         ),
     },
     "out_of_scope": {
-        "en": "I can't help with that here. What I can do: {capabilities}. What would you like to do?",
-        "vi": "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp: {capabilities}. Bạn cần gì?",
+        "en": "I can't help with that here. What I can do:\n{capabilities}\nWhat would you like to do?",
+        "vi": "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp:\n{capabilities}\nBạn cần gì?",
     },
     "model_silent": {
         "en": "The model could not answer.",
@@ -121,10 +121,12 @@ def reply(language: Language, key: ReplyKey, **values: object) -> str:
 
 
 def capabilities(agents: Sequence[tuple[str, str | None]], language: Language) -> str:
-    """`debt (e.g. "What does customer 0312345678 owe?"); shipment (...)`: each agent by name with
-    one of its examples."""
+    """One line per agent, by its title, with one of its examples:
+    `- Customer debt, e.g. “What does customer 0312345678 owe?”`."""
     example = "ví dụ" if language == "vi" else "e.g."
-    return "; ".join(f"{name} ({example} “{sample}”)" if sample else name for name, sample in agents)
+    return "\n".join(
+        f"- {title}, {example} “{sample}”" if sample else f"- {title}" for title, sample in agents
+    )
 
 
 def joined(names: Sequence[str], language: Language) -> str:
@@ -133,10 +135,12 @@ def joined(names: Sequence[str], language: Language) -> str:
 
 
 def clarifying_question(
-    names: Sequence[str], reason: str, language: Language, unclear: Sequence[str] = ()
+    titles: Sequence[str], reason: str, language: Language, unclear: Sequence[str] = ()
 ) -> str:
-    """The question asked back instead of routing, naming the candidate agents, in `language`;
-    for a message with several requests, the parts that are not clear (`unclear`) are quoted."""
+    """The question asked back instead of routing, naming the candidate agents by their quoted
+    titles, in `language`; for a message with several requests, the parts that are not clear
+    (`unclear`) are quoted too."""
+    names = [f"“{title}”" for title in titles]
     if unclear and reason == "multiple_intents":
         quoted = ", ".join(f"“{part}”" for part in unclear)
         if language == "vi":

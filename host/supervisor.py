@@ -188,11 +188,12 @@ class Supervisor:
             # Nothing fits well: say what the assistants do (best candidates first), with an
             # example in the user's language, rather than guess between two of them.
             ordered = named + sorted(name for name in enabled if name not in named)
-            able = [(name, _example_in(enabled[name], language)) for name in ordered]
+            able = [(enabled[name].title(language), _example_in(enabled[name], language)) for name in ordered]
             return reply(language, "out_of_scope", capabilities=capabilities(able, language)), "clarify"
         if event.reason == "empty" or not named:
             named = sorted(enabled)
-        return clarifying_question(named, event.reason, language, event.unclear_parts), "clarify"
+        titles = [enabled[name].title(language) for name in named]
+        return clarifying_question(titles, event.reason, language, event.unclear_parts), "clarify"
 
 
 def _example_in(agent: AgentConfig, language: Language) -> str | None:

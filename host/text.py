@@ -36,17 +36,42 @@ _VIETNAMESE_SYLLABLES = frozenset(
 
 # English and (folded) Vietnamese function words. A handful of examples per agent would give even
 # "me" or "cua" a high IDF; lexical scoring treats these as common whatever the examples say.
-FUNCTION_WORDS = frozenset(
+_ENGLISH_FUNCTION_WORDS = frozenset(
     """
     a an the and or but if then so of to in on at by for with from about into over as is are was were
     be been being am do does did have has had i me my mine we us our you your he him his she her it its
     they them their this that these those what which who whom how when why can could would should will
     shall may might must please tell show give want need know let get there here just also too very some
     any all much many more most such than up out off
-    la cua co khong cho toi ban minh chung nay do gi nao va voi roi da dang se duoc mot nhung cac trong
-    tren duoi ve thi ma nhu de hay hoac giup xin vui long ha nhe vay oi bao nhieu the lam sao
     """.split()  # noqa: SIM905 - a word list reads better as prose than as 150 quoted strings
 )
+FUNCTION_WORDS = _ENGLISH_FUNCTION_WORDS | frozenset(
+    """
+    la cua co khong cho toi ban minh chung nay do gi nao va voi roi da dang se duoc mot nhung cac trong
+    tren duoi ve thi ma nhu de hay hoac giup xin vui long ha nhe vay oi bao nhieu the lam sao
+    """.split()  # noqa: SIM905
+)
+
+# The shape of a Vietnamese syllable typed without accents: an initial consonant, then a rhyme
+# (ă, â folded to a; ê to e; ô, ơ to o; ư to u), open or closed by one of eight finals. Most English
+# words do not fit ("book", "flight", "what"); the short ones that do ("me", "to", "can", "hi") are
+# set aside as English, so a message of well-formed syllables that are not English is Vietnamese
+# ("dat ve may bay di da nang") however few of its words a word list knows.
+_INITIAL = "ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|b|c|d|g|h|k|l|m|n|p|r|s|t|v|x"
+_OPEN_RHYMES = (
+    "a e i o u y ai ao au ay eo eu ia iu oa oe oi ua ue ui uu uy ya oai oay uay uoi uou uya ieu yeu"
+)
+_CLOSABLE_NUCLEI = "a e i o u y ie ye oa oe ua ue uo uy uye"
+_FINALS = "ch nh ng c m n p t"
+_RHYMES = sorted(
+    {*_OPEN_RHYMES.split(), *(n + f for n in _CLOSABLE_NUCLEI.split() for f in _FINALS.split())},
+    key=len,
+    reverse=True,
+)
+_SYLLABLE = re.compile(f"(?:{_INITIAL})?(?:{'|'.join(_RHYMES)})")
+_ENGLISH_SYLLABLE_WORDS = _ENGLISH_FUNCTION_WORDS | {"not", "true", "hi", "ai", "ok", "yes", "bye"}
+# A code such as SH-1042 or SKU-002 is neither language.
+_CODE = re.compile(r"[A-Za-z]+-?[0-9][\w-]*")
 
 
 def fold(text: str) -> str:
@@ -99,8 +124,9 @@ def is_function_term(term: str) -> bool:
 
 
 def looks_vietnamese(text: str) -> bool:
-    """Whether `text` is Vietnamese: written with its diacritics, or without them but using at
-    least two common Vietnamese syllables that are not English words ("lo hang giao toi dau roi")."""
+    """Whether `text` is Vietnamese: written with its diacritics, or without them, using two common
+    Vietnamese syllables that are not English words ("lo hang giao toi dau roi") or made of
+    Vietnamese syllables ("dat ve may bay di da nang")."""
     decomposed = unicodedata.normalize("NFD", text.casefold())
     if "đ" in decomposed or any(char in _VIETNAMESE_MARKS for char in decomposed):
         return True
@@ -109,4 +135,15 @@ def looks_vietnamese(text: str) -> bool:
         for char, following in itertools.pairwise(decomposed)
     ):
         return True
-    return sum(1 for word in words(text) if word in _VIETNAMESE_SYLLABLES) >= 2
+    if len(set(words(text)) & _VIETNAMESE_SYLLABLES) >= 2:
+        return True
+    return _typed_without_accents(text)
+
+
+def _typed_without_accents(text: str) -> bool:
+    """At least two words that are Vietnamese syllables and not English words, and at most one word
+    in four of the rest that could not be a Vietnamese syllable (names, loanwords)."""
+    letters = [word for word in words(_CODE.sub(" ", text)) if word.isalpha()]
+    vietnamese = sum(1 for w in letters if w not in _ENGLISH_SYLLABLE_WORDS and _SYLLABLE.fullmatch(w))
+    foreign = sum(1 for w in letters if not _SYLLABLE.fullmatch(w))
+    return vietnamese >= 2 and foreign * 4 <= vietnamese

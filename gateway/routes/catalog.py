@@ -19,6 +19,8 @@ from gateway.auth import AuthenticatedUser, authenticate, require_tenant
 from gateway.openapi import Operation
 from gateway.routes.chat import TENANT_PATH
 from gateway.state import GatewayState
+from host.agents import AgentDisplay
+from host.language import Language
 from mcp_servers.common.results import OutputFormat
 
 
@@ -27,6 +29,7 @@ class AgentSummary(BaseModel):
 
     name: str
     description: str
+    display: dict[Language, AgentDisplay] = Field(description="title and summary per language, where set")
     examples: list[str]
     output_format: OutputFormat | None
     tenant_owned: bool = Field(description="the tenant's own agent rather than the platform's")
@@ -96,6 +99,7 @@ async def list_agents(request: Request) -> Response:
         AgentSummary(
             name=agent.name,
             description=agent.description,
+            display=agent.display,
             examples=agent.examples,
             output_format=agent.output_format,
             tenant_owned=agent.tenant_id is not None,

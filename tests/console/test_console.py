@@ -132,6 +132,12 @@ def test_a_vietnamese_debt_question_is_answered_with_a_table_and_its_steps(user:
     [cookie] = [c for c in user.driver.get_cookies() if c["name"] == "agentmesh_console"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert user.script("return window.localStorage.length + window.sessionStorage.length") == 0
+    # The assistants as a Vietnamese reader knows them: titles, summaries and examples in Vietnamese.
+    user.wait(lambda driver: "Công nợ khách hàng" in [card.text for card in user.all(".agent-card strong")])
+    debt = next(card for card in user.all(".agent-card") if "Công nợ khách hàng" in card.text)
+    assert "theo MST" in debt.find_element("css selector", "p").text
+    assert debt.find_element("css selector", ".chip.example").text.startswith("Công nợ của khách hàng")
+    assert "Giao hàng và đơn hàng" in [option.text for option in user.all("#agent-select option")]
 
     ask(user, DEBT_QUESTION_VI)
     block = wait_for_answer(user, 1)
@@ -223,7 +229,9 @@ def test_a_receipt_image_is_read_by_the_ocr_agent(user: Browser, tmp_path: Path)
     ask(user, "What is the total on this receipt?")
     block = wait_for_answer(user, 1)
     seen["acme_sessions"].add(session_in_url(user))
-    assert block.find_element("css selector", ".agent-label").text.lower() == "ocr"
+    label = block.find_element("css selector", ".agent-label")
+    assert label.get_attribute("data-agent") == "ocr"
+    assert label.get_attribute("textContent") in ("Read images and documents", "Đọc ảnh và tài liệu")
     tool = block.find_element("css selector", ".step-tool")
     assert tool.find_element("css selector", "code.tool-name").text.startswith("ocr:")
     arguments = tool.find_element("css selector", ".arguments").text

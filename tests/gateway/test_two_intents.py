@@ -90,12 +90,13 @@ def test_a_follow_up_after_two_answers_continues_with_the_last_agent(mesh: Mesh)
     [
         (
             f"What does customer {ACME_MST} owe? Where is shipment SH-1001? Tell me a joke about cats",
-            "I can help with debt and shipment, but I'm not sure what you mean by "
+            "I can help with “Customer debt” and “Shipments and orders”, but I'm not sure what you mean by "
             "“Tell me a joke about cats”.",
         ),
         (
             f"Công nợ của MST {ACME_MST} là bao nhiêu? Vận đơn SH-1001 đang ở đâu? Kể chuyện cười về mèo đi",
-            "Tôi có thể giúp về debt và shipment, nhưng chưa rõ ý “Kể chuyện cười về mèo đi”.",
+            "Tôi có thể giúp về “Công nợ khách hàng” và “Giao hàng và đơn hàng”, "
+            "nhưng chưa rõ ý “Kể chuyện cười về mèo đi”.",
         ),
     ],
     ids=["english", "vietnamese"],

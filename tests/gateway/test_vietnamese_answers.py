@@ -133,17 +133,13 @@ def test_an_english_stock_question_reads_as_a_sentence_and_a_table(mesh: Mesh) -
 @pytest.mark.parametrize(
     ("question", "opening", "example"),
     [
-        ("Book me a flight to Da Nang", "I can't help with that here. What I can do: ", "e.g. “"),
+        ("Book me a flight to Da Nang", "I can't help with that here. What I can do:\n", "e.g. “"),
         (
             "Đặt vé máy bay đi Đà Nẵng cho tôi",
-            "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp: ",
+            "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp:\n",
             "ví dụ “",
         ),
-        (
-            "Dat ve may bay di Da Nang cho toi",
-            "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp: ",
-            "ví dụ “",
-        ),
+        ("Dat ve may bay di Da Nang", "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp:\n", "ví dụ “"),
     ],
     ids=["english", "diacritics", "no-diacritics"],
 )
@@ -153,5 +149,24 @@ def test_an_out_of_scope_request_is_told_what_the_assistants_can_do(
     answer = ask(mesh, question)
     assert answer["agent"] is None and answer["outcome"] == "clarify"
     text = str(answer["answer"])
-    assert text.startswith(opening) and example in text
-    assert all(f"{agent} (" in text for agent in ("debt", "shipment", "knowledge", "ocr", "search"))
+    assert text.startswith(opening)
+    # One line per assistant, by the title its readers know it by, with an example in their language.
+    offered = [line for line in text.splitlines() if line.startswith("- ")]
+    assert len(offered) == 5 and all(example in line for line in offered)
+    titles = {
+        "en": [
+            "Customer debt",
+            "Shipments and orders",
+            "Company policies",
+            "Read images and documents",
+            "Web search",
+        ],
+        "vi": [
+            "Công nợ khách hàng",
+            "Giao hàng và đơn hàng",
+            "Chính sách công ty",
+            "Đọc ảnh và tài liệu",
+            "Tìm kiếm trên mạng",
+        ],
+    }["vi" if example == "ví dụ “" else "en"]
+    assert sorted(line[2:].split(",")[0] for line in offered) == sorted(titles)

@@ -42,11 +42,11 @@ async def test_a_tenant_reads_only_its_own_configuration(
 ) -> None:
     configs = store(settings, database)
     await configs.set("acme", LlmConfigIn(provider="openai", model="gpt-4o-mini", api_key=KEY))
-    assert await configs.view("globex") is None
+    assert not (await configs.view("globex")).configured
     assert await configs.credentials("globex") is None
     with pytest.raises(LlmConfigNotFound, match="globex"):
         await configs.delete("globex")
-    assert await configs.view("acme") is not None
+    assert (await configs.view("acme")).configured
 
 
 async def test_every_write_moves_the_llm_version(
@@ -58,7 +58,7 @@ async def test_every_write_moves_the_llm_version(
     await configs.set("acme", LlmConfigIn(provider="gemini", model="gemini-2.5-flash", api_key=KEY))
     await configs.delete("acme")
     assert (await versions.current())["llm"] == before + 2
-    assert await configs.view("acme") is None
+    assert not (await configs.view("acme")).configured
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ async def test_a_base_url_that_would_receive_the_key_somewhere_private_is_refuse
         await configs.set("acme", config)
     assert reason in refused.value.message
     assert "which this platform" in refused.value.message
-    assert await configs.view("acme") is None, "nothing was stored"
+    assert not (await configs.view("acme")).configured, "nothing was stored"
 
 
 async def test_a_public_base_url_or_one_the_platform_allows_is_stored(

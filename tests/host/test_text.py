@@ -54,3 +54,14 @@ def test_vietnamese_is_recognised_with_or_without_accents() -> None:
     assert not looks_vietnamese("where is my package")
     assert not looks_vietnamese("café crème brûlée")
     assert not looks_vietnamese("the bank hang time")
+
+
+def test_vietnamese_typed_without_accents_is_recognised_by_its_syllables() -> None:
+    # No word of these is on the list of common syllables; every one is a Vietnamese syllable.
+    assert looks_vietnamese("Dat ve may bay di Da Nang")
+    assert looks_vietnamese("Con van don SH-1021?")
+    # English whose short words are Vietnamese syllables too, or with Vietnamese names in it.
+    assert not looks_vietnamese("Book me a flight to Da Nang")
+    assert not looks_vietnamese("What is the debt for Nguyen Van An?")
+    assert not looks_vietnamese("not true")
+    assert not looks_vietnamese("Formation of a thymus from rat ES cells in nude mouse↔rat ES chimeras.")

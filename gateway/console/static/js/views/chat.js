@@ -5,9 +5,12 @@ import { api, stream, tenantPath } from "../api.js";
 import { confirmAction } from "../dialog.js";
 import { openDocument } from "../documents.js";
 import { h, replace, toast } from "../dom.js";
-import { formatDate, formatNumber, t, tOr } from "../i18n.js";
+import { formatDate, formatNumber, language, t, tOr } from "../i18n.js";
 import { renderReply } from "../render.js";
 import { Timeline } from "../timeline.js";
+
+// Letters with the marks Vietnamese writes: they tell an agent's Vietnamese examples from its English ones.
+const VIETNAMESE = /[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]/i;
 
 const MAX_ATTACHMENTS = 4;
 const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
@@ -198,7 +201,8 @@ export async function chatView(root, [sessionId], context) {
 
   function assistantBlock({ live = true, agent = null } = {}) {
     const timeline = new Timeline({ live });
-    const agentLabel = h("span", { class: "agent-label" }, agent ? agent : t("chat.assistant"));
+    const agentLabel = h("span", { class: "agent-label" }, t("chat.assistant"));
+    if (agent) nameAgent(agentLabel, agent);
     const answer = h("div", { class: "answer-slot", "aria-live": "polite", "aria-busy": live ? "true" : "false" });
     if (live) answer.append(h("span", { class: "typing", "aria-label": t("chat.thinking") }, h("i"), h("i"), h("i")));
     const element = h("div", { class: "msg assistant" }, agentLabel, timeline.element, answer);
@@ -226,7 +230,7 @@ export async function chatView(root, [sessionId], context) {
   function showFinal(block, reply) {
     block.timeline.add("final", reply);
     block.answer.setAttribute("aria-busy", "false");
-    if (reply.agent) block.agentLabel.textContent = reply.agent;
+    if (reply.agent) nameAgent(block.agentLabel, reply.agent);
     block.element.dataset.outcome = reply.outcome;
     replace(block.answer, renderReply(reply, { onCitation }));
     if (reply.outcome === "pending_approval" && reply.approval_id) approvalCard(block, reply.approval_id);
@@ -343,7 +347,7 @@ export async function chatView(root, [sessionId], context) {
         block.card.dataset.state = "decided";
         replace(block.card, h("strong", null, t("chat.approvalDecided", { who: data.meta?.decided_by || "?" })));
       }
-      const continued = assistantBlock({ live: true, agent: block.agentLabel.textContent });
+      const continued = assistantBlock({ live: true, agent: block.agentLabel.dataset.agent });
       continued.element.classList.add("resumed");
       continued.element.prepend(h("p", { class: "decided" }, t("chat.resumedBy", { who: data.meta?.decided_by || "?" })));
       resumed.set(turnId, continued);
@@ -508,7 +512,25 @@ export async function chatView(root, [sessionId], context) {
     } catch {
       agents = [];
     }
-    for (const agent of agents) agentSelect.append(h("option", { value: agent.name }, agent.name));
+    for (const agent of agents) agentSelect.append(h("option", { value: agent.name }, shown(agent).title));
+  }
+
+  // An agent as the reader's language shows it: its title and summary there, else its name and
+  // description; examples written in that language first.
+  function shown(agent) {
+    const display = agent.display?.[language()];
+    const own = agent.examples.filter((example) => VIETNAMESE.test(example) === (language() === "vi"));
+    return {
+      title: display?.title || agent.name,
+      summary: display?.summary || agent.description,
+      examples: [...own, ...agent.examples.filter((example) => !own.includes(example))],
+    };
+  }
+
+  function nameAgent(label, name) {
+    const agent = agents.find((candidate) => candidate.name === name);
+    label.dataset.agent = name;
+    label.textContent = agent ? shown(agent).title : name;
   }
 
   function welcome() {
@@ -526,12 +548,12 @@ export async function chatView(root, [sessionId], context) {
             h(
               "li",
               { class: "agent-card" },
-              h("strong", null, agent.name),
-              h("p", { class: "muted" }, agent.description),
+              h("strong", null, shown(agent).title),
+              h("p", { class: "muted" }, shown(agent).summary),
               h(
                 "div",
                 { class: "examples" },
-                agent.examples.slice(0, 2).map((example) =>
+                shown(agent).examples.slice(0, 2).map((example) =>
                   h(
                     "button",
                     {

@@ -10,6 +10,9 @@ import { badge, busy, errorBox, lines, page, section } from "./common.js";
 
 const OUTPUT_FORMATS = ["", "summary_text", "markdown_table", "chart_data", "structured_json"];
 const NAME_PATTERN = /^[a-z][a-z0-9_-]{0,39}$/;
+// The languages an agent's title and summary are written in (its `display`).
+const DISPLAY_LANGUAGES = ["en", "vi"];
+const LANGUAGE_KEY = { en: "En", vi: "Vi" };
 
 async function enabledAgents(tenant, names) {
   const checks = await Promise.all(
@@ -30,6 +33,15 @@ export async function agentsPage(root, { tenant, platform }) {
   // -- the form ----------------------------------------------------------------------------
   const name = h("input", { id: "agent-name", required: true, maxlength: 40, autocomplete: "off" });
   const description = h("textarea", { id: "agent-description", rows: 3, required: true, maxlength: 2000 });
+  const display = Object.fromEntries(
+    DISPLAY_LANGUAGES.map((lang) => [
+      lang,
+      {
+        title: h("input", { id: `agent-title-${lang}`, maxlength: 80, autocomplete: "off" }),
+        summary: h("input", { id: `agent-summary-${lang}`, maxlength: 300, autocomplete: "off" }),
+      },
+    ]),
+  );
   const examples = h("textarea", { id: "agent-examples", rows: 4 });
   const keywords = h("textarea", { id: "agent-keywords", rows: 2 });
   const tools = h("textarea", { id: "agent-tools", rows: 3, spellcheck: "false" });
@@ -43,6 +55,10 @@ export async function agentsPage(root, { tenant, platform }) {
     name.value = agent?.name || "";
     name.readOnly = Boolean(agent);
     description.value = agent?.description || "";
+    for (const lang of DISPLAY_LANGUAGES) {
+      display[lang].title.value = agent?.display?.[lang]?.title || "";
+      display[lang].summary.value = agent?.display?.[lang]?.summary || "";
+    }
     examples.value = (agent?.examples || []).join("\n");
     keywords.value = (agent?.keywords || []).join("\n");
     tools.value = (agent?.tools || []).join("\n");
@@ -57,6 +73,14 @@ export async function agentsPage(root, { tenant, platform }) {
     { class: "stack", id: "agent-editor" },
     field(t("agents.name"), name, t("agents.nameHint")),
     field(t("agents.description"), description, t("agents.descriptionHint")),
+    ...DISPLAY_LANGUAGES.map((lang) =>
+      h(
+        "div",
+        { class: "two-columns" },
+        field(t(`agents.title${LANGUAGE_KEY[lang]}`), display[lang].title, t("agents.displayHint")),
+        field(t(`agents.summary${LANGUAGE_KEY[lang]}`), display[lang].summary),
+      ),
+    ),
     field(t("agents.examples"), examples, t("schema.onePerLine")),
     field(t("agents.keywords"), keywords, t("schema.onePerLine")),
     field(t("agents.tools"), tools, t("agents.toolsHint")),
@@ -74,9 +98,21 @@ export async function agentsPage(root, { tenant, platform }) {
         replace(formStatus, errorBox({ message: t("agents.nameHint") }));
         return;
       }
+      const shown = {};
+      for (const lang of DISPLAY_LANGUAGES) {
+        const title = display[lang].title.value.trim();
+        const summary = display[lang].summary.value.trim();
+        if (summary && !title) {
+          replace(formStatus, errorBox({ message: t("agents.summaryNeedsTitle") }));
+          display[lang].title.focus();
+          return;
+        }
+        if (title) shown[lang] = { title, summary: summary || null };
+      }
       const agent = {
         name: name.value,
         description: description.value.trim(),
+        display: shown,
         examples: lines(examples.value),
         keywords: lines(keywords.value),
         tools: lines(tools.value),
