@@ -1,7 +1,8 @@
 """Everything the host itself says to a user, once per situation, in English and Vietnamese.
 
 Answers composed from tool results belong to the models (the local planner's templates, an LLM's
-own words); these are the host's: why no agent answers, why an agent cannot, why a turn stopped.
+own words); these are the host's: why no agent answers, why an agent cannot, why a turn stopped,
+and the replies to small talk.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ ReplyKey = Literal[
     "model_silent",
     "budget_exceeded",
     "out_of_scope",
+    "greeting",
+    "capabilities",
+    "thanks",
+    "farewell",
 ]
 
 _REPLIES: dict[ReplyKey, dict[Language, str]] = {
@@ -107,6 +112,22 @@ _REPLIES: dict[ReplyKey, dict[Language, str]] = {
     "out_of_scope": {
         "en": "I can't help with that here. What I can do:\n{capabilities}\nWhat would you like to do?",
         "vi": "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp:\n{capabilities}\nBạn cần gì?",
+    },
+    "greeting": {
+        "en": "Hello! I can help with:\n{capabilities}\nWhat would you like to do?",
+        "vi": "Xin chào! Tôi có thể giúp:\n{capabilities}\nBạn cần gì?",
+    },
+    "capabilities": {
+        "en": "Here is what I can do:\n{capabilities}\nWhat would you like to do?",
+        "vi": "Tôi có thể giúp:\n{capabilities}\nBạn cần gì?",
+    },
+    "thanks": {
+        "en": "You're welcome! Is there anything else I can help with?",
+        "vi": "Không có gì! Bạn cần tôi giúp thêm gì không?",
+    },
+    "farewell": {
+        "en": "Goodbye! Ask again whenever you need me.",
+        "vi": "Tạm biệt! Khi cần, bạn cứ hỏi lại nhé.",
     },
     "model_silent": {
         "en": "The model could not answer.",

@@ -6,8 +6,9 @@ policy enables: a question for an agent the tenant lacks is then answered plainl
 instead of being forced onto the wrong agent; another tenant's own agents are never considered).
 A short message that reads as the continuation of the previous turn stays with that turn's agent
 (a follow-up). A message with several clear requests for different agents is answered part by
-part, each by its agent (`host.intents`). When no agent is chosen the user gets the router's
-clarifying question, in their language, naming only agents they may use.
+part, each by its agent (`host.intents`). Small talk (a greeting, thanks, "what can you do?") is
+answered without routing. When no agent is chosen the user gets the router's clarifying question,
+in their language, naming only agents they may use.
 
 Routing itself runs on the shared, batched routers of `host.router_pool`.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from host.agents import AgentConfig, AgentRegistry
 from host.authorizer import Authorizer
@@ -27,6 +29,7 @@ from host.language import Language, detect_language
 from host.replies import capabilities, clarifying_question, reply
 from host.router_pool import RouterPool
 from host.routing import MessageEmbedding, RouteDecision
+from host.small_talk import SMALL_TALK, SmallTalk, small_talk
 from host.turn import LAST_AGENT_KEY, TurnInput
 
 FOLLOW_UP_MAX_WORDS = 8
@@ -78,6 +81,9 @@ class Supervisor:
                     RouteEvent(agent=None, confidence=0.0, reason="agent_not_enabled", candidates=candidates),
                 )
             return Routing(agent, RouteEvent(agent=agent.name, confidence=1.0, reason="requested"))
+        talk = small_talk(turn.message)
+        if talk is not None:
+            return Routing(None, RouteEvent(agent=None, confidence=1.0, reason=talk))
 
         decision = await self._routers.route(registry, caller.tenant_id, turn.message)
         if decision is None:
@@ -183,17 +189,25 @@ class Supervisor:
             return reply(language, "agent_not_enabled", agent=wanted, offered=offered), "unavailable"
         if event.reason == "no_agents" or not enabled:
             return reply(language, "no_agents"), "clarify"
+        if event.reason in SMALL_TALK:
+            offered = _offered([enabled[name] for name in sorted(enabled)], language)
+            return reply(language, cast(SmallTalk, event.reason), capabilities=offered), "clarify"
         named = [c["agent"] for c in event.candidates if c["agent"] in enabled][:3]
         if event.reason == "low_confidence":
             # Nothing fits well: say what the assistants do (best candidates first), with an
             # example in the user's language, rather than guess between two of them.
             ordered = named + sorted(name for name in enabled if name not in named)
-            able = [(enabled[name].title(language), _example_in(enabled[name], language)) for name in ordered]
-            return reply(language, "out_of_scope", capabilities=capabilities(able, language)), "clarify"
+            offered = _offered([enabled[name] for name in ordered], language)
+            return reply(language, "out_of_scope", capabilities=offered), "clarify"
         if event.reason == "empty" or not named:
             named = sorted(enabled)
         titles = [enabled[name].title(language) for name in named]
         return clarifying_question(titles, event.reason, language, event.unclear_parts), "clarify"
+
+
+def _offered(agents: list[AgentConfig], language: Language) -> str:
+    """What the assistants do, one line each: its title and an example in `language`."""
+    return capabilities([(agent.title(language), _example_in(agent, language)) for agent in agents], language)
 
 
 def _example_in(agent: AgentConfig, language: Language) -> str | None:

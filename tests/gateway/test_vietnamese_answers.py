@@ -170,3 +170,37 @@ def test_an_out_of_scope_request_is_told_what_the_assistants_can_do(
         ],
     }["vi" if example == "ví dụ “" else "en"]
     assert sorted(line[2:].split(",")[0] for line in offered) == sorted(titles)
+
+
+@pytest.mark.parametrize(
+    ("message", "opening", "example"),
+    [
+        ("Hello!", "Hello! I can help with:\n", "e.g. “"),
+        ("Xin chào", "Xin chào! Tôi có thể giúp:\n", "ví dụ “"),
+        ("xin chao ban", "Xin chào! Tôi có thể giúp:\n", "ví dụ “"),
+        ("What can you do?", "Here is what I can do:\n", "e.g. “"),
+        ("Bạn làm được gì?", "Tôi có thể giúp:\n", "ví dụ “"),
+        ("ban lam duoc gi", "Tôi có thể giúp:\n", "ví dụ “"),
+    ],
+)
+def test_a_greeting_or_what_can_you_do_is_told_what_the_assistants_do(
+    mesh: Mesh, message: str, opening: str, example: str
+) -> None:
+    answer = ask(mesh, message)
+    assert answer["agent"] is None and answer["outcome"] == "clarify", answer
+    text = str(answer["answer"])
+    assert text.startswith(opening)
+    assert len([line for line in text.splitlines() if line.startswith("- ") and example in line]) == 5
+
+
+def test_thanks_after_an_answer_is_welcomed_in_the_conversation_s_language(mesh: Mesh) -> None:
+    first = ask(mesh, f"Công nợ của khách hàng có MST {ACME_MST} là bao nhiêu?")
+    thanks = mesh.chat("cam on nhe", session_id=first["session_id"]).json()
+    assert thanks["agent"] is None and thanks["answer"] == "Không có gì! Bạn cần tôi giúp thêm gì không?"
+    bye = mesh.chat("Thanks, bye!").json()
+    assert bye["answer"] == "Goodbye! Ask again whenever you need me."
+
+
+def test_a_greeting_with_a_question_is_the_question(mesh: Mesh) -> None:
+    answer = ask(mesh, f"Chào bạn, công nợ của khách hàng có MST {ACME_MST} là bao nhiêu?")
+    assert answer["agent"] == "debt" and answer["answer"] == DEBT_VI

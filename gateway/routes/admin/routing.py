@@ -51,7 +51,8 @@ class RoutingExplanation(BaseModel):
     agent: str | None = Field(description="the agent that would answer; null: nobody, `answer` says why")
     confidence: float
     reason: str = Field(
-        description="e.g. confident, follow_up, low_confidence, multiple_intents, agent_not_enabled"
+        description="e.g. confident, follow_up, low_confidence, multiple_intents, agent_not_enabled, "
+        "greeting, thanks, farewell, capabilities (small talk, answered without an agent)"
     )
     follow_up: bool
     candidates: list[RoutingCandidate]

@@ -137,6 +137,10 @@ export const STRINGS = {
     "reason.requested": "chosen by the user",
     "reason.agent_not_enabled": "agent not enabled",
     "reason.no_agents": "no agents",
+    "reason.greeting": "greeting",
+    "reason.thanks": "thanks",
+    "reason.farewell": "goodbye",
+    "reason.capabilities": "asks what the assistants do",
 
     "format.summary_text": "summary text",
     "format.markdown_table": "table",
@@ -606,6 +610,10 @@ export const STRINGS = {
     "reason.requested": "do người dùng chọn",
     "reason.agent_not_enabled": "trợ lý chưa được bật",
     "reason.no_agents": "không có trợ lý",
+    "reason.greeting": "lời chào",
+    "reason.thanks": "lời cảm ơn",
+    "reason.farewell": "lời tạm biệt",
+    "reason.capabilities": "hỏi trợ lý làm được gì",
 
     "format.summary_text": "văn bản tóm tắt",
     "format.markdown_table": "bảng",
