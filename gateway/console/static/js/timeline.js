@@ -33,9 +33,10 @@ function percent(value) {
   return `${formatNumber((value || 0) * 100, { maximumFractionDigits: 1 })}%`;
 }
 
-/** A turn's timeline; feed it events with `add(type, data)`. */
+/** A turn's timeline; feed it events with `add(type, data)`. `title` names an agent for the reader. */
 export class Timeline {
-  constructor({ live = true } = {}) {
+  constructor({ live = true, title = (agent) => agent } = {}) {
+    this.title = title;
     this.list = h("ol", { class: "timeline", "aria-label": t("timeline.label") });
     this.calls = new Map();
     this.element = h(
@@ -69,7 +70,7 @@ export class Timeline {
         { class: "step-head" },
         h("span", { class: "step-kind" }, t("timeline.route")),
         event.agent
-          ? h("strong", { "data-agent": event.agent }, event.agent)
+          ? h("strong", { "data-agent": event.agent }, this.title(event.agent))
           : h("strong", { class: "muted" }, t("timeline.noAgent")),
         h("span", { class: "badge" }, t("timeline.confidence", { value: percent(event.confidence) })),
         h("span", { class: "badge subtle" }, tOr(`reason.${event.reason}`, event.reason)),
@@ -83,7 +84,7 @@ export class Timeline {
               h(
                 "li",
                 null,
-                h("span", { class: "candidate-name" }, candidate.agent),
+                h("span", { class: "candidate-name", "data-agent": candidate.agent }, this.title(candidate.agent)),
                 h("meter", { min: 0, max: 1, value: Math.max(0, Math.min(1, candidate.score || 0)) }),
                 h("span", { class: "muted" }, percent(candidate.score)),
               ),
@@ -162,10 +163,10 @@ export class Timeline {
   }
 
   /** Steps of an answer read back from the transcript (calls and outcome; no live results). */
-  static fromStored(message) {
-    const timeline = new Timeline({ live: false });
+  static fromStored(message, { title = (agent) => agent } = {}) {
+    const timeline = new Timeline({ live: false, title });
     const meta = message.meta || {};
-    if (message.agent) timeline.item("route", h("div", { class: "step-head" }, h("span", { class: "step-kind" }, t("timeline.agent")), h("strong", null, message.agent)));
+    if (message.agent) timeline.item("route", h("div", { class: "step-head" }, h("span", { class: "step-kind" }, t("timeline.agent")), h("strong", { "data-agent": message.agent }, title(message.agent))));
     for (const call of meta.tool_calls || []) {
       timeline.item(
         "tool",

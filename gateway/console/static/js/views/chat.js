@@ -200,7 +200,7 @@ export async function chatView(root, [sessionId], context) {
   }
 
   function assistantBlock({ live = true, agent = null } = {}) {
-    const timeline = new Timeline({ live });
+    const timeline = new Timeline({ live, title: agentTitle });
     const agentLabel = h("span", { class: "agent-label" }, t("chat.assistant"));
     if (agent) nameAgent(agentLabel, agent);
     const answer = h("div", { class: "answer-slot", "aria-live": "polite", "aria-busy": live ? "true" : "false" });
@@ -278,7 +278,7 @@ export async function chatView(root, [sessionId], context) {
       }
       const block = assistantBlock({ live: false, agent: message.agent });
       block.element.dataset.outcome = message.meta?.outcome || "";
-      block.timeline.element.replaceWith((block.timeline = Timeline.fromStored(message)).element);
+      block.timeline.element.replaceWith((block.timeline = Timeline.fromStored(message, { title: agentTitle })).element);
       replace(block.answer, renderReply({ answer: message.content, outcome: message.meta?.outcome }, { onCitation }));
       if (message.meta?.decided_by) {
         block.element.prepend(h("p", { class: "decided" }, t("chat.resumedBy", { who: message.meta.decided_by })));
@@ -527,10 +527,14 @@ export async function chatView(root, [sessionId], context) {
     };
   }
 
-  function nameAgent(label, name) {
+  function agentTitle(name) {
     const agent = agents.find((candidate) => candidate.name === name);
+    return agent ? shown(agent).title : name;
+  }
+
+  function nameAgent(label, name) {
     label.dataset.agent = name;
-    label.textContent = agent ? shown(agent).title : name;
+    label.textContent = agentTitle(name);
   }
 
   function welcome() {
