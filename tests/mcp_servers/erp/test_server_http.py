@@ -223,3 +223,14 @@ async def test_demo_credentials_are_stored_encrypted(erp: ErpProcess) -> None:
     assert b"erp_service_credentials" in stored
     for key in keys:
         assert key is not None and key.encode() not in stored
+
+
+async def test_a_token_lists_only_the_tools_it_grants(erp: ErpProcess) -> None:
+    granted = mesh_token(erp.settings, "erp", tenant="acme", tools=["get_customer_debt", "track_shipment"])
+    async with http_client(erp.url, granted) as client:
+        assert sorted(t.name for t in (await client.list_tools()).tools) == [
+            "get_customer_debt",
+            "track_shipment",
+        ]
+        refused = await client.call_tool("get_stock_level", {"sku": "ACM-0001"})
+    assert refusal_code(refused) == "tool_not_granted"
