@@ -14,7 +14,11 @@ from __future__ import annotations
 import errno
 import socket
 
+import structlog
+
 from agentmesh.startup import StartupError
+
+log = structlog.get_logger(__name__)
 
 BACKLOG = 2048  # uvicorn's default
 _NEXT_PORTS_TRIED = 20
@@ -55,6 +59,13 @@ def inherited(fd: int) -> socket.socket:
 
 def port_of(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
+
+
+def announce(sock: socket.socket, what: str, path: str = "") -> None:
+    """Log where `what` answers (uvicorn says it only for sockets it bound itself)."""
+    host = sock.getsockname()[0]
+    shown = f"[{host}]" if ":" in host else host
+    log.info("listening", what=what, url=f"http://{shown}:{port_of(sock)}{path}")
 
 
 def _listening(host: str, port: int) -> socket.socket:

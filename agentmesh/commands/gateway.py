@@ -11,7 +11,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from agentmesh.commands._settings import settings_from_args
-from agentmesh.listeners import listen_on
+from agentmesh.listeners import announce, listen_on
 from agentmesh.startup import check_database_reachable, check_database_url
 
 if TYPE_CHECKING:
@@ -48,4 +48,5 @@ def serve_gateway(settings: Settings, listener: socket.socket, *, seed_demo: boo
     app = create_app(settings, seed_demo=seed_demo)
     # uvicorn's records reach the one handler `configure_logging` installed, at its level.
     config = uvicorn.Config(app, log_config=None, log_level=None, access_log=False)
+    announce(listener, "gateway")
     uvicorn.Server(config).run(sockets=[listener])

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from agentmesh.db import DatabaseNotAtHead, create_engine, require_schema
-from agentmesh.listeners import listen_on
+from agentmesh.listeners import announce, listen_on
 from agentmesh.logging import configure_logging
 from agentmesh.settings import Settings
 from agentmesh.telemetry import configure_tracing
@@ -173,4 +173,6 @@ def run(
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run(sockets=[listener or listen_on(options.host, options.port)])
+    listener = listener or listen_on(options.host, options.port)
+    announce(listener, f"MCP server {server.name}", "/mcp")
+    uvicorn.Server(config).run(sockets=[listener])

@@ -11,6 +11,7 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
+from agentmesh.listeners import announce
 from agentmesh.settings import Settings
 from mcp_servers.common.bootstrap import prepare_platform_database
 from mcp_servers.erp.demo_api import create_demo_api
@@ -71,4 +72,5 @@ def run_demo_api(settings: Settings, listener: socket.socket, *, as_of: date | N
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
+    announce(listener, "demo ERP API")
     uvicorn.Server(config).run(sockets=[listener])
