@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentmesh.uploads import HANDLE_PATTERN, UPLOAD_SCHEME
+from host.language import Language
 from host.usage import Usage
 
 MAX_MESSAGE_CHARS = 8000
@@ -51,6 +52,11 @@ class ChatRequest(BaseModel):
     agent: str | None = Field(default=None, max_length=40)
     stream: bool = False
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=4)
+    language: Language | None = Field(
+        default=None,
+        description="the reader's language (en, vi) for a message too short to tell, such as a bare tax "
+        "code; the message's own language and the conversation's come first",
+    )
 
 
 class Step(BaseModel):

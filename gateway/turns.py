@@ -47,6 +47,7 @@ from host.agent_host import AgentHost
 from host.approvals import ApprovalNotFound
 from host.caller import Caller
 from host.events import FinalEvent, RouteEvent, ToolCallEvent, ToolResultEvent, TurnEvent
+from host.language import Language
 from host.models.base import Attachment, Message
 from host.turn import TurnInput
 from policies.input_caps import base64_decoded_size, check_attachment, check_message
@@ -126,6 +127,7 @@ class TurnRequest(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
     agent: str | None = None
     session: SessionKey | None = None
+    preferred_language: Language | None = None
 
 
 def response_of(session_id: str, final: FinalEvent, steps: list[Step]) -> ChatResponse:
@@ -278,6 +280,7 @@ class TurnRunner:
             attachments=attachments,
             agent=body.agent,
             session=window.key,
+            preferred_language=body.language,
         )
 
     # -- admitting ---------------------------------------------------------------------------
@@ -293,6 +296,7 @@ class TurnRunner:
             memory=request.memory,
             attachments=request.attachments,
             agent=request.agent,
+            preferred_language=request.preferred_language,
         )
         record = TurnRecord(
             channel="chat" if request.session is not None else "openai",

@@ -158,6 +158,7 @@ def _observation(call: ToolCall, outcome: ToolOutcome) -> Message:
         tool_name=call.name,
         structured=outcome.structured,
         is_error=outcome.is_error,
+        error_code=outcome.error_code,
     )
 
 

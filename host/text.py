@@ -72,6 +72,7 @@ _SYLLABLE = re.compile(f"(?:{_INITIAL})?(?:{'|'.join(_RHYMES)})")
 _ENGLISH_SYLLABLE_WORDS = _ENGLISH_FUNCTION_WORDS | {"not", "true", "hi", "ai", "ok", "yes", "bye"}
 # A code such as SH-1042 or SKU-002 is neither language.
 _CODE = re.compile(r"[A-Za-z]+-?[0-9][\w-]*")
+_VOWEL = re.compile("[aeiouy]")
 
 
 def fold(text: str) -> str:
@@ -143,7 +144,13 @@ def looks_vietnamese(text: str) -> bool:
 def _typed_without_accents(text: str) -> bool:
     """At least two words that are Vietnamese syllables and not English words, and at most one word
     in four of the rest that could not be a Vietnamese syllable (names, loanwords)."""
-    letters = [word for word in words(_CODE.sub(" ", text)) if word.isalpha()]
+    # A word of consonants only is an abbreviation ("mst", "vnd") in either language; a lone one is
+    # what is left of an English contraction ("don't", "it's").
+    letters = [
+        word
+        for word in words(_CODE.sub(" ", text))
+        if word.isalpha() and (len(word) == 1 or _VOWEL.search(word))
+    ]
     vietnamese = sum(1 for w in letters if w not in _ENGLISH_SYLLABLE_WORDS and _SYLLABLE.fullmatch(w))
     foreign = sum(1 for w in letters if not _SYLLABLE.fullmatch(w))
     return vietnamese >= 2 and foreign * 4 <= vietnamese

@@ -26,11 +26,17 @@ class TurnInput(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
     agent: str | None = Field(default=None, description="answer with this agent instead of routing")
     language: Language | None = Field(default=None, description="the user's language; None: detect it")
+    preferred_language: Language | None = Field(
+        default=None,
+        description="the reader's language when neither the message nor the conversation tells (a bare "
+        "tax code): the console's interface language",
+    )
 
     def user_language(self, default: Language = DEFAULT_LANGUAGE) -> Language:
-        """The language to answer in: given, else the message's, else the conversation's, else `default`."""
+        """The language to answer in: given, else the message's, else the conversation's, else the
+        preferred one, else `default`."""
         if self.language is not None:
             return self.language
         remembered = self.memory.get(LANGUAGE_KEY)
-        fallback: Language = remembered if remembered in ("en", "vi") else default
+        fallback: Language = remembered if remembered in ("en", "vi") else self.preferred_language or default
         return detect_language(self.message, fallback=fallback)

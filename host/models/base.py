@@ -58,6 +58,7 @@ class Message(BaseModel):
     tool_name: str | None = None
     structured: dict[str, Any] | None = None
     is_error: bool = False
+    error_code: str | None = Field(default=None, description="a failed tool result's platform code")
 
 
 class ModelRequest(BaseModel):
@@ -82,10 +83,10 @@ class ModelResponse(BaseModel):
 
     text: str = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
-    ending: Literal["answered", "needs_input", "not_found"] = Field(
+    ending: Literal["answered", "needs_input", "not_found", "denied", "unavailable"] = Field(
         default="answered",
-        description="what a final text is: an answer, a question back, or word that the tools found "
-        "nothing answering the question",
+        description="what a final text is: an answer, a question back, word that the tools found "
+        "nothing answering the question, that the call was refused, or that the tool could not answer",
     )
     data: dict[str, Any] | None = None
     render: dict[str, Any] | None = None

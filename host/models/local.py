@@ -56,6 +56,10 @@ _SAYS: dict[Language, dict[str, str]] = {
         "one_of": " (one of {values})",
         "example": ", for example {example}",
         "tool_failed": "The tool could not answer: {reason}",
+        "no_record": "I found no record matching {values}.",
+        "rejected": "The approver rejected this request; nothing was done.",
+        "denied": "Your organisation's policy does not allow this.",
+        "unreachable": "That service is not available right now; please try again in a moment.",
         "not_found": "I found nothing that answers this. The closest documents: {titles}.",
     },
     "vi": {
@@ -67,6 +71,10 @@ _SAYS: dict[Language, dict[str, str]] = {
         "one_of": " (một trong: {values})",
         "example": ", ví dụ {example}",
         "tool_failed": "Công cụ không thể trả lời: {reason}",
+        "no_record": "Tôi không tìm thấy dữ liệu nào khớp với {values}.",
+        "rejected": "Người duyệt đã từ chối yêu cầu này; chưa có thao tác nào được thực hiện.",
+        "denied": "Chính sách của tổ chức bạn không cho phép thao tác này.",
+        "unreachable": "Dịch vụ này hiện không khả dụng; vui lòng thử lại sau ít phút.",
         "not_found": "Tôi không tìm thấy nội dung nào trả lời câu hỏi này. Các tài liệu gần nhất: {titles}.",
     },
 }
@@ -233,9 +241,7 @@ class LocalPlanner:
         if request.output_format and "format" not in render:
             render["format"] = request.output_format
         if result.is_error:
-            return ModelResponse(
-                text=_SAYS[request.language]["tool_failed"].format(reason=result.content), render=render
-            )
+            return _failure(result, request)
         data = result.structured
         if data is None:
             return ModelResponse(text=result.content, render=render)
@@ -272,3 +278,36 @@ def _looks_like_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# A failed call said plainly, by its code: what the reader can do differs (look again, ask an
+# admin, try later), and so does the turn's outcome; never "answered".
+_NO_RECORD = frozenset({"not_found", "document_not_found", "upload_not_found"})
+_UNREACHABLE = frozenset(
+    {"server_unavailable", "circuit_open", "timeout", "upstream_unavailable"}
+    | {"engine_unavailable", "not_ready"}
+)
+
+
+def _failure(result: Message, request: ModelRequest) -> ModelResponse:
+    says = _SAYS[request.language]
+    code = result.error_code
+    if code in _NO_RECORD:
+        values = ", ".join(str(value) for value in _arguments_of(result, request.messages).values()) or "?"
+        return ModelResponse(text=says["no_record"].format(values=values), ending="not_found")
+    if code == "rejected":
+        return ModelResponse(text=says["rejected"], ending="denied")
+    if code == "denied":
+        return ModelResponse(text=says["denied"], ending="denied")
+    if code in _UNREACHABLE:
+        return ModelResponse(text=says["unreachable"], ending="unavailable")
+    return ModelResponse(text=says["tool_failed"].format(reason=result.content), ending="unavailable")
+
+
+def _arguments_of(result: Message, messages: Sequence[Message]) -> dict[str, Any]:
+    """The arguments of the call `result` answers."""
+    for message in messages:
+        for call in message.tool_calls:
+            if call.id == result.tool_call_id:
+                return dict(call.arguments)
+    return {}

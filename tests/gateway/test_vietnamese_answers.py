@@ -204,3 +204,32 @@ def test_thanks_after_an_answer_is_welcomed_in_the_conversation_s_language(mesh:
 def test_a_greeting_with_a_question_is_the_question(mesh: Mesh) -> None:
     answer = ask(mesh, f"Chào bạn, công nợ của khách hàng có MST {ACME_MST} là bao nhiêu?")
     assert answer["agent"] == "debt" and answer["answer"] == DEBT_VI
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        (
+            "Công nợ của khách hàng có MST 9999999999 là bao nhiêu?",
+            "Tôi không tìm thấy dữ liệu nào khớp với 9999999999.",
+        ),
+        ("What is the debt for customer MST 9999999999?", "I found no record matching 9999999999."),
+        ("Đơn hàng SH-9999 đang ở đâu?", "Tôi không tìm thấy dữ liệu nào khớp với SH-9999."),
+    ],
+    ids=["debt-vi", "debt-en", "shipment-vi"],
+)
+def test_a_record_that_does_not_exist_is_not_found_in_the_reader_s_language(
+    mesh: Mesh, question: str, said: str
+) -> None:
+    answer = ask(mesh, question)
+    assert answer["outcome"] == "not_found" and answer["answer"] == said, answer
+
+
+def test_a_bare_tax_code_is_answered_in_the_language_the_client_reads(mesh: Mesh) -> None:
+    # The console sends its interface language: the message alone cannot tell.
+    vietnamese = mesh.chat(f"MST {ACME_MST}", language="vi").json()
+    assert vietnamese["agent"] == "debt" and vietnamese["answer"] == DEBT_VI
+    english = mesh.chat(f"MST {ACME_MST}", language="en").json()
+    assert english["answer"].startswith("Evergreen Trading Corporation (MST 3428557611) owes 321,330,000 VND")
+    # The message's own language comes first.
+    assert mesh.chat(f"Cong no MST {ACME_MST}", language="en").json()["answer"] == DEBT_VI

@@ -128,7 +128,8 @@ async def test_a_rejected_call_is_never_made(
     assert probe.state.calls == []
     [result] = of_type(resumed, "tool_result")
     assert result.error_code == "rejected"
-    assert resumed[-1].answer == "The tool could not answer: rejected by ada: the call was not made"
+    assert resumed[-1].answer == "The approver rejected this request; nothing was done."
+    assert resumed[-1].outcome == "denied"
 
 
 async def test_only_an_authorised_person_of_the_same_tenant_may_decide(

@@ -65,3 +65,8 @@ def test_vietnamese_typed_without_accents_is_recognised_by_its_syllables() -> No
     assert not looks_vietnamese("What is the debt for Nguyen Van An?")
     assert not looks_vietnamese("not true")
     assert not looks_vietnamese("Formation of a thymus from rat ES cells in nude mouse↔rat ES chimeras.")
+
+
+def test_an_abbreviation_in_an_unaccented_vietnamese_message_does_not_make_it_english() -> None:
+    assert looks_vietnamese("Cong no MST 3428557611")
+    assert not looks_vietnamese("no, don't do that")

@@ -434,6 +434,7 @@ export async function chatView(root, [sessionId], context) {
     const body = {
       message: text,
       stream: true,
+      language: language(),
       ...(current ? { session_id: current } : {}),
       ...(agentSelect.value ? { agent: agentSelect.value } : {}),
       ...(sent.length ? { attachments: sent.map(({ name, media_type, content_base64 }) => ({ name, media_type, content_base64 })) } : {}),
