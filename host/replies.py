@@ -37,9 +37,9 @@ ReplyKey = Literal[
 _REPLIES: dict[ReplyKey, dict[Language, str]] = {
     "agent_not_enabled": {
         "en": (
-            "The '{agent}' assistant is not available for your organisation. Available assistants: {offered}."
+            "The “{agent}” assistant is not available for your organisation. Available assistants: {offered}."
         ),
-        "vi": "Trợ lý '{agent}' không khả dụng cho tổ chức của bạn. Các trợ lý hiện có: {offered}.",
+        "vi": "Trợ lý “{agent}” không khả dụng cho tổ chức của bạn. Các trợ lý hiện có: {offered}.",
     },
     "no_agents": {
         "en": "No assistant is available for your organisation.",

@@ -184,8 +184,10 @@ class Supervisor:
             agent.name: agent for agent in self._authorizer.agents_for(registry, turn.caller.tenant_id)
         }
         if event.reason == "agent_not_enabled":
-            wanted = event.candidates[0]["agent"] if event.candidates else "?"
-            offered = ", ".join(sorted(enabled)) or "-"
+            name = event.candidates[0]["agent"] if event.candidates else "?"
+            known = registry.get(name, turn.caller.tenant_id)
+            wanted = known.title(language) if known else name
+            offered = ", ".join(enabled[name].title(language) for name in sorted(enabled)) or "-"
             return reply(language, "agent_not_enabled", agent=wanted, offered=offered), "unavailable"
         if event.reason == "no_agents" or not enabled:
             return reply(language, "no_agents"), "clarify"

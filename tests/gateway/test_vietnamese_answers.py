@@ -233,3 +233,12 @@ def test_a_bare_tax_code_is_answered_in_the_language_the_client_reads(mesh: Mesh
     assert english["answer"].startswith("Evergreen Trading Corporation (MST 3428557611) owes 321,330,000 VND")
     # The message's own language comes first.
     assert mesh.chat(f"Cong no MST {ACME_MST}", language="en").json()["answer"] == DEBT_VI
+
+
+def test_an_assistant_the_tenant_lacks_is_named_by_its_title(mesh: Mesh) -> None:
+    answer = mesh.chat("Đơn hàng SH-1042 đang ở đâu?", tenant="globex", user="bob").json()
+    assert answer["outcome"] == "unavailable"
+    assert answer["answer"] == (
+        "Trợ lý “Giao hàng và đơn hàng” không khả dụng cho tổ chức của bạn. "
+        "Các trợ lý hiện có: Công nợ khách hàng, Chính sách công ty."
+    )

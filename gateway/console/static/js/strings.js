@@ -125,7 +125,7 @@ export const STRINGS = {
     "outcome.not_found": "nothing found",
     "outcome.pending_approval": "waiting for approval",
     "outcome.limit_reached": "limit reached",
-    "outcome.denied": "denied by policy",
+    "outcome.denied": "refused",
     "outcome.error": "error",
 
     "reason.confident": "confident",
@@ -187,7 +187,7 @@ export const STRINGS = {
 
     "approvals.intro": "Tool calls waiting for a person. Approving runs them and the user's answer completes live.",
     "approvals.empty": "Nothing is waiting for approval.",
-    "approvals.who": "{user} asked the {agent} agent",
+    "approvals.who": "{user} asked the “{agent}” assistant",
     "approvals.arguments": "Arguments",
     "approvals.approve": "Approve",
     "approvals.reject": "Reject",
@@ -234,7 +234,7 @@ export const STRINGS = {
     "agents.routingMessage": "Message",
     "agents.previousAgent": "Previous agent",
     "agents.previousHint": "The agent of the previous turn, to test follow-ups.",
-    "agents.wouldAnswer": "{agent} would answer.",
+    "agents.wouldAnswer": "“{agent}” would answer.",
     "agents.nobody": "No agent would answer.",
     "agents.followUp": "follow-up",
 
@@ -406,6 +406,8 @@ export const STRINGS = {
     "audit.effect.ok": "ok",
     "audit.effect.error": "error",
     "audit.effect.withheld": "withheld",
+    "audit.effect.approved": "approved",
+    "audit.effect.rejected": "rejected",
     "audit.prefixHint": "Starts with",
     "audit.apply": "Apply",
     "audit.when": "When",
@@ -598,7 +600,7 @@ export const STRINGS = {
     "outcome.not_found": "không tìm thấy",
     "outcome.pending_approval": "đang chờ phê duyệt",
     "outcome.limit_reached": "đã chạm giới hạn",
-    "outcome.denied": "bị chính sách từ chối",
+    "outcome.denied": "bị từ chối",
     "outcome.error": "lỗi",
 
     "reason.confident": "chắc chắn",
@@ -660,7 +662,7 @@ export const STRINGS = {
 
     "approvals.intro": "Các lệnh gọi công cụ đang chờ một người quyết định. Khi phê duyệt, lệnh được chạy và câu trả lời của người dùng hoàn tất ngay.",
     "approvals.empty": "Không có gì đang chờ phê duyệt.",
-    "approvals.who": "{user} đã hỏi trợ lý {agent}",
+    "approvals.who": "{user} đã hỏi trợ lý “{agent}”",
     "approvals.arguments": "Tham số",
     "approvals.approve": "Phê duyệt",
     "approvals.reject": "Từ chối",
@@ -707,7 +709,7 @@ export const STRINGS = {
     "agents.routingMessage": "Tin nhắn",
     "agents.previousAgent": "Trợ lý trước đó",
     "agents.previousHint": "Trợ lý của lượt trước, để thử câu hỏi tiếp nối.",
-    "agents.wouldAnswer": "{agent} sẽ trả lời.",
+    "agents.wouldAnswer": "Trợ lý “{agent}” sẽ trả lời.",
     "agents.nobody": "Không trợ lý nào sẽ trả lời.",
     "agents.followUp": "câu hỏi tiếp nối",
 
@@ -879,6 +881,8 @@ export const STRINGS = {
     "audit.effect.ok": "thành công",
     "audit.effect.error": "lỗi",
     "audit.effect.withheld": "giữ lại",
+    "audit.effect.approved": "đã phê duyệt",
+    "audit.effect.rejected": "đã từ chối",
     "audit.prefixHint": "Bắt đầu bằng",
     "audit.apply": "Áp dụng",
     "audit.when": "Thời điểm",

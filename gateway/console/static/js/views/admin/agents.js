@@ -5,7 +5,7 @@
 import { adminPath, api } from "../../api.js";
 import { confirmAction } from "../../dialog.js";
 import { field, h, replace, toast } from "../../dom.js";
-import { formatNumber, t, tOr } from "../../i18n.js";
+import { formatNumber, language, t, tOr } from "../../i18n.js";
 import { badge, busy, errorBox, lines, page, section } from "./common.js";
 
 const OUTPUT_FORMATS = ["", "summary_text", "markdown_table", "chart_data", "structured_json"];
@@ -161,6 +161,16 @@ export async function agentsPage(root, { tenant, platform }) {
   }
 
   // -- the list ----------------------------------------------------------------------------
+  // The agents as last loaded: named by their title in the reader's language where they have one.
+  let known = [];
+  function titleOf(agent) {
+    return agent.display?.[language()]?.title || agent.name;
+  }
+  function titleNamed(name) {
+    const agent = known.find((candidate) => candidate.name === name);
+    return agent ? titleOf(agent) : name;
+  }
+
   async function load() {
     let agents;
     try {
@@ -169,6 +179,7 @@ export async function agentsPage(root, { tenant, platform }) {
       replace(listArea, errorBox(error));
       return [];
     }
+    known = agents;
     const decisions = await enabledAgents(tenant, agents.map((a) => a.name));
     replace(
       listArea,
@@ -190,8 +201,15 @@ export async function agentsPage(root, { tenant, platform }) {
               return h(
                 "tr",
                 { "data-agent": agent.name },
-                h("td", null, h("strong", null, agent.name), " ", agent.tenant_id ? badge(t("agents.own")) : badge(t("agents.platform"))),
-                h("td", null, agent.description),
+                h(
+                  "td",
+                  null,
+                  h("strong", null, titleOf(agent)),
+                  titleOf(agent) === agent.name ? null : h("div", null, h("code", { class: "muted small" }, agent.name)),
+                  " ",
+                  agent.tenant_id ? badge(t("agents.own")) : badge(t("agents.platform")),
+                ),
+                h("td", null, agent.display?.[language()]?.summary || agent.description),
                 h("td", null, agent.tools.map((tool) => h("code", { class: "tag" }, tool))),
                 h("td", null, h("code", null, agent.model), agent.output_format ? h("div", { class: "muted small" }, agent.output_format) : null),
                 h(
@@ -243,7 +261,7 @@ export async function agentsPage(root, { tenant, platform }) {
             h(
               "p",
               null,
-              decision.agent ? t("agents.wouldAnswer", { agent: decision.agent }) : t("agents.nobody"),
+              decision.agent ? t("agents.wouldAnswer", { agent: titleNamed(decision.agent) }) : t("agents.nobody"),
               " ",
               badge(t("timeline.confidence", { value: `${formatNumber(decision.confidence * 100, { maximumFractionDigits: 1 })}%` })),
               " ",

@@ -3,7 +3,7 @@
 
 import { adminPath, api } from "../../api.js";
 import { h, replace, toast } from "../../dom.js";
-import { formatDate, t, tOr } from "../../i18n.js";
+import { formatDate, language, t, tOr } from "../../i18n.js";
 import { jsonView } from "../../jsonview.js";
 import { markdown } from "../../markdown.js";
 import { busy, errorBox, notice, page } from "./common.js";
@@ -37,6 +37,15 @@ export async function approvalsPage(root, { tenant }) {
     });
   }
 
+  // Agents by the title the reader's language gives them (their names when the list cannot be read).
+  let titles = new Map();
+  try {
+    const agents = (await api("GET", adminPath(tenant, "/agents"))).items;
+    titles = new Map(agents.map((agent) => [agent.name, agent.display?.[language()]?.title || agent.name]));
+  } catch {
+    titles = new Map();
+  }
+
   async function load() {
     let items;
     try {
@@ -62,7 +71,7 @@ export async function approvalsPage(root, { tenant }) {
           h(
             "header",
             null,
-            h("strong", null, t("approvals.who", { user: approval.subject, agent: approval.agent })),
+            h("strong", null, t("approvals.who", { user: approval.subject, agent: titles.get(approval.agent) || approval.agent })),
             h("span", { class: "muted" }, ` · ${formatDate(approval.created_at)}`),
           ),
           approval.calls.map((call) =>

@@ -3,12 +3,12 @@
 
 import { adminPath, api } from "../../api.js";
 import { field, h, replace } from "../../dom.js";
-import { formatDate, t } from "../../i18n.js";
+import { formatDate, t, tOr } from "../../i18n.js";
 import { jsonView } from "../../jsonview.js";
 import { badge, busy, errorBox, page, section } from "./common.js";
 
 const PAGE_SIZE = 50;
-const EFFECTS = ["", "allow", "deny", "approve", "ok", "error", "withheld"];
+const EFFECTS = ["", "allow", "deny", "approve", "approved", "rejected", "ok", "error", "withheld"];
 
 function effectKind(effect) {
   if (effect === "allow" || effect === "ok") return "ok";
@@ -69,7 +69,7 @@ export async function auditPage(root, { tenant }) {
                     h("td", null, event.principal),
                     h("td", null, h("code", null, event.action)),
                     h("td", null, h("code", null, event.resource)),
-                    h("td", null, badge(event.effect, effectKind(event.effect))),
+                    h("td", { "data-effect": event.effect }, badge(tOr(`audit.effect.${event.effect}`, event.effect), effectKind(event.effect))),
                     h("td", null, h("code", { class: "rule" }, event.rule)),
                     h("td", null, Object.keys(event.detail || {}).length ? h("details", null, h("summary", null, t("audit.detail")), jsonView(event.detail)) : null),
                   ),
