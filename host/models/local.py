@@ -34,6 +34,7 @@ from host.catalog import ToolSpec
 from host.follow_ups import follow_up_calls, read_passages
 from host.language import Language
 from host.models.base import Message, ModelRequest, ModelResponse, TextDelta, ToolCall
+from host.text import is_function_term, looks_vietnamese, terms
 from host.tool_ranking import ToolRanker
 
 PLANNER_NAME = "local-planner"
@@ -42,7 +43,7 @@ RELEVANCE_BAR = 0.3
 question. On acme's knowledge base, 11 questions it answers (English and Vietnamese) scored
 0.44-0.78 against their best passage and 7 English questions it cannot answer 0.06-0.18. Vietnamese
 questions it cannot answer scored 0.40-0.53 (the encoder finds Vietnamese texts alike): for them
-the bar does not tell, and the closest passage is quoted."""
+the bar does not tell, and a passage must also share a word with the question."""
 _CLOSE_CALL = 0.15
 """Tools within this score of the best are tried in order before asking for a missing argument."""
 
@@ -264,9 +265,26 @@ class LocalPlanner:
         return ModelResponse(text=text, data=data, render=render, citations=composed.citations)
 
     def _answers(self, question: str, passages: Sequence[str], request: ModelRequest) -> bool:
-        """Whether any retrieved passage is close enough to the question to answer it."""
+        """Whether any retrieved passage is close enough to the question to answer it: similar
+        enough, and saying something the question names."""
         scores = self.ranker.relevance(question, passages, embedding=request.message_embedding)
-        return max(scores, default=0.0) >= RELEVANCE_BAR
+        return any(
+            score >= RELEVANCE_BAR and _names_what_is_asked(question, passage, request.language)
+            for score, passage in zip(scores, passages, strict=True)
+        )
+
+
+def _names_what_is_asked(question: str, passage: str, language: Language) -> bool:
+    """Whether the passage shares a content term with the question: a content word in English; a
+    two-syllable word in Vietnamese, whose single syllables say little ("thời" of "thời tiết",
+    weather, is also that of "thời hạn", a deadline). The encoder alone finds Vietnamese texts
+    alike: "Thời tiết hôm nay thế nào?" scored 0.5 against the payment terms."""
+    if looks_vietnamese(passage) != (language == "vi"):
+        return True  # across languages words cannot be compared: the encoder's score decides
+    asked = {term for term in terms(question) if not is_function_term(term)}
+    if language == "vi":
+        asked = {term for term in asked if " " in term}
+    return not asked.isdisjoint(terms(passage))
 
 
 def _looks_like_json(text: str) -> bool:

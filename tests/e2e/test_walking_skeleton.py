@@ -223,11 +223,28 @@ def test_web_search_without_a_provider_says_so(mesh: Mesh, message: str, said: s
     assert said in body["answer"], body["answer"]
 
 
-@pytest.mark.parametrize("message", ["Capital of Australia?", "Who won the 2022 World Cup?"])
-def test_a_question_the_knowledge_base_cannot_answer_is_not_found(mesh: Mesh, message: str) -> None:
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("Capital of Australia?", "I found nothing that answers this. The closest documents: “ACME"),
+        ("Who won the 2022 World Cup?", "I found nothing that answers this. The closest documents: “ACME"),
+        # The encoder finds Vietnamese texts alike (0.5 against the payment terms): the words tell.
+        (
+            "Thời tiết hôm nay thế nào?",
+            "Tôi không tìm thấy nội dung nào trả lời câu hỏi này. Các tài liệu gần nhất: “ACME",
+        ),
+        (
+            "Thoi tiet hom nay the nao?",
+            "Tôi không tìm thấy nội dung nào trả lời câu hỏi này. Các tài liệu gần nhất: “ACME",
+        ),
+    ],
+)
+def test_a_question_the_knowledge_base_cannot_answer_is_not_found(
+    mesh: Mesh, message: str, said: str
+) -> None:
     body = mesh.chat("acme", message, agent="knowledge").json()
     assert body["outcome"] == "not_found", body
-    assert body["answer"].startswith("I found nothing that answers this. The closest documents: “ACME")
+    assert body["answer"].startswith(said), body["answer"]
     assert body["citations"] == []
 
 
