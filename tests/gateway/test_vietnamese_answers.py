@@ -242,3 +242,17 @@ def test_an_assistant_the_tenant_lacks_is_named_by_its_title(mesh: Mesh) -> None
         "Trợ lý “Giao hàng và đơn hàng” không khả dụng cho tổ chức của bạn. "
         "Các trợ lý hiện có: Công nợ khách hàng, Chính sách công ty."
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("Đơn hàng SO-A5001 thế nào rồi?", "Đơn hàng SO-A5001 ("),
+        ("What is the status of order SO-A5001?", "Order SO-A5001 ("),
+    ],
+    ids=["vi", "en"],
+)
+def test_an_order_is_looked_up_by_its_id(mesh: Mesh, question: str, said: str) -> None:
+    answer = ask(mesh, question)
+    assert answer["agent"] == "shipment" and tools_called(answer) == ["get_order"], answer
+    assert answer["outcome"] == "answered" and str(answer["answer"]).startswith(said), answer["answer"]
