@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -64,6 +65,20 @@ def _decoded(name: str, content_base64: str) -> bytes:
         return base64.b64decode(content_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ApiError("invalid_request", f"the attachment '{name}' is not valid base64") from exc
+
+
+STORED_DATA_MAX_BYTES = 64 * 1024
+"""The largest tool result a transcript keeps to draw again (its table, chart, facts) on reload."""
+
+
+def _drawing(final: FinalEvent) -> dict[str, Any]:
+    """What a client needs to draw the answer again as it first did: its citations, and the
+    tool's data with how to render it (left out when larger than `STORED_DATA_MAX_BYTES`)."""
+    kept: dict[str, Any] = {"citations": final.citations} if final.citations else {}
+    drawable = final.data is not None and final.render is not None
+    if drawable and len(json.dumps(final.data, default=str)) <= STORED_DATA_MAX_BYTES:
+        kept.update(data=final.data, render=final.render)
+    return kept
 
 
 def history_of(window: SessionWindow) -> list[Message]:
@@ -421,6 +436,7 @@ class TurnRunner:
             agent=final.agent,
         )
         meta: dict[str, Any] = {"outcome": final.outcome, "tool_calls": calls, "usage": usage.model_dump()}
+        meta.update(_drawing(final))
         if final.approval_id is not None:
             # A paused turn names its approval, so a client reading the transcript can wait for it.
             meta["pending_approval_id"] = final.approval_id

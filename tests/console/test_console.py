@@ -175,6 +175,16 @@ def test_a_vietnamese_debt_question_is_answered_with_a_table_and_its_steps(user:
     user.driver.set_window_size(1360, 960)
 
 
+def test_a_reloaded_conversation_draws_its_answers_as_they_first_were(user: Browser) -> None:
+    session = session_in_url(user)
+    user.driver.refresh()
+    block = wait_for_answer(user, 1)
+    assert session_in_url(user) == session
+    assert block.find_element("css selector", "dd[data-field='outstanding']").text == "321.330.000"
+    assert len(block.find_elements("css selector", "table.records tbody tr")) == 3
+    assert block.find_element("css selector", "table.records caption").text == "Hóa đơn còn mở"
+
+
 def test_a_follow_up_stays_in_the_same_session(user: Browser) -> None:
     session = session_in_url(user)
     box = user.find("#message")

@@ -279,7 +279,7 @@ export async function chatView(root, [sessionId], context) {
       const block = assistantBlock({ live: false, agent: message.agent });
       block.element.dataset.outcome = message.meta?.outcome || "";
       block.timeline.element.replaceWith((block.timeline = Timeline.fromStored(message, { title: agentTitle })).element);
-      replace(block.answer, renderReply({ answer: message.content, outcome: message.meta?.outcome }, { onCitation }));
+      replace(block.answer, renderReply({ answer: message.content, ...storedDrawing(message.meta) }, { onCitation }));
       if (message.meta?.decided_by) {
         block.element.prepend(h("p", { class: "decided" }, t("chat.resumedBy", { who: message.meta.decided_by })));
       }
@@ -526,6 +526,11 @@ export async function chatView(root, [sessionId], context) {
       summary: display?.summary || agent.description,
       examples: [...own, ...agent.examples.filter((example) => !own.includes(example))],
     };
+  }
+
+  // A stored answer is drawn again as it first was: outcome, citations, the tool's data and render.
+  function storedDrawing(meta = {}) {
+    return { outcome: meta.outcome, citations: meta.citations || [], data: meta.data || null, render: meta.render || null };
   }
 
   function agentTitle(name) {
