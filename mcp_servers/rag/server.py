@@ -100,6 +100,23 @@ MAX_COMPLETIONS = 100
 EVENT_SOURCE = "/agentmesh/rag"
 
 
+_VIETNAMESE_SEARCH_LABELS = {
+    "results": "Kết quả",
+    "title": "Tài liệu",
+    "heading": "Mục",
+    "snippet": "Trích đoạn",
+    "score": "Độ liên quan",
+}
+_VIETNAMESE_LIST_LABELS = {
+    "documents": "Tài liệu",
+    "document_id": "Mã tài liệu",
+    "title": "Tiêu đề",
+    "source_type": "Loại",
+    "chunk_count": "Số đoạn",
+}
+"""Field names as a host shows them to a Vietnamese reader."""
+
+
 def _read(title: str) -> ToolAnnotations:
     return ToolAnnotations(
         title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -326,7 +343,12 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
     @server.tool(
         title="Search the knowledge base",
         annotations=_read("Search the knowledge base"),
-        meta=render_meta("summary_text", rows="results", fields=["title", "heading", "snippet", "score"]),
+        meta=render_meta(
+            "summary_text",
+            rows="results",
+            fields=["title", "heading", "snippet", "score"],
+            translations={"vi": {"title": "tìm trong kho tri thức", "labels": _VIETNAMESE_SEARCH_LABELS}},
+        ),
     )
     async def search(
         query: Query, top_k: TopK = 5, filters: Filters = None
@@ -343,7 +365,10 @@ def build_server(settings: Settings, options: ServeOptions) -> DomainServer:
         title="List documents",
         annotations=_read("List documents"),
         meta=render_meta(
-            "markdown_table", rows="documents", fields=["document_id", "title", "source_type", "chunk_count"]
+            "markdown_table",
+            rows="documents",
+            fields=["document_id", "title", "source_type", "chunk_count"],
+            translations={"vi": {"title": "liệt kê tài liệu", "labels": _VIETNAMESE_LIST_LABELS}},
         ),
     )
     async def list_documents() -> Annotated[CallToolResult, DocumentList]:
