@@ -60,9 +60,14 @@ class Browser:
         self.driver.get(f"{self.base_url}{path}")
 
     def wait(self, condition: Callable[[Any], Any], timeout: float = WAIT_SECONDS, message: str = "") -> Any:
+        """Until `condition` holds; an element it reads that the page redraws meanwhile is read again."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition, message)
+        waiting = WebDriverWait(
+            self.driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+        )
+        return waiting.until(condition, message)
 
     def find(self, css: str, timeout: float = WAIT_SECONDS) -> Any:
         """The first element matching `css`, once it is displayed."""
