@@ -30,6 +30,11 @@ export function locale() {
   return LOCALES[current];
 }
 
+/** An agent's title in the current language (its `display`), else its name. */
+export function agentTitle(agent) {
+  return agent.display?.[current]?.title || agent.name;
+}
+
 export function setLanguage(lang) {
   if (!(lang in LOCALES) || lang === current) return;
   current = lang;

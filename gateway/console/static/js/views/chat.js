@@ -5,7 +5,7 @@ import { api, stream, tenantPath } from "../api.js";
 import { confirmAction } from "../dialog.js";
 import { openDocument } from "../documents.js";
 import { h, replace, toast } from "../dom.js";
-import { formatDate, formatNumber, language, t, tOr } from "../i18n.js";
+import { agentTitle, formatDate, formatNumber, language, t, tOr } from "../i18n.js";
 import { renderReply } from "../render.js";
 import { Timeline } from "../timeline.js";
 
@@ -200,7 +200,7 @@ export async function chatView(root, [sessionId], context) {
   }
 
   function assistantBlock({ live = true, agent = null } = {}) {
-    const timeline = new Timeline({ live, title: agentTitle });
+    const timeline = new Timeline({ live, title: titleNamed });
     const agentLabel = h("span", { class: "agent-label" }, t("chat.assistant"));
     if (agent) nameAgent(agentLabel, agent);
     const answer = h("div", { class: "answer-slot", "aria-live": "polite", "aria-busy": live ? "true" : "false" });
@@ -278,7 +278,7 @@ export async function chatView(root, [sessionId], context) {
       }
       const block = assistantBlock({ live: false, agent: message.agent });
       block.element.dataset.outcome = message.meta?.outcome || "";
-      block.timeline.element.replaceWith((block.timeline = Timeline.fromStored(message, { title: agentTitle })).element);
+      block.timeline.element.replaceWith((block.timeline = Timeline.fromStored(message, { title: titleNamed })).element);
       replace(block.answer, renderReply({ answer: message.content, ...storedDrawing(message.meta) }, { onCitation }));
       if (message.meta?.decided_by) {
         block.element.prepend(h("p", { class: "decided" }, t("chat.resumedBy", { who: message.meta.decided_by })));
@@ -522,7 +522,7 @@ export async function chatView(root, [sessionId], context) {
     const display = agent.display?.[language()];
     const own = agent.examples.filter((example) => VIETNAMESE.test(example) === (language() === "vi"));
     return {
-      title: display?.title || agent.name,
+      title: agentTitle(agent),
       summary: display?.summary || agent.description,
       examples: [...own, ...agent.examples.filter((example) => !own.includes(example))],
     };
@@ -533,14 +533,14 @@ export async function chatView(root, [sessionId], context) {
     return { outcome: meta.outcome, citations: meta.citations || [], data: meta.data || null, render: meta.render || null };
   }
 
-  function agentTitle(name) {
+  function titleNamed(name) {
     const agent = agents.find((candidate) => candidate.name === name);
-    return agent ? shown(agent).title : name;
+    return agent ? agentTitle(agent) : name;
   }
 
   function nameAgent(label, name) {
     label.dataset.agent = name;
-    label.textContent = agentTitle(name);
+    label.textContent = titleNamed(name);
   }
 
   function welcome() {

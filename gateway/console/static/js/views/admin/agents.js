@@ -5,7 +5,7 @@
 import { adminPath, api } from "../../api.js";
 import { confirmAction } from "../../dialog.js";
 import { field, h, replace, toast } from "../../dom.js";
-import { formatNumber, language, t, tOr } from "../../i18n.js";
+import { agentTitle, formatNumber, language, t, tOr } from "../../i18n.js";
 import { badge, busy, errorBox, lines, page, section } from "./common.js";
 
 const OUTPUT_FORMATS = ["", "summary_text", "markdown_table", "chart_data", "structured_json"];
@@ -163,12 +163,9 @@ export async function agentsPage(root, { tenant, platform }) {
   // -- the list ----------------------------------------------------------------------------
   // The agents as last loaded: named by their title in the reader's language where they have one.
   let known = [];
-  function titleOf(agent) {
-    return agent.display?.[language()]?.title || agent.name;
-  }
   function titleNamed(name) {
     const agent = known.find((candidate) => candidate.name === name);
-    return agent ? titleOf(agent) : name;
+    return agent ? agentTitle(agent) : name;
   }
 
   async function load() {
@@ -204,8 +201,8 @@ export async function agentsPage(root, { tenant, platform }) {
                 h(
                   "td",
                   null,
-                  h("strong", null, titleOf(agent)),
-                  titleOf(agent) === agent.name ? null : h("div", null, h("code", { class: "muted small" }, agent.name)),
+                  h("strong", null, agentTitle(agent)),
+                  agentTitle(agent) === agent.name ? null : h("div", null, h("code", { class: "muted small" }, agent.name)),
                   " ",
                   agent.tenant_id ? badge(t("agents.own")) : badge(t("agents.platform")),
                 ),

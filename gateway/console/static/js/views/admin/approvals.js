@@ -3,7 +3,7 @@
 
 import { adminPath, api } from "../../api.js";
 import { h, replace, toast } from "../../dom.js";
-import { formatDate, language, t, tOr } from "../../i18n.js";
+import { agentTitle, formatDate, t, tOr } from "../../i18n.js";
 import { jsonView } from "../../jsonview.js";
 import { markdown } from "../../markdown.js";
 import { busy, errorBox, notice, page } from "./common.js";
@@ -41,7 +41,7 @@ export async function approvalsPage(root, { tenant }) {
   let titles = new Map();
   try {
     const agents = (await api("GET", adminPath(tenant, "/agents"))).items;
-    titles = new Map(agents.map((agent) => [agent.name, agent.display?.[language()]?.title || agent.name]));
+    titles = new Map(agents.map((agent) => [agent.name, agentTitle(agent)]));
   } catch {
     titles = new Map();
   }
