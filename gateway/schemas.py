@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentmesh.uploads import HANDLE_PATTERN, UPLOAD_SCHEME
 from host.language import Language
@@ -57,6 +57,14 @@ class ChatRequest(BaseModel):
         description="the reader's language (en, vi) for a message too short to tell, such as a bare tax "
         "code; the message's own language and the conversation's come first",
     )
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, message: str) -> str:
+        # A blank message has nothing to route or answer: a 400 says so rather than a question back.
+        if not message.strip():
+            raise ValueError("message is blank")
+        return message
 
 
 class Step(BaseModel):

@@ -336,6 +336,10 @@ def _is_free_text(name: str, prop: Mapping[str, Any], *, required_field: bool) -
     return name.lower() in FREE_TEXT_NAMES or required_field
 
 
+LAST_TOOL_KEY = "_tool"
+"""Session memory key of the tool last called with success: "and 0312345678?" asks it again."""
+
+
 def remembered_entities(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The identifier-like arguments of a call (those with a `pattern`), worth remembering."""
     properties = schema.get("properties", {}) or {}

@@ -28,6 +28,9 @@ ReplyKey = Literal[
     "model_silent",
     "budget_exceeded",
     "out_of_scope",
+    "other_agent",
+    "outside_agent",
+    "outside_agent_example",
     "greeting",
     "capabilities",
     "thanks",
@@ -112,6 +115,26 @@ _REPLIES: dict[ReplyKey, dict[Language, str]] = {
     "out_of_scope": {
         "en": "I can't help with that here. What I can do:\n{capabilities}\nWhat would you like to do?",
         "vi": "Tôi không hỗ trợ được yêu cầu này. Tôi có thể giúp:\n{capabilities}\nBạn cần gì?",
+    },
+    "other_agent": {
+        "en": (
+            "That looks like a question for the “{other}” assistant, not the “{agent}” assistant you "
+            "chose. Ask again without choosing an assistant, or choose “{other}”."
+        ),
+        "vi": (
+            "Câu hỏi này có vẻ dành cho trợ lý “{other}”, không phải trợ lý “{agent}” bạn đã chọn. "
+            "Hãy hỏi lại mà không chọn trợ lý, hoặc chọn “{other}”."
+        ),
+    },
+    "outside_agent": {
+        "en": "The “{agent}” assistant can't help with that.",
+        "vi": "Trợ lý “{agent}” không hỗ trợ được yêu cầu này.",
+    },
+    "outside_agent_example": {
+        "en": "The “{agent}” assistant can't help with that. It answers questions such as “{example}”",
+        "vi": (
+            "Trợ lý “{agent}” không hỗ trợ được yêu cầu này. Trợ lý có thể trả lời những câu như “{example}”"
+        ),
     },
     "greeting": {
         "en": "Hello! I can help with:\n{capabilities}\nWhat would you like to do?",

@@ -19,7 +19,7 @@ from mcp.shared.dispatcher import ProgressFnT
 from pydantic import BaseModel
 
 from host import refusals
-from host.arguments import remembered_entities
+from host.arguments import LAST_TOOL_KEY, remembered_entities
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
 from host.events import ToolCallEvent, ToolResultEvent, TurnEvent
@@ -272,6 +272,7 @@ class ToolStep:
                 self.remembered.update(
                     remembered_entities(runnable.tool.input_schema, runnable.call.arguments)
                 )
+                self.remembered[LAST_TOOL_KEY] = runnable.tool.external_name
             observations[runnable.call.id] = _observation(runnable.call, outcome)
             yield _result_event(runnable.call, outcome)
         self.observations = [

@@ -30,6 +30,7 @@ from host.replies import capabilities, clarifying_question, reply
 from host.router_pool import RouterPool
 from host.routing import MessageEmbedding, RouteDecision
 from host.small_talk import SMALL_TALK, SmallTalk, small_talk
+from host.tool_ranking import takes_the_message
 from host.turn import LAST_AGENT_KEY, TurnInput
 
 FOLLOW_UP_MAX_WORDS = 8
@@ -80,7 +81,7 @@ class Supervisor:
                     None,
                     RouteEvent(agent=None, confidence=0.0, reason="agent_not_enabled", candidates=candidates),
                 )
-            return Routing(agent, RouteEvent(agent=agent.name, confidence=1.0, reason="requested"))
+            return await self._requested(registry, turn, agent)
         talk = small_talk(turn.message)
         if talk is not None:
             return Routing(None, RouteEvent(agent=None, confidence=1.0, reason=talk))
@@ -112,6 +113,52 @@ class Supervisor:
             return Routing(None, event, decision.embedding)
         event = RouteEvent(agent=chosen, confidence=confidence, reason=reason, candidates=candidates)
         return Routing(registry.get(chosen, caller.tenant_id), event, decision.embedding)
+
+    async def _requested(self, registry: AgentRegistry, turn: TurnInput, agent: AgentConfig) -> Routing:
+        """The agent the caller chose, unless the message is plainly not for it.
+
+        Small talk is answered as such. A message the router confidently gives to another agent the
+        caller may use, or one outside every agent's scope that none of this agent's tools takes as
+        free text, is answered by saying so: run on it, the agent would call whichever of its tools
+        needs no argument ("Book me a flight" listed the overdue customers). A message naming an
+        identifier the agent's tools take stays with it, as does a short follow-up of its own turn.
+        """
+        caller = turn.caller
+        talk = small_talk(turn.message)
+        if talk is not None:
+            return Routing(None, RouteEvent(agent=None, confidence=1.0, reason=talk))
+        chosen = RouteEvent(agent=agent.name, confidence=1.0, reason="requested")
+        decision = await self._routers.route(registry, caller.tenant_id, turn.message)
+        if decision is None or decision.agent == agent.name or decision.parts:
+            return Routing(agent, chosen, decision.embedding if decision else None)
+        if self._names_an_identifier(agent, turn, [turn.message]):
+            return Routing(agent, chosen, decision.embedding)
+        scores = {candidate.agent: candidate.score for candidate in decision.candidates}
+        own_score = scores.get(agent.name, 0.0)
+        own = {"agent": agent.name, "score": own_score, "requested": True}
+        other = decision.agent
+        if (
+            other is not None
+            and not decision.clarify
+            and scores[other] - own_score > FOLLOW_UP_MARGIN
+            and self._authorizer.use_agent(caller, other).allowed
+        ):
+            event = RouteEvent(
+                agent=None,
+                confidence=scores[other],
+                reason="other_agent",
+                candidates=[{"agent": other, "score": scores[other]}, own],
+            )
+            return Routing(None, event, decision.embedding)
+        if decision.reason == "low_confidence" and decision.candidates[0].agent != agent.name:
+            follow_up = turn.memory.get(LAST_AGENT_KEY) == agent.name and self._names_an_identifier(
+                agent, turn, _remembered(turn)
+            )
+            tools = self._catalog.select(agent.tools, tenant_id=caller.tenant_id)
+            if not follow_up and not any(takes_the_message(tool) for tool in tools):
+                event = RouteEvent(agent=None, confidence=own_score, reason="outside_agent", candidates=[own])
+                return Routing(None, event, decision.embedding)
+        return Routing(agent, chosen, decision.embedding)
 
     def _parts(self, registry: AgentRegistry, turn: TurnInput, decision: RouteDecision) -> Routing:
         """Each part with its agent, or no agent when the tenant's policy refuses one of them."""
@@ -154,27 +201,23 @@ class Supervisor:
             if last not in scores or decision.candidates[0].score - scores[last] > FOLLOW_UP_MARGIN:
                 return None
         agent = registry.get(last, turn.caller.tenant_id)
-        if agent is None:
+        if agent is None or not self._names_an_identifier(agent, turn, _remembered(turn)):
             return None
+        return agent
+
+    def _names_an_identifier(self, agent: AgentConfig, turn: TurnInput, texts: list[str]) -> bool:
+        """Whether one of `texts` holds a value some tool of `agent` takes by pattern (a tax code)."""
         patterns = [
             prop["pattern"]
             for tool in self._catalog.select(agent.tools, tenant_id=turn.caller.tenant_id)
             for prop in (tool.input_schema.get("properties") or {}).values()
             if isinstance(prop, dict) and isinstance(prop.get("pattern"), str)
         ]
-        texts = [
-            turn.message,
-            *(
-                value
-                for key, value in turn.memory.items()
-                if isinstance(value, str) and not key.startswith("_")
-            ),
-        ]
         for pattern in patterns:
             body = pattern.removeprefix("^").removesuffix("$")
             if any(re.search(rf"(?<![\w-])(?:{body})(?![\w-])", text, re.IGNORECASE) for text in texts):
-                return agent
-        return None
+                return True
+        return False
 
     def without_agent(
         self, registry: AgentRegistry, turn: TurnInput, event: RouteEvent, language: Language
@@ -189,6 +232,8 @@ class Supervisor:
             wanted = known.title(language) if known else name
             offered = ", ".join(enabled[name].title(language) for name in sorted(enabled)) or "-"
             return reply(language, "agent_not_enabled", agent=wanted, offered=offered), "unavailable"
+        if event.reason in {"other_agent", "outside_agent"}:
+            return _not_for_requested(registry, turn, event, language), "clarify"
         if event.reason == "no_agents" or not enabled:
             return reply(language, "no_agents"), "clarify"
         if event.reason in SMALL_TALK:
@@ -205,6 +250,31 @@ class Supervisor:
             named = sorted(enabled)
         titles = [enabled[name].title(language) for name in named]
         return clarifying_question(titles, event.reason, language, event.unclear_parts), "clarify"
+
+
+def _not_for_requested(
+    registry: AgentRegistry, turn: TurnInput, event: RouteEvent, language: Language
+) -> str:
+    """Why the agent the caller chose does not answer: another one does, or none of this kind."""
+    tenant_id = turn.caller.tenant_id
+    requested = next(c["agent"] for c in event.candidates if c.get("requested"))
+    agent = registry.get(requested, tenant_id)
+    title = agent.title(language) if agent else requested
+    if event.reason == "other_agent":
+        other = registry.get(event.candidates[0]["agent"], tenant_id)
+        return reply(language, "other_agent", agent=title, other=other.title(language) if other else "?")
+    example = _example_in(agent, language) if agent else None
+    if example is None:
+        return reply(language, "outside_agent", agent=title)
+    return reply(language, "outside_agent_example", agent=title, example=example)
+
+
+def _remembered(turn: TurnInput) -> list[str]:
+    """The message and the values the session remembers ("and his history?" names no customer)."""
+    return [
+        turn.message,
+        *(value for key, value in turn.memory.items() if isinstance(value, str) and not key.startswith("_")),
+    ]
 
 
 def _offered(agents: list[AgentConfig], language: Language) -> str:

@@ -124,6 +124,20 @@ def is_function_term(term: str) -> bool:
     return all(word in FUNCTION_WORDS for word in term.split(" "))
 
 
+_WHAT_ABOUT = frozenset({"con"})
+"""Words that ask "what about …?" without being function words elsewhere ("còn X thì sao?")."""
+
+
+def only_identifiers(text: str) -> bool:
+    """Whether the text says nothing besides identifiers and function words ("and 0312345678?")."""
+    return not any(
+        word not in _WHAT_ABOUT
+        and not is_function_term(word)
+        and any(character.isalpha() for character in word)
+        for word in words(_CODE.sub(" ", text))
+    )
+
+
 def looks_vietnamese(text: str) -> bool:
     """Whether `text` is Vietnamese: written with its diacritics, or without them, using two common
     Vietnamese syllables that are not English words ("lo hang giao toi dau roi") or made of

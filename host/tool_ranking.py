@@ -17,7 +17,7 @@ from agentmesh.embeddings import embed
 from host.arguments import FREE_TEXT_NAMES, schema_type
 from host.catalog import ToolSpec
 from host.routing import MessageEmbedding
-from host.text import looks_vietnamese, terms
+from host.text import looks_vietnamese, only_identifiers, terms
 
 _FREE_TEXT_BONUS = 0.25
 _LEXICAL_WEIGHT = 0.15
@@ -55,6 +55,10 @@ def _priority_bonus(tool: ToolSpec) -> float:
     return _PRIORITY_WEIGHT / priority if isinstance(priority, int) and priority > 0 else 0.0
 
 
+def _free_text_bonus(tool: ToolSpec) -> float:
+    return _FREE_TEXT_BONUS if takes_the_message(tool) else 0.0
+
+
 class ToolRanker:
     """Scores tools against messages; tool vectors are computed once per tool definition."""
 
@@ -85,6 +89,11 @@ class ToolRanker:
         """
         if len(tools) <= 1:
             return [(1.0, tool) for tool in tools]
+        if only_identifiers(message):
+            # A bare identifier ("3428557611", "and 0312345678?") fits every tool taking one alike:
+            # the agent's primary tool answers it, not whichever the encoder's noise favours.
+            by_priority = [(_priority_bonus(tool) + _free_text_bonus(tool), tool) for tool in tools]
+            return sorted(by_priority, key=lambda item: item[0], reverse=True)
         vectors = self._tool_vectors(tools)
         query = self._query_vector(message, embedding)
         words = set(terms(message))
@@ -94,9 +103,7 @@ class ToolRanker:
             tool_words = self._terms[self._key(tool)]
             lexical = len(words & tool_words) / (len(tool_words) ** 0.5 or 1.0)
             score = float(np.dot(query, vector)) + lexical_weight * lexical + _priority_bonus(tool)
-            if takes_the_message(tool):
-                score += _FREE_TEXT_BONUS
-            ranked.append((score, tool))
+            ranked.append((score + _free_text_bonus(tool), tool))
         ranked.sort(key=lambda item: item[0], reverse=True)
         return ranked
 

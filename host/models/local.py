@@ -29,12 +29,12 @@ from host.answers import (
     passage_texts,
     passages_answer,
 )
-from host.arguments import fill_arguments
+from host.arguments import LAST_TOOL_KEY, fill_arguments
 from host.catalog import ToolSpec
 from host.follow_ups import follow_up_calls, read_passages
 from host.language import Language
 from host.models.base import Message, ModelRequest, ModelResponse, TextDelta, ToolCall
-from host.text import is_function_term, looks_vietnamese, terms
+from host.text import is_function_term, looks_vietnamese, only_identifiers, terms
 from host.tool_ranking import ToolRanker
 
 PLANNER_NAME = "local-planner"
@@ -183,6 +183,10 @@ class LocalPlanner:
         ranked = self.ranker.rank(message, request.tools, embedding=request.message_embedding)
         if not ranked:
             return ModelResponse(text=_SAYS[request.language]["no_tool"], ending="needs_input")
+        last = request.memory.get(LAST_TOOL_KEY)
+        if only_identifiers(message) and any(tool.external_name == last for _, tool in ranked):
+            # "and 0312345678?" asks what the last answer said, of another record.
+            ranked = sorted(ranked, key=lambda item: item[1].external_name != last)
         # Prefer the best-fitting tool whose required arguments can all be filled; otherwise ask
         # for what the best-fitting tool lacks.
         best_missing: tuple[ToolSpec, list[str]] | None = None

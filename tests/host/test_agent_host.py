@@ -134,7 +134,12 @@ async def test_a_short_unclear_follow_up_stays_with_the_previous_agent(host: Age
     assert alone[0].agent != "accounts"
     assert (followed[0].agent, followed[0].reason) == ("accounts", "follow_up")
     assert of_type(followed, "tool_call")[0].arguments == {"mst": "3190048330"}
-    assert followed[-1].memory == {"mst": "3190048330", "_agent": "accounts", "_language": "en"}
+    assert followed[-1].memory == {
+        "mst": "3190048330",
+        "_agent": "accounts",
+        "_language": "en",
+        "_tool": "probe__lookup_customer",
+    }
     assert of_type(remembered, "tool_call")[0].arguments == {"mst": "0123456789"}
 
 
@@ -216,8 +221,9 @@ async def test_a_model_without_a_key_or_not_allowed_ends_the_turn_with_a_clear_e
     )
     host, _ = make_host(shared_settings, {"probe": probe.url}, agents=[remote, local], policy_set=no_local)
     async with running(host):
-        keyless = await collect(host.run_turn(TurnInput(caller=ACME, message="hi", agent="remote")))
-        forbidden = await collect(host.run_turn(TurnInput(caller=ACME, message="hi", agent="local")))
+        asked = "look up customer 3190048330"
+        keyless = await collect(host.run_turn(TurnInput(caller=ACME, message=asked, agent="remote")))
+        forbidden = await collect(host.run_turn(TurnInput(caller=ACME, message=asked, agent="local")))
     [error] = of_type(keyless, "error")
     assert error.code == "model_unavailable"
     assert keyless[-1].outcome == "error"

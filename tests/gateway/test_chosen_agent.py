@@ -1,0 +1,108 @@
+"""An assistant the user chooses answers what it is for, through the chat API and `/v1` (`model`):
+a message plainly meant for another assistant, or for none, is answered by saying so, in the
+reader's language, instead of running the chosen assistant's tools on it; its own questions,
+bare identifiers and follow-ups stay with it; small talk is small talk. And an identifier alone
+asks the assistant's main question, or, after an answer, the same question of another record."""
+
+from __future__ import annotations
+
+import pytest
+from openai import OpenAI
+
+from tests.gateway.mesh import Mesh
+
+pytestmark = pytest.mark.slow
+
+ACME_MST = "3428557611"
+
+
+def chosen(mesh: Mesh, message: str, agent: str = "debt", **body: object) -> dict[str, object]:
+    response = mesh.chat(message, agent=agent, **body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+def tools_called(answer: dict[str, object]) -> list[str]:
+    steps = answer.get("steps")
+    assert isinstance(steps, list)
+    return [step["tool"] for step in steps if step.get("type") == "tool_result"]
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        (
+            "Book me a flight to Da Nang",
+            "The “Customer debt” assistant can't help with that. It answers questions such as “",
+        ),
+        ("Đặt vé máy bay đi Đà Nẵng", "Trợ lý “Công nợ khách hàng” không hỗ trợ được yêu cầu này."),
+        ("Dat ve may bay di Da Nang", "Trợ lý “Công nợ khách hàng” không hỗ trợ được yêu cầu này."),
+    ],
+    ids=["en", "vi", "vi-no-diacritics"],
+)
+def test_a_request_for_no_assistant_is_declined_by_the_chosen_one(
+    mesh: Mesh, message: str, said: str
+) -> None:
+    answer = chosen(mesh, message)
+    assert answer["outcome"] == "clarify" and answer["agent"] is None, answer
+    assert str(answer["answer"]).startswith(said)
+    assert tools_called(answer) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("What is our return policy?", "That looks like a question for the “Company policies” assistant"),
+        ("Chính sách đổi trả là gì?", "Câu hỏi này có vẻ dành cho trợ lý “Chính sách công ty”"),
+        ("Where is shipment SH-1042?", "That looks like a question for the “Shipments and orders” assistant"),
+    ],
+)
+def test_a_question_for_another_assistant_names_that_one(mesh: Mesh, message: str, said: str) -> None:
+    answer = chosen(mesh, message)
+    assert answer["outcome"] == "clarify" and str(answer["answer"]).startswith(said), answer
+    assert tools_called(answer) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "tool"),
+    [
+        ("Which customers are overdue?", "list_overdue_customers"),
+        ("Khách hàng nào quá hạn thanh toán?", "list_overdue_customers"),
+        ("Khach hang nao qua han thanh toan?", "list_overdue_customers"),
+        (ACME_MST, "get_customer_debt"),
+        (f"Lịch sử thanh toán của {ACME_MST}", "get_payment_history"),
+    ],
+)
+def test_the_chosen_assistant_answers_its_own_questions(mesh: Mesh, message: str, tool: str) -> None:
+    answer = chosen(mesh, message)
+    assert answer["agent"] == "debt" and answer["outcome"] == "answered", answer
+    assert tools_called(answer) == [tool]
+
+
+def test_small_talk_to_a_chosen_assistant_is_small_talk(mesh: Mesh) -> None:
+    answer = chosen(mesh, "Xin chào")
+    assert answer["outcome"] == "clarify" and str(answer["answer"]).startswith("Xin chào! Tôi có thể giúp:")
+
+
+@pytest.mark.parametrize("follow_up", ["and 3655097555?", "còn 3655097555 thì sao?"])
+def test_an_identifier_after_an_answer_asks_the_same_of_another_record(mesh: Mesh, follow_up: str) -> None:
+    first = mesh.chat(f"Show the payment history of MST {ACME_MST}").json()
+    assert tools_called(first) == ["get_payment_history"]
+    second = mesh.chat(follow_up, session_id=first["session_id"]).json()
+    assert second["outcome"] == "answered" and tools_called(second) == ["get_payment_history"], second
+    assert "3655097555" in str(second["answer"])
+
+
+def test_an_openai_client_choosing_an_assistant_is_told_the_same(mesh: Mesh) -> None:
+    client = OpenAI(base_url=f"{mesh.url}/v1", api_key=mesh.token("acme", "alice"), max_retries=0)
+    declined = client.chat.completions.create(
+        model="debt", messages=[{"role": "user", "content": "What is our return policy?"}]
+    )
+    assert str(declined.choices[0].message.content).startswith(
+        "That looks like a question for the “Company policies” assistant"
+    )
+    answered = client.chat.completions.create(
+        model="debt", messages=[{"role": "user", "content": f"What is the debt of MST {ACME_MST}?"}]
+    )
+    assert "321,330,000" in str(answered.choices[0].message.content)
