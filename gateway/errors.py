@@ -207,9 +207,15 @@ def _param(details: Any) -> str | None:
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     """Pydantic errors without the rejected input values (they are the caller's data)."""
     return [
-        {"field": ".".join(str(part) for part in error["loc"]) or "body", "problem": error["msg"]}
+        {"field": ".".join(str(part) for part in error["loc"]) or "body", "problem": _problem(error)}
         for error in exc.errors()
     ]
+
+
+def _problem(error: Any) -> str:
+    """The error's message; a validator's own sentence without pydantic's "Value error, " label."""
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ") if error["type"] == "value_error" else message
 
 
 async def handle_platform_error(request: Request, exc: Exception) -> Response:

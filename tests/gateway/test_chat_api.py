@@ -121,6 +121,14 @@ def test_wrong_schema_is_400_naming_each_field(client: TestClient, gateway_setti
     assert fields == {"message", "surprise"}
 
 
+def test_a_blank_message_is_400_saying_so(client: TestClient, gateway_settings: Settings) -> None:
+    response = client.post(
+        "/api/acme/chat", json={"message": "  \n "}, headers=bearer(acme_token(gateway_settings))
+    )
+    assert_error(response, 400, "invalid_request")
+    assert response.json()["error"]["details"] == [{"field": "message", "problem": "message is blank"}]
+
+
 def test_oversized_body_is_413(client: TestClient, gateway_settings: Settings) -> None:
     response = client.post(
         "/api/acme/chat",
