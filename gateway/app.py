@@ -56,6 +56,7 @@ from gateway.routes import (
 from gateway.routes.admin.stores import AdminStores
 from gateway.sessions import SessionStore
 from gateway.state import GatewayState
+from gateway.suggestions import SuggestionStore
 from gateway.tenants import DEMO_TENANTS, TenantDirectory
 from gateway.turns import TurnRunner
 from gateway.uploads import UploadStore
@@ -94,8 +95,10 @@ def create_app(
         db = session_factory(engine)
         backends = await open_backends(settings)
         tenants = TenantDirectory(db, cache=backends.cache)
+        suggestions = SuggestionStore(db)
         if seed_demo:
             await tenants.ensure(DEMO_TENANTS)
+            await suggestions.ensure_demo()
         secrets = secret_box(settings)
         # One guard for every URL saved or called on a tenant's behalf from this process.
         outbound = OutboundGuard.from_settings(settings, resolver=resolver)
@@ -172,6 +175,7 @@ def create_app(
             bus_rows=SqlBus(db, ack_wait_seconds=settings.bus_ack_wait_seconds),
             job_records=JobRecords(db),
             webhooks=WebhookStore(db, secrets, outbound=outbound),
+            suggestions=suggestions,
             redis=backends.redis,
         )
         webhook_client = guarded_client(

@@ -21,6 +21,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.session_events import SessionEvents
 from gateway.sessions import SessionStore
+from gateway.suggestions import SuggestionStore
 from gateway.tenants import TenantDirectory
 from gateway.turns import TurnRunner
 from gateway.uploads import UploadStore
@@ -65,4 +66,5 @@ class GatewayState:
     """The embedded bus's tables, whichever engine carries the messages: a tenant's rows go with it."""
     job_records: JobRecords
     webhooks: WebhookStore
+    suggestions: SuggestionStore
     redis: Redis | None = None

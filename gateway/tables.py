@@ -1,4 +1,5 @@
-"""The gateway's tables: tenants, chat sessions and their durable transcripts, webhooks."""
+"""The gateway's tables: tenants, chat sessions and their durable transcripts, webhooks, and the
+questions tenants suggest under their agents."""
 
 from __future__ import annotations
 
@@ -225,3 +226,15 @@ class WebhookDeliveryRow(Base):
     log: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
     delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AgentSuggestionRow(Base):
+    """The questions a tenant suggests to its users under one agent (the chat's welcome page)."""
+
+    __tablename__ = "agent_suggestions"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(40), primary_key=True)
+    questions: Mapped[list[str]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

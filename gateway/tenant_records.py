@@ -48,6 +48,7 @@ def tenant_stores(state: GatewayState) -> list[TenantScopedStore]:
         admin.erp_credentials,
         admin.search_providers,
         state.webhooks,
+        state.suggestions,
         state.job_records,
         state.bus_rows,
         state.uploads,

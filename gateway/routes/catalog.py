@@ -31,6 +31,9 @@ class AgentSummary(BaseModel):
     description: str
     display: dict[Language, AgentDisplay] = Field(description="title and summary per language, where set")
     examples: list[str]
+    suggestions: list[str] = Field(
+        description="questions to offer the caller under this agent: the tenant's own, else its examples"
+    )
     output_format: OutputFormat | None
     tenant_owned: bool = Field(description="the tenant's own agent rather than the platform's")
 
@@ -95,12 +98,14 @@ async def list_agents(request: Request) -> Response:
     state, user, headers = await _caller(request)
     await state.host.config.refresh()
     agents = sorted(state.host.agents_for(user.tenant_id), key=lambda agent: agent.name)
+    suggested = await state.suggestions.of_tenant(user.tenant_id)
     items = [
         AgentSummary(
             name=agent.name,
             description=agent.description,
             display=agent.display,
             examples=agent.examples,
+            suggestions=suggested.get(agent.name) or agent.examples,
             output_format=agent.output_format,
             tenant_owned=agent.tenant_id is not None,
         )

@@ -136,10 +136,13 @@ def test_a_vietnamese_debt_question_is_answered_with_a_table_and_its_steps(user:
     user.wait(lambda driver: "Công nợ khách hàng" in [card.text for card in user.all(".agent-card strong")])
     debt = next(card for card in user.all(".agent-card") if "Công nợ khách hàng" in card.text)
     assert "theo MST" in debt.find_element("css selector", "p").text
-    assert debt.find_element("css selector", ".chip.example").text.startswith("Công nợ của khách hàng")
     assert "Giao hàng và đơn hàng" in [option.text for option in user.all("#agent-select option")]
-
-    ask(user, DEBT_QUESTION_VI)
+    # The questions offered are acme's own, about its own customers: clicked, one is asked as is.
+    example = debt.find_element("css selector", ".chip.example")
+    assert example.text == DEBT_QUESTION_VI
+    example.click()
+    assert user.find("#message").get_attribute("value") == DEBT_QUESTION_VI
+    user.find("#message").send_keys("\n")
     block = wait_for_answer(user, 1)
     seen["acme_sessions"].add(session_in_url(user))
     assert block.find_element("css selector", ".step-route [data-agent='debt']")
@@ -309,6 +312,33 @@ def test_an_admin_adds_an_erp_tool_and_an_agent_and_a_user_chats_with_it_at_once
     assert block.find_element("css selector", f".step-route [data-agent='{PROFILE_AGENT}']")
     assert block.find_element("css selector", "code.tool-name").text == f"erp:{PROFILE_TOOL}"
     assert ACME_CUSTOMER in block.text
+
+
+def test_an_admin_sets_the_questions_acme_users_see_under_an_assistant(admin: Browser, user: Browser) -> None:
+    admin_page(admin, "agents")
+    admin.wait(
+        lambda driver: "knowledge" in [o.get_attribute("value") for o in admin.all("#suggest-agent option")]
+    )
+    admin.select("#suggest-agent", "knowledge")
+    admin.wait(lambda driver: "examples" in admin.text("#suggest-status"), message="no examples shown")
+    admin.type("#suggest-questions", "How many days do customers have to return goods?")
+    admin.click("#suggest-save")
+    admin.wait(lambda driver: admin.text("#suggest-status") == "Your organisation's questions.")
+
+    user.open("/chat")
+    reading = user.find("#language").get_attribute("value")
+    user.select("#language", "en")
+    user.wait(
+        lambda driver: (
+            "How many days do customers have to return goods?"
+            in [chip.text for chip in user.all(".agent-card .chip.example")]
+        ),
+        message="the welcome page does not offer the admin's question",
+    )
+    user.select("#language", reading)
+    admin.type("#suggest-questions", "")
+    admin.click("#suggest-save")
+    admin.wait(lambda driver: "examples" in admin.text("#suggest-status"))
 
 
 def test_chart_data_is_drawn_as_a_chart_with_its_table(admin: Browser, mesh: WholeMesh) -> None:

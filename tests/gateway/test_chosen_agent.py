@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow
 ACME_MST = "3428557611"
 
 
-def chosen(mesh: Mesh, message: str, agent: str = "debt", **body: object) -> dict[str, object]:
-    response = mesh.chat(message, agent=agent, **body)
+def chosen(mesh: Mesh, message: str, agent: str = "debt") -> dict[str, object]:
+    response = mesh.chat(message, agent=agent)
     assert response.status_code == 200, response.text
     answer: dict[str, object] = response.json()
     return answer

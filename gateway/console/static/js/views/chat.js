@@ -517,14 +517,15 @@ export async function chatView(root, [sessionId], context) {
   }
 
   // An agent as the reader's language shows it: its title and summary there, else its name and
-  // description; examples written in that language first.
+  // description; the questions to suggest (the tenant's, else its examples) in that language first.
   function shown(agent) {
     const display = agent.display?.[language()];
-    const own = agent.examples.filter((example) => VIETNAMESE.test(example) === (language() === "vi"));
+    const questions = agent.suggestions?.length ? agent.suggestions : agent.examples;
+    const own = questions.filter((question) => VIETNAMESE.test(question) === (language() === "vi"));
     return {
       title: agentTitle(agent),
       summary: display?.summary || agent.description,
-      examples: [...own, ...agent.examples.filter((example) => !own.includes(example))],
+      examples: [...own, ...questions.filter((question) => !own.includes(question))],
     };
   }
 

@@ -1,6 +1,6 @@
 // Agents: what each one does (description, examples, keywords), its tools, model and output
-// format; whether the tenant's policy enables it; and "try routing": which agent would answer a
-// message, and why.
+// format; whether the tenant's policy enables it; "try routing": which agent would answer a
+// message, and why; and the questions the tenant's users see under each agent.
 
 import { adminPath, api } from "../../api.js";
 import { confirmAction } from "../../dialog.js";
@@ -229,8 +229,54 @@ export async function agentsPage(root, { tenant, platform }) {
       ),
     );
     previous.replaceChildren(h("option", { value: "" }, "–"), ...agents.map((a) => h("option", { value: a.name }, a.name)));
+    const chosen = suggestAgent.value;
+    suggestAgent.replaceChildren(...agents.map((a) => h("option", { value: a.name }, agentTitle(a))));
+    if (agents.some((a) => a.name === chosen)) suggestAgent.value = chosen;
+    await loadSuggestions();
     return agents;
   }
+
+  // -- suggested questions (the tenant's own, under any agent it uses) --------------------
+  const suggestAgent = h("select", { id: "suggest-agent" });
+  const suggestQuestions = h("textarea", { id: "suggest-questions", rows: 5, spellcheck: "false" });
+  const suggestStatus = h("div", { id: "suggest-status", role: "status", "aria-live": "polite" });
+  const suggestSave = h("button", { type: "submit", class: "primary", id: "suggest-save" }, t("common.save"));
+  const suggestForm = h(
+    "form",
+    { class: "stack", id: "suggest-editor" },
+    field(t("suggestions.agent"), suggestAgent),
+    field(t("suggestions.questions"), suggestQuestions, t("suggestions.hint")),
+    h("div", { class: "actions" }, suggestSave),
+    suggestStatus,
+  );
+
+  function showSuggestions(view) {
+    suggestQuestions.value = view.questions.join("\n");
+    replace(suggestStatus, h("p", { class: "muted" }, view.tenant_set ? t("suggestions.own") : t("suggestions.fromExamples")));
+  }
+
+  async function loadSuggestions() {
+    if (!suggestAgent.value) return;
+    try {
+      showSuggestions(await api("GET", adminPath(tenant, `/agents/${suggestAgent.value}/suggestions`)));
+    } catch (error) {
+      replace(suggestStatus, errorBox(error));
+    }
+  }
+
+  suggestAgent.addEventListener("change", loadSuggestions);
+  suggestForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(suggestSave, async () => {
+      try {
+        const view = await api("PUT", adminPath(tenant, `/agents/${suggestAgent.value}/suggestions`), { questions: lines(suggestQuestions.value) });
+        showSuggestions(view);
+        toast(t("suggestions.saved", { agent: titleNamed(view.agent) }));
+      } catch (error) {
+        replace(suggestStatus, errorBox(error));
+      }
+    });
+  });
 
   // -- try routing -------------------------------------------------------------------------
   const routingMessage = h("textarea", { id: "routing-message", rows: 2, maxlength: 8000 });
@@ -296,6 +342,7 @@ export async function agentsPage(root, { tenant, platform }) {
       t("agents.intro"),
       section(t("agents.list"), listArea),
       h("div", { class: "two-columns" }, section(t("agents.editor"), form, formArea), section(t("agents.tryRouting"), h("p", { class: "muted" }, t("agents.tryHint")), routingForm, routingArea)),
+      section(t("suggestions.title"), h("p", { class: "muted" }, t("suggestions.intro")), suggestForm),
     ),
   );
   await load();
