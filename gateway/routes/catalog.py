@@ -9,7 +9,7 @@ definition are not listed.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -20,6 +20,8 @@ from gateway.openapi import Operation
 from gateway.routes.chat import TENANT_PATH
 from gateway.state import GatewayState
 from host.agents import AgentDisplay
+from host.answers import Translation
+from host.catalog import ToolSpec
 from host.language import Language
 from mcp_servers.common.results import OutputFormat
 
@@ -50,6 +52,7 @@ class ToolSummary(BaseModel):
     server: str
     name: str
     qualified_name: str
+    titles: dict[Language, str] = Field(description="what the tool does, per language, where its server says")
     description: str
     input_schema: dict[str, object]
     read_only: bool
@@ -127,6 +130,7 @@ async def list_tools(request: Request) -> Response:
                 server=tool.server,
                 name=tool.name,
                 qualified_name=tool.qualified_name,
+                titles=_titles(tool),
                 description=tool.description,
                 input_schema=tool.input_schema,
                 read_only=tool.read_only,
@@ -139,3 +143,13 @@ async def list_tools(request: Request) -> Response:
 
 
 operations = [AGENTS.bind(list_agents), TOOLS.bind(list_tools)]
+
+
+def _titles(tool: ToolSpec) -> dict[Language, str]:
+    """The tool's title (English unless its server translates it) and its translations' titles."""
+    titles: dict[Language, str] = {"en": tool.title} if tool.title else {}
+    for language in get_args(Language):
+        translated = Translation.of(tool.render, language).title
+        if translated:
+            titles[language] = translated
+    return titles

@@ -422,9 +422,10 @@ def test_the_usage_chart_counts_those_turns(admin: Browser, mesh: WholeMesh) -> 
         bar.get_attribute("data-label"): float(bar.get_attribute("data-value"))
         for bar in admin.all("#usage-by-agent .bar")
     }
-    for agent in ("debt", "ocr", PROFILE_AGENT, "shipment"):
+    # Agents by their titles (the new agent has none: its name).
+    for agent in ("Customer debt", "Read images and documents", PROFILE_AGENT, "Shipments and orders"):
         assert by_agent.get(agent, 0) >= 1, by_agent
-    assert by_agent["shipment"] >= 2  # the paused turn and the resumed one
+    assert by_agent["Shipments and orders"] >= 2  # the paused turn and the resumed one
     assert admin.text("#usage-totals [data-measure='requests'] strong") == str(summary["totals"]["requests"])
     assert "$50.00" in admin.text("#usage-totals [data-measure='budget']")
 
@@ -479,6 +480,10 @@ def test_a_globex_user_sees_none_of_acmes_sessions_tools_or_documents(user: Brow
     tools = {item.get_attribute("data-tool") for item in user.all("#tool-list li")}
     assert "erp:get_customer_debt" in tools
     assert f"erp:{PROFILE_TOOL}" not in tools and "erp:create_order" not in tools
+    # Each tool as the reader's language says what it does.
+    debt_tool = user.find("#tool-list li[data-tool='erp:get_customer_debt'] .tool-title").text
+    reading = user.script("return document.documentElement.lang")
+    assert debt_tool == {"vi": "Tra công nợ khách hàng", "en": "Customer debt"}[reading]
     documents = {item.get_attribute("data-document") for item in user.all("#document-list li")}
     assert "return-policy" in documents  # globex's own
     assert HOSTILE_ID not in documents

@@ -599,15 +599,19 @@ export async function chatView(root, [sessionId], context) {
         ? h(
             "ul",
             { class: "library-list", id: "tool-list" },
-            tools.value.items.map((tool) =>
-              h(
+            tools.value.items.map((tool) => {
+              // What the tool does in the reader's words: its title there; the (English) description
+              // only where the server gives no title in the reader's language.
+              const title = tool.titles?.[language()];
+              return h(
                 "li",
                 { "data-tool": tool.qualified_name },
+                title ? h("strong", { class: "tool-title" }, title.charAt(0).toUpperCase() + title.slice(1)) : null,
                 h("code", null, tool.qualified_name),
                 tool.effect === "approve" ? h("span", { class: "badge warn" }, t("library.needsApproval")) : null,
-                h("p", { class: "muted small" }, tool.description),
-              ),
-            ),
+                title && language() !== "en" ? null : h("p", { class: "muted small" }, tool.description),
+              );
+            }),
           )
         : h("p", { class: "error" }, tools.reason.message),
       h("h2", { class: "panel-title" }, t("library.documents")),

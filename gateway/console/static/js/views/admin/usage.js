@@ -4,7 +4,7 @@
 import { adminPath, api } from "../../api.js";
 import { barChart } from "../../chart.js";
 import { field, h, replace } from "../../dom.js";
-import { formatMoney, formatNumber, t } from "../../i18n.js";
+import { agentTitle, formatMoney, formatNumber, t } from "../../i18n.js";
 import { recordTable } from "../../table.js";
 import { busy, errorBox, page, section } from "./common.js";
 
@@ -22,6 +22,14 @@ export async function usagePage(root, { tenant }) {
   const show = h("button", { type: "submit", class: "primary" }, t("common.show"));
   const output = h("div", { id: "usage-output", "aria-live": "polite" });
   let budget = null;
+  // Agents by the title the reader's language gives them (their names when the list cannot be read).
+  let titles = new Map();
+  try {
+    titles = new Map((await api("GET", adminPath(tenant, "/agents"))).items.map((agent) => [agent.name, agentTitle(agent)]));
+  } catch {
+    titles = new Map();
+  }
+  const agentLabel = (name) => (name ? titles.get(name) || name : t("usage.noAgent"));
 
   function format(key) {
     return key === "cost_usd" ? (v) => formatMoney(v) : (v) => formatNumber(v);
@@ -62,14 +70,14 @@ export async function usagePage(root, { tenant }) {
           "figure",
           { class: "usage-chart", id: "usage-by-agent" },
           barChart(
-            summary.by_agent.map((row) => ({ label: row.agent || t("usage.noAgent"), value: row[key] })),
+            summary.by_agent.map((row) => ({ label: agentLabel(row.agent), value: row[key] })),
             { title: t("usage.byAgent", { measure: t(`usage.${key}`) }), format: format(key) },
           ),
           h("figcaption", null, t("usage.byAgent", { measure: t(`usage.${key}`) })),
         ),
         h("h3", null, t("usage.byAgentTable")),
         recordTable(
-          summary.by_agent.map((row) => ({ ...row, agent: row.agent || t("usage.noAgent") })),
+          summary.by_agent.map((row) => ({ ...row, agent: agentLabel(row.agent) })),
           { columns: ["agent", ...MEASURES], labels: { agent: t("usage.agent"), ...Object.fromEntries(MEASURES.map((m) => [m, t(`usage.${m}`)])) }, cell: (column, value) => (column === "cost_usd" ? formatMoney(value) : column === "agent" ? value : formatNumber(value)) },
         ),
         h("h3", null, t("usage.byChannel")),
