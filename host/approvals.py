@@ -55,6 +55,7 @@ class PendingCall(BaseModel):
     tool: str
     arguments: dict[str, Any]
     reason: str = ""
+    rule: str = Field(default="", description="the rule asking approval: `owner:tools.approve[pattern]`")
 
 
 class PendingApproval(BaseModel):
@@ -88,7 +89,11 @@ def _calls(paused: PausedTurn) -> list[PendingCall]:
         server, tool = split_external_name(call.name)
         calls.append(
             PendingCall(
-                server=server, tool=tool, arguments=call.arguments, reason=paused.reasons.get(call.id, "")
+                server=server,
+                tool=tool,
+                arguments=call.arguments,
+                reason=paused.reasons.get(call.id, ""),
+                rule=paused.rules.get(call.id, ""),
             )
         )
     return calls

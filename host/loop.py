@@ -69,6 +69,9 @@ class PausedTurn(LoopState):
 
     pending: list[ToolCall]
     reasons: dict[str, str] = Field(default_factory=dict, description="why each pending call needs approval")
+    rules: dict[str, str] = Field(
+        default_factory=dict, description="the policy rule asking approval of each pending call"
+    )
 
 
 class AgentLoop:
@@ -146,7 +149,7 @@ class AgentLoop:
         started = time.perf_counter()
         # The usage before the pause was reported (and charged) when the turn paused: a resumed
         # run reports only its own. Steps and calls still count against the whole turn's limits.
-        state = LoopState.model_validate(paused.model_dump(exclude={"pending", "reasons", "usage"}))
+        state = LoopState.model_validate(paused.model_dump(exclude={"pending", "reasons", "rules", "usage"}))
         step = self._step(self.plan_calls(paused.pending, approval))
         async for event in self._run_step(caller, request, state, step):
             yield event
@@ -215,6 +218,7 @@ class AgentLoop:
                     **state.model_dump(),
                     pending=[planned.call for planned in awaiting],
                     reasons={planned.call.id: planned.reason for planned in awaiting},
+                    rules={planned.call.id: planned.rule for planned in awaiting},
                 )
                 names = self._actions([planned.call for planned in awaiting], language)
                 yield final(reply(language, "pending_approval", tools=names), "pending_approval")

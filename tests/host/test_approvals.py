@@ -94,6 +94,7 @@ async def test_a_paused_turn_resumes_on_another_replica_when_approved(
             ("probe", "create_note", {"text": MESSAGE})
         ]
         assert "needs a human approval" in pending.calls[0].reason
+        assert pending.calls[0].rule == "base:tools.approve[probe:create_note]"
         assert await second.pending_approvals("globex") == []
 
         resumed = await decide(second, final.approval_id, ACME_ADMIN, approve=True)

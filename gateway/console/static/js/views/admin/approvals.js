@@ -10,6 +10,18 @@ import { busy, errorBox, notice, page } from "./common.js";
 
 const REFRESH_MS = 5000;
 
+// Why a call waits, in the reader's language: the rule asking it (`owner:tools.approve[pattern]`),
+// else the policy's own sentence (an approval stored before rules were kept).
+const APPROVE_RULE = /^([^:]+):tools\.approve\[(.+)\]$/;
+
+function whyAsked(call) {
+  const rule = APPROVE_RULE.exec(call.rule || "");
+  if (!rule) return call.reason ? h("p", { class: "muted" }, call.reason) : null;
+  const [, owner, pattern] = rule;
+  const policy = owner === "base" ? t("approvals.basePolicy") : t("approvals.tenantPolicy", { tenant: owner });
+  return h("p", { class: "muted", "data-rule": call.rule }, t("approvals.why", { pattern, policy }));
+}
+
 export async function approvalsPage(root, { tenant }) {
   const list = h("div", { class: "approval-list", id: "approval-list", "aria-live": "polite" });
   const outcome = h("div", { id: "approval-outcome" });
@@ -75,7 +87,7 @@ export async function approvalsPage(root, { tenant }) {
             h("span", { class: "muted" }, ` · ${formatDate(approval.created_at)}`),
           ),
           approval.calls.map((call) =>
-            h("div", { class: "pending-call" }, h("code", null, `${call.server}:${call.tool}`), call.reason ? h("p", { class: "muted" }, call.reason) : null, jsonView(call.arguments, { label: t("approvals.arguments"), openDepth: 8 })),
+            h("div", { class: "pending-call" }, h("code", null, `${call.server}:${call.tool}`), whyAsked(call), jsonView(call.arguments, { label: t("approvals.arguments"), openDepth: 8 })),
           ),
           h("div", { class: "actions" }, approveButton, rejectButton),
         );
