@@ -35,7 +35,7 @@ import pytest
 from agentmesh.settings import load_settings
 from tests.gateway.oauth_flow import Browser, obtain_tokens
 from tests.support.gateway import running_gateway
-from tests.support.processes import free_port, running_server
+from tests.support.processes import child_env, free_port, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +55,7 @@ CLI = (
 README_GATEWAY = "http://localhost:8000"
 CONFIG_MARKER = re.compile(r"<!-- client-config: (?P<name>[a-z-]+) -->\s*```json\n(?P<json>.*?)\n```", re.S)
 CLIENTS = ("claude-desktop", "vscode", "cursor")
+MINT = (sys.executable, "-m", "agentmesh.cli", "token")
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,28 @@ def test_the_inspector_lists_tools_with_a_token_from_the_oauth_flow(
         cwd=tmp_path,
     )
     assert {"erp__get_customer_debt", "erp__track_shipment"} <= tool_names(result)
+
+
+def test_the_inspector_lists_only_the_tools_a_standalone_server_s_token_grants(
+    inspector: Path, tmp_path: Path
+) -> None:
+    # As the README runs one server alone: `agentmesh serve erp --transport http` and a token
+    # from `agentmesh token --server erp --tool …`.
+    data_dir = tmp_path / "data"
+    with running_server("erp", data_dir) as url:
+        minted = subprocess.run(
+            [*MINT, "--server", "erp", "--tenant", "acme", "--tool", "get_customer_debt", "--tool", "track_shipment"],
+            env=child_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        token = minted.stdout.strip()
+        result = run_inspector(
+            inspector, url, "--transport", "http", "--header", f"Authorization: Bearer {token}", cwd=tmp_path
+        )
+    assert tool_names(result) == {"get_customer_debt", "track_shipment"}
 
 
 def test_the_inspector_signs_in_by_itself_and_lists_the_tools(
