@@ -56,6 +56,7 @@ README_GATEWAY = "http://localhost:8000"
 CONFIG_MARKER = re.compile(r"<!-- client-config: (?P<name>[a-z-]+) -->\s*```json\n(?P<json>.*?)\n```", re.S)
 CLIENTS = ("claude-desktop", "vscode", "cursor")
 MINT = (sys.executable, "-m", "agentmesh.cli", "token")
+GRANTED = ("--tool", "get_customer_debt", "--tool", "track_shipment")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_the_inspector_lists_only_the_tools_a_standalone_server_s_token_grants(
     data_dir = tmp_path / "data"
     with running_server("erp", data_dir) as url:
         minted = subprocess.run(
-            [*MINT, "--server", "erp", "--tenant", "acme", "--tool", "get_customer_debt", "--tool", "track_shipment"],
+            [*MINT, "--server", "erp", "--tenant", "acme", *GRANTED],
             env=child_env(data_dir),
             capture_output=True,
             text=True,
