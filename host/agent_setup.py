@@ -168,6 +168,16 @@ class AgentSetup:
             audit=audit,
         )
 
+    async def plans_locally(self, caller: Caller, agent: AgentConfig, versions: Mapping[str, int]) -> bool:
+        """Whether the local planner would run the agent for this tenant (not an LLM)."""
+        try:
+            model = await self._models.resolve(
+                agent.model, tenant_id=caller.tenant_id, llm_version=versions.get("llm", 0)
+            )
+        except (UnknownModel, ModelUnavailable):
+            return False  # the run reports why it cannot start
+        return isinstance(model, LocalPlanner)
+
     async def _model_for(
         self, caller: Caller, agent: AgentConfig, versions: Mapping[str, int]
     ) -> Model | ErrorEvent:

@@ -262,7 +262,7 @@ def fill_arguments(
     for name, prop in properties.items():
         value = found.get(name)
         if value is None and name in required:
-            value = _from_memory(prop, name, memory)
+            value = _from_memory(prop, name, memory) or _remembered_line(prop, remaining, memory)
             if value is not None:
                 result.from_memory.append(name)
         if value is None:
@@ -326,6 +326,27 @@ def _line_items(prop: Mapping[str, Any], message: str) -> tuple[list[dict[str, A
             lines.append({key: identifier, count: quantity})
             spans.append(match.span())
     return (lines or None), spans
+
+
+def _remembered_line(
+    prop: Mapping[str, Any], remaining: str, memory: Mapping[str, Any]
+) -> list[dict[str, Any]] | None:
+    """One order line of the remembered identifier and the one count the message gives: "order 2
+    of that item" after a question about ACM-0001. None unless both are there, unambiguous."""
+    item = prop.get("items")
+    if not isinstance(item, Mapping) or schema_type(item) != "object":
+        return None
+    fields: Mapping[str, Mapping[str, Any]] = item.get("properties", {}) or {}
+    keys = [name for name, field in fields.items() if isinstance(field.get("pattern"), str)]
+    counts = [name for name, field in fields.items() if schema_type(field) == "integer"]
+    if len(keys) != 1 or len(counts) != 1:
+        return None
+    key, count = keys[0], counts[0]
+    identifier = _from_memory(fields[key], key, memory)
+    numbers = [int(hit) for hit in re.findall(r"(?<![\w.,-])(\d+)(?![\w.,-])", remaining)]
+    if identifier is None or len(numbers) != 1 or not _within_bounds(numbers[0], fields[count]):
+        return None
+    return [{key: identifier, count: numbers[0]}]
 
 
 def _is_free_text(name: str, prop: Mapping[str, Any], *, required_field: bool) -> bool:

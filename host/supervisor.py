@@ -50,6 +50,15 @@ class Routing:
     """The router's embedding of the message, for tool ranking to reuse (None when not routed)."""
     parts: tuple[tuple[AgentConfig, RoutedPart], ...] = ()
     """A message with several requests: each part with the agent that answers it (`agent` None)."""
+    declined: RouteEvent | None = None
+    """Why the agent the caller chose should not answer, were it run by the local planner: the
+    message is plainly for another agent, or for none (an LLM reads the message and decides)."""
+
+    def unless_planned_locally(self, planned_locally: bool) -> Routing:
+        """This routing, or no agent with the reason it declined when the local planner would run it."""
+        if self.declined is None or not planned_locally:
+            return self
+        return Routing(None, self.declined, self.message_embedding)
 
 
 class Supervisor:
@@ -115,13 +124,14 @@ class Supervisor:
         return Routing(registry.get(chosen, caller.tenant_id), event, decision.embedding)
 
     async def _requested(self, registry: AgentRegistry, turn: TurnInput, agent: AgentConfig) -> Routing:
-        """The agent the caller chose, unless the message is plainly not for it.
+        """The agent the caller chose, with the reason it should decline the message if any.
 
         Small talk is answered as such. A message the router confidently gives to another agent the
         caller may use, or one outside every agent's scope that none of this agent's tools takes as
-        free text, is answered by saying so: run on it, the agent would call whichever of its tools
-        needs no argument ("Book me a flight" listed the overdue customers). A message naming an
-        identifier the agent's tools take stays with it, as does a short follow-up of its own turn.
+        free text, is declined when the local planner runs the agent: it would call whichever of
+        its tools needs no argument ("Book me a flight" listed the overdue customers). A message
+        naming an identifier the agent's tools take stays with it, as does a short follow-up of its
+        own turn.
         """
         caller = turn.caller
         talk = small_talk(turn.message)
@@ -149,7 +159,7 @@ class Supervisor:
                 reason="other_agent",
                 candidates=[{"agent": other, "score": scores[other]}, own],
             )
-            return Routing(None, event, decision.embedding)
+            return Routing(agent, chosen, decision.embedding, declined=event)
         if decision.reason == "low_confidence" and decision.candidates[0].agent != agent.name:
             follow_up = turn.memory.get(LAST_AGENT_KEY) == agent.name and self._names_an_identifier(
                 agent, turn, _remembered(turn)
@@ -157,7 +167,7 @@ class Supervisor:
             tools = self._catalog.select(agent.tools, tenant_id=caller.tenant_id)
             if not follow_up and not any(takes_the_message(tool) for tool in tools):
                 event = RouteEvent(agent=None, confidence=own_score, reason="outside_agent", candidates=[own])
-                return Routing(None, event, decision.embedding)
+                return Routing(agent, chosen, decision.embedding, declined=event)
         return Routing(agent, chosen, decision.embedding)
 
     def _parts(self, registry: AgentRegistry, turn: TurnInput, decision: RouteDecision) -> Routing:

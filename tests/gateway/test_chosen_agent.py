@@ -106,3 +106,15 @@ def test_an_openai_client_choosing_an_assistant_is_told_the_same(mesh: Mesh) -> 
         model="debt", messages=[{"role": "user", "content": f"What is the debt of MST {ACME_MST}?"}]
     )
     assert "321,330,000" in str(answered.choices[0].message.content)
+
+
+def test_that_item_is_the_item_the_conversation_was_about(mesh: Mesh) -> None:
+    stock = mesh.chat("What is the stock level of ACM-0001?").json()
+    assert tools_called(stock) == ["get_stock_level"]
+    left = mesh.chat("How many of that item are left?", session_id=stock["session_id"]).json()
+    assert (left["agent"], tools_called(left)) == ("shipment", ["get_stock_level"]), left
+    assert "ACM-0001" in str(left["answer"])
+    order = mesh.chat("Order 2 of that item for MST 3428557611", session_id=stock["session_id"]).json()
+    assert order["outcome"] == "pending_approval", order
+    [call] = [step for step in order["steps"] if step.get("type") == "tool_call"]
+    assert call["arguments"] == {"mst": "3428557611", "items": [{"sku": "ACM-0001", "quantity": 2}]}

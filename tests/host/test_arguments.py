@@ -221,3 +221,16 @@ def test_order_lines_pair_each_sku_with_its_count_in_english_and_vietnamese() ->
 def test_a_line_without_a_count_is_asked_for_not_guessed() -> None:
     filled = fill_arguments(ORDER_SCHEMA, "Order ACM-0001 for 3428557611")
     assert filled.arguments == {"mst": "3428557611"} and filled.missing == ["items"]
+
+
+def test_a_count_of_that_item_orders_the_remembered_sku() -> None:
+    memory = {"sku": "ACM-0001", "shipment_id": "SH-1042"}
+    for message in ("Order 2 of that item for MST 3428557611", "Đặt 2 cái mặt hàng đó cho MST 3428557611"):
+        filled = fill_arguments(ORDER_SCHEMA, message, memory=memory)
+        assert filled.arguments == {"mst": "3428557611", "items": [{"sku": "ACM-0001", "quantity": 2}]}
+        assert filled.from_memory == ["items"]
+    # Without a count, or without a remembered item, nothing is guessed.
+    uncounted = fill_arguments(ORDER_SCHEMA, "Order that item for MST 3428557611", memory=memory)
+    assert uncounted.missing == ["items"]
+    forgotten = fill_arguments(ORDER_SCHEMA, "Order 2 of that item for MST 3428557611", memory={})
+    assert forgotten.missing == ["items"]
