@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentmesh.tenant_rows import TenantRows, delete_declared
@@ -86,6 +87,13 @@ class SuggestionStore:
     async def put(self, tenant_id: str, agent: str, questions: list[str], by: str) -> None:
         """Set the tenant's questions under `agent`. None shows the agent's examples again; the row
         stays, so the demo's questions are not seeded back over an admin's choice."""
+        try:
+            await self._write(tenant_id, agent, questions, by)
+        except IntegrityError:
+            # Another request (or replica) inserted the row between our read and write: it exists now.
+            await self._write(tenant_id, agent, questions, by)
+
+    async def _write(self, tenant_id: str, agent: str, questions: list[str], by: str) -> None:
         async with self._sessions() as db, db.begin():
             row = await db.get(AgentSuggestionRow, (tenant_id, agent))
             if row is None:
@@ -95,12 +103,20 @@ class SuggestionStore:
                 row.questions, row.updated_by, row.updated_at = questions, by, utcnow()
 
     async def ensure_demo(self) -> None:
-        """The demo tenants' questions, where their admins have set none (their edits are kept)."""
+        """The demo tenants' questions, where their admins have set none (their edits are kept);
+        safe when replicas start together."""
         for tenant_id, by_agent in DEMO_SUGGESTIONS.items():
-            present = await self.of_tenant(tenant_id)
             for agent, questions in by_agent.items():
-                if agent not in present:
-                    await self.put(tenant_id, agent, questions, by="demo")
+                try:
+                    async with self._sessions() as db, db.begin():
+                        if await db.get(AgentSuggestionRow, (tenant_id, agent)) is None:
+                            db.add(
+                                AgentSuggestionRow(
+                                    tenant_id=tenant_id, agent=agent, questions=questions, updated_by="demo"
+                                )
+                            )
+                except IntegrityError:
+                    continue  # another replica seeded it first
 
     async def delete_tenant(self, db: AsyncSession, tenant_id: str) -> dict[str, int]:
         """Delete the tenant's rows in `db`'s transaction (tenant deletion)."""

@@ -332,7 +332,8 @@ def _remembered_line(
     prop: Mapping[str, Any], remaining: str, memory: Mapping[str, Any]
 ) -> list[dict[str, Any]] | None:
     """One order line of the remembered identifier and the one count the message gives: "order 2
-    of that item" after a question about ACM-0001. None unless both are there, unambiguous."""
+    of that item" after a question about ACM-0001. None unless the message refers back to an item
+    without naming one, and gives exactly one count."""
     item = prop.get("items")
     if not isinstance(item, Mapping) or schema_type(item) != "object":
         return None
@@ -342,11 +343,23 @@ def _remembered_line(
     if len(keys) != 1 or len(counts) != 1:
         return None
     key, count = keys[0], counts[0]
+    if _find_pattern(fields[key]["pattern"], remaining) is not None or not _REFERS_BACK.search(remaining):
+        return None  # the message names its own item, or none it refers back to
     identifier = _from_memory(fields[key], key, memory)
-    numbers = [int(hit) for hit in re.findall(r"(?<![\w.,-])(\d+)(?![\w.,-])", remaining)]
+    numbers = [int(hit) for hit in _COUNT.findall(remaining)]
     if identifier is None or len(numbers) != 1 or not _within_bounds(numbers[0], fields[count]):
         return None
     return [{key: identifier, count: numbers[0]}]
+
+
+_REFERS_BACK = re.compile(
+    r"\b(?:that|this|it|the same|those|these|them)\b|(?<!\w)(?:đó|này|ấy|nó|kia)(?!\w)"
+    r"|\b(?:mat hang|san pham|hang|mon|cai) (?:do|nay|ay)\b",
+    re.IGNORECASE,
+)
+"""Words pointing back to something said before: "that item", "mặt hàng đó", "mat hang do"."""
+_COUNT = re.compile(r"(?<![\w-])(?<!\d[.,])(\d+)(?![\w-])(?![.,]\d)")
+"""A whole number standing alone ("2", "2.", "2,"), not part of a code, a decimal or a grouped amount."""
 
 
 def _is_free_text(name: str, prop: Mapping[str, Any], *, required_field: bool) -> bool:

@@ -58,7 +58,8 @@ class Routing:
         """This routing, or no agent with the reason it declined when the local planner would run it."""
         if self.declined is None or not planned_locally:
             return self
-        return Routing(None, self.declined, self.message_embedding)
+        declined = self.declined.model_copy(update={"duration_ms": self.event.duration_ms})
+        return Routing(None, declined, self.message_embedding)
 
 
 class Supervisor:
@@ -161,8 +162,12 @@ class Supervisor:
             )
             return Routing(agent, chosen, decision.embedding, declined=event)
         if decision.reason == "low_confidence" and decision.candidates[0].agent != agent.name:
-            follow_up = turn.memory.get(LAST_AGENT_KEY) == agent.name and self._names_an_identifier(
-                agent, turn, _remembered(turn)
+            # Its own short follow-up ("and his history?"), scoring close to the router's best guess.
+            follow_up = (
+                turn.memory.get(LAST_AGENT_KEY) == agent.name
+                and len(_WORD.findall(turn.message)) <= FOLLOW_UP_MAX_WORDS
+                and decision.candidates[0].score - own_score <= FOLLOW_UP_MARGIN
+                and self._names_an_identifier(agent, turn, _remembered(turn))
             )
             tools = self._catalog.select(agent.tools, tenant_id=caller.tenant_id)
             if not follow_up and not any(takes_the_message(tool) for tool in tools):

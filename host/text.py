@@ -129,7 +129,10 @@ _WHAT_ABOUT = frozenset({"con"})
 
 
 def only_identifiers(text: str) -> bool:
-    """Whether the text says nothing besides identifiers and function words ("and 0312345678?")."""
+    """Whether the text names an identifier and says nothing else but function words ("and
+    0312345678?"); "show me more" names none."""
+    if not _DIGIT.search(text):
+        return False
     return not any(
         word not in _WHAT_ABOUT
         and not is_function_term(word)

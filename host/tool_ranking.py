@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from agentmesh.embeddings import embed
-from host.arguments import FREE_TEXT_NAMES, schema_type
+from host.arguments import FREE_TEXT_NAMES, fill_arguments, schema_type
 from host.catalog import ToolSpec
 from host.routing import MessageEmbedding
 from host.text import looks_vietnamese, only_identifiers, terms
@@ -55,6 +55,12 @@ def _priority_bonus(tool: ToolSpec) -> float:
     return _PRIORITY_WEIGHT / priority if isinstance(priority, int) and priority > 0 else 0.0
 
 
+def _takes(tool: ToolSpec, message: str) -> bool:
+    """Whether the message fills all the tool's required arguments, and at least one argument."""
+    filled = fill_arguments(tool.input_schema, message)
+    return bool(filled.arguments) and not filled.missing
+
+
 def _free_text_bonus(tool: ToolSpec) -> float:
     return _FREE_TEXT_BONUS if takes_the_message(tool) else 0.0
 
@@ -90,10 +96,10 @@ class ToolRanker:
         if len(tools) <= 1:
             return [(1.0, tool) for tool in tools]
         if only_identifiers(message):
-            # A bare identifier ("3428557611", "and 0312345678?") fits every tool taking one alike:
-            # the agent's primary tool answers it, not whichever the encoder's noise favours.
-            by_priority = [(_priority_bonus(tool) + _free_text_bonus(tool), tool) for tool in tools]
-            return sorted(by_priority, key=lambda item: item[0], reverse=True)
+            # A bare identifier ("3428557611", "SO-A5001") says nothing the encoder can weigh: the
+            # tools it fills come first, the agent's primary tool first among them.
+            by_fit = [(float(_takes(tool, message)) + _priority_bonus(tool), tool) for tool in tools]
+            return sorted(by_fit, key=lambda item: item[0], reverse=True)
         vectors = self._tool_vectors(tools)
         query = self._query_vector(message, embedding)
         words = set(terms(message))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -149,7 +149,10 @@ def _titles(tool: ToolSpec) -> dict[Language, str]:
     """The tool's title (English unless its server translates it) and its translations' titles."""
     titles: dict[Language, str] = {"en": tool.title} if tool.title else {}
     for language in get_args(Language):
-        translated = Translation.of(tool.render, language).title
+        try:
+            translated = Translation.of(tool.render, language).title
+        except ValidationError:
+            continue  # a server's malformed hint costs its title, not the tenant's tool list
         if translated:
             titles[language] = translated
     return titles

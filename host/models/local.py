@@ -208,6 +208,11 @@ class LocalPlanner:
             if best_missing is None:
                 best_missing = (tool, filled.missing)
         assert best_missing is not None
+        named = _named_by(message, [tool for _, tool in ranked]) if _lacks_only_ids(*best_missing) else None
+        if named is not None:
+            # The best fit lacks an identifier, and the message names one another tool takes ("Đơn
+            # hàng SH-9999 đang ở đâu?" reads like an order, and names a shipment): that one answers.
+            return ModelResponse(tool_calls=[named])
         return ModelResponse(text=self._ask_for(*best_missing, request.language), ending="needs_input")
 
     @staticmethod
@@ -276,6 +281,26 @@ class LocalPlanner:
             score >= RELEVANCE_BAR and _names_what_is_asked(question, passage, request.language)
             for score, passage in zip(scores, passages, strict=True)
         )
+
+
+def _identifiers(tool: ToolSpec) -> set[str]:
+    """The tool's properties pinned down by a pattern (tax codes, shipment ids, SKUs)."""
+    properties = tool.input_schema.get("properties") or {}
+    return {name for name, prop in properties.items() if isinstance(prop, dict) and "pattern" in prop}
+
+
+def _lacks_only_ids(tool: ToolSpec, missing: list[str]) -> bool:
+    return set(missing) <= _identifiers(tool)
+
+
+def _named_by(message: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
+    """A call of the first tool (best first) that the message alone fills, through an identifier
+    its schema pins down by pattern; None when no tool is named so."""
+    for tool in tools:
+        filled = fill_arguments(tool.input_schema, message)
+        if _identifiers(tool) & filled.arguments.keys() and not filled.missing:
+            return ToolCall(id=uuid.uuid4().hex[:12], name=tool.external_name, arguments=filled.arguments)
+    return None
 
 
 def _names_what_is_asked(question: str, passage: str, language: Language) -> bool:

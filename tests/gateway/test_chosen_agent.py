@@ -118,3 +118,21 @@ def test_that_item_is_the_item_the_conversation_was_about(mesh: Mesh) -> None:
     assert order["outcome"] == "pending_approval", order
     [call] = [step for step in order["steps"] if step.get("type") == "tool_call"]
     assert call["arguments"] == {"mst": "3428557611", "items": [{"sku": "ACM-0001", "quantity": 2}]}
+
+
+def test_after_an_answer_the_chosen_assistant_still_declines_what_is_not_for_it(mesh: Mesh) -> None:
+    first = chosen(mesh, f"What is the debt of MST {ACME_MST}?")
+    assert first["outcome"] == "answered"
+    later = mesh.chat("Book me a flight to Da Nang", agent="debt", session_id=first["session_id"]).json()
+    assert later["outcome"] == "clarify" and tools_called(later) == [], later
+    follow_up = mesh.chat("and his payment history?", agent="debt", session_id=first["session_id"]).json()
+    assert tools_called(follow_up) == ["get_payment_history"], follow_up
+
+
+def test_a_message_naming_another_tool_s_identifier_is_answered_by_that_tool(mesh: Mesh) -> None:
+    # Read as an order question, "Đơn hàng SH-1042" names a shipment: the shipment answers.
+    shipment = mesh.chat("Đơn hàng SH-1042 đang ở đâu?").json()
+    assert tools_called(shipment) == ["track_shipment"], shipment
+    # An order lacking its count is asked about, not turned into the SKU's stock level.
+    order = chosen(mesh, f"Order ACM-0001 for MST {ACME_MST}", agent="shipment")
+    assert order["outcome"] == "needs_input" and tools_called(order) == [], order

@@ -1,6 +1,6 @@
 """Suggested questions: a tenant's users see, under each assistant, questions about the tenant's
-own records (set by its admins; the demo tenants come with some), and each one, asked, is
-answered. No tenant sees or sets another's."""
+own records (set by its admins; the demo tenants come with some), and each demo question, asked,
+is answered. No tenant sees or sets another's."""
 
 from __future__ import annotations
 

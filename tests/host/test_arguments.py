@@ -234,3 +234,9 @@ def test_a_count_of_that_item_orders_the_remembered_sku() -> None:
     assert uncounted.missing == ["items"]
     forgotten = fill_arguments(ORDER_SCHEMA, "Order 2 of that item for MST 3428557611", memory={})
     assert forgotten.missing == ["items"]
+    # A message naming its own item, or referring back to none, never takes the remembered one.
+    for message in (
+        "Order ACM-0002 for MST 3428557611, quantity 3",
+        "Create an order for 3428557611 with 5 units",
+    ):
+        assert fill_arguments(ORDER_SCHEMA, message, memory=memory).missing == ["items"], message

@@ -229,10 +229,12 @@ export async function agentsPage(root, { tenant, platform }) {
       ),
     );
     previous.replaceChildren(h("option", { value: "" }, "–"), ...agents.map((a) => h("option", { value: a.name }, a.name)));
+    // The agent being edited stays chosen, and its unsaved questions stay, across a reload of the list.
     const chosen = suggestAgent.value;
     suggestAgent.replaceChildren(...agents.map((a) => h("option", { value: a.name }, agentTitle(a))));
+    suggestSave.disabled = !agents.length;
     if (agents.some((a) => a.name === chosen)) suggestAgent.value = chosen;
-    await loadSuggestions();
+    else await loadSuggestions();
     return agents;
   }
 
@@ -267,6 +269,7 @@ export async function agentsPage(root, { tenant, platform }) {
   suggestAgent.addEventListener("change", loadSuggestions);
   suggestForm.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (!suggestAgent.value) return;
     busy(suggestSave, async () => {
       try {
         const view = await api("PUT", adminPath(tenant, `/agents/${suggestAgent.value}/suggestions`), { questions: lines(suggestQuestions.value) });
