@@ -52,6 +52,20 @@ class Mesh:
             timeout=60,
         )
 
+    def answer(self, message: str, agent: str | None = None, user: str = "alice") -> dict[str, object]:
+        """An acme user's turn (to `agent` when given), which must succeed: its JSON body."""
+        response = self.chat(message, user=user, **({"agent": agent} if agent else {}))
+        assert response.status_code == 200, response.text
+        answer: dict[str, object] = response.json()
+        return answer
+
+
+def tools_called(answer: dict[str, object]) -> list[str]:
+    """The tools a turn's answer called, in order."""
+    steps = answer.get("steps")
+    assert isinstance(steps, list)
+    return [step["tool"] for step in steps if step.get("type") == "tool_result"]
+
 
 @contextlib.contextmanager
 def running_mesh(data_dir: Path, *, erp_api_url: str | None = None, **settings_env: object) -> Iterator[Mesh]:

@@ -9,24 +9,17 @@ from __future__ import annotations
 import pytest
 from openai import OpenAI
 
-from tests.gateway.mesh import Mesh
+from tests.gateway.mesh import Mesh, tools_called
 
 pytestmark = pytest.mark.slow
 
 ACME_MST = "3428557611"
+USER = "chooser"
+"""This file's own user: its turns count against no other test's per-user rate limit."""
 
 
 def chosen(mesh: Mesh, message: str, agent: str = "debt") -> dict[str, object]:
-    response = mesh.chat(message, agent=agent)
-    assert response.status_code == 200, response.text
-    answer: dict[str, object] = response.json()
-    return answer
-
-
-def tools_called(answer: dict[str, object]) -> list[str]:
-    steps = answer.get("steps")
-    assert isinstance(steps, list)
-    return [step["tool"] for step in steps if step.get("type") == "tool_result"]
+    return mesh.answer(message, agent=agent, user=USER)
 
 
 @pytest.mark.parametrize(
@@ -87,15 +80,15 @@ def test_small_talk_to_a_chosen_assistant_is_small_talk(mesh: Mesh) -> None:
 
 @pytest.mark.parametrize("follow_up", ["and 3655097555?", "còn 3655097555 thì sao?"])
 def test_an_identifier_after_an_answer_asks_the_same_of_another_record(mesh: Mesh, follow_up: str) -> None:
-    first = mesh.chat(f"Show the payment history of MST {ACME_MST}").json()
+    first = mesh.chat(f"Show the payment history of MST {ACME_MST}", user=USER).json()
     assert tools_called(first) == ["get_payment_history"]
-    second = mesh.chat(follow_up, session_id=first["session_id"]).json()
+    second = mesh.chat(follow_up, session_id=first["session_id"], user=USER).json()
     assert second["outcome"] == "answered" and tools_called(second) == ["get_payment_history"], second
     assert "3655097555" in str(second["answer"])
 
 
 def test_an_openai_client_choosing_an_assistant_is_told_the_same(mesh: Mesh) -> None:
-    client = OpenAI(base_url=f"{mesh.url}/v1", api_key=mesh.token("acme", "alice"), max_retries=0)
+    client = OpenAI(base_url=f"{mesh.url}/v1", api_key=mesh.token("acme", USER), max_retries=0)
     declined = client.chat.completions.create(
         model="debt", messages=[{"role": "user", "content": "What is our return policy?"}]
     )
@@ -109,12 +102,13 @@ def test_an_openai_client_choosing_an_assistant_is_told_the_same(mesh: Mesh) -> 
 
 
 def test_that_item_is_the_item_the_conversation_was_about(mesh: Mesh) -> None:
-    stock = mesh.chat("What is the stock level of ACM-0001?").json()
+    stock = mesh.chat("What is the stock level of ACM-0001?", user=USER).json()
     assert tools_called(stock) == ["get_stock_level"]
-    left = mesh.chat("How many of that item are left?", session_id=stock["session_id"]).json()
+    left = mesh.chat("How many of that item are left?", session_id=stock["session_id"], user=USER).json()
     assert (left["agent"], tools_called(left)) == ("shipment", ["get_stock_level"]), left
     assert "ACM-0001" in str(left["answer"])
-    order = mesh.chat("Order 2 of that item for MST 3428557611", session_id=stock["session_id"]).json()
+    session = stock["session_id"]
+    order = mesh.chat("Order 2 of that item for MST 3428557611", session_id=session, user=USER).json()
     assert order["outcome"] == "pending_approval", order
     [call] = [step for step in order["steps"] if step.get("type") == "tool_call"]
     assert call["arguments"] == {"mst": "3428557611", "items": [{"sku": "ACM-0001", "quantity": 2}]}
@@ -123,15 +117,16 @@ def test_that_item_is_the_item_the_conversation_was_about(mesh: Mesh) -> None:
 def test_after_an_answer_the_chosen_assistant_still_declines_what_is_not_for_it(mesh: Mesh) -> None:
     first = chosen(mesh, f"What is the debt of MST {ACME_MST}?")
     assert first["outcome"] == "answered"
-    later = mesh.chat("Book me a flight to Da Nang", agent="debt", session_id=first["session_id"]).json()
+    session = first["session_id"]
+    later = mesh.chat("Book me a flight to Da Nang", agent="debt", session_id=session, user=USER).json()
     assert later["outcome"] == "clarify" and tools_called(later) == [], later
-    follow_up = mesh.chat("and his payment history?", agent="debt", session_id=first["session_id"]).json()
+    follow_up = mesh.chat("and his payment history?", agent="debt", session_id=session, user=USER).json()
     assert tools_called(follow_up) == ["get_payment_history"], follow_up
 
 
 def test_a_message_naming_another_tool_s_identifier_is_answered_by_that_tool(mesh: Mesh) -> None:
     # Read as an order question, "Đơn hàng SH-1042" names a shipment: the shipment answers.
-    shipment = mesh.chat("Đơn hàng SH-1042 đang ở đâu?").json()
+    shipment = mesh.chat("Đơn hàng SH-1042 đang ở đâu?", user=USER).json()
     assert tools_called(shipment) == ["track_shipment"], shipment
     # An order lacking its count is asked about, not turned into the SKU's stock level.
     order = chosen(mesh, f"Order ACM-0001 for MST {ACME_MST}", agent="shipment")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gateway.mesh import Mesh
+from tests.gateway.mesh import Mesh, tools_called
 
 pytestmark = pytest.mark.slow
 
@@ -19,16 +19,7 @@ DEBT_VI = (
 
 
 def ask(mesh: Mesh, message: str) -> dict[str, object]:
-    response = mesh.chat(message)
-    assert response.status_code == 200, response.text
-    answer: dict[str, object] = response.json()
-    return answer
-
-
-def tools_called(answer: dict[str, object]) -> list[str]:
-    steps = answer.get("steps")
-    assert isinstance(steps, list)
-    return [step["tool"] for step in steps if step.get("type") == "tool_result"]
+    return mesh.answer(message)
 
 
 @pytest.mark.parametrize(
