@@ -268,9 +268,9 @@ class AgentHost:
         self, turn: TurnInput, versions: Mapping[str, int], language: Language, recorder: TurnRecorder
     ) -> AsyncIterator[TurnEvent]:
         routing = await self.supervisor.choose(self.config.registry, turn)
-        if routing.declined is not None and routing.agent is not None:
-            planned_locally = await self._setup.plans_locally(turn.caller, routing.agent, versions)
-            routing = routing.unless_planned_locally(planned_locally)
+        declined, chosen = routing.declined, routing.agent
+        if declined and chosen and await self._setup.plans_locally(turn.caller, chosen, versions):
+            routing = routing.declining(declined)
         yield routing.event
         if routing.parts:
             async for event in self._each_part(turn, versions, language, recorder, routing.parts):

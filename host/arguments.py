@@ -293,18 +293,26 @@ def _identifier(
     return None, None
 
 
-def _line_items(prop: Mapping[str, Any], message: str) -> tuple[list[dict[str, Any]] | None, list[Span]]:
-    """Order-like lines (`2 units of ACM-0001`, `2 cái ACM-0001`, `ACM-0001 x 2`) for an array of
-    objects that pair one identifier (a property with a `pattern`) with one integer count."""
+def _line_shape(prop: Mapping[str, Any]) -> tuple[Mapping[str, Mapping[str, Any]], str, str] | None:
+    """For an array of order-like lines: the line's properties, its identifier and its count."""
     item = prop.get("items")
     if not isinstance(item, Mapping) or schema_type(item) != "object":
-        return None, []
+        return None
     fields: Mapping[str, Mapping[str, Any]] = item.get("properties", {}) or {}
     keys = [name for name, field in fields.items() if isinstance(field.get("pattern"), str)]
     counts = [name for name, field in fields.items() if schema_type(field) == "integer"]
     if len(keys) != 1 or len(counts) != 1:
+        return None
+    return fields, keys[0], counts[0]
+
+
+def _line_items(prop: Mapping[str, Any], message: str) -> tuple[list[dict[str, Any]] | None, list[Span]]:
+    """Order-like lines (`2 units of ACM-0001`, `2 cái ACM-0001`, `ACM-0001 x 2`) for an array of
+    objects that pair one identifier (a property with a `pattern`) with one integer count."""
+    shape = _line_shape(prop)
+    if shape is None:
         return None, []
-    key, count = keys[0], counts[0]
+    fields, key, count = shape
     searchable = re.compile(rf"(?<![\w-])(?:{_body(fields[key]['pattern'])})(?![\w-])", re.IGNORECASE)
     lines: list[dict[str, Any]] = []
     spans: list[Span] = []
@@ -334,15 +342,10 @@ def _remembered_line(
     """One order line of the remembered identifier and the one count the message gives: "order 2
     of that item" after a question about ACM-0001. None unless the message refers back to an item
     without naming one, and gives exactly one count."""
-    item = prop.get("items")
-    if not isinstance(item, Mapping) or schema_type(item) != "object":
+    shape = _line_shape(prop)
+    if shape is None:
         return None
-    fields: Mapping[str, Mapping[str, Any]] = item.get("properties", {}) or {}
-    keys = [name for name, field in fields.items() if isinstance(field.get("pattern"), str)]
-    counts = [name for name, field in fields.items() if schema_type(field) == "integer"]
-    if len(keys) != 1 or len(counts) != 1:
-        return None
-    key, count = keys[0], counts[0]
+    fields, key, count = shape
     if _find_pattern(fields[key]["pattern"], remaining) is not None or not _REFERS_BACK.search(remaining):
         return None  # the message names its own item, or none it refers back to
     identifier = _from_memory(fields[key], key, memory)
@@ -374,11 +377,22 @@ LAST_TOOL_KEY = "_tool"
 """Session memory key of the tool last called with success: "and 0312345678?" asks it again."""
 
 
+def identifier_names(schema: Mapping[str, Any]) -> set[str]:
+    """The properties a `pattern` pins down: identifiers (tax codes, shipment ids, SKUs)."""
+    properties = schema.get("properties", {}) or {}
+    return {name for name, prop in properties.items() if isinstance(prop, Mapping) and "pattern" in prop}
+
+
+def named_in(schema: Mapping[str, Any], message: str) -> dict[str, Any] | None:
+    """The arguments the message alone fills, when they are all the required ones and include an
+    identifier ("SH-1042" for a shipment tool); None otherwise."""
+    filled = fill_arguments(schema, message)
+    if filled.missing or not identifier_names(schema) & filled.arguments.keys():
+        return None
+    return filled.arguments
+
+
 def remembered_entities(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The identifier-like arguments of a call (those with a `pattern`), worth remembering."""
-    properties = schema.get("properties", {}) or {}
-    return {
-        name: value
-        for name, value in arguments.items()
-        if isinstance(properties.get(name), Mapping) and "pattern" in properties[name]
-    }
+    identifiers = identifier_names(schema)
+    return {name: value for name, value in arguments.items() if name in identifiers}

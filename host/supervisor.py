@@ -54,12 +54,10 @@ class Routing:
     """Why the agent the caller chose should not answer, were it run by the local planner: the
     message is plainly for another agent, or for none (an LLM reads the message and decides)."""
 
-    def unless_planned_locally(self, planned_locally: bool) -> Routing:
-        """This routing, or no agent with the reason it declined when the local planner would run it."""
-        if self.declined is None or not planned_locally:
-            return self
-        declined = self.declined.model_copy(update={"duration_ms": self.event.duration_ms})
-        return Routing(None, declined, self.message_embedding)
+    def declining(self, declined: RouteEvent) -> Routing:
+        """No agent, for the reason the chosen one declines (timed as routing was)."""
+        timed = declined.model_copy(update={"duration_ms": self.event.duration_ms})
+        return Routing(None, timed, self.message_embedding)
 
 
 class Supervisor:

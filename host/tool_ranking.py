@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from agentmesh.embeddings import embed
-from host.arguments import FREE_TEXT_NAMES, fill_arguments, schema_type
+from host.arguments import FREE_TEXT_NAMES, named_in, schema_type
 from host.catalog import ToolSpec
 from host.routing import MessageEmbedding
 from host.text import looks_vietnamese, only_identifiers, terms
@@ -55,12 +55,6 @@ def _priority_bonus(tool: ToolSpec) -> float:
     return _PRIORITY_WEIGHT / priority if isinstance(priority, int) and priority > 0 else 0.0
 
 
-def _takes(tool: ToolSpec, message: str) -> bool:
-    """Whether the message fills all the tool's required arguments, and at least one argument."""
-    filled = fill_arguments(tool.input_schema, message)
-    return bool(filled.arguments) and not filled.missing
-
-
 def _free_text_bonus(tool: ToolSpec) -> float:
     return _FREE_TEXT_BONUS if takes_the_message(tool) else 0.0
 
@@ -98,7 +92,10 @@ class ToolRanker:
         if only_identifiers(message):
             # A bare identifier ("3428557611", "SO-A5001") says nothing the encoder can weigh: the
             # tools it fills come first, the agent's primary tool first among them.
-            by_fit = [(float(_takes(tool, message)) + _priority_bonus(tool), tool) for tool in tools]
+            by_fit = [
+                (float(named_in(tool.input_schema, message) is not None) + _priority_bonus(tool), tool)
+                for tool in tools
+            ]
             return sorted(by_fit, key=lambda item: item[0], reverse=True)
         vectors = self._tool_vectors(tools)
         query = self._query_vector(message, embedding)

@@ -29,7 +29,7 @@ from host.answers import (
     passage_texts,
     passages_answer,
 )
-from host.arguments import LAST_TOOL_KEY, fill_arguments
+from host.arguments import LAST_TOOL_KEY, fill_arguments, identifier_names, named_in
 from host.catalog import ToolSpec
 from host.follow_ups import follow_up_calls, read_passages
 from host.language import Language
@@ -208,7 +208,9 @@ class LocalPlanner:
             if best_missing is None:
                 best_missing = (tool, filled.missing)
         assert best_missing is not None
-        named = _named_by(message, [tool for _, tool in ranked]) if _lacks_only_ids(*best_missing) else None
+        lacking, missing = best_missing
+        lacks_identifiers = set(missing) <= identifier_names(lacking.input_schema)
+        named = _named_by(message, [tool for _, tool in ranked]) if lacks_identifiers else None
         if named is not None:
             # The best fit lacks an identifier, and the message names one another tool takes ("Đơn
             # hàng SH-9999 đang ở đâu?" reads like an order, and names a shipment): that one answers.
@@ -283,23 +285,13 @@ class LocalPlanner:
         )
 
 
-def _identifiers(tool: ToolSpec) -> set[str]:
-    """The tool's properties pinned down by a pattern (tax codes, shipment ids, SKUs)."""
-    properties = tool.input_schema.get("properties") or {}
-    return {name for name, prop in properties.items() if isinstance(prop, dict) and "pattern" in prop}
-
-
-def _lacks_only_ids(tool: ToolSpec, missing: list[str]) -> bool:
-    return set(missing) <= _identifiers(tool)
-
-
 def _named_by(message: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
     """A call of the first tool (best first) that the message alone fills, through an identifier
     its schema pins down by pattern; None when no tool is named so."""
     for tool in tools:
-        filled = fill_arguments(tool.input_schema, message)
-        if _identifiers(tool) & filled.arguments.keys() and not filled.missing:
-            return ToolCall(id=uuid.uuid4().hex[:12], name=tool.external_name, arguments=filled.arguments)
+        arguments = named_in(tool.input_schema, message)
+        if arguments is not None:
+            return ToolCall(id=uuid.uuid4().hex[:12], name=tool.external_name, arguments=arguments)
     return None
 
 
