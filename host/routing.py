@@ -4,7 +4,8 @@ Each agent is scored on three signals:
 
 - **examples**: all-MiniLM-L6-v2 cosine similarity of the message to the agent's nearest example
   requests in the message's language (a weighted mean of the best few, so one lucky neighbour
-  does not decide alone);
+  does not decide alone), optionally adjusted for how crowded each example's neighbourhood is
+  (`RouterSettings.density_weight`);
 - **description**: cosine similarity to the agent's description;
 - **lexical**: the share of the message's IDF mass that the agent's description, examples and
   keywords explain, over diacritics-folded words and bigrams.
@@ -117,6 +118,18 @@ class RouterSettings(BaseModel):
       for. The encoder inflates every similarity of a Vietnamese message (it matches the language,
       not the meaning), so those are re-based: an agent keeps only its lead over the other agents'
       average, on top of this background.
+    - `density_weight`: an example in a tight cluster of like examples (ten phrasings of "what's the
+      weather") is near every message about that thing, so nearness to it proves less than
+      nearness to an example with no close fellows. Each example's similarity is lowered by this
+      weight times its local density (the mean similarity to its `density_neighbours` nearest
+      fellow examples of the same agent and language) above the average density. Out-of-scope
+      messages sit near the crowded examples, so this separates them better at the same in-scope
+      accuracy: `bench/routing.py` sets 0.5 (chosen by cross-validation on CLINC150's training
+      split, bench/README.md). Off by default: the default curve was fitted without it, the
+      demo's agents are too small for it, and it shifts raw scores, so turn it on together with a
+      calibration (`host.routing_calibration.calibrate`). Applied only in a pool of at least
+      `density_min_examples` examples: a handful of examples is one per kind of request, with no
+      neighbourhood to measure.
     - `part_lexical_evidence`: a message split into parts routed confidently to different agents
       is a multiple-intent message only if each part's lexical evidence for its agent reaches this
       and the whole message also scores each of those agents at least `part_support` (so "my card
@@ -134,6 +147,9 @@ class RouterSettings(BaseModel):
     vietnamese_lexical_weight: float = Field(default=0.5, ge=0, le=1)
     lexical_alone_weight: float = Field(default=0.55, ge=0, le=1)
     semantic_background: float = Field(default=0.2777, ge=-1, le=1)
+    density_weight: float = Field(default=0.0, ge=0)
+    density_neighbours: int = Field(default=5, ge=1)
+    density_min_examples: int = Field(default=20, ge=2)
     part_lexical_evidence: float = Field(default=0.5, ge=0, le=1)
     part_support: float = Field(default=0.5, ge=0, le=1)
     score_slope: float = Field(default=13.3233, gt=0)
@@ -208,6 +224,7 @@ class Router:
         bounds = np.cumsum([0] + [len(texts) for texts in example_texts])
         self._example_slices = [slice(int(start), int(end)) for start, end in itertools.pairwise(bounds)]
         self._example_vietnamese = np.array([looks_vietnamese(text) for text in _flatten(example_texts)])
+        self._density = self._example_density()
         self._lexical = LexicalIndex(
             [[agent.description, *agent.examples, *agent.keywords] for agent in self.agents]
         )
@@ -222,6 +239,11 @@ class Router:
         clone = object.__new__(Router)
         clone.__dict__.update(self.__dict__)
         clone.settings = settings
+        if (settings.density_neighbours, settings.density_min_examples) != (
+            self.settings.density_neighbours,
+            self.settings.density_min_examples,
+        ):
+            clone._density = clone._example_density()
         return clone
 
     def route(self, message: str) -> RouteDecision:
@@ -267,6 +289,29 @@ class Router:
         raw = np.maximum(blend, settings.lexical_alone_weight * lexical)
         return Evidence(raw=raw, lexical=lexical, neighbours=neighbours, vectors=vectors)
 
+    def _example_density(self) -> np.ndarray:
+        """Each example's local density above the average (0 where its pool is too small to measure).
+
+        Density is the mean similarity to the `density_neighbours` nearest other examples of the
+        same agent in the same language: the pools `_neighbours` compares a message with.
+        """
+        settings = self.settings
+        density = np.full(len(self._examples), np.nan)
+        for span in self._example_slices:
+            for language in (False, True):
+                members = span.start + np.flatnonzero(self._example_vietnamese[span] == language)
+                if len(members) < settings.density_min_examples:
+                    continue
+                pool = self._examples[members]
+                similarity = pool @ pool.T
+                np.fill_diagonal(similarity, -np.inf)
+                k = min(settings.density_neighbours, len(members) - 1)
+                density[members] = (-np.sort(-similarity, axis=1)[:, :k]).mean(axis=1)
+        measured = ~np.isnan(density)
+        if not measured.any():
+            return np.zeros(len(self._examples))
+        return np.where(measured, density - density[measured].mean(), 0.0)
+
     def _neighbours(self, vectors: np.ndarray, vietnamese: np.ndarray) -> np.ndarray:
         """Per-agent similarity to the nearest examples, re-based for Vietnamese messages.
 
@@ -275,7 +320,7 @@ class Router:
         """
         settings = self.settings
         weights = np.asarray(settings.neighbour_weights, dtype=np.float64)
-        similarity = cosine(vectors, self._examples)
+        similarity = cosine(vectors, self._examples) - settings.density_weight * self._density
         neighbours = np.zeros((len(vectors), len(self.agents)))
         for column, span in enumerate(self._example_slices):
             languages = self._example_vietnamese[span]
@@ -338,7 +383,8 @@ class Router:
                 parts=parts,
             )
         best = ranked[0]
-        if best.score < settings.threshold:
+        # The unrounded score: rounding to four places could lift it onto the threshold.
+        if scores[0, order[0]] < settings.threshold:
             return _clarification(candidates, "low_confidence", vietnamese)
         # The curve saturates near 1, so closeness is judged on the uncalibrated scores.
         whole = evidence.raw[0]

@@ -22,6 +22,7 @@ def calibrate(
     *,
     target_oos_recall: float = 0.75,
     margins: Sequence[float] = (0.0, 0.005, 0.01, 0.02),
+    recall_confidence: float = 1.0,
 ) -> RouterSettings:
     """Fit the score curve, threshold, margin and semantic background of `router` on labelled messages.
 
@@ -29,10 +30,13 @@ def calibrate(
     be clarified. The logistic curve is fitted to "the best-scoring agent is right"; then, among the
     margins given, the threshold and margin chosen are those with the highest in-scope accuracy
     (clarifications count as misses) that still clarify at least `target_oos_recall` of the
-    out-of-scope messages. The semantic background is the median similarity of the English
-    in-scope messages to the agents they are not for. Use messages the agents were not configured
-    with. Whole messages only: the multiple-intent check reuses the threshold and margin. Returns
-    new settings; `router.with_settings(...)` applies them without re-encoding the agents.
+    out-of-scope messages, with `recall_confidence` standard errors to spare: recall measured on a
+    hundred messages is uncertain by about four points, so the threshold is set where the Wilson
+    lower bound of the measured recall reaches the target, not the measurement itself. The
+    semantic background is the median similarity of the English in-scope messages to the agents
+    they are not for. Use messages the agents were not configured with. Whole messages only: the
+    multiple-intent check reuses the threshold and margin. Returns new settings;
+    `router.with_settings(...)` applies them without re-encoding the agents.
     """
     if not in_scope or not out_of_scope:
         raise ValueError("calibration needs both in-scope and out-of-scope messages")
@@ -71,7 +75,8 @@ def calibrate(
         thresholds = np.unique(np.concatenate([[0.0], best[is_oos] + 1e-9]))
         for threshold in thresholds:
             clarified = (best < threshold) | (gap < margin)
-            if clarified[is_oos].mean() < target_oos_recall:
+            caught = int(clarified[is_oos].sum())
+            if _recall_lower_bound(caught, int(is_oos.sum()), recall_confidence) < target_oos_recall:
                 continue
             accuracy = float((correct & ~clarified)[~is_oos].mean())
             if chosen is None or accuracy > chosen[0]:
@@ -81,6 +86,15 @@ def calibrate(
         raise ValueError(f"no threshold reaches an out-of-scope recall of {target_oos_recall}")
     # Rounded up, so the rounding never lets through an out-of-scope message the threshold caught.
     return curve.model_copy(update={"threshold": math.ceil(chosen[1] * 1e4) / 1e4, "margin": chosen[2]})
+
+
+def _recall_lower_bound(caught: int, total: int, z: float) -> float:
+    """Wilson score lower bound of a recall of `caught` / `total`, `z` standard errors down."""
+    if z == 0:
+        return caught / total
+    share = caught / total
+    spread = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
+    return (share + z * z / (2 * total) - spread) / (1 + z * z / total)
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float]:

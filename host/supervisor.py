@@ -30,6 +30,7 @@ from host.replies import capabilities, clarifying_question, reply
 from host.router_pool import RouterPool
 from host.routing import MessageEmbedding, RouteDecision
 from host.small_talk import SMALL_TALK, SmallTalk, small_talk
+from host.text import only_identifiers
 from host.tool_ranking import takes_the_message
 from host.turn import LAST_AGENT_KEY, TurnInput
 
@@ -197,8 +198,9 @@ class Supervisor:
         """The previous turn's agent, when a short message reads as its continuation.
 
         It does when the router is unsure, or when the previous agent scores close to the router's
-        choice (a bare identifier fits several agents), and the message names an identifier one of
-        that agent's tools takes ("and 3190048330?") or the session remembers one ("and his history?").
+        choice, and the message names an identifier one of that agent's tools takes or the session
+        remembers one ("and his history?"). A message that is nothing but an identifier ("and
+        3190048330?") stays whatever the scores: they only tell whose examples quote such codes.
         """
         last = turn.memory.get(LAST_AGENT_KEY)
         if (
@@ -209,12 +211,14 @@ class Supervisor:
             return None
         if len(_WORD.findall(turn.message)) > FOLLOW_UP_MAX_WORDS:
             return None
-        if not decision.clarify:
+        bare = only_identifiers(turn.message)
+        if not decision.clarify and not bare:
             scores = {candidate.agent: candidate.score for candidate in decision.candidates}
             if last not in scores or decision.candidates[0].score - scores[last] > FOLLOW_UP_MARGIN:
                 return None
         agent = registry.get(last, turn.caller.tenant_id)
-        if agent is None or not self._names_an_identifier(agent, turn, _remembered(turn)):
+        texts = [turn.message] if bare else _remembered(turn)
+        if agent is None or not self._names_an_identifier(agent, turn, texts):
             return None
         return agent
 

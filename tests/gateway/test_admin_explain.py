@@ -36,8 +36,8 @@ def test_routing_names_the_agent_its_confidence_and_every_candidate(mesh: Mesh) 
 
 
 def test_a_short_follow_up_stays_with_the_previous_agent(mesh: Mesh) -> None:
-    # A bare tax code fits debt best (0.80) and shipment nearly as well (0.66, an order's customer):
-    # after a shipment turn it stays there.
+    # A bare tax code fits debt best (about 0.8) and shipment too (about 0.65, an order's customer):
+    # after a shipment turn it stays there, however far apart the two scores.
     body = {"message": "and 0230369893?", "previous_agent": "shipment"}
     decision = post(mesh, "/api/admin/tenants/acme/routing/explain", body, admin(mesh)).json()
     assert decision["agent"] == "shipment" and decision["reason"] == "follow_up"

@@ -6,6 +6,9 @@ The messages routed here are phrasings the agents were not configured with.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pytest
 
 from host.routing import (
@@ -383,6 +386,48 @@ def test_route_many_decides_as_route_does(router: Router) -> None:
         for candidate in batched.candidates:
             if candidate.agent in single_scores:
                 assert candidate.score == pytest.approx(single_scores[candidate.agent], abs=0.05)
+
+
+class TestExampleDensity:
+    """Twenty phrasings of one request crowd together; five lone examples stand apart."""
+
+    def axis(self, index: int) -> np.ndarray:
+        return np.eye(32)[index]
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        crowd = {f"crowded {n}": self.axis(0) + 0.1 * self.axis(1 + n) for n in range(20)}
+        lone = {f"lone {n}": self.axis(21 + n) for n in range(5)}
+        return {
+            **crowd,
+            **lone,
+            "desk": self.axis(30),
+            "near the crowd": 0.8 * self.axis(0) + 0.6 * self.axis(31),
+            "near a lone one": 0.8 * self.axis(21) + 0.6 * self.axis(31),
+        }
+
+    def encoder(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.vectors()
+        return np.array([vectors[text] for text in texts])
+
+    def neighbours(self, examples: list[str], density_weight: float) -> np.ndarray:
+        router = Router(
+            [AgentProfile(name="desk", description="desk", examples=examples)],
+            settings=RouterSettings(density_weight=density_weight),
+            encoder=self.encoder,
+        )
+        return router.evidence(["near the crowd", "near a lone one"]).neighbours[:, 0]
+
+    def test_nearness_to_a_crowded_example_counts_for_less_than_to_a_lone_one(self) -> None:
+        examples = [*(f"crowded {n}" for n in range(20)), *(f"lone {n}" for n in range(5))]
+        plain = self.neighbours(examples, density_weight=0.0)
+        adjusted = self.neighbours(examples, density_weight=0.5)
+        assert adjusted[0] < plain[0]
+        assert adjusted[1] > plain[1]
+
+    def test_a_handful_of_examples_is_not_adjusted(self) -> None:
+        # Below `density_min_examples` there is no neighbourhood to measure.
+        examples = ["crowded 0", "crowded 1", "crowded 2", "lone 0", "lone 1"]
+        assert np.allclose(self.neighbours(examples, 0.0), self.neighbours(examples, 0.5))
 
 
 def test_split_intents_cuts_on_english_and_vietnamese_conjunctions_and_punctuation() -> None:

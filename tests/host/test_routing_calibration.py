@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pytest
 
-from host.routing import Router
+from host.routing import AgentProfile, Router
 from host.routing_calibration import calibrate
 from tests.host.test_routing import DEMO_AGENTS, ENGLISH, VIETNAMESE
 
@@ -50,3 +53,47 @@ class TestCalibrate:
     def test_an_impossible_recall_target_is_refused(self, router: Router) -> None:
         with pytest.raises(ValueError, match="target_oos_recall"):
             calibrate(router, self.IN_SCOPE, self.OUT_OF_SCOPE, target_oos_recall=1.5)
+
+
+def _toward_first_axis(similarity: float) -> list[float]:
+    return [similarity, 0.0, float(np.sqrt(1 - similarity * similarity))]
+
+
+class TestRecallWithEvidence:
+    """In-scope and out-of-scope messages at overlapping distances from the agent's example."""
+
+    VECTORS = {
+        "lodging desk": [1.0, 0.0, 0.0],
+        "lodging": [1.0, 0.0, 0.0],
+        "parcel desk": [0.0, 1.0, 0.0],
+        "parcel": [0.0, 1.0, 0.0],
+        **{f"inside {n}": _toward_first_axis(0.35 + 0.08 * n) for n in range(8)},
+        "inside wrong": [0.2, 0.9, float(np.sqrt(1 - 0.85))],
+        **{f"outside {n}": _toward_first_axis(0.3 + 0.1 * n) for n in range(6)},
+    }
+    IN_SCOPE = [*((f"inside {n}", "lodging") for n in range(8)), ("inside wrong", "lodging")]
+    OUT_OF_SCOPE = [f"outside {n}" for n in range(6)]
+
+    def encoder(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([self.VECTORS[text] for text in texts])
+
+    def test_the_recall_target_is_met_with_a_standard_error_to_spare(self) -> None:
+        router = Router(
+            [
+                AgentProfile(name="lodging", description="lodging desk", examples=["lodging"]),
+                AgentProfile(name="parcel", description="parcel desk", examples=["parcel"]),
+            ],
+            encoder=self.encoder,
+        )
+
+        def clarified(confidence: float) -> int:
+            settings = calibrate(
+                router, self.IN_SCOPE, self.OUT_OF_SCOPE, target_oos_recall=0.5, recall_confidence=confidence
+            )
+            decisions = router.with_settings(settings).route_many(self.OUT_OF_SCOPE)
+            return sum(decision.clarify for decision in decisions)
+
+        # Three of six is a recall of 0.5 measured, but weak evidence of it; five of six has a
+        # Wilson lower bound of 0.64, one standard error down.
+        assert clarified(confidence=0) == 3
+        assert clarified(confidence=1) == 5
