@@ -115,6 +115,7 @@ def create_app(
             budget=DailyBudgets(ledger, policies, events=EventPublisher(bus, "/agentmesh/gateway")),
             outbound=outbound,
             events=host_events,
+            questions=suggestions,
         )
         session_store = SessionStore(db, window=settings.session_window_messages, windows=backends.windows)
         limits = TenantLimits(settings, host.policies)

@@ -51,7 +51,7 @@ from host.response_redaction import ResponseRedaction
 from host.routing import MessageEmbedding
 from host.server_features import ServerFeatures
 from host.steps import Approval
-from host.supervisor import Supervisor
+from host.supervisor import SuggestedQuestions, Supervisor
 from host.turn import LANGUAGE_KEY, TurnInput
 from policies.loader import PolicySet
 
@@ -79,6 +79,7 @@ class AgentHost:
         episodes: Episodes | None = None,
         budget: Budget | None = None,
         options: HostOptions | None = None,
+        questions: SuggestedQuestions | None = None,
     ) -> None:
         self.config = config
         self.tools = tools
@@ -87,7 +88,7 @@ class AgentHost:
         self.approvals: Approvals = approvals or NoApprovals()
         self._episodes: Episodes = episodes or NoEpisodes()
         self._options = options or HostOptions()
-        self.supervisor = Supervisor(authorizer, tools.catalog)
+        self.supervisor = Supervisor(authorizer, tools.catalog, questions=questions)
         self._calls = DirectCalls(
             config=config,
             pool=tools.pool,
@@ -277,7 +278,7 @@ class AgentHost:
                 yield event
             return
         if routing.agent is None:
-            answer, outcome = self.supervisor.without_agent(
+            answer, outcome = await self.supervisor.without_agent(
                 self.config.registry, turn, routing.event, language
             )
             yield FinalEvent(agent=None, answer=answer, outcome=outcome)

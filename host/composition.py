@@ -37,6 +37,7 @@ from host.llm_config import LlmConfigStore
 from host.mcp_pool import McpPool
 from host.models.registry import ModelRegistry
 from host.pins import ToolPins
+from host.supervisor import SuggestedQuestions
 from host.tokens import MeshTokenIssuer
 from policies.audit import AuditLog
 from policies.loader import PolicySet
@@ -92,6 +93,7 @@ def build_agent_host(
     options: HostOptions | None = None,
     outbound: OutboundGuard | None = None,
     events: EventPublisher | None = None,
+    questions: SuggestedQuestions | None = None,
 ) -> AgentHost:
     """An `AgentHost` over `servers` (name -> MCP URL).
 
@@ -100,7 +102,8 @@ def build_agent_host(
     empty agent store; without it the host runs on those agents and the policy files alone.
     `outbound` (default: the platform's, from settings) guards every connection the host opens for
     tenants: their LLM providers and the MCP servers registered through the admin API. `events`
-    publishes a server's circuit opening to the tenant whose call opened it.
+    publishes a server's circuit opening to the tenant whose call opened it. `questions` gives each
+    tenant's own questions per agent, quoted where the user is told what the assistants do.
     """
     if outbound is None:
         outbound = OutboundGuard.from_settings(settings)
@@ -159,4 +162,5 @@ def build_agent_host(
             call_timeout_seconds=settings.host_call_timeout_seconds,
             refresh_policies=stores is not None,
         ),
+        questions=questions,
     )

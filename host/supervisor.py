@@ -8,7 +8,9 @@ A short message that reads as the continuation of the previous turn stays with t
 (a follow-up). A message with several clear requests for different agents is answered part by
 part, each by its agent (`host.intents`). Small talk (a greeting, thanks, "what can you do?") is
 answered without routing. When no agent is chosen the user gets the router's clarifying question,
-in their language, naming only agents they may use.
+in their language, naming only agents they may use; where the reply says what the assistants do,
+each one's example is the tenant's own suggested question when it has set some (an agent's own
+examples serve every tenant, so they name no tenant's records).
 
 Routing itself runs on the shared, batched routers of `host.router_pool`.
 """
@@ -17,8 +19,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from host.agents import AgentConfig, AgentRegistry
 from host.authorizer import Authorizer
@@ -61,15 +64,33 @@ class Routing:
         return Routing(None, timed, self.message_embedding)
 
 
+class SuggestedQuestions(Protocol):
+    """A tenant's own questions per agent (set by its admins), quoted as the agents' examples."""
+
+    async def of_tenant(self, tenant_id: str) -> dict[str, list[str]]: ...
+
+
+class NoSuggestedQuestions:
+    """No tenant sets questions: the agents' own examples are quoted."""
+
+    async def of_tenant(self, tenant_id: str) -> dict[str, list[str]]:
+        return {}
+
+
 class Supervisor:
     """Chooses the agent of each turn, over the agents visible to the caller's tenant."""
 
     def __init__(
-        self, authorizer: Authorizer, catalog: ToolCatalog, routers: RouterPool | None = None
+        self,
+        authorizer: Authorizer,
+        catalog: ToolCatalog,
+        routers: RouterPool | None = None,
+        questions: SuggestedQuestions | None = None,
     ) -> None:
         self._authorizer = authorizer
         self._catalog = catalog
         self._routers = routers or RouterPool()
+        self._questions: SuggestedQuestions = questions or NoSuggestedQuestions()
 
     # -- choosing ----------------------------------------------------------------------------
 
@@ -236,32 +257,32 @@ class Supervisor:
                 return True
         return False
 
-    def without_agent(
+    async def without_agent(
         self, registry: AgentRegistry, turn: TurnInput, event: RouteEvent, language: Language
     ) -> tuple[str, Outcome]:
         """What the user is told when no agent answers, and that turn's outcome."""
-        enabled = {
-            agent.name: agent for agent in self._authorizer.agents_for(registry, turn.caller.tenant_id)
-        }
+        tenant_id = turn.caller.tenant_id
+        enabled = {agent.name: agent for agent in self._authorizer.agents_for(registry, tenant_id)}
         if event.reason == "agent_not_enabled":
             name = event.candidates[0]["agent"] if event.candidates else "?"
             known = registry.get(name, turn.caller.tenant_id)
             wanted = known.title(language) if known else name
             offered = ", ".join(enabled[name].title(language) for name in sorted(enabled)) or "-"
             return reply(language, "agent_not_enabled", agent=wanted, offered=offered), "unavailable"
+        questions = await self._questions.of_tenant(tenant_id)
         if event.reason in {"other_agent", "outside_agent"}:
-            return _not_for_requested(registry, turn, event, language), "clarify"
+            return _not_for_requested(registry, turn, event, language, questions), "clarify"
         if event.reason == "no_agents" or not enabled:
             return reply(language, "no_agents"), "clarify"
         if event.reason in SMALL_TALK:
-            offered = _offered([enabled[name] for name in sorted(enabled)], language)
+            offered = _offered([enabled[name] for name in sorted(enabled)], language, questions)
             return reply(language, cast(SmallTalk, event.reason), capabilities=offered), "clarify"
         named = [c["agent"] for c in event.candidates if c["agent"] in enabled][:3]
         if event.reason == "low_confidence":
             # Nothing fits well: say what the assistants do (best candidates first), with an
             # example in the user's language, rather than guess between two of them.
             ordered = named + sorted(name for name in enabled if name not in named)
-            offered = _offered([enabled[name] for name in ordered], language)
+            offered = _offered([enabled[name] for name in ordered], language, questions)
             return reply(language, "out_of_scope", capabilities=offered), "clarify"
         if event.reason == "empty" or not named:
             named = sorted(enabled)
@@ -270,7 +291,11 @@ class Supervisor:
 
 
 def _not_for_requested(
-    registry: AgentRegistry, turn: TurnInput, event: RouteEvent, language: Language
+    registry: AgentRegistry,
+    turn: TurnInput,
+    event: RouteEvent,
+    language: Language,
+    questions: Mapping[str, list[str]],
 ) -> str:
     """Why the agent the caller chose does not answer: another one does, or none of this kind."""
     tenant_id = turn.caller.tenant_id
@@ -280,7 +305,7 @@ def _not_for_requested(
     if event.reason == "other_agent":
         other = registry.get(event.candidates[0]["agent"], tenant_id)
         return reply(language, "other_agent", agent=title, other=other.title(language) if other else "?")
-    example = _example_in(agent, language) if agent else None
+    example = _example_in(agent, language, questions) if agent else None
     if example is None:
         return reply(language, "outside_agent", agent=title)
     return reply(language, "outside_agent_example", agent=title, example=example)
@@ -294,11 +319,18 @@ def _remembered(turn: TurnInput) -> list[str]:
     ]
 
 
-def _offered(agents: list[AgentConfig], language: Language) -> str:
+def _offered(agents: list[AgentConfig], language: Language, questions: Mapping[str, list[str]]) -> str:
     """What the assistants do, one line each: its title and an example in `language`."""
-    return capabilities([(agent.title(language), _example_in(agent, language)) for agent in agents], language)
+    return capabilities(
+        [(agent.title(language), _example_in(agent, language, questions)) for agent in agents], language
+    )
 
 
-def _example_in(agent: AgentConfig, language: Language) -> str | None:
-    """The agent's first example written in `language`, if it has one."""
-    return next((text for text in agent.examples if detect_language(text) == language), None)
+def _example_in(agent: AgentConfig, language: Language, questions: Mapping[str, list[str]]) -> str | None:
+    """The tenant's first question for the agent written in `language`, else the agent's first
+    example in it, if either has one."""
+    for texts in (questions.get(agent.name) or [], agent.examples):
+        example = next((text for text in texts if detect_language(text) == language), None)
+        if example is not None:
+            return example
+    return None

@@ -99,3 +99,53 @@ def test_questions_are_set_only_by_the_tenant_s_admins_for_agents_it_has(mesh: M
     assert (as_other_admin.status_code, as_user.status_code, unknown.status_code) == (403, 403, 404)
     assert too_many.status_code == 400 and blank.status_code == 400
     assert agents_seen(mesh, "acme")["shipment"]["suggestions"] == DEMO_SUGGESTIONS["acme"]["shipment"]
+
+
+ACME_DEBT_EN, ACME_DEBT_VI = (
+    "What is the debt for customer MST 3428557611?",
+    "Công nợ của khách hàng có MST 3428557611 là bao nhiêu?",
+)
+MADE_UP_CODE = "0123456789"  # in the debt agent's own examples, for no tenant's customer
+
+
+@pytest.mark.parametrize(
+    ("message", "example"),
+    [
+        ("What can you do?", ACME_DEBT_EN),
+        ("Bạn làm được gì?", ACME_DEBT_VI),
+        ("Ban lam duoc gi?", ACME_DEBT_VI),
+        ("Book me a flight to Da Nang", ACME_DEBT_EN),
+        ("Đặt vé máy bay đi Đà Nẵng", ACME_DEBT_VI),
+    ],
+)
+def test_what_the_assistants_do_is_told_with_the_tenant_s_own_questions(
+    mesh: Mesh, message: str, example: str
+) -> None:
+    answer = mesh.chat(message, user="newcomer").json()
+    assert answer["outcome"] == "clarify" and example in answer["answer"], answer
+    assert MADE_UP_CODE not in answer["answer"]
+
+
+def test_a_chosen_assistant_declines_with_one_of_the_tenant_s_questions(mesh: Mesh) -> None:
+    english = mesh.chat("Book me a flight to Da Nang", agent="debt", user="newcomer").json()
+    assert english["outcome"] == "clarify" and ACME_DEBT_EN in english["answer"], english
+    vietnamese = mesh.chat("Dat ve may bay di Da Nang", agent="debt", user="newcomer").json()
+    assert ACME_DEBT_VI in vietnamese["answer"], vietnamese
+
+
+def test_each_tenant_is_told_its_own_questions(mesh: Mesh) -> None:
+    answer = mesh.chat("What can you do?", tenant="globex", user="newcomer").json()["answer"]
+    assert "0156756353" in answer and "3428557611" not in answer, answer
+
+
+def test_an_agent_without_the_tenant_s_questions_is_quoted_by_its_examples_until_some_are_set(
+    mesh: Mesh, knowledge_suggestions: str
+) -> None:
+    before = mesh.chat("What can you do?", user="newcomer").json()["answer"]
+    assert "What is our return policy?" in before
+    own = ["How long is the warranty on a compressor?", "Máy nén được bảo hành bao lâu?"]
+    httpx.put(
+        knowledge_suggestions, json={"questions": own}, headers=admin(mesh, "acme"), timeout=30
+    ).raise_for_status()
+    assert own[0] in mesh.chat("What can you do?", user="newcomer").json()["answer"]
+    assert own[1] in mesh.chat("Bạn giúp được gì?", user="newcomer").json()["answer"]

@@ -97,7 +97,7 @@ async def explain_routing(request: Request) -> Response:
     ]
     answer = None
     if routing.agent is None:
-        answer, _ = host.supervisor.without_agent(registry, turn, event, turn.user_language())
+        answer, _ = await host.supervisor.without_agent(registry, turn, event, turn.user_language())
     return EXPLAIN.reply(
         RoutingExplanation(
             agent=event.agent,
