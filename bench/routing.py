@@ -238,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--all-folds", action="store_true", help="hold out every fold in turn and pool them")
     args = parser.parse_args(argv)
+    if args.all_folds and args.folds < 2:
+        parser.error("--all-folds needs --folds of at least 2")
     if not 1 <= args.examples_per_intent <= 10:
         parser.error("--examples-per-intent must be between 1 and 10 (the benchmark's rule)")
     torch.set_num_threads(args.threads)

@@ -9,8 +9,8 @@ other MCP features of `/mcp` (resources, prompts, completions) are `host.server_
 Per turn the host does little beyond the model's and the tools' own time: one cached read of the
 configuration versions (`host.config_sync`), routing over a router built once per agent set,
 policy decisions from compiled in-process policies, tools from the cached catalog, and audit
-events queued for a background writer. Its collaborators are built once, in
-`host.composition`.
+events queued for a background writer; a turn no agent answers may read the tenant's suggested
+questions, to quote them. Its collaborators are built once, in `host.composition`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from host.response_redaction import ResponseRedaction
 from host.routing import MessageEmbedding
 from host.server_features import ServerFeatures
 from host.steps import Approval
-from host.supervisor import SuggestedQuestions, Supervisor
+from host.supervisor import GivenQuestions, SuggestedQuestions, Supervisor
 from host.turn import LANGUAGE_KEY, TurnInput
 from policies.loader import PolicySet
 
@@ -88,7 +88,8 @@ class AgentHost:
         self.approvals: Approvals = approvals or NoApprovals()
         self._episodes: Episodes = episodes or NoEpisodes()
         self._options = options or HostOptions()
-        self.supervisor = Supervisor(authorizer, tools.catalog, questions=questions)
+        self.supervisor = Supervisor(authorizer, tools.catalog)
+        self.questions: SuggestedQuestions = questions or GivenQuestions()
         self._calls = DirectCalls(
             config=config,
             pool=tools.pool,
@@ -279,7 +280,11 @@ class AgentHost:
             return
         if routing.agent is None:
             answer, outcome = await self.supervisor.without_agent(
-                self.config.registry, turn, routing.event, language
+                self.config.registry,
+                turn,
+                routing.event,
+                language,
+                _RecordedQuestions(self.questions, recorder),
             )
             yield FinalEvent(agent=None, answer=answer, outcome=outcome)
             return
@@ -395,3 +400,16 @@ def _asking(
         rank_by=message,
         embedding=embedding,
     )
+
+
+class _RecordedQuestions:
+    """The tenant's suggested questions, told to the turn's episode when read (a replay quotes them)."""
+
+    def __init__(self, source: SuggestedQuestions, recorder: TurnRecorder) -> None:
+        self._source = source
+        self._recorder = recorder
+
+    async def of_tenant(self, tenant_id: str) -> dict[str, list[str]]:
+        questions = await self._source.of_tenant(tenant_id)
+        self._recorder.read_questions(questions)
+        return questions

@@ -68,6 +68,10 @@ class Episode(BaseModel):
     tools: list[ToolSpec] = Field(
         default_factory=list, description="every tool the turn could have been offered"
     )
+    questions: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="the tenant's suggested questions by agent, when the turn quoted them",
+    )
     model: str | None = None
     model_steps: list[ModelResponse] = Field(default_factory=list)
     tool_calls: list[RecordedToolCall] = Field(default_factory=list)
@@ -83,6 +87,8 @@ class TurnRecorder(Protocol):
     def offered(self, tools: list[ToolSpec]) -> None: ...
 
     def used_model(self, name: str) -> None: ...
+
+    def read_questions(self, questions: dict[str, list[str]]) -> None: ...
 
     def model_step(self, response: ModelResponse) -> None: ...
 
@@ -109,6 +115,9 @@ class EpisodeRecorder:
 
     def used_model(self, name: str) -> None:
         self.episode.model = name
+
+    def read_questions(self, questions: dict[str, list[str]]) -> None:
+        self.episode.questions = questions
 
     def model_step(self, response: ModelResponse) -> None:
         self.episode.model_steps.append(response)
@@ -141,6 +150,9 @@ class _Unrecorded:
         return None
 
     def used_model(self, name: str) -> None:
+        return None
+
+    def read_questions(self, questions: dict[str, list[str]]) -> None:
         return None
 
     def model_step(self, response: ModelResponse) -> None:

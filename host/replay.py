@@ -39,6 +39,7 @@ from host.mcp_pool import McpPool
 from host.models.base import Model, ModelError, ModelRequest, ModelResponse, TextDelta
 from host.models.local import PLANNER_NAME
 from host.models.registry import ModelRegistry
+from host.supervisor import GivenQuestions
 from host.turn import TurnInput
 from policies.loader import PolicySet
 from policies.model import TenantPolicy
@@ -219,6 +220,7 @@ async def replay(episode: Episode) -> tuple[list[TurnEvent], list[Divergence]]:
         authorizer=Authorizer(policies, NoAuditTrail()),
         models=models,
         approvals=approvals,
+        questions=GivenQuestions(episode.questions),
     )
     try:
         turn = TurnInput.model_validate(episode.input.model_dump())

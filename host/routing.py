@@ -98,9 +98,10 @@ class RouteDecision(BaseModel):
 class RouterSettings(BaseModel):
     """Weights, calibration curve and decision thresholds.
 
-    The defaults were calibrated by `bench/routing.py` on the CLINC150 training split (see
-    bench/README.md); `host.routing_calibration.calibrate` refits `semantic_background`,
-    `score_slope`, `score_offset`, `threshold` and `margin` for another set of agents.
+    The defaults were calibrated by `bench/routing.py --density-weight 0 --recall-confidence 0` on
+    the CLINC150 training split (see bench/README.md); `host.routing_calibration.calibrate` refits
+    `semantic_background`, `score_slope`, `score_offset`, `threshold` and `margin` for another set
+    of agents.
 
     - `threshold`: the calibrated score (0..1) below which the router asks instead of routing.
     - `margin`: when the runner-up is within this of the best, the router asks which one was
@@ -147,7 +148,7 @@ class RouterSettings(BaseModel):
     vietnamese_lexical_weight: float = Field(default=0.5, ge=0, le=1)
     lexical_alone_weight: float = Field(default=0.55, ge=0, le=1)
     semantic_background: float = Field(default=0.2777, ge=-1, le=1)
-    density_weight: float = Field(default=0.0, ge=0)
+    density_weight: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     density_neighbours: int = Field(default=5, ge=1)
     density_min_examples: int = Field(default=20, ge=2)
     part_lexical_evidence: float = Field(default=0.5, ge=0, le=1)
@@ -239,10 +240,7 @@ class Router:
         clone = object.__new__(Router)
         clone.__dict__.update(self.__dict__)
         clone.settings = settings
-        if (settings.density_neighbours, settings.density_min_examples) != (
-            self.settings.density_neighbours,
-            self.settings.density_min_examples,
-        ):
+        if _density_inputs(settings) != _density_inputs(self.settings):
             clone._density = clone._example_density()
         return clone
 
@@ -290,12 +288,17 @@ class Router:
         return Evidence(raw=raw, lexical=lexical, neighbours=neighbours, vectors=vectors)
 
     def _example_density(self) -> np.ndarray:
-        """Each example's local density above the average (0 where its pool is too small to measure).
+        """Each example's local density above the average of its language's (0 where its pool is
+        too small to measure, and everywhere when the density weight is 0).
 
         Density is the mean similarity to the `density_neighbours` nearest other examples of the
-        same agent in the same language: the pools `_neighbours` compares a message with.
+        same agent in the same language: the pools `_neighbours` compares a message with. Averages
+        are per language because the encoder finds Vietnamese sentences alike far more than English
+        ones: one average would raise every English example and lower every Vietnamese one.
         """
         settings = self.settings
+        if settings.density_weight == 0:
+            return np.zeros(len(self._examples))
         density = np.full(len(self._examples), np.nan)
         for span in self._example_slices:
             for language in (False, True):
@@ -307,10 +310,12 @@ class Router:
                 np.fill_diagonal(similarity, -np.inf)
                 k = min(settings.density_neighbours, len(members) - 1)
                 density[members] = (-np.sort(-similarity, axis=1)[:, :k]).mean(axis=1)
-        measured = ~np.isnan(density)
-        if not measured.any():
-            return np.zeros(len(self._examples))
-        return np.where(measured, density - density[measured].mean(), 0.0)
+        centred = np.zeros(len(self._examples))
+        for language in (False, True):
+            rows = ~np.isnan(density) & (self._example_vietnamese == language)
+            if rows.any():
+                centred[rows] = density[rows] - density[rows].mean()
+        return centred
 
     def _neighbours(self, vectors: np.ndarray, vietnamese: np.ndarray) -> np.ndarray:
         """Per-agent similarity to the nearest examples, re-based for Vietnamese messages.
@@ -444,6 +449,11 @@ def _clarification(
         question=question,
         unclear_parts=list(unclear),
     )
+
+
+def _density_inputs(settings: RouterSettings) -> tuple[bool, int, int]:
+    """The settings an agent set's example densities depend on (the weight applies per message)."""
+    return settings.density_weight > 0, settings.density_neighbours, settings.density_min_examples
 
 
 def _flatten(groups: Sequence[Sequence[str]]) -> list[str]:

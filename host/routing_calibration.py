@@ -42,6 +42,15 @@ def calibrate(
         raise ValueError("calibration needs both in-scope and out-of-scope messages")
     if not 0.0 < target_oos_recall <= 1.0:
         raise ValueError(f"target_oos_recall must be in (0, 1], got {target_oos_recall}")
+    if not (math.isfinite(recall_confidence) and recall_confidence >= 0):
+        raise ValueError(f"recall_confidence must be a finite number >= 0, got {recall_confidence}")
+    best_bound = _recall_lower_bound(len(out_of_scope), len(out_of_scope), recall_confidence)
+    if best_bound < target_oos_recall:
+        raise ValueError(
+            f"{len(out_of_scope)} out-of-scope messages cannot show a recall of {target_oos_recall} with"
+            f" recall_confidence {recall_confidence}: even all of them caught bound it at {best_bound:.3f};"
+            " give more messages or a lower recall_confidence"
+        )
     names = router.names
     unknown = sorted({agent for _, agent in in_scope} - set(names))
     if unknown:

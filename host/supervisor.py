@@ -70,11 +70,15 @@ class SuggestedQuestions(Protocol):
     async def of_tenant(self, tenant_id: str) -> dict[str, list[str]]: ...
 
 
-class NoSuggestedQuestions:
-    """No tenant sets questions: the agents' own examples are quoted."""
+class GivenQuestions:
+    """The same questions for any tenant (none: the agents' own examples are quoted); a replay
+    gives the ones its episode recorded."""
+
+    def __init__(self, by_agent: Mapping[str, list[str]] | None = None) -> None:
+        self._by_agent = dict(by_agent or {})
 
     async def of_tenant(self, tenant_id: str) -> dict[str, list[str]]:
-        return {}
+        return dict(self._by_agent)
 
 
 class Supervisor:
@@ -85,12 +89,10 @@ class Supervisor:
         authorizer: Authorizer,
         catalog: ToolCatalog,
         routers: RouterPool | None = None,
-        questions: SuggestedQuestions | None = None,
     ) -> None:
         self._authorizer = authorizer
         self._catalog = catalog
         self._routers = routers or RouterPool()
-        self._questions: SuggestedQuestions = questions or NoSuggestedQuestions()
 
     # -- choosing ----------------------------------------------------------------------------
 
@@ -258,9 +260,15 @@ class Supervisor:
         return False
 
     async def without_agent(
-        self, registry: AgentRegistry, turn: TurnInput, event: RouteEvent, language: Language
+        self,
+        registry: AgentRegistry,
+        turn: TurnInput,
+        event: RouteEvent,
+        language: Language,
+        questions: SuggestedQuestions,
     ) -> tuple[str, Outcome]:
-        """What the user is told when no agent answers, and that turn's outcome."""
+        """What the user is told when no agent answers, and that turn's outcome. Where it says what
+        the assistants do, their examples are the tenant's `questions` (read only then)."""
         tenant_id = turn.caller.tenant_id
         enabled = {agent.name: agent for agent in self._authorizer.agents_for(registry, tenant_id)}
         if event.reason == "agent_not_enabled":
@@ -269,20 +277,24 @@ class Supervisor:
             wanted = known.title(language) if known else name
             offered = ", ".join(enabled[name].title(language) for name in sorted(enabled)) or "-"
             return reply(language, "agent_not_enabled", agent=wanted, offered=offered), "unavailable"
-        questions = await self._questions.of_tenant(tenant_id)
-        if event.reason in {"other_agent", "outside_agent"}:
-            return _not_for_requested(registry, turn, event, language, questions), "clarify"
+        if event.reason == "other_agent":
+            return _not_for_requested(registry, turn, event, language, {}), "clarify"
+        if event.reason == "outside_agent":
+            own = await questions.of_tenant(tenant_id)
+            return _not_for_requested(registry, turn, event, language, own), "clarify"
         if event.reason == "no_agents" or not enabled:
             return reply(language, "no_agents"), "clarify"
         if event.reason in SMALL_TALK:
-            offered = _offered([enabled[name] for name in sorted(enabled)], language, questions)
+            own = await questions.of_tenant(tenant_id)
+            offered = _offered([enabled[name] for name in sorted(enabled)], language, own)
             return reply(language, cast(SmallTalk, event.reason), capabilities=offered), "clarify"
         named = [c["agent"] for c in event.candidates if c["agent"] in enabled][:3]
         if event.reason == "low_confidence":
             # Nothing fits well: say what the assistants do (best candidates first), with an
             # example in the user's language, rather than guess between two of them.
             ordered = named + sorted(name for name in enabled if name not in named)
-            offered = _offered([enabled[name] for name in ordered], language, questions)
+            own = await questions.of_tenant(tenant_id)
+            offered = _offered([enabled[name] for name in ordered], language, own)
             return reply(language, "out_of_scope", capabilities=offered), "clarify"
         if event.reason == "empty" or not named:
             named = sorted(enabled)

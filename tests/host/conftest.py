@@ -33,6 +33,7 @@ from host.executor import ToolExecutor
 from host.loop import LoopLimits
 from host.mcp_pool import McpPool
 from host.models.registry import ModelRegistry
+from host.supervisor import SuggestedQuestions
 from host.tokens import MeshTokenIssuer
 from policies.loader import PolicySet
 from policies.model import TenantPolicy
@@ -149,6 +150,7 @@ def make_host(
     llm_tool_limit: int = 5,
     budget: Budget | None = None,
     events: EventPublisher | None = None,
+    questions: SuggestedQuestions | None = None,
 ) -> tuple[AgentHost, HostParts]:
     """An `AgentHost` over `servers` with explicit agents and policies (and the database, if given).
 
@@ -197,6 +199,7 @@ def make_host(
         options=HostOptions(
             limits=limits, call_timeout_seconds=call_timeout_seconds, llm_tool_limit=llm_tool_limit
         ),
+        questions=questions,
     )
     return host, HostParts(pool=pool, catalog=catalog, executor=executor, issuer=issuer)
 

@@ -19,6 +19,7 @@ from host.models.base import Model, ModelRequest, ModelResponse, TextDelta, Tool
 from host.models.local import LocalPlanner
 from host.models.registry import ModelRegistry
 from host.replay import replay
+from host.supervisor import GivenQuestions
 from host.turn import TurnInput
 from tests.host.conftest import (
     ACME,
@@ -75,6 +76,28 @@ async def test_a_recorded_turn_replays_without_divergence(
     assert divergences == []
     assert events[-1].answer == "Customer 789 owes 6,789,000 VND."
     assert len(probe.state.calls) == calls_before  # replay never calls a real tool
+
+
+async def test_a_turn_quoting_the_tenant_s_questions_replays_the_ones_it_quoted(
+    shared_settings: Settings, probe: ProbeThread, tmp_path: Path
+) -> None:
+    own = {"accounts": ["How much does customer 3428557611 owe?"]}
+    host, _ = make_host(
+        shared_settings,
+        {"probe": probe.url},
+        agents=[PROBE_AGENT, VISITS_AGENT],
+        policy_set=POLICY,
+        episodes=EpisodeStore(tmp_path),
+        questions=GivenQuestions(own),
+    )
+    async with running(host):
+        events = await collect(host.run_turn(TurnInput(caller=ACME, message="What can you do?")))
+    assert own["accounts"][0] in events[-1].answer
+    [path] = await anyio.to_thread.run_sync(lambda: list(tmp_path.rglob("*.json")))
+    episode = read_episode(path)
+    assert episode.questions == own
+    _, divergences = await replay(episode)
+    assert divergences == []
 
 
 async def test_a_changed_answer_composition_is_flagged(

@@ -424,6 +424,38 @@ class TestExampleDensity:
         assert adjusted[0] < plain[0]
         assert adjusted[1] > plain[1]
 
+    def test_turning_the_weight_on_for_a_built_router_measures_the_densities(self) -> None:
+        examples = [*(f"crowded {n}" for n in range(20)), *(f"lone {n}" for n in range(5))]
+        agents = [AgentProfile(name="desk", description="desk", examples=examples)]
+        plain = Router(agents, settings=RouterSettings(density_weight=0.0), encoder=self.encoder)
+        switched = plain.with_settings(RouterSettings(density_weight=0.5))
+        messages = ["near the crowd", "near a lone one"]
+        assert np.allclose(
+            switched.evidence(messages).neighbours, self.neighbours(examples, density_weight=0.5)[:, None]
+        )
+
+    def test_an_english_message_is_not_moved_by_another_agent_s_vietnamese_examples(self) -> None:
+        # The encoder finds Vietnamese sentences alike: a dense Vietnamese pool must not shift the
+        # English examples' average density.
+        english = [*(f"crowded {n}" for n in range(20)), *(f"lone {n}" for n in range(5))]
+        vietnamese = {f"đơn hàng số {n}": self.axis(29) + 0.05 * self.axis(n) for n in range(25)}
+        vectors = {**self.vectors(), **vietnamese, "kho": self.axis(28)}
+
+        def encoder(texts: Sequence[str]) -> np.ndarray:
+            return np.array([vectors[text] for text in texts])
+
+        desk = AgentProfile(name="desk", description="desk", examples=english)
+        alone = Router([desk, AgentProfile(name="kho", description="kho", examples=["kho"])], encoder=encoder)
+        beside = Router(
+            [desk, AgentProfile(name="kho", description="kho", examples=list(vietnamese))], encoder=encoder
+        )
+        settings = RouterSettings(density_weight=0.5)
+        messages = ["near the crowd", "near a lone one"]
+        assert np.allclose(
+            alone.with_settings(settings).evidence(messages).neighbours[:, 0],
+            beside.with_settings(settings).evidence(messages).neighbours[:, 0],
+        )
+
     def test_a_handful_of_examples_is_not_adjusted(self) -> None:
         # Below `density_min_examples` there is no neighbourhood to measure.
         examples = ["crowded 0", "crowded 1", "crowded 2", "lone 0", "lone 1"]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from host.routing import AgentProfile, Router
+from host.routing import AgentProfile, Router, RouterSettings
 from host.routing_calibration import calibrate
 from tests.host.test_routing import DEMO_AGENTS, ENGLISH, VIETNAMESE
 
@@ -97,3 +97,32 @@ class TestRecallWithEvidence:
         # Wilson lower bound of 0.64, one standard error down.
         assert clarified(confidence=0) == 3
         assert clarified(confidence=1) == 5
+
+    def test_a_score_that_rounds_up_to_the_threshold_is_still_below_it(self) -> None:
+        router = Router(
+            [
+                AgentProfile(name="lodging", description="lodging desk", examples=["lodging"]),
+                AgentProfile(name="parcel", description="parcel desk", examples=["parcel"]),
+            ],
+            encoder=self.encoder,
+        )
+        for message in self.OUT_OF_SCOPE:
+            score = float(router.settings.calibrated(router.evidence([message]).raw[0]).max())
+            if round(score, 4) > score:  # shown rounded up: put the threshold in between
+                threshold = (score + round(score, 4)) / 2
+                decision = router.with_settings(RouterSettings(threshold=threshold)).route(message)
+                assert decision.clarify and decision.candidates[0].score >= threshold
+                return
+        pytest.fail("no score here rounds up; the test needs other messages")
+
+    @pytest.mark.parametrize("confidence", [float("nan"), -1.0, float("inf")])
+    def test_the_recall_confidence_is_a_finite_number_of_standard_errors(self, confidence: float) -> None:
+        router = Router([AgentProfile(name="lodging", description="lodging desk")], encoder=self.encoder)
+        with pytest.raises(ValueError, match="recall_confidence must be"):
+            calibrate(router, self.IN_SCOPE, self.OUT_OF_SCOPE, recall_confidence=confidence)
+
+    def test_too_few_out_of_scope_messages_to_show_the_recall_are_refused(self) -> None:
+        router = Router([AgentProfile(name="lodging", description="lodging desk")], encoder=self.encoder)
+        # Six of six caught bounds the recall at 0.857 one standard error down.
+        with pytest.raises(ValueError, match=r"6 out-of-scope messages cannot show a recall of 0\.9"):
+            calibrate(router, self.IN_SCOPE, self.OUT_OF_SCOPE, target_oos_recall=0.9)

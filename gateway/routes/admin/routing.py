@@ -97,7 +97,9 @@ async def explain_routing(request: Request) -> Response:
     ]
     answer = None
     if routing.agent is None:
-        answer, _ = await host.supervisor.without_agent(registry, turn, event, turn.user_language())
+        answer, _ = await host.supervisor.without_agent(
+            registry, turn, event, turn.user_language(), host.questions
+        )
     return EXPLAIN.reply(
         RoutingExplanation(
             agent=event.agent,
