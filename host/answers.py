@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from host.language import Language
 from host.locale import fill_template, format_value
@@ -45,6 +45,19 @@ class Translation(BaseModel):
 
     def label(self, key: str) -> str:
         return self.labels.get(key) or key.replace("_", " ").strip().capitalize()
+
+
+def tool_titles(title: str | None, render: Mapping[str, Any]) -> dict[Language, str]:
+    """A tool's title (English unless its server translates it) and its translations' titles."""
+    titles: dict[Language, str] = {"en": title} if title else {}
+    for language in get_args(Language):
+        try:
+            translated = Translation.of(render, language).title
+        except ValidationError:
+            continue  # a server's malformed hint costs its title, not the tenant's tool list
+        if translated:
+            titles[language] = translated
+    return titles
 
 
 _PASSAGE_WORDING: dict[Language, tuple[str, str]] = {

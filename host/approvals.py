@@ -56,6 +56,9 @@ class PendingCall(BaseModel):
     arguments: dict[str, Any]
     reason: str = ""
     rule: str = Field(default="", description="the rule asking approval: `owner:tools.approve[pattern]`")
+    titles: dict[Language, str] = Field(
+        default_factory=dict, description="the tool's title per language, where its server gives one"
+    )
 
 
 class PendingApproval(BaseModel):

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from host.agents import AgentConfig
-from host.answers import Translation
+from host.answers import tool_titles
 from host.caller import Caller
 from host.catalog import ToolSpec, split_external_name
 from host.events import DeltaEvent, ErrorEvent, FinalEvent, Outcome, TurnEvent
@@ -103,11 +103,11 @@ class AgentLoop:
 
     def _actions(self, calls: Sequence[ToolCall], language: Language) -> str:
         """The calls' actions as the reader says them: the tool's title in the reader's language
-        ("tạo đơn hàng") when its translation has one, else its name."""
+        ("tạo đơn hàng", "Create order") when it has one there, else its name."""
         names = set()
         for call in calls:
             tool = self._tools.get(call.name)
-            title = Translation.of(tool.render, language).title if tool else None
+            title = tool_titles(tool.title, tool.render).get(language) if tool else None
             names.add(title or split_external_name(call.name)[1])
         return joined(sorted(names), language)
 

@@ -152,9 +152,9 @@ class Supervisor:
         Small talk is answered as such. A message the router confidently gives to another agent the
         caller may use, or one outside every agent's scope that none of this agent's tools takes as
         free text, is declined when the local planner runs the agent: it would call whichever of
-        its tools needs no argument ("Book me a flight" listed the overdue customers). A message
-        naming an identifier the agent's tools take stays with it, as does a short follow-up of its
-        own turn.
+        its tools needs no argument ("Book me a flight" listed the overdue customers). Otherwise a
+        message naming an identifier the agent's tools take stays with it (a bare one always), as
+        does a short follow-up of its own turn.
         """
         caller = turn.caller
         talk = small_talk(turn.message)
@@ -164,16 +164,18 @@ class Supervisor:
         decision = await self._routers.route(registry, caller.tenant_id, turn.message)
         if decision is None or decision.agent == agent.name or decision.parts:
             return Routing(agent, chosen, decision.embedding if decision else None)
-        if self._names_an_identifier(agent, turn, [turn.message]):
-            return Routing(agent, chosen, decision.embedding)
         scores = {candidate.agent: candidate.score for candidate in decision.candidates}
         own_score = scores.get(agent.name, 0.0)
         own = {"agent": agent.name, "score": own_score, "requested": True}
         other = decision.agent
+        # Naming an identifier the agent's tools take does not make a question its own: the
+        # shipment agent's order tool takes a tax code, and "What is the debt of MST …?" is
+        # still the debt agent's. A bare identifier says nothing of the agent, so it stays.
         if (
             other is not None
             and not decision.clarify
             and scores[other] - own_score > FOLLOW_UP_MARGIN
+            and not only_identifiers(turn.message)
             and self._authorizer.use_agent(caller, other).allowed
         ):
             event = RouteEvent(
@@ -183,6 +185,8 @@ class Supervisor:
                 candidates=[{"agent": other, "score": scores[other]}, own],
             )
             return Routing(agent, chosen, decision.embedding, declined=event)
+        if self._names_an_identifier(agent, turn, [turn.message]):
+            return Routing(agent, chosen, decision.embedding)
         if decision.reason == "low_confidence" and decision.candidates[0].agent != agent.name:
             # Its own short follow-up ("and his history?"), scoring close to the router's best guess.
             follow_up = (

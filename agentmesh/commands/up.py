@@ -9,8 +9,11 @@ on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import socket
+import sys
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -35,6 +38,18 @@ def register(
     parser.set_defaults(handler=handle)
 
 
+def _this_command() -> str:
+    """How another shell calls this command: `agentmesh` when PATH finds this one, else its path
+    (`make run` starts it from the project's virtual environment, which no other shell has on PATH)."""
+    invoked = Path(sys.argv[0])
+    if invoked.name != "agentmesh":
+        return "agentmesh"
+    found = shutil.which("agentmesh")
+    if found and Path(found).resolve() == invoked.resolve():
+        return "agentmesh"
+    return str(invoked.absolute())
+
+
 def _banner(settings: Settings, url: str, servers: dict[str, str]) -> str:
     from agentmesh.dev_tokens import issue_dev_token
 
@@ -57,7 +72,7 @@ def _banner(settings: Settings, url: str, servers: dict[str, str]) -> str:
         f"  globex user export GLOBEX_TOKEN={globex}",
         "",
         "Try:",
-        '  agentmesh chat --tenant acme "What is the debt for customer MST 3428557611?"',
+        f'  {_this_command()} chat --tenant acme "What is the debt for customer MST 3428557611?"',
         f'  curl -s {url}/api/acme/chat -H "Authorization: Bearer $ACME_TOKEN" '
         "-H 'Content-Type: application/json' -d '{\"message\": \"What is our return policy?\"}'",
         "",

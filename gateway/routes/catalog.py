@@ -9,9 +9,9 @@ definition are not listed.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,8 +20,7 @@ from gateway.openapi import Operation
 from gateway.routes.chat import TENANT_PATH
 from gateway.state import GatewayState
 from host.agents import AgentDisplay
-from host.answers import Translation
-from host.catalog import ToolSpec
+from host.answers import tool_titles
 from host.language import Language
 from mcp_servers.common.results import OutputFormat
 
@@ -130,7 +129,7 @@ async def list_tools(request: Request) -> Response:
                 server=tool.server,
                 name=tool.name,
                 qualified_name=tool.qualified_name,
-                titles=_titles(tool),
+                titles=tool_titles(tool.title, tool.render),
                 description=tool.description,
                 input_schema=tool.input_schema,
                 read_only=tool.read_only,
@@ -143,16 +142,3 @@ async def list_tools(request: Request) -> Response:
 
 
 operations = [AGENTS.bind(list_agents), TOOLS.bind(list_tools)]
-
-
-def _titles(tool: ToolSpec) -> dict[Language, str]:
-    """The tool's title (English unless its server translates it) and its translations' titles."""
-    titles: dict[Language, str] = {"en": tool.title} if tool.title else {}
-    for language in get_args(Language):
-        try:
-            translated = Translation.of(tool.render, language).title
-        except ValidationError:
-            continue  # a server's malformed hint costs its title, not the tenant's tool list
-        if translated:
-            titles[language] = translated
-    return titles

@@ -332,7 +332,7 @@ def _failure(result: Message, request: ModelRequest) -> ModelResponse:
     says = _SAYS[request.language]
     code = result.error_code
     if code in _NO_RECORD:
-        values = ", ".join(str(value) for value in _arguments_of(result, request.messages).values()) or "?"
+        values = ", ".join(_looked_up(_arguments_of(result, request.messages))) or "?"
         return ModelResponse(text=says["no_record"].format(values=values), ending="not_found")
     if code == "rejected":
         return ModelResponse(text=says["rejected"], ending="denied")
@@ -341,6 +341,28 @@ def _failure(result: Message, request: ModelRequest) -> ModelResponse:
     if code in _UNREACHABLE:
         return ModelResponse(text=says["unreachable"], ending="unavailable")
     return ModelResponse(text=says["tool_failed"].format(reason=result.content), ending="unavailable")
+
+
+def _looked_up(arguments: Mapping[str, Any]) -> list[str]:
+    """What a call looked up, as the user wrote it: its plain values, and the text inside its lists
+    and objects (an order's SKUs, not a Python rendering of its lines or their quantities)."""
+    found: list[str] = []
+
+    def visit(value: Any, nested: bool) -> None:
+        if isinstance(value, Mapping):
+            for item in value.values():
+                visit(item, True)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item, True)
+        elif isinstance(value, str) or not nested:
+            text = str(value)
+            if text not in found:
+                found.append(text)
+
+    for value in arguments.values():
+        visit(value, False)
+    return found
 
 
 def _arguments_of(result: Message, messages: Sequence[Message]) -> dict[str, Any]:

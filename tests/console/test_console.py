@@ -393,6 +393,7 @@ def test_an_order_waits_for_approval_and_completes_live_when_an_admin_approves(
     admin_page(admin, "approvals")
     pending = admin.find(f"article.approval[data-approval='{approval_id}']")
     assert "erp:create_order" in pending.text and "ACM-0001" in pending.text
+    assert pending.find_element("css selector", ".call-title .tool-title").text == "Create order"
     why = pending.find_element("css selector", "[data-rule='base:tools.approve[erp:create_order]']").text
     assert why == (
         "Waits for a person's approval under the rule “erp:create_order” of the platform's base policy."

@@ -131,3 +131,20 @@ def test_a_message_naming_another_tool_s_identifier_is_answered_by_that_tool(mes
     # An order lacking its count is asked about, not turned into the SKU's stock level.
     order = chosen(mesh, f"Order ACM-0001 for MST {ACME_MST}", agent="shipment")
     assert order["outcome"] == "needs_input" and tools_called(order) == [], order
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        f"What is the debt for customer MST {ACME_MST}?",
+        f"Công nợ của khách hàng có MST {ACME_MST} là bao nhiêu?",
+        f"Cong no cua khach hang co MST {ACME_MST} la bao nhieu?",
+    ],
+)
+def test_an_identifier_the_chosen_assistant_s_tools_take_does_not_make_the_question_its_own(
+    mesh: Mesh, question: str
+) -> None:
+    # The shipment assistant's order tool takes a tax code; a debt question is still the debt one's.
+    answer = chosen(mesh, question, agent="shipment")
+    assert answer["outcome"] == "clarify" and tools_called(answer) == [], answer
+    assert "Customer debt" in answer["answer"] or "Công nợ khách hàng" in answer["answer"], answer

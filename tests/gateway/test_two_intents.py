@@ -117,7 +117,7 @@ def test_a_part_that_needs_approval_waits_while_the_other_is_answered(mesh: Mesh
     assert answer["outcome"] == "pending_approval" and answer["approval_id"]
     debt, waiting = answer["answer"].split("\n\n")
     assert debt == DEBT_EN
-    assert waiting == "create_order needs approval by an authorised person before it can run."
+    assert waiting == "Create order needs approval by an authorised person before it can run."
 
 
 def test_the_openai_api_streams_the_same_two_answers(mesh: Mesh) -> None:

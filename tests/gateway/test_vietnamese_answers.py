@@ -5,6 +5,7 @@ clarifications in Vietnamese. An English user keeps the English answers."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.gateway.mesh import Mesh, tools_called
@@ -79,7 +80,7 @@ def test_a_missing_tax_code_is_asked_for_in_vietnamese(mesh: Mesh) -> None:
     [
         (
             f"Create an order for MST {ACME_MST}: 2 units of ACM-0001",
-            "create_order needs approval by an authorised person before it can run.",
+            "Create order needs approval by an authorised person before it can run.",
         ),
         (
             f"Tạo đơn hàng cho MST {ACME_MST}: 2 cái ACM-0001",
@@ -214,6 +215,35 @@ def test_a_record_that_does_not_exist_is_not_found_in_the_reader_s_language(
 ) -> None:
     answer = ask(mesh, question)
     assert answer["outcome"] == "not_found" and answer["answer"] == said, answer
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        (
+            f"Tạo đơn hàng cho MST {ACME_MST}: 2 cái ACM-9999",
+            f"Tôi không tìm thấy dữ liệu nào khớp với {ACME_MST}, ACM-9999.",
+        ),
+        (
+            f"Create an order for MST {ACME_MST}: 2 units of ACM-9999",
+            f"I found no record matching {ACME_MST}, ACM-9999.",
+        ),
+    ],
+    ids=["vi", "en"],
+)
+def test_an_approved_order_for_an_unknown_item_says_what_it_looked_up(
+    mesh: Mesh, question: str, said: str
+) -> None:
+    paused = mesh.chat(question, user="orderer").json()
+    assert paused["outcome"] == "pending_approval", paused
+    approver = {"Authorization": f"Bearer {mesh.token('acme', 'ada', ['tenant_admin'])}"}
+    resumed = httpx.post(
+        f"{mesh.url}/api/admin/tenants/acme/approvals/{paused['approval_id']}/approve",
+        headers=approver,
+        timeout=30,
+    ).json()
+    # The order's lines are told by their SKUs, never as a Python list of dicts.
+    assert resumed["outcome"] == "not_found" and resumed["answer"] == said, resumed
 
 
 def test_a_bare_tax_code_is_answered_in_the_language_the_client_reads(mesh: Mesh) -> None:

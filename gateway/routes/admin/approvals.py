@@ -20,7 +20,9 @@ from gateway.admin_auth import TENANT_PATH, AdminAccess, tenant_admin
 from gateway.openapi import Operation
 from gateway.schemas import Step
 from gateway.turns import fold
+from host.answers import tool_titles
 from host.approvals import PendingApproval
+from host.catalog import ToolCatalog
 from host.usage import Usage
 
 APPROVAL_PATH: dict[str, dict[str, Any]] = {
@@ -86,7 +88,20 @@ REJECT = Operation(
 async def list_approvals(request: Request) -> Response:
     access = await tenant_admin(request)
     assert access.tenant_id is not None
-    return LIST.reply(ApprovalList(items=await access.state.host.pending_approvals(access.tenant_id)))
+    host = access.state.host
+    pending = await host.pending_approvals(access.tenant_id)
+    return LIST.reply(ApprovalList(items=[_titled(approval, host.catalog) for approval in pending]))
+
+
+def _titled(approval: PendingApproval, catalog: ToolCatalog) -> PendingApproval:
+    """The approval with each call's tool title, so an approver reads what the call does."""
+    calls = []
+    for call in approval.calls:
+        tool = catalog.find(call.server, call.tool)
+        if tool is not None and tool.visible_to(approval.tenant_id):
+            call = call.model_copy(update={"titles": tool_titles(tool.title, tool.render)})
+        calls.append(call)
+    return approval.model_copy(update={"calls": calls})
 
 
 async def _decide(access: AdminAccess, approval_id: str, approve: bool) -> ResumedTurn:

@@ -3,7 +3,7 @@
 
 import { adminPath, api } from "../../api.js";
 import { h, replace, toast } from "../../dom.js";
-import { agentTitle, formatDate, t, tOr } from "../../i18n.js";
+import { agentTitle, formatDate, language, t, tOr } from "../../i18n.js";
 import { jsonView } from "../../jsonview.js";
 import { markdown } from "../../markdown.js";
 import { busy, errorBox, notice, page } from "./common.js";
@@ -58,6 +58,18 @@ export async function approvalsPage(root, { tenant }) {
     titles = new Map();
   }
 
+  // What the call does in the reader's words (its tool's title there), then its name.
+  function callTitle(call) {
+    const name = `${call.server}:${call.tool}`;
+    const title = call.titles?.[language()];
+    return h(
+      "div",
+      { class: "call-title" },
+      title ? h("strong", { class: "tool-title" }, title.charAt(0).toUpperCase() + title.slice(1)) : null,
+      h("code", null, name),
+    );
+  }
+
   async function load() {
     let items;
     try {
@@ -87,7 +99,7 @@ export async function approvalsPage(root, { tenant }) {
             h("span", { class: "muted" }, ` · ${formatDate(approval.created_at)}`),
           ),
           approval.calls.map((call) =>
-            h("div", { class: "pending-call" }, h("code", null, `${call.server}:${call.tool}`), whyAsked(call), jsonView(call.arguments, { label: t("approvals.arguments"), openDepth: 8 })),
+            h("div", { class: "pending-call" }, callTitle(call), whyAsked(call), jsonView(call.arguments, { label: t("approvals.arguments"), openDepth: 8 })),
           ),
           h("div", { class: "actions" }, approveButton, rejectButton),
         );
