@@ -273,7 +273,13 @@ class LocalPlanner:
             and not composed.citations
             else composed.text
         )
-        return ModelResponse(text=text, data=data, render=render, citations=composed.citations)
+        return ModelResponse(
+            text=text,
+            data=data,
+            render=render,
+            citations=composed.citations,
+            ending="not_found" if _found_nothing(data, render) else "answered",
+        )
 
     def _answers(self, question: str, passages: Sequence[str], request: ModelRequest) -> bool:
         """Whether any retrieved passage is close enough to the question to answer it: similar
@@ -283,6 +289,12 @@ class LocalPlanner:
             score >= RELEVANCE_BAR and _names_what_is_asked(question, passage, request.language)
             for score, passage in zip(scores, passages, strict=True)
         )
+
+
+def _found_nothing(data: Mapping[str, Any], render: Mapping[str, Any]) -> bool:
+    """Whether the result is an empty list its tool says means nothing was found (a search)."""
+    rows = data.get(render.get("rows") or "")
+    return render.get("empty") == "not_found" and isinstance(rows, list) and not rows
 
 
 def _named_by(message: str, tools: Sequence[ToolSpec]) -> ToolCall | None:

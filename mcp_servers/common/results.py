@@ -51,12 +51,16 @@ def render_meta(
     rows: str | None = None,
     translations: Mapping[str, Mapping[str, Any]] | None = None,
     follow_up: FollowUp | None = None,
+    empty_is_not_found: bool = False,
 ) -> dict[str, Any]:
     """Tool `_meta` with renderer hints. `rows` names the list field a table is built from;
     `translations` the tool's wording per language (`{"vi": {"summary": ..., "labels": ...}}`),
     for a host answering a reader of that language; `follow_up` what a planner reads next from
-    the result (`FollowUp`)."""
+    the result (`FollowUp`); `empty_is_not_found`: no rows means nothing answers the question (a
+    search), not an answer of none (no overdue customers)."""
     hints: dict[str, Any] = {"format": output_format, "priority": priority}
+    if empty_is_not_found:
+        hints["empty"] = "not_found"
     for key, value in (
         ("fields", fields),
         ("sortable", sortable),

@@ -47,7 +47,17 @@ INSTRUCTIONS = (
     "provider. Only public addresses are fetched unless the tenant's network rules allow a host."
 )
 
-URL = Annotated[str, Field(min_length=1, max_length=2048, description="an absolute http:// or https:// URL")]
+URL = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description="an absolute http:// or https:// URL",
+        # Advertised, not enforced here: a planner reads a URL out of a message by this pattern,
+        # and the fetcher's own check gives the clearer refusal ("not an http:// or https:// URL").
+        json_schema_extra={"pattern": r"^https?://\S+$"},
+    ),
+]
 Query = Annotated[str, Field(min_length=1, max_length=400, description="words to search for")]
 TopK = Annotated[int, Field(ge=1, le=20, description="how many results to return (1-20)")]
 Depth = Annotated[int, Field(ge=0, le=3, description="how many links away from the start page to go (0-3)")]
@@ -128,7 +138,8 @@ def build_server(
     async def fetch_page(url: URL) -> Annotated[CallToolResult, FetchedPage]:
         """Fetch one web page (HTML, PDF or plain text) and return its readable text with a citation
         (URL, final URL after redirects, title, fetched-at). The page is added to this tenant's local
-        index. Private and internal addresses are refused unless the tenant's network rules allow the host."""
+        index. Private and internal addresses are refused unless the tenant's network rules allow the host.
+        Đọc trang web theo địa chỉ URL: lấy nội dung trang."""
         tenant_id = tenants.current().tenant_id
         page = await pages.fetch_page(fetcher, url, rules.network_rules_for(tenant_id))
         await index.add(tenant_id, page)
@@ -143,12 +154,14 @@ def build_server(
             "markdown_table",
             rows="hits",
             fields=["title", "url", "snippet", "score"],
+            empty_is_not_found=True,
             translations={
+                "en": {"summary": "Searching “{query}” in {indexed_pages} saved pages:"},
                 "vi": {
                     "title": "tìm trong các trang đã lưu",
                     "summary": "Tìm “{query}” trong {indexed_pages} trang đã lưu:",
                     "labels": _VIETNAMESE_LABELS,
-                }
+                },
             },
         ),
     )
@@ -191,11 +204,22 @@ def build_server(
             rows="hits",
             fields=["title", "url", "snippet"],
             priority=1,
+            empty_is_not_found=True,
             # Hits from a provider are read with fetch_page, so the answer quotes the pages.
             follow_up=FollowUp(
                 tool="fetch_page", argument="url", rows="hits", field="url", when={"source": "provider"}
             ),
             translations={
+                "en": {
+                    "summary": "Web results for “{query}” ({source}):",
+                    "values": {
+                        "provider": "from your web search provider",
+                        "local_index": (
+                            "no web search provider is configured for your organisation, "
+                            "so these are results from its saved pages"
+                        ),
+                    },
+                },
                 "vi": {
                     "title": "tìm kiếm trên mạng",
                     "summary": "Kết quả tìm kiếm cho “{query}” ({source}):",
@@ -207,7 +231,7 @@ def build_server(
                             "nên đây là kết quả trong các trang đã lưu"
                         ),
                     },
-                }
+                },
             },
         ),
     )

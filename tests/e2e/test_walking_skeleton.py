@@ -210,8 +210,8 @@ def test_a_reading_request_without_a_file_asks_for_one(mesh: Mesh, message: str,
 @pytest.mark.parametrize(
     ("message", "said"),
     [
-        ("Find information online about our competitor", "No web search provider is configured"),
-        ("Search the web for the latest VAT rules in Vietnam", "No web search provider is configured"),
+        ("Find information online about our competitor", "no web search provider is configured"),
+        ("Search the web for the latest VAT rules in Vietnam", "no web search provider is configured"),
         ("Tim tren mang gia thep moi nhat", "chưa cấu hình nhà cung cấp tìm kiếm web"),
         ("Tìm kiếm trên mạng về quy định thuế mới", "chưa cấu hình nhà cung cấp tìm kiếm web"),
     ],
@@ -221,6 +221,17 @@ def test_web_search_without_a_provider_says_so(mesh: Mesh, message: str, said: s
     assert body["agent"] == "search", body
     assert [s["tool"] for s in body["steps"] if s["type"] == "tool_call"] == ["web_search"]
     assert said in body["answer"], body["answer"]
+    # Nothing searched answers the question: the outcome says so.
+    assert body["outcome"] == "not_found", body
+
+
+@pytest.mark.parametrize(
+    "message", ["Fetch the page https://example.com/pricing", "Đọc trang web https://example.com"]
+)
+def test_a_message_naming_a_page_fetches_it(mesh: Mesh, message: str) -> None:
+    # The URL fills fetch_page: it is read, not searched for as words.
+    body = mesh.chat("acme", message).json()
+    assert [s["tool"] for s in body["steps"] if s["type"] == "tool_call"] == ["fetch_page"], body
 
 
 @pytest.mark.parametrize(
