@@ -69,6 +69,7 @@ _MORE_ROWS: dict[Language, str] = {
     "vi": "Còn {count} dòng không hiển thị.",
 }
 _ENTRIES: dict[Language, str] = {"en": "{count} entries.", "vi": "{count} mục."}
+_SHOWN: dict[Language, str] = {"en": "Showing {shown} of {count}.", "vi": "Hiển thị {shown} trên {count}."}
 _NO_ROWS: dict[Language, str] = {"en": "No results.", "vi": "Không có kết quả nào."}
 
 
@@ -285,6 +286,10 @@ def compose_answer(
         key, rows = row_lists[0]
         table_fields = fields if output_format == "markdown_table" else None
         parts.append(f"{words.label(key)}:\n\n" + markdown_table(rows, table_fields, language, words))
+        total = data.get("count")
+        if isinstance(total, int) and not isinstance(total, bool) and total > len(rows):
+            # The tool returned the first rows of more: say the list is not all of them.
+            parts.append(_SHOWN[language].format(shown=len(rows), count=total))
     elif row_lists and not words.summary:
         key, rows = row_lists[0]
         parts.append(f"{words.label(key)}: " + _ENTRIES[language].format(count=len(rows)))

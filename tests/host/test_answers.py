@@ -34,6 +34,15 @@ def test_markdown_table_caps_rows_visibly() -> None:
     assert "5 more rows not shown" in table
 
 
+def test_a_table_of_the_first_rows_of_more_says_how_many_there_are() -> None:
+    data = {"count": 36, "customers": [{"mst": f"03000000{n:02}"} for n in range(20)]}
+    render = {"format": "markdown_table", "rows": "customers", "fields": ["mst"]}
+    assert compose_answer(data, render, "").text.endswith("Showing 20 of 36.")
+    assert compose_answer(data, render, "", "vi").text.endswith("Hiển thị 20 trên 36.")
+    every = {"count": 20, "customers": data["customers"]}
+    assert "Showing" not in compose_answer(every, render, "").text
+
+
 def test_passages_become_a_cited_answer() -> None:
     data = {
         "results": [
