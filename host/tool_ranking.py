@@ -55,11 +55,8 @@ def _priority_bonus(tool: ToolSpec) -> float:
     return _PRIORITY_WEIGHT / priority if isinstance(priority, int) and priority > 0 else 0.0
 
 
-def _fit_bonus(tool: ToolSpec, message: str) -> float:
-    """A tool that takes any text fits any message of its agent; one the message fills through
-    the identifiers it names (a URL for "fetch the page https://…") fits it at least as well."""
-    fits = takes_the_message(tool) or named_in(tool.input_schema, message) is not None
-    return _FREE_TEXT_BONUS if fits else 0.0
+def _free_text_bonus(tool: ToolSpec) -> float:
+    return _FREE_TEXT_BONUS if takes_the_message(tool) else 0.0
 
 
 class ToolRanker:
@@ -102,6 +99,10 @@ class ToolRanker:
             return sorted(by_fit, key=lambda item: item[0], reverse=True)
         vectors = self._tool_vectors(tools)
         query = self._query_vector(message, embedding)
+        # A tool that takes any text fits any message of its agent, but not better than one the
+        # message fills through an identifier it names ("Fetch the page https://…": fetch_page,
+        # not a web search for those words).
+        names_a_tool = any(named_in(tool.input_schema, message) is not None for tool in tools)
         words = set(terms(message))
         lexical_weight = _VIETNAMESE_LEXICAL_WEIGHT if looks_vietnamese(message) else _LEXICAL_WEIGHT
         ranked = []
@@ -109,7 +110,7 @@ class ToolRanker:
             tool_words = self._terms[self._key(tool)]
             lexical = len(words & tool_words) / (len(tool_words) ** 0.5 or 1.0)
             score = float(np.dot(query, vector)) + lexical_weight * lexical + _priority_bonus(tool)
-            ranked.append((score + _fit_bonus(tool, message), tool))
+            ranked.append((score + (0.0 if names_a_tool else _free_text_bonus(tool)), tool))
         ranked.sort(key=lambda item: item[0], reverse=True)
         return ranked
 

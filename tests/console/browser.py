@@ -114,6 +114,8 @@ class Browser:
     def select(self, css: str, value: str) -> None:
         from selenium.webdriver.support.ui import Select
 
+        # Options may arrive after their select (a page fills them from the API): wait for this one.
+        self.find(f"{css} option[value='{value}']")
         Select(self.find(css)).select_by_value(value)
 
     def sign_in(self, user: str, path: str = "/") -> None:
