@@ -237,6 +237,11 @@ def test_an_approved_order_for_an_unknown_item_says_what_it_looked_up(
     paused = mesh.chat(question, user="orderer").json()
     assert paused["outcome"] == "pending_approval", paused
     approver = {"Authorization": f"Bearer {mesh.token('acme', 'ada', ['tenant_admin'])}"}
+    # The inbox tells the approver what the call does in either language, by the tool's titles.
+    inbox = httpx.get(f"{mesh.url}/api/admin/tenants/acme/approvals", headers=approver, timeout=30).json()
+    [waiting] = [item for item in inbox["items"] if item["id"] == paused["approval_id"]]
+    titles = waiting["calls"][0]["titles"]
+    assert titles["en"] == "Create order" and titles["vi"].casefold() == "tạo đơn hàng", titles
     resumed = httpx.post(
         f"{mesh.url}/api/admin/tenants/acme/approvals/{paused['approval_id']}/approve",
         headers=approver,
